@@ -1,0 +1,114 @@
+"""Moral Bank (道德银行): a village points scheme — ledger, approvals, shop and rankings."""
+
+import os
+from pathlib import Path
+
+from flask import Flask, has_request_context, request, session
+
+from app.config import Config
+from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(Config)
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+    else:
+        app.config.from_mapping(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _finish_config(app)
+
+    register_extensions(app)
+    register_blueprints(app)
+    from app import error_handlers
+
+    error_handlers.init_app(app)
+    from app import cli
+
+    cli.init_app(app)
+    return app
+
+
+def _finish_config(app: Flask) -> None:
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "moralbank.db")
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgres://"):
+        uri = "postgresql://" + uri[len("postgres://") :]
+    if uri.startswith("postgresql://"):
+        uri = "postgresql+psycopg://" + uri[len("postgresql://") :]
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    if not app.config.get("SECRET_KEY"):
+        if app.debug or app.testing or os.environ.get("FLASK_DEBUG") == "1" or os.environ.get("MORALBANK_DEV"):
+            app.config["SECRET_KEY"] = "dev-only-not-secret"
+        else:
+            raise RuntimeError("SECRET_KEY must be set outside development and tests")
+
+
+def register_extensions(app: Flask) -> None:
+    from app.database import configure_engine
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "strong"
+
+    from app.auth.models import User
+    from app.auth.services import user_from_token
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.active else None
+
+    @login_manager.request_loader
+    def load_user_from_bearer(req):
+        header = req.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return None
+        return user_from_token(
+            db.session, header[7:].strip(), app.config["SECRET_KEY"], app.config["API_TOKEN_MAX_AGE"]
+        )
+
+    @app.context_processor
+    def inject_locale():
+        return {"current_locale": select_locale()}
+
+
+def select_locale() -> str:
+    """Chinese unless the user picked English (``?lang=en`` is remembered in the session)."""
+    if not has_request_context():
+        return "zh_CN"
+    lang = request.args.get("lang")
+    if lang in ("zh_CN", "en"):
+        session["lang"] = lang
+    return session.get("lang", "zh_CN")
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.api import api
+    from app.audit import views as audit_views
+    from app.auth import api as auth_api
+    from app.auth import views as auth_views
+    from app.households import api as households_api
+    from app.households import views as households_views
+    from app.points import api as points_api
+    from app.points import views as points_views
+    from app.rankings import api as rankings_api
+    from app.villages import api as villages_api
+    from app.villages import views as villages_views
+
+    api.init_app(app)
+    for module in (auth_api, villages_api, households_api, points_api, rankings_api):
+        csrf.exempt(module.blp)  # checked in api_blueprint_login for cookie sessions only
+        api.register_blueprint(module.blp)
+    for module in (auth_views, villages_views, households_views, points_views, audit_views):
+        app.register_blueprint(module.bp)

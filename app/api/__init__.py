@@ -1,0 +1,142 @@
+"""The public JSON API (``../shared/API.md``): flask-smorest for the OpenAPI document,
+one error format for every failure, bearer or session authentication."""
+
+from flask import current_app, jsonify, request
+from flask_login import current_user
+from flask_smorest import Api as _Api
+from marshmallow import Schema, ValidationError, fields, validate
+from werkzeug.exceptions import HTTPException
+
+from app.audit.services import Actor
+from app.errors import BadRequest, DomainError, ValidationFailed
+
+API_PREFIX = "/api/v1"
+
+HTTP_CODES = {
+    400: "validation_error",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+class Api(_Api):
+    def _register_error_handlers(self):
+        """Errors are rendered by ``app.errors_handlers`` for pages and API alike."""
+
+
+api = Api()
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None):
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return jsonify(body), status
+
+
+def domain_error_response(exc: DomainError):
+    return error_response(exc.status, exc.code, exc.render_message(), exc.details)
+
+
+def http_error_response(exc: HTTPException):
+    details = {}
+    data = getattr(exc, "data", None) or {}
+    if exc.code == 422 and "messages" in data:
+        # webargs: {"json": {"field": ["msg"]}} → {"field": ["msg"]}
+        for location_errors in data["messages"].values():
+            if isinstance(location_errors, dict):
+                details.update(location_errors)
+        if "_schema" in details and details["_schema"] and "Invalid input type" in str(details["_schema"]):
+            return error_response(400, "validation_error", "请求体须为 JSON 对象", details)
+    code = HTTP_CODES.get(exc.code or 500, "error")
+    message = {
+        401: "请先登录",
+        403: "无权执行此操作",
+        404: "未找到",
+        405: "不支持该请求方法",
+        413: "上传内容太大",
+        422: "输入有误，请检查标出的字段",
+        429: "尝试次数过多，请稍后再试",
+    }.get(exc.code, exc.description or "请求有误")
+    if exc.code == 400 and not details:
+        message = "请求格式有误（须为合法 JSON）"
+    return error_response(exc.code or 500, code, message, details)
+
+
+def actor() -> Actor:
+    return Actor(current_user if current_user.is_authenticated else None, request.remote_addr or "")
+
+
+def validate_with(schema: Schema, data) -> dict:
+    """Load ``data`` with a marshmallow schema, raising the contract's 422 on failure."""
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        raise ValidationFailed(messages) from exc
+
+
+class PageArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+def page_args() -> tuple[int, int]:
+    args = validate_with(PageArgs(), {k: request.args[k] for k in ("page", "per_page") if k in request.args})
+    return args["page"], args["per_page"]
+
+
+def paginated(session, stmt, dump) -> dict:
+    from sqlalchemy import func, select
+
+    page, per_page = page_args()
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    return {"items": [dump(r) for r in rows], "total": total}
+
+
+def tz() -> str:
+    return current_app.config["TIMEZONE"]
+
+
+def require_json_object() -> None:
+    if not isinstance(request.get_json(silent=True), dict):
+        raise BadRequest()
+
+
+def api_blueprint_login(blp, *, exempt: tuple[str, ...] = ()) -> None:
+    """Every endpoint of ``blp`` needs a logged-in user (bearer token or session).
+
+    A browser's session cookie is sent automatically, so a writing request that
+    authenticates by cookie must also carry the CSRF token (``X-CSRFToken``).
+    """
+
+    @blp.before_request
+    def _require_login():
+        if request.endpoint and request.endpoint.split(".")[-1] in exempt:
+            return None
+        if not current_user.is_authenticated:
+            return error_response(401, "unauthorized", "请先登录")
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not request.headers.get("Authorization"):
+            from app.extensions import csrf
+
+            csrf.protect()
+        return None
+
+
+def validate_period_arg(value: str | None, *, required: bool = True, field: str = "period") -> str | None:
+    from app.clock import normalize_period
+
+    if not value:
+        if required:
+            raise ValidationFailed({field: ["必填，如 2026Q3 或 2026"]})
+        return None
+    try:
+        return normalize_period(value)
+    except ValueError as exc:
+        raise ValidationFailed({field: ["期间格式须为 2026Q3 或 2026"]}) from exc

@@ -1,0 +1,89 @@
+"""``Idempotency-Key``: the same key and body return the first response; nothing runs twice.
+
+The key is claimed (inserted) before the work runs, inside the same transaction, so a
+concurrent twin waits on the unique index and then replays the stored response.
+"""
+
+import hashlib
+import json
+from datetime import datetime
+from functools import wraps
+
+from flask import Response, make_response, request
+from flask_login import current_user
+from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.clock import utcnow
+from app.errors import IdempotencyConflict, ValidationFailed
+from app.extensions import db
+
+
+class IdempotencyRecord(db.Model):
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+def _request_hash() -> str:
+    raw = request.get_data()
+    try:
+        canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = raw
+    return hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n" + canonical).hexdigest()
+
+
+def _replay(record: IdempotencyRecord, request_hash: str) -> Response:
+    if record.request_hash != request_hash or record.status_code is None:
+        raise IdempotencyConflict()
+    response = Response(record.response_body, status=record.status_code, mimetype="application/json")
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def mutation(view):
+    """Run a writing API view in one transaction, honouring ``Idempotency-Key``."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            response = make_response(view(*args, **kwargs))
+            db.session.commit()
+            return response
+        if not 1 <= len(key) <= 255:
+            raise ValidationFailed({"Idempotency-Key": ["须为 1–255 个字符"]})
+        request_hash = _request_hash()
+        stmt = select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == current_user.id, IdempotencyRecord.key == key
+        )
+        existing = db.session.scalar(stmt)
+        if existing is not None:
+            return _replay(existing, request_hash)
+        record = IdempotencyRecord(user_id=current_user.id, key=key, request_hash=request_hash)
+        db.session.add(record)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            # A twin committed first while we waited on the index: replay its answer.
+            db.session.rollback()
+            return _replay(db.session.scalar(stmt), request_hash)
+        response = make_response(view(*args, **kwargs))
+        if response.status_code < 400:
+            record.status_code = response.status_code
+            record.response_body = response.get_data(as_text=True)
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+    return wrapper

@@ -1,0 +1,119 @@
+from flask import current_app, request
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from app.api import actor, api_blueprint_login, paginated, tz
+from app.api.idempotency import mutation
+from app.auth import services
+from app.auth.models import User
+from app.clock import to_local_iso, utcnow
+from app.extensions import db, limiter
+from app.scope import acting_village_id, require_role
+
+blp = Blueprint("auth_api", __name__, url_prefix="/api/v1", description="Authentication and users")
+api_blueprint_login(blp, exempt=("issue_token",))
+
+
+class Credentials(Schema):
+    username = fields.String(required=True)
+    password = fields.String(required=True)
+
+
+class UserOut(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    display_name = fields.String()
+    roles = fields.List(fields.String())
+    village_id = fields.Integer(allow_none=True)
+    household_id = fields.Integer(allow_none=True)
+    shop_id = fields.Integer(allow_none=True)
+    active = fields.Boolean()
+
+
+class TokenOut(Schema):
+    token = fields.String()
+    expires_at = fields.String()
+    user = fields.Nested(UserOut)
+
+
+class UserIn(Schema):
+    username = fields.String(required=True)
+    password = fields.String(required=True)
+    display_name = fields.String()
+    roles = fields.List(fields.String(), required=True)
+    village_id = fields.Integer(strict=True, allow_none=True)
+    household_id = fields.Integer(strict=True, allow_none=True)
+    shop_id = fields.Integer(strict=True, allow_none=True)
+
+
+class UserList(Schema):
+    items = fields.List(fields.Nested(UserOut))
+    total = fields.Integer()
+
+
+def dump_user(u: User) -> dict:
+    return {
+        "id": u.id,
+        "username": u.username,
+        "display_name": u.display_name,
+        "roles": u.roles,
+        "village_id": u.village_id,
+        "household_id": u.household_id,
+        "shop_id": u.shop_id,
+        "active": u.active,
+    }
+
+
+def _login_username() -> str:
+    data = request.get_json(silent=True)
+    name = data.get("username") if isinstance(data, dict) else None
+    return f"user:{str(name or '')[:40].lower()}"
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _failed(response) -> bool:
+    return response.status_code == 401
+
+
+@blp.route("/auth/token", methods=["POST"])
+@limiter.limit(_login_limit, deduct_when=_failed)
+@limiter.limit(_login_limit, key_func=_login_username, deduct_when=_failed)
+@blp.arguments(Credentials)
+@blp.response(200, TokenOut)
+def issue_token(data):
+    now = utcnow()
+    user = services.authenticate(db.session, data["username"], data["password"], now=now)
+    token, expires = services.issue_token(
+        user, current_app.config["SECRET_KEY"], current_app.config["API_TOKEN_MAX_AGE"], now
+    )
+    db.session.commit()
+    return {"token": token, "expires_at": to_local_iso(expires, tz()), "user": dump_user(user)}
+
+
+@blp.route("/users", methods=["POST"])
+@mutation
+@blp.arguments(UserIn)
+@blp.response(201, UserOut)
+def create_user(data):
+    return dump_user(services.create_user(db.session, actor(), data))
+
+
+class UserQuery(Schema):
+    village_id = fields.Integer()
+
+
+@blp.route("/users", methods=["GET"])
+@blp.arguments(UserQuery, location="query")
+@blp.response(200, UserList)
+def list_users(args):
+    require_role(actor(), "village_admin")
+    return paginated(db.session, services.list_users(acting_village_id(actor(), args.get("village_id"))), dump_user)
+
+
+@blp.route("/auth/me", methods=["GET"])
+@blp.response(200, UserOut)
+def me():
+    return dump_user(actor().user)

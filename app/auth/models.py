@@ -1,0 +1,73 @@
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.clock import utcnow
+from app.extensions import db
+
+ROLES = ("admin", "village_admin", "recorder", "reviewer", "clerk", "resident")
+# Tests lower the cost; production keeps werkzeug's default (scrypt).
+PASSWORD_METHOD = "scrypt"
+# Roles that act for a whole village, and so need one.
+VILLAGE_ROLES = ("village_admin", "recorder", "reviewer", "clerk")
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(40), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    display_name: Mapped[str] = mapped_column(String(50), default="")
+    roles_text: Mapped[str] = mapped_column("roles", String(200), default="")
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"), index=True)
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
+    shop_id: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped on password change or deactivation: outstanding API tokens stop working.
+    token_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    @property
+    def roles(self) -> list[str]:
+        return [r for r in self.roles_text.split() if r]
+
+    @roles.setter
+    def roles(self, values) -> None:
+        self.roles_text = " ".join(r for r in ROLES if r in set(values))
+
+    def has_role(self, *roles: str) -> bool:
+        mine = set(self.roles)
+        return "admin" in mine or bool(mine.intersection(roles))
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def can_see_village(self, village_id: int | None) -> bool:
+        """Officials see their own village; admins see all. Residents see no village data."""
+        if self.is_admin:
+            return True
+        return village_id is not None and self.village_id == village_id and bool(set(self.roles) & set(VILLAGE_ROLES))
+
+    def can_see_household(self, household) -> bool:
+        if self.can_see_village(household.village_id):
+            return True
+        return self.household_id is not None and self.household_id == household.id
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"

@@ -1,0 +1,168 @@
+"""Users, passwords and API tokens."""
+
+import re
+from datetime import datetime, timedelta
+from functools import cache
+
+from flask_babel import lazy_gettext as _l
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.audit import services as audit
+from app.audit.services import Actor
+from app.auth import models
+from app.auth.models import ROLES, VILLAGE_ROLES, User
+from app.errors import Forbidden, InvalidCredentials, NotFound, ValidationFailed
+from app.households.models import Household
+from app.villages.models import Village
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{3,40}$")
+MIN_PASSWORD = 8
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked when the username is unknown, so both paths take as long."""
+    return generate_password_hash("not-a-password", method=models.PASSWORD_METHOD)
+
+
+def authenticate(session: Session, username: str, password: str, *, now: datetime) -> User:
+    user = session.scalar(select(User).where(User.username == (username or "").strip()))
+    if user is None:
+        check_password_hash(_dummy_hash(), password or "")
+        raise InvalidCredentials()
+    if not user.check_password(password or "") or not user.active:
+        raise InvalidCredentials()
+    user.last_login_at = now
+    return user
+
+
+def _serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt="api-token")
+
+
+def issue_token(user: User, secret: str, max_age: int, now: datetime) -> tuple[str, datetime]:
+    token = _serializer(secret).dumps({"u": user.id, "v": user.token_version})
+    return token, now + timedelta(seconds=max_age)
+
+
+def user_from_token(session: Session, token: str, secret: str, max_age: int) -> User | None:
+    try:
+        data = _serializer(secret).loads(token, max_age=max_age)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict):
+        return None
+    user = session.get(User, data.get("u")) if isinstance(data.get("u"), int) else None
+    if user is None or not user.active or user.token_version != data.get("v"):
+        return None
+    return user
+
+
+def validate_user(session: Session, values: dict) -> dict:
+    errors: dict[str, list[str]] = {}
+    username = str(values.get("username") or "").strip()
+    if not USERNAME_RE.match(username):
+        errors["username"] = [str(_l("用户名须为 3–40 位字母、数字或 _.-"))]
+    elif session.scalar(select(User.id).where(User.username == username)):
+        errors["username"] = [str(_l("用户名已被使用"))]
+    password = values.get("password") or ""
+    if len(password) < MIN_PASSWORD:
+        errors["password"] = [str(_l("密码至少 %(n)s 位", n=MIN_PASSWORD))]
+    roles = values.get("roles") or []
+    if not roles or any(r not in ROLES for r in roles):
+        errors["roles"] = [str(_l("角色须从 %(r)s 中选择", r=", ".join(ROLES)))]
+    village_id = values.get("village_id")
+    village = session.get(Village, village_id) if isinstance(village_id, int) else None
+    if village_id is not None and village is None:
+        errors["village_id"] = [str(_l("村不存在"))]
+    if set(roles) & set(VILLAGE_ROLES + ("resident",)) and village is None and "village_id" not in errors:
+        errors["village_id"] = [str(_l("村级角色须指定所属村"))]
+    household_id = values.get("household_id")
+    if "resident" in roles:
+        household = session.get(Household, household_id) if isinstance(household_id, int) else None
+        if household is None or (village is not None and household.village_id != village.id):
+            errors["household_id"] = [str(_l("村民账号须关联本村的一户"))]
+    elif household_id is not None:
+        errors["household_id"] = [str(_l("只有村民账号关联户"))]
+    if errors:
+        raise ValidationFailed(errors)
+    return {
+        "username": username,
+        "password": password,
+        "display_name": str(values.get("display_name") or username).strip()[:50],
+        "roles": list(roles),
+        "village_id": village.id if village else None,
+        "household_id": household_id if "resident" in roles else None,
+        "shop_id": values.get("shop_id"),
+    }
+
+
+def create_user(session: Session, actor: Actor | None, values: dict) -> User:
+    """Create a user. ``actor`` None is the command line (trusted)."""
+    if actor is not None:
+        me = actor.user
+        if me is None or not me.has_role("village_admin"):
+            raise Forbidden()
+        outside = "admin" in (values.get("roles") or []) or values.get("village_id") != me.village_id
+        if not me.is_admin and outside:
+            raise Forbidden()
+    values = validate_user(session, values)
+    user = User(
+        username=values["username"],
+        display_name=values["display_name"],
+        village_id=values["village_id"],
+        household_id=values["household_id"],
+        shop_id=values["shop_id"],
+    )
+    user.roles = values["roles"]
+    user.set_password(values["password"])
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor or Actor(None),
+        "user.create",
+        village_id=user.village_id,
+        target=user,
+        summary=f"{user.username} ({' '.join(user.roles)})",
+    )
+    return user
+
+
+def set_password(session: Session, actor: Actor, user: User, password: str) -> None:
+    if len(password or "") < MIN_PASSWORD:
+        raise ValidationFailed({"password": [str(_l("密码至少 %(n)s 位", n=MIN_PASSWORD))]})
+    user.set_password(password)
+    user.token_version += 1
+    audit.record(session, actor, "user.password", village_id=user.village_id, target=user, summary=user.username)
+
+
+def set_active(session: Session, actor: Actor, user_id: int, active: bool) -> User:
+    me = actor.user
+    user = session.get(User, user_id)
+    if user is None or not (me.is_admin or (me.has_role("village_admin") and user.village_id == me.village_id)):
+        raise NotFound()
+    if user.is_admin and not me.is_admin:
+        raise Forbidden()
+    if user.active != active:
+        user.active = active
+        user.token_version += 1
+        audit.record(
+            session,
+            actor,
+            "user.activate" if active else "user.deactivate",
+            village_id=user.village_id,
+            target=user,
+            summary=user.username,
+        )
+    return user
+
+
+def list_users(village_id: int | None):
+    stmt = select(User).order_by(User.username)
+    if village_id is not None:
+        stmt = stmt.where(User.village_id == village_id)
+    return stmt

@@ -1,0 +1,68 @@
+"""Time helpers: the ledger stores naive UTC; periods follow the deployment's zone."""
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def local_today(tz_name: str, now: datetime | None = None) -> date:
+    now = now or utcnow()
+    return now.replace(tzinfo=UTC).astimezone(ZoneInfo(tz_name)).date()
+
+
+def to_local_iso(value: datetime | None, tz_name: str) -> str | None:
+    """Naive UTC from the database → ISO 8601 with the zone's offset."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC).astimezone(ZoneInfo(tz_name)).isoformat(timespec="seconds")
+
+
+def quarter_of(day: date) -> str:
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+
+
+def year_of(day: date) -> str:
+    return str(day.year)
+
+
+def parse_period(text: str) -> tuple[date, date]:
+    """``2026Q3`` or ``2026`` → (first day, last day). Raises ValueError."""
+    text = (text or "").strip().upper()
+    if len(text) == 4 and text.isdigit():
+        year = int(text)
+        start, end = date(year, 1, 1), date(year, 12, 31)
+    elif len(text) == 6 and text[:4].isdigit() and text[4] == "Q" and text[5] in "1234":
+        year, q = int(text[:4]), int(text[5])
+        start = date(year, 3 * q - 2, 1)
+        end = (date(year + 1, 1, 1) if q == 4 else date(year, 3 * q + 1, 1)) - timedelta(days=1)
+    else:
+        raise ValueError(f"not a period: {text!r}")
+    if not 2000 <= start.year <= 2100:
+        raise ValueError(f"period out of range: {text!r}")
+    return start, end
+
+
+def normalize_period(text: str) -> str:
+    parse_period(text)
+    return text.strip().upper()
+
+
+def cap_window(day: date, cap_period: str) -> tuple[date, date]:
+    """The calendar window (inclusive) of ``cap_period`` that contains ``day``."""
+    if cap_period == "day":
+        return day, day
+    if cap_period == "week":
+        start = day - timedelta(days=day.weekday())
+        return start, start + timedelta(days=6)
+    if cap_period == "month":
+        start = day.replace(day=1)
+        nxt = date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
+        return start, nxt - timedelta(days=1)
+    if cap_period == "quarter":
+        return parse_period(quarter_of(day))
+    if cap_period == "year":
+        return parse_period(year_of(day))
+    raise ValueError(cap_period)

@@ -1,0 +1,194 @@
+"""A small, realistic demo: one township, two villages, ~60 households, the standard
+rule sheet, users for every role and a quarter of entries. Loading it twice changes
+nothing (it stops if the first demo village exists)."""
+
+import random
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit.services import Actor
+from app.auth.models import User
+from app.auth.services import create_user
+from app.clock import local_today, utcnow
+from app.errors import DomainError
+from app.points import services as points
+from app.points.models import Rule
+from app.villages.models import Village
+
+DEMO_PASSWORD = "demo1234"
+TOWNSHIP = "上木拉乡"
+VILLAGES = (
+    {"code": "TJ", "name": "团结村", "approval_required": False, "households": 32},
+    {"code": "XF", "name": "幸福村", "approval_required": True, "households": 28},
+)
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+GIVEN = [
+    "建国",
+    "秀英",
+    "桂兰",
+    "志强",
+    "海燕",
+    "国华",
+    "玉兰",
+    "德明",
+    "春花",
+    "永红",
+    "文斌",
+    "丽娟",
+    "卫东",
+    "淑珍",
+    "明亮",
+    "红梅",
+    "建华",
+    "凤英",
+    "振华",
+    "秀兰",
+    "金山",
+    "翠花",
+    "光明",
+    "小芳",
+    "立新",
+    "桂芳",
+    "家宝",
+    "月英",
+    "长青",
+]
+RELATIONS = ("配偶", "长子", "长女", "次子", "母亲", "父亲", "孙子", "孙女")
+ROADS = ("东组", "西组", "南组", "北组", "河坝组", "新村组")
+# Rule codes most often recorded in a quarter, with weights.
+COMMON = (
+    ("VOL-LABOUR", 30),
+    ("WORK-SCHOOL", 25),
+    ("CLEAN-CAMPAIGN", 25),
+    ("PUB-PARTY", 15),
+    ("PUB-MEETING", 15),
+    ("NBR-HELP", 8),
+    ("FAM-ELDER", 6),
+    ("CLEAN-TREES", 5),
+    ("CUS-WEDDING", 2),
+    ("CLEAN-YARD", 4),
+    ("LAW-FIGHT", 2),
+)
+
+
+def _name(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + rng.choice(GIVEN)
+
+
+def demo_users() -> list[tuple[str, str, str]]:
+    """(username, roles, what they do) for the README and ``make run``."""
+    return [
+        ("admin", "admin", "县/乡管理员：所有村"),
+        ("tj_admin", "village_admin", "团结村管理员：户、规则、用户、方案"),
+        ("tj_recorder", "recorder", "团结村网格员：记分"),
+        ("tj_reviewer", "reviewer", "团结村评议会：审核、冲正"),
+        ("tj_clerk", "clerk", "团结村积分超市店员"),
+        ("tj_resident", "resident", "团结村村民（TJ-001 户）"),
+        ("xf_admin", "village_admin", "幸福村管理员（需审核的村）"),
+        ("xf_recorder", "recorder", "幸福村网格员"),
+        ("xf_reviewer", "reviewer", "幸福村评议会"),
+        ("xf_reviewer2", "reviewer", "幸福村评议会（第二位审核人）"),
+    ]
+
+
+def load_demo(session: Session, *, seed: int = 2026) -> bool:
+    if session.scalar(select(Village.id).where(Village.code == VILLAGES[0]["code"])):
+        return False
+    rng = random.Random(seed)
+    tz = current_app.config["TIMEZONE"]
+    now = utcnow()
+    today = local_today(tz, now)
+    system = Actor(_bootstrap_admin(session))
+
+    from app.villages.services import create_village
+
+    for spec in VILLAGES:
+        village = create_village(session, system, {"name": spec["name"], "code": spec["code"], "township": TOWNSHIP})
+        village.approval_required = spec["approval_required"]
+        points.load_standard_sheet(session, system, village.id)
+        households = []
+        for i in range(1, spec["households"] + 1):
+            head = _name(rng)
+            members = [
+                {"name": head[0] + _name(rng)[1:], "relation": r} for r in rng.sample(RELATIONS, rng.randint(1, 4))
+            ]
+            households.append(
+                points.enroll_household(
+                    session,
+                    system,
+                    village.id,
+                    {
+                        "number": f"{spec['code']}-{i:03d}",
+                        "head_name": head,
+                        "address": f"{spec['name']}{rng.choice(ROADS)}{rng.randint(1, 60)}号",
+                        "phone": f"1{rng.choice('35789')}{rng.randint(0, 999999999):09d}",
+                        "members": members,
+                    },
+                    today=today - timedelta(days=95),
+                    now=now,
+                )
+            )
+        prefix = spec["code"].lower()
+        staff = {}
+        for username, role, _ in demo_users():
+            if not username.startswith(prefix + "_"):
+                continue
+            extra = {"household_id": households[0].id} if role == "resident" else {}
+            staff[username] = create_user(
+                session,
+                None,
+                {
+                    "username": username,
+                    "password": DEMO_PASSWORD,
+                    "roles": [role],
+                    "village_id": village.id,
+                    "display_name": username,
+                    **extra,
+                },
+            )
+        _record_quarter(session, rng, village, households, staff, prefix, today, now)
+    return True
+
+
+def _bootstrap_admin(session: Session) -> User:
+    admin = session.scalar(select(User).where(User.username == "admin"))
+    if admin is None:
+        admin = create_user(
+            session,
+            None,
+            {"username": "admin", "password": DEMO_PASSWORD, "roles": ["admin"], "display_name": "系统管理员"},
+        )
+    return admin
+
+
+def _record_quarter(session, rng, village, households, staff, prefix, today, now) -> None:
+    rules = {r.code: r for r in session.scalars(select(Rule).where(Rule.village_id == village.id))}
+    recorder = Actor(staff[f"{prefix}_recorder"])
+    reviewer = Actor(staff[f"{prefix}_reviewer"])
+    codes = [c for c, _ in COMMON]
+    weights = [w for _, w in COMMON]
+    for household in households:
+        diligence = rng.random()
+        for _ in range(int(4 + diligence * 14)):
+            rule = rules[rng.choices(codes, weights)[0]]
+            day = today - timedelta(days=rng.randint(0, 88))
+            try:
+                entry = points.record_entry(
+                    session,
+                    recorder,
+                    household_id=household.id,
+                    rule_id=rule.id,
+                    quantity=1,
+                    occurred_on=day,
+                    today=today,
+                    now=now,
+                    note="",
+                    member_name="",
+                )
+            except DomainError:
+                continue  # a cap was reached: the real sheet would refuse it too
+            if entry.status == "pending" and rng.random() < 0.85:
+                points.approve_entry(session, reviewer, entry.id, now=now)

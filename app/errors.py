@@ -1,0 +1,97 @@
+"""Domain errors: raised by services, turned into the API's error JSON or a flash message.
+
+Each error carries the contract's machine code and HTTP status; ``message`` is a
+lazily translated template filled from ``details``.
+"""
+
+from flask_babel import lazy_gettext as _l
+
+
+class DomainError(Exception):
+    code = "error"
+    status = 409
+    message = _l("操作被拒绝")
+
+    def __init__(self, message=None, **details):
+        super().__init__(message or self.code)
+        if message is not None:
+            self.message = message
+        self.details = details
+
+    def render_message(self) -> str:
+        text = str(self.message)
+        try:
+            return text % self.details if "%(" in text else text
+        except (KeyError, TypeError, ValueError):
+            return text
+
+
+class ValidationFailed(DomainError):
+    """422: field validation; ``details`` maps each field to a list of messages."""
+
+    code, status, message = "validation_error", 422, _l("输入有误，请检查标出的字段")
+
+    def __init__(self, fields: dict, message=None):
+        super().__init__(message, **fields)
+
+
+class BadRequest(DomainError):
+    code, status, message = "validation_error", 400, _l("请求格式有误")
+
+
+class BadReference(DomainError):
+    """400: the body names something that does not exist or is out of scope."""
+
+    code, status, message = "not_found", 400, _l("引用的记录不存在：%(field)s")
+
+
+class NotFound(DomainError):
+    code, status, message = "not_found", 404, _l("未找到该记录")
+
+
+class Forbidden(DomainError):
+    code, status, message = "forbidden", 403, _l("无权执行此操作")
+
+
+class InvalidCredentials(DomainError):
+    code, status, message = "invalid_credentials", 401, _l("用户名或密码错误")
+
+
+class CapReached(DomainError):
+    code, message = "cap_reached", _l("已达上限：本周期最多 %(cap_count)s 次，已用 %(used)s 次")
+
+
+class HouseholdMovedOut(DomainError):
+    code, message = "household_moved_out", _l("该户已迁出，不能再记分")
+
+
+class RuleInactive(DomainError):
+    code, message = "rule_inactive", _l("该规则已停用")
+
+
+class EvidenceRequired(DomainError):
+    code, message = "evidence_required", _l("该规则要求上传佐证照片")
+
+
+class AlreadyReversed(DomainError):
+    code, message = "already_reversed", _l("该记录已被冲正")
+
+
+class NotPending(DomainError):
+    code, message = "not_pending", _l("该记录不在待审核状态")
+
+
+class NotApproved(DomainError):
+    code, message = "not_approved", _l("只有已生效的记录才能冲正")
+
+
+class SelfApproval(DomainError):
+    code, message = "self_approval", _l("不能审核自己录入的记录")
+
+
+class PeriodClosed(DomainError):
+    code, message = "period_closed", _l("%(period)s 已公示或结算，不能再录入该期记录")
+
+
+class IdempotencyConflict(DomainError):
+    code, message = "idempotency_conflict", _l("同一个 Idempotency-Key 已用于不同的请求")

@@ -1,0 +1,164 @@
+"""Households in the API. Creating one opens its account on the ledger, and the
+account view shows ledger figures, so this web module composes the points and
+rankings services (their domain code never imports it)."""
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from app.api import actor, api_blueprint_login, paginated, tz, validate_period_arg
+from app.api.idempotency import mutation
+from app.clock import local_today, quarter_of, utcnow, year_of
+from app.extensions import db
+from app.households import services
+from app.households.models import Household
+from app.points import services as points
+from app.points.schemas import EntryList, dump_entry
+from app.rankings.services import household_period_points, household_rank
+from app.scope import acting_village_id, household_in_scope
+
+blp = Blueprint("households_api", __name__, url_prefix="/api/v1", description="Households")
+api_blueprint_login(blp)
+
+
+class MemberSchema(Schema):
+    name = fields.String(required=True)
+    relation = fields.String(load_default="")
+
+
+class HouseholdIn(Schema):
+    village_id = fields.Integer(required=True, strict=True)
+    number = fields.String(required=True)
+    head_name = fields.String(required=True)
+    address = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    members = fields.List(fields.Nested(MemberSchema))
+
+
+class HouseholdPatch(Schema):
+    number = fields.String()
+    head_name = fields.String()
+    address = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    members = fields.List(fields.Nested(MemberSchema))
+
+
+class PeriodPoints(Schema):
+    quarter = fields.Integer()
+    year = fields.Integer()
+
+
+class HouseholdOut(Schema):
+    id = fields.Integer()
+    village_id = fields.Integer()
+    number = fields.String()
+    head_name = fields.String()
+    address = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    balance = fields.Integer()
+    redeemable = fields.Integer()
+    moved_out_on = fields.Date(allow_none=True)
+    members = fields.List(fields.Nested(MemberSchema))
+
+
+class HouseholdDetail(HouseholdOut):
+    period_points = fields.Nested(PeriodPoints)
+    periods = fields.Dict(keys=fields.String(), values=fields.String())
+    rank = fields.Dict(keys=fields.String(), values=fields.Integer(allow_none=True))
+    eligible = fields.Dict(keys=fields.String(), values=fields.Boolean())
+
+
+class HouseholdList(Schema):
+    items = fields.List(fields.Nested(HouseholdOut))
+    total = fields.Integer()
+
+
+class HouseholdQuery(Schema):
+    village_id = fields.Integer()
+    q = fields.String()
+
+
+class PeriodQuery(Schema):
+    period = fields.String()
+
+
+def dump_household(h: Household) -> dict:
+    return {
+        "id": h.id,
+        "village_id": h.village_id,
+        "number": h.number,
+        "head_name": h.head_name,
+        "address": h.address,
+        "phone": h.phone,
+        "balance": h.balance,
+        "redeemable": h.redeemable,
+        "moved_out_on": h.moved_out_on,
+        "members": [{"name": m.name, "relation": m.relation} for m in h.members],
+    }
+
+
+def dump_account(h: Household) -> dict:
+    today = local_today(tz())
+    quarter, year = quarter_of(today), year_of(today)
+    totals = household_period_points(db.session, h.id, [quarter, year])
+    return dump_household(h) | {
+        "period_points": {"quarter": totals[quarter][0], "year": totals[year][0]},
+        "periods": {"quarter": quarter, "year": year},
+        "rank": {
+            "quarter": household_rank(db.session, h, quarter),
+            "year": household_rank(db.session, h, year),
+        },
+        "eligible": {"quarter": totals[quarter][1] == 0, "year": totals[year][1] == 0},
+    }
+
+
+@blp.route("/households", methods=["POST"])
+@mutation
+@blp.arguments(HouseholdIn)
+@blp.response(201, HouseholdDetail)
+def create_household(data):
+    village_id = data.pop("village_id")
+    household = points.enroll_household(db.session, actor(), village_id, data, today=local_today(tz()), now=utcnow())
+    return dump_account(household)
+
+
+@blp.route("/households", methods=["GET"])
+@blp.arguments(HouseholdQuery, location="query")
+@blp.response(200, HouseholdList)
+def list_households(args):
+    me = actor()
+    if not me.user.has_role("village_admin", "recorder", "reviewer", "clerk"):
+        # A resident's list is its own household.
+        stmt = services.search(None, "").where(Household.id == (me.user.household_id or -1))
+    else:
+        stmt = services.search(acting_village_id(me, args.get("village_id")), args.get("q", ""))
+    return paginated(db.session, stmt, dump_household)
+
+
+@blp.route("/households/<int:household_id>", methods=["GET"])
+@blp.response(200, HouseholdDetail)
+def get_household(household_id):
+    return dump_account(household_in_scope(db.session, actor(), household_id))
+
+
+@blp.route("/households/<int:household_id>", methods=["PATCH"])
+@mutation
+@blp.arguments(HouseholdPatch)
+@blp.response(200, HouseholdDetail)
+def patch_household(data, household_id):
+    return dump_account(services.update_household(db.session, actor(), household_id, data))
+
+
+@blp.route("/households/<int:household_id>/move-out", methods=["POST"])
+@mutation
+@blp.response(200, HouseholdDetail)
+def move_out(household_id):
+    return dump_account(services.move_out(db.session, actor(), household_id, local_today(tz())))
+
+
+@blp.route("/households/<int:household_id>/entries", methods=["GET"])
+@blp.arguments(PeriodQuery, location="query")
+@blp.response(200, EntryList)
+def household_entries(args, household_id):
+    household = household_in_scope(db.session, actor(), household_id)
+    period = validate_period_arg(args.get("period"), required=False)
+    return paginated(db.session, points.household_entries(household.id, period), dump_entry)

@@ -1,0 +1,168 @@
+from pathlib import Path
+
+from flask import current_app, request, send_file
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from app.api import actor, api_blueprint_login, paginated, tz
+from app.api.idempotency import mutation
+from app.clock import local_today, utcnow
+from app.errors import ValidationFailed
+from app.extensions import db
+from app.points import services
+from app.points.schemas import (
+    BatchIn,
+    BatchOut,
+    EntryIn,
+    EntryList,
+    EntryOut,
+    EvidenceOut,
+    ReasonIn,
+    RuleIn,
+    RuleList,
+    RuleOut,
+    RulePatch,
+    dump_entry,
+    dump_rule,
+)
+from app.scope import acting_village_id, require_role
+
+blp = Blueprint("points_api", __name__, url_prefix="/api/v1", description="Rules and the points ledger")
+api_blueprint_login(blp)
+
+
+def evidence_folder() -> Path:
+    return Path(current_app.instance_path) / "evidence"
+
+
+class RuleQuery(Schema):
+    village_id = fields.Integer()
+    active = fields.Boolean()
+
+
+class EntryQuery(Schema):
+    village_id = fields.Integer()
+    status = fields.String()
+
+
+@blp.route("/rules", methods=["POST"])
+@mutation
+@blp.arguments(RuleIn)
+@blp.response(201, RuleOut)
+def create_rule(data):
+    village_id = data.pop("village_id")
+    return dump_rule(services.create_rule(db.session, actor(), village_id, data))
+
+
+@blp.route("/rules", methods=["GET"])
+@blp.arguments(RuleQuery, location="query")
+@blp.response(200, RuleList)
+def list_rules(args):
+    me = actor().user
+    village_id = args.get("village_id") if me.is_admin else me.village_id
+    if village_id is None:
+        raise ValidationFailed({"village_id": ["必填"]})
+    stmt = services.list_rules(village_id, active_only=args.get("active") is True)
+    return paginated(db.session, stmt, dump_rule)
+
+
+@blp.route("/rules/<int:rule_id>", methods=["PATCH"])
+@mutation
+@blp.arguments(RulePatch)
+@blp.response(200, RuleOut)
+def patch_rule(data, rule_id):
+    return dump_rule(services.update_rule(db.session, actor(), rule_id, data))
+
+
+@blp.route("/rules/<int:rule_id>", methods=["GET"])
+@blp.response(200, RuleOut)
+def get_rule(rule_id):
+    return dump_rule(services.get_rule(db.session, actor(), rule_id))
+
+
+@blp.route("/entries", methods=["POST"])
+@mutation
+@blp.arguments(EntryIn)
+@blp.response(201, EntryOut)
+def create_entry(data):
+    entry = services.record_entry(db.session, actor(), today=local_today(tz()), now=utcnow(), **data)
+    return dump_entry(entry)
+
+
+@blp.route("/entries/batch", methods=["POST"])
+@mutation
+@blp.arguments(BatchIn)
+@blp.response(201, BatchOut)
+def create_batch(data):
+    created, skipped = services.record_batch(db.session, actor(), today=local_today(tz()), now=utcnow(), **data)
+    return {"created": [dump_entry(e) for e in created], "skipped": skipped}
+
+
+@blp.route("/entries", methods=["GET"])
+@blp.arguments(EntryQuery, location="query")
+@blp.response(200, EntryList)
+def list_entries(args):
+    """The approval queue (``status=pending``) of the caller's village."""
+    me = actor()
+    require_role(me, "reviewer", "recorder", "village_admin")
+    if args.get("status", "pending") != "pending":
+        raise ValidationFailed({"status": ["只支持 pending"]})
+    return paginated(db.session, services.pending_entries(acting_village_id(me, args.get("village_id"))), dump_entry)
+
+
+@blp.route("/entries/<int:entry_id>", methods=["GET"])
+@blp.response(200, EntryOut)
+def get_entry(entry_id):
+    return dump_entry(services.get_entry(db.session, actor(), entry_id))
+
+
+@blp.route("/entries/<int:entry_id>/approve", methods=["POST"])
+@mutation
+@blp.response(200, EntryOut)
+def approve(entry_id):
+    return dump_entry(services.approve_entry(db.session, actor(), entry_id, now=utcnow()))
+
+
+@blp.route("/entries/<int:entry_id>/reject", methods=["POST"])
+@mutation
+@blp.arguments(ReasonIn)
+@blp.response(200, EntryOut)
+def reject(data, entry_id):
+    return dump_entry(services.reject_entry(db.session, actor(), entry_id, reason=data["reason"], now=utcnow()))
+
+
+@blp.route("/entries/<int:entry_id>/reverse", methods=["POST"])
+@mutation
+@blp.arguments(ReasonIn)
+@blp.response(201, EntryOut)
+def reverse(data, entry_id):
+    return dump_entry(services.reverse_entry(db.session, actor(), entry_id, reason=data["reason"], now=utcnow()))
+
+
+class EvidenceForm(Schema):
+    village_id = fields.Integer(required=True)
+
+
+@blp.route("/evidence", methods=["POST"])
+@mutation
+@blp.arguments(EvidenceForm, location="form")
+@blp.response(201, EvidenceOut)
+def upload_evidence(form):
+    """Upload a photo (multipart field ``file``); pass its ``id`` as an entry's ``evidence_id``."""
+    upload = request.files.get("file")
+    data = upload.read() if upload else b""
+    ev = services.store_evidence(
+        db.session,
+        actor(),
+        form["village_id"],
+        data,
+        evidence_folder(),
+        current_app.config["EVIDENCE_MAX_BYTES"],
+    )
+    return {"id": ev.id, "content_type": ev.content_type, "size": ev.size}
+
+
+@blp.route("/evidence/<evidence_id>", methods=["GET"])
+def get_evidence(evidence_id):
+    ev = services.evidence_in_scope(db.session, actor(), evidence_id)
+    return send_file(evidence_folder() / ev.id, mimetype=ev.content_type, max_age=3600)

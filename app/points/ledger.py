@@ -1,0 +1,310 @@
+"""The ledger's write path and its proof.
+
+Every balance-moving row goes through ``LedgerWriter.append`` while its household row
+is locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite write transactions begin
+IMMEDIATE, which serialises writers). The entry, the household's balance and chain
+head, and the period totals change in that one transaction.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.clock import quarter_of, year_of
+from app.households.models import Household
+from app.points.models import APPROVED, KIND_REVERSAL, PENDING, Entry, PeriodTotal
+
+
+def lock_households(session: Session, ids) -> dict[int, Household]:
+    """Lock household rows in id order (a fixed order cannot deadlock)."""
+    ids = sorted({i for i in ids if isinstance(i, int)})
+    if not ids:
+        return {}
+    rows = session.scalars(
+        select(Household)
+        .where(Household.id.in_(ids))
+        .order_by(Household.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    return {h.id: h for h in rows}
+
+
+def content_hash(entry) -> str:
+    """Hash of what an entry says; ``entry`` is an ``Entry`` or a row of its table."""
+    parts = (
+        entry.household_id,
+        entry.seq,
+        entry.kind,
+        entry.rule_id or "",
+        entry.quantity,
+        entry.points,
+        int(entry.ranked),
+        int(entry.veto),
+        entry.occurred_on.isoformat(),
+        entry.period,
+        entry.note or "",
+        entry.member_name or "",
+        entry.evidence or "",
+        entry.recorded_by_id or "",
+        entry.reverses_id or "",
+        entry.created_at.isoformat(timespec="microseconds"),
+        entry.prev_hash or "",
+    )
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
+
+
+def decision_hash(entry) -> str:
+    parts = (
+        entry.hash,
+        entry.status,
+        entry.approved_by_id or "",
+        entry.decided_at.isoformat(timespec="microseconds") if entry.decided_at else "",
+        entry.reject_reason or "",
+    )
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
+
+
+class LedgerWriter:
+    """Appends entries and keeps the caches; one per transaction.
+
+    ``preload_totals`` fetches the period-total rows of many households in one query,
+    which is what makes a batch of 1,000 entries cheap.
+    """
+
+    def __init__(self, session: Session, now: datetime):
+        self.session = session
+        self.now = now
+        self._totals: dict[tuple[int, str], PeriodTotal | None] = {}
+
+    def preload_totals(self, household_ids, periods) -> None:
+        household_ids, periods = list(household_ids), list(periods)
+        for hid in household_ids:
+            for p in periods:
+                self._totals[(hid, p)] = None
+        rows = self.session.scalars(
+            select(PeriodTotal).where(PeriodTotal.household_id.in_(household_ids), PeriodTotal.period.in_(periods))
+        )
+        for row in rows:
+            self._totals[(row.household_id, row.period)] = row
+
+    def _total(self, household: Household, period: str) -> PeriodTotal:
+        key = (household.id, period)
+        if key in self._totals:
+            row = self._totals[key]
+        else:
+            row = self.session.scalar(
+                select(PeriodTotal).where(PeriodTotal.household_id == household.id, PeriodTotal.period == period)
+            )
+        if row is None:
+            row = PeriodTotal(
+                household_id=household.id,
+                village_id=household.village_id,
+                period=period,
+                points=0,
+                veto_count=0,
+            )
+            self.session.add(row)
+        self._totals[key] = row
+        return row
+
+    def append(
+        self,
+        household: Household,
+        *,
+        kind: str,
+        points: int,
+        occurred_on: date,
+        status: str = APPROVED,
+        recorded_by_id: int | None,
+        approved_by_id: int | None = None,
+        rule=None,
+        quantity: int = 1,
+        title: str = "",
+        category: str | None = None,
+        ranked: bool = False,
+        veto: bool = False,
+        note: str = "",
+        member_name: str = "",
+        evidence: str | None = None,
+        reverses: Entry | None = None,
+    ) -> Entry:
+        seq = household.entry_count + 1
+        entry = Entry(
+            household_id=household.id,
+            village_id=household.village_id,
+            seq=seq,
+            kind=kind,
+            rule_id=rule.id if rule is not None else None,
+            title=title,
+            category=category,
+            quantity=quantity,
+            points=points,
+            ranked=ranked,
+            veto=veto,
+            occurred_on=occurred_on,
+            period=quarter_of(occurred_on),
+            status=status,
+            note=note or "",
+            member_name=member_name or "",
+            evidence=evidence,
+            recorded_by_id=recorded_by_id,
+            reverses_id=reverses.id if reverses is not None else None,
+            created_at=self.now,
+            prev_hash=household.chain_hash or "",
+            reject_reason="",
+        )
+        entry.hash = content_hash(entry)
+        household.entry_count = seq
+        household.chain_hash = entry.hash
+        if status != PENDING:
+            self.decide(household, entry, status, approved_by_id)
+        self.session.add(entry)
+        return entry
+
+    def decide(self, household: Household, entry: Entry, status: str, by_id: int | None, reason: str = "") -> None:
+        """Seal the entry's one decision; an approval moves the caches."""
+        entry.status = status
+        entry.approved_by_id = by_id  # the decider, whether approving or rejecting
+        entry.decided_at = self.now
+        entry.reject_reason = reason
+        entry.decision_hash = decision_hash(entry)
+        if status == APPROVED:
+            self._apply(household, entry)
+
+    def _apply(self, household: Household, entry: Entry) -> None:
+        household.balance += entry.points
+        if not (entry.ranked or entry.veto):
+            return
+        veto_delta = (-1 if entry.kind == KIND_REVERSAL else 1) if entry.veto else 0
+        for period in (quarter_of(entry.occurred_on), year_of(entry.occurred_on)):
+            total = self._total(household, period)
+            if entry.ranked:
+                total.points += entry.points
+            total.veto_count += veto_delta
+
+
+@dataclass
+class Problem:
+    what: str
+    household_id: int | None = None
+    entry_id: int | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.household_id is not None:
+            where.append(f"household {self.household_id}")
+        if self.entry_id is not None:
+            where.append(f"entry {self.entry_id}")
+        return f"{', '.join(where)}: {self.what}" if where else self.what
+
+
+def verify(session: Session) -> list[Problem]:
+    """Recompute every cache from the ledger and walk every hash chain."""
+    problems: list[Problem] = []
+
+    balances = dict(
+        session.execute(
+            select(Entry.household_id, func.sum(Entry.points))
+            .where(Entry.status == APPROVED)
+            .group_by(Entry.household_id)
+        ).all()
+    )
+    for hid, balance in session.execute(select(Household.id, Household.balance)):
+        expected = int(balances.get(hid) or 0)
+        if balance != expected:
+            problems.append(Problem(f"balance {balance} but ledger says {expected}", hid))
+
+    expected_totals: dict[tuple[int, str], list[int]] = {}
+    ranked = session.execute(
+        select(
+            Entry.household_id,
+            Entry.period,
+            func.sum(Entry.points).filter(Entry.ranked),
+            func.count(Entry.id).filter(Entry.veto, Entry.kind != KIND_REVERSAL),
+            func.count(Entry.id).filter(Entry.veto, Entry.kind == KIND_REVERSAL),
+        )
+        .where(Entry.status == APPROVED, (Entry.ranked | Entry.veto))
+        .group_by(Entry.household_id, Entry.period)
+    )
+    for hid, quarter, pts, vetoes, unvetoes in ranked:
+        veto = int(vetoes or 0) - int(unvetoes or 0)
+        for period in (quarter, quarter[:4]):
+            acc = expected_totals.setdefault((hid, period), [0, 0])
+            acc[0] += int(pts or 0)
+            acc[1] += veto
+    seen = set()
+    for row in session.execute(
+        select(PeriodTotal.household_id, PeriodTotal.period, PeriodTotal.points, PeriodTotal.veto_count)
+    ):
+        hid, period, pts, veto = row
+        seen.add((hid, period))
+        exp = expected_totals.get((hid, period), [0, 0])
+        if [pts, veto] != exp:
+            problems.append(
+                Problem(
+                    f"period {period}: cached points {pts}, vetoes {veto}; ledger says {exp[0]}, {exp[1]}",
+                    hid,
+                )
+            )
+    for (hid, period), exp in expected_totals.items():
+        if (hid, period) not in seen and exp != [0, 0]:
+            problems.append(Problem(f"period {period}: no cached total; ledger says {exp[0]}", hid))
+
+    problems.extend(_verify_chains(session))
+    return problems
+
+
+def _verify_chains(session: Session) -> list[Problem]:
+    problems: list[Problem] = []
+    heads = {
+        hid: (count, head)
+        for hid, count, head in session.execute(select(Household.id, Household.entry_count, Household.chain_hash))
+    }
+    current, expected_seq, prev = None, 0, ""
+
+    def close(hid):
+        count, head = heads.pop(hid, (None, None))
+        if count is None:
+            problems.append(Problem("entries of a household that does not exist", hid))
+        elif count != expected_seq or (head or "") != prev:
+            problems.append(
+                Problem(
+                    f"chain head differs: household says {count} entries, ledger has {expected_seq}"
+                    " (entries deleted or added behind the application's back)",
+                    hid,
+                )
+            )
+
+    # Plain rows, not ORM objects: this walks millions of entries.
+    stmt = select(*Entry.__table__.c).order_by(Entry.household_id, Entry.seq)
+    for entry in session.execute(stmt.execution_options(yield_per=10000)):
+        if entry.household_id != current:
+            if current is not None:
+                close(current)
+            current, expected_seq, prev = entry.household_id, 0, ""
+        expected_seq += 1
+        if entry.seq != expected_seq:
+            problems.append(
+                Problem(f"sequence jumps from {expected_seq - 1} to {entry.seq} (entries deleted)", current, entry.id)
+            )
+            expected_seq = entry.seq
+        if entry.prev_hash != prev:
+            problems.append(Problem("previous-hash link broken", current, entry.id))
+        if content_hash(entry) != entry.hash:
+            problems.append(Problem("content changed after it was written", current, entry.id))
+        if entry.status == PENDING:
+            if entry.decision_hash is not None:
+                problems.append(Problem("pending but carries a decision", current, entry.id))
+        elif entry.decision_hash != decision_hash(entry):
+            problems.append(Problem("status or approver changed after the decision", current, entry.id))
+        prev = entry.hash
+    if current is not None:
+        close(current)
+    for hid, (count, head) in heads.items():
+        if count or head:
+            problems.append(Problem(f"household says {count} entries but the ledger has none", hid))
+    return problems

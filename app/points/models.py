@@ -1,0 +1,128 @@
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.auth.models import User
+from app.clock import utcnow
+from app.extensions import db
+from app.households.models import Household
+
+CATEGORIES = ("遵纪守法", "移风易俗", "勤劳致富", "清洁卫生", "家庭文明", "邻里和睦", "遵守公德", "志愿服务")
+CAP_PERIODS = ("day", "week", "month", "quarter", "year")
+
+KIND_OPENING, KIND_RULE, KIND_REVERSAL = "opening", "rule", "reversal"
+KINDS = (KIND_OPENING, KIND_RULE, KIND_REVERSAL, "redemption", "refund", "award", "expiry")
+PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
+
+
+class Rule(db.Model):
+    __tablename__ = "rules"
+    __table_args__ = (UniqueConstraint("village_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
+    code: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(100))
+    category: Mapped[str] = mapped_column(String(20))
+    points: Mapped[int] = mapped_column(Integer)
+    cap_period: Mapped[str | None] = mapped_column(String(10))
+    cap_count: Mapped[int | None] = mapped_column(Integer)
+    veto: Mapped[bool] = mapped_column(Boolean, default=False)
+    requires_evidence: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Entry(db.Model):
+    """One line of a household's passbook. Never updated except for the single
+    pending → approved/rejected decision; never deleted.
+
+    ``hash`` covers the immutable content and the previous entry's hash (a chain per
+    household); ``decision_hash`` seals the status, approver and decision time.
+    """
+
+    __tablename__ = "entries"
+    __table_args__ = (
+        UniqueConstraint("household_id", "seq"),
+        Index("ix_entries_cap", "household_id", "rule_id", "occurred_on"),
+        Index("ix_entries_village_status", "village_id", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(12))
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("rules.id"))
+    title: Mapped[str] = mapped_column(String(100), default="")
+    category: Mapped[str | None] = mapped_column(String(20))
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    points: Mapped[int] = mapped_column(Integer)
+    ranked: Mapped[bool] = mapped_column(Boolean, default=False)
+    veto: Mapped[bool] = mapped_column(Boolean, default=False)
+    occurred_on: Mapped[date] = mapped_column(Date)
+    period: Mapped[str] = mapped_column(String(7))
+    status: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    member_name: Mapped[str] = mapped_column(String(50), default="")
+    evidence: Mapped[str | None] = mapped_column(String(64))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reject_reason: Mapped[str] = mapped_column(String(500), default="")
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("entries.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    hash: Mapped[str] = mapped_column(String(64))
+    decision_hash: Mapped[str | None] = mapped_column(String(64))
+
+    household: Mapped[Household] = relationship()
+    rule: Mapped[Rule | None] = relationship()
+    recorded_by: Mapped[User | None] = relationship(foreign_keys=[recorded_by_id])
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
+    reverses: Mapped["Entry | None"] = relationship(remote_side=[id], foreign_keys=[reverses_id])
+    reversed_by: Mapped["Entry | None"] = relationship(
+        foreign_keys=[reverses_id], viewonly=True, uselist=False, overlaps="reverses"
+    )
+
+
+class PeriodTotal(db.Model):
+    """Ranking points and veto count of a household in a quarter (``2026Q3``) or a year
+    (``2026``): a cache of approved ranked entries, kept in the entry's transaction."""
+
+    __tablename__ = "period_totals"
+    __table_args__ = (
+        UniqueConstraint("household_id", "period"),
+        Index("ix_period_totals_rank", "period", "points"),
+        Index("ix_period_totals_village_rank", "village_id", "period", "points"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    period: Mapped[str] = mapped_column(String(7))
+    points: Mapped[int] = mapped_column(Integer, default=0)
+    veto_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Evidence(db.Model):
+    """An uploaded photo; the file lives in ``instance/evidence/<id>``."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    content_type: Mapped[str] = mapped_column(String(20))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

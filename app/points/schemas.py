@@ -1,0 +1,153 @@
+from flask import current_app
+from marshmallow import Schema, fields
+
+from app.clock import to_local_iso
+from app.points.models import Entry, Rule
+
+
+class RuleIn(Schema):
+    village_id = fields.Integer(required=True, strict=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    category = fields.String(required=True)
+    points = fields.Integer(required=True, strict=True)
+    cap_period = fields.String(allow_none=True, load_default=None)
+    cap_count = fields.Integer(strict=True, allow_none=True, load_default=None)
+    veto = fields.Boolean(load_default=False, truthy={True}, falsy={False})
+    requires_evidence = fields.Boolean(load_default=False, truthy={True}, falsy={False})
+
+
+class RulePatch(Schema):
+    code = fields.String()
+    name = fields.String()
+    category = fields.String()
+    points = fields.Integer(strict=True)
+    cap_period = fields.String(allow_none=True)
+    cap_count = fields.Integer(strict=True, allow_none=True)
+    veto = fields.Boolean(truthy={True}, falsy={False})
+    requires_evidence = fields.Boolean(truthy={True}, falsy={False})
+    active = fields.Boolean(truthy={True}, falsy={False})
+
+
+class RuleOut(RuleIn):
+    id = fields.Integer()
+    active = fields.Boolean()
+
+
+class RuleList(Schema):
+    items = fields.List(fields.Nested(RuleOut))
+    total = fields.Integer()
+
+
+class EntryIn(Schema):
+    household_id = fields.Integer(required=True, strict=True)
+    rule_id = fields.Integer(required=True, strict=True)
+    quantity = fields.Integer(strict=True, load_default=1)
+    occurred_on = fields.Date(required=True)
+    note = fields.String(load_default="")
+    member_name = fields.String(load_default="")
+    evidence_id = fields.String(allow_none=True, load_default=None)
+
+
+class BatchIn(Schema):
+    rule_id = fields.Integer(required=True, strict=True)
+    household_ids = fields.List(fields.Integer(strict=True), required=True)
+    occurred_on = fields.Date(required=True)
+    note = fields.String(load_default="")
+    evidence_id = fields.String(allow_none=True, load_default=None)
+
+
+class ReasonIn(Schema):
+    reason = fields.String(required=True)
+
+
+class EntryOut(Schema):
+    id = fields.Integer()
+    household_id = fields.Integer()
+    rule_id = fields.Integer(allow_none=True)
+    kind = fields.String()
+    title = fields.String()
+    category = fields.String(allow_none=True)
+    quantity = fields.Integer()
+    points = fields.Integer()
+    status = fields.String()
+    occurred_on = fields.Date()
+    period = fields.String()
+    note = fields.String()
+    member_name = fields.String()
+    evidence_id = fields.String(allow_none=True)
+    recorded_by = fields.Integer(allow_none=True)
+    recorded_by_name = fields.String(allow_none=True)
+    approved_by = fields.Integer(allow_none=True)
+    decided_at = fields.String(allow_none=True)
+    reject_reason = fields.String()
+    reverses_id = fields.Integer(allow_none=True)
+    reversed_by_id = fields.Integer(allow_none=True)
+    created_at = fields.String()
+    seq = fields.Integer()
+
+
+class EntryList(Schema):
+    items = fields.List(fields.Nested(EntryOut))
+    total = fields.Integer()
+
+
+class Skipped(Schema):
+    household_id = fields.Raw()
+    reason = fields.String()
+
+
+class BatchOut(Schema):
+    created = fields.List(fields.Nested(EntryOut))
+    skipped = fields.List(fields.Nested(Skipped))
+
+
+class EvidenceOut(Schema):
+    id = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+
+
+def dump_rule(r: Rule) -> dict:
+    return {
+        "id": r.id,
+        "village_id": r.village_id,
+        "code": r.code,
+        "name": r.name,
+        "category": r.category,
+        "points": r.points,
+        "cap_period": r.cap_period,
+        "cap_count": r.cap_count,
+        "veto": r.veto,
+        "requires_evidence": r.requires_evidence,
+        "active": r.active,
+    }
+
+
+def dump_entry(e: Entry) -> dict:
+    zone = current_app.config["TIMEZONE"]
+    return {
+        "id": e.id,
+        "household_id": e.household_id,
+        "rule_id": e.rule_id,
+        "kind": e.kind,
+        "title": e.title,
+        "category": e.category,
+        "quantity": e.quantity,
+        "points": e.points,
+        "status": e.status,
+        "occurred_on": e.occurred_on,
+        "period": e.period,
+        "note": e.note,
+        "member_name": e.member_name,
+        "evidence_id": e.evidence,
+        "recorded_by": e.recorded_by_id,
+        "recorded_by_name": e.recorded_by.display_name if e.recorded_by else None,
+        "approved_by": e.approved_by_id,
+        "decided_at": to_local_iso(e.decided_at, zone),
+        "reject_reason": e.reject_reason,
+        "reverses_id": e.reverses_id,
+        "reversed_by_id": e.reversed_by.id if e.reversed_by else None,
+        "created_at": to_local_iso(e.created_at, zone),
+        "seq": e.seq,
+    }

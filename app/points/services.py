@@ -1,0 +1,649 @@
+"""Rules, entries, approvals and reversals: the domain operations of the points ledger.
+
+Functions take the session, the acting user (``Actor``), ids and the time; they flush
+but never commit (the request boundary commits), and raise ``app.errors`` exceptions.
+"""
+
+import secrets
+from datetime import date, datetime
+from io import BytesIO
+from pathlib import Path
+
+from flask_babel import lazy_gettext as _l
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session, aliased
+
+from app.audit import services as audit
+from app.audit.services import Actor
+from app.clock import cap_window, quarter_of, year_of
+from app.errors import (
+    AlreadyReversed,
+    BadReference,
+    CapReached,
+    EvidenceRequired,
+    HouseholdMovedOut,
+    NotApproved,
+    NotFound,
+    NotPending,
+    RuleInactive,
+    SelfApproval,
+    ValidationFailed,
+)
+from app.households import services as households
+from app.households.models import Household
+from app.points.ledger import LedgerWriter, lock_households
+from app.points.models import (
+    APPROVED,
+    CAP_PERIODS,
+    CATEGORIES,
+    KIND_OPENING,
+    KIND_REVERSAL,
+    KIND_RULE,
+    PENDING,
+    REJECTED,
+    Entry,
+    Evidence,
+    Rule,
+)
+from app.points.standard_sheet import STANDARD_RULES
+from app.scope import household_in_scope, require_role, village_in_scope
+from app.villages.models import Village
+
+MAX_QUANTITY = 100
+MAX_RULE_POINTS = 1000
+MAX_BATCH = 2000
+EARLIEST_DATE = date(2000, 1, 1)
+RECORDERS = ("recorder",)
+REVIEWERS = ("reviewer",)
+REVERSIBLE_KINDS = (KIND_OPENING, KIND_RULE, "award")
+OPENING_TITLE = "开户基础分"  # stored data, like a rule's name
+
+
+# --- rules -------------------------------------------------------------------------
+
+
+def validate_rule_fields(values: dict, *, partial: bool = False) -> dict:
+    """Domain checks shared by the API and the pages; returns cleaned values."""
+    errors: dict[str, list[str]] = {}
+    out = dict(values)
+
+    def need(field):
+        return not partial or field in values
+
+    for field in ("code", "name", "category"):
+        if need(field):
+            text = (values.get(field) or "").strip()
+            if not text:
+                errors[field] = [str(_l("必填"))]
+            out[field] = text
+    if need("category") and out.get("category") and out["category"] not in CATEGORIES:
+        errors["category"] = [str(_l("类别须为：%(c)s", c="、".join(CATEGORIES)))]
+    if need("points"):
+        pts = values.get("points")
+        if not isinstance(pts, int) or isinstance(pts, bool) or pts == 0 or abs(pts) > MAX_RULE_POINTS:
+            errors["points"] = [str(_l("分值须为 -1000 到 1000 之间的非零整数"))]
+    cap_period, cap_count = values.get("cap_period"), values.get("cap_count")
+    if need("cap_period") or need("cap_count"):
+        if cap_period not in (None, "", *CAP_PERIODS):
+            errors["cap_period"] = [str(_l("上限周期须为 day/week/month/quarter/year"))]
+        cap_period = cap_period or None
+        if (cap_period is None) != (cap_count is None):
+            errors.setdefault("cap_count", []).append(str(_l("上限周期和上限次数须同时填写")))
+        elif cap_count is not None and (not isinstance(cap_count, int) or not 1 <= cap_count <= 10000):
+            errors["cap_count"] = [str(_l("上限次数须为 1 到 10000 的整数"))]
+        out["cap_period"] = cap_period
+    if errors:
+        raise ValidationFailed(errors)
+    return out
+
+
+def create_rule(session: Session, actor: Actor, village_id: int, values: dict, *, field="village_id") -> Rule:
+    require_role(actor, "village_admin")
+    village = village_in_scope(session, actor, village_id, field=field)
+    values = validate_rule_fields(values)
+    if session.scalar(select(Rule.id).where(Rule.village_id == village.id, Rule.code == values["code"])):
+        raise ValidationFailed({"code": [str(_l("该村已有此编码的规则"))]})
+    rule = Rule(
+        village_id=village.id,
+        code=values["code"],
+        name=values["name"],
+        category=values["category"],
+        points=values["points"],
+        cap_period=values.get("cap_period"),
+        cap_count=values.get("cap_count"),
+        veto=bool(values.get("veto", False)),
+        requires_evidence=bool(values.get("requires_evidence", False)),
+        active=bool(values.get("active", True)),
+    )
+    session.add(rule)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "rule.create",
+        village_id=village.id,
+        target=rule,
+        summary=f"{rule.code} {rule.name} {rule.points:+d}",
+    )
+    return rule
+
+
+def update_rule(session: Session, actor: Actor, rule_id: int, values: dict) -> Rule:
+    """Change a rule. Entries keep the points they were recorded with."""
+    require_role(actor, "village_admin")
+    rule = get_rule(session, actor, rule_id)
+    merged = {f: getattr(rule, f) for f in ("code", "name", "category", "points", "cap_period", "cap_count")}
+    merged.update(values)
+    cleaned = validate_rule_fields(merged)
+    allowed = ("code", "name", "category", "points", "cap_period", "cap_count", "veto", "requires_evidence", "active")
+    new = {k: cleaned[k] for k in allowed if k in values}
+    if (
+        "code" in new
+        and new["code"] != rule.code
+        and session.scalar(select(Rule.id).where(Rule.village_id == rule.village_id, Rule.code == new["code"]))
+    ):
+        raise ValidationFailed({"code": [str(_l("该村已有此编码的规则"))]})
+    for flag in ("veto", "requires_evidence", "active"):
+        if flag in new:
+            new[flag] = bool(new[flag])
+    if "cap_period" in values or "cap_count" in values:
+        new["cap_period"], new["cap_count"] = cleaned.get("cap_period"), cleaned.get("cap_count")
+    changes = audit.diff(rule, new)
+    if changes:
+        audit.record(
+            session,
+            actor,
+            "rule.update",
+            village_id=rule.village_id,
+            target=rule,
+            summary=f"{rule.code} {rule.name}",
+            changes=changes,
+        )
+    session.flush()
+    return rule
+
+
+def get_rule(session: Session, actor: Actor, rule_id, *, field: str | None = None) -> Rule:
+    rule = session.get(Rule, rule_id) if isinstance(rule_id, int) else None
+    visible = rule is not None and (
+        actor.user.can_see_village(rule.village_id) or actor.user.village_id == rule.village_id
+    )
+    if not visible:
+        if field:
+            raise BadReference(field=field)
+        raise NotFound()
+    return rule
+
+
+def list_rules(village_id: int, *, active_only: bool = False):
+    stmt = select(Rule).where(Rule.village_id == village_id).order_by(Rule.category, Rule.points.desc(), Rule.code)
+    if active_only:
+        stmt = stmt.where(Rule.active.is_(True))
+    return stmt
+
+
+def load_standard_sheet(session: Session, actor: Actor, village_id: int) -> list[Rule]:
+    """Add the standard rules the village does not have yet (by code); idempotent."""
+    require_role(actor, "village_admin")
+    village = village_in_scope(session, actor, village_id)
+    have = set(session.scalars(select(Rule.code).where(Rule.village_id == village.id)))
+    added = []
+    for values in STANDARD_RULES:
+        if values["code"] in have:
+            continue
+        rule = Rule(village_id=village.id, **values)
+        session.add(rule)
+        added.append(rule)
+    session.flush()
+    if added:
+        audit.record(
+            session,
+            actor,
+            "rule.load_standard",
+            village_id=village.id,
+            summary=f"{len(added)} rules from the standard sheet",
+        )
+    return added
+
+
+# --- evidence ----------------------------------------------------------------------
+
+
+def store_evidence(
+    session: Session,
+    actor: Actor,
+    village_id: int,
+    data: bytes,
+    folder: Path,
+    max_bytes: int,
+    *,
+    field: str = "village_id",
+) -> Evidence:
+    """Keep a JPEG or PNG photo (checked by decoding it, not by its name)."""
+    require_role(actor, *RECORDERS, *REVIEWERS, "village_admin")
+    village = village_in_scope(session, actor, village_id, field=field)
+    if not data:
+        raise ValidationFailed({"evidence": [str(_l("请选择照片"))]})
+    if len(data) > max_bytes:
+        raise ValidationFailed({"evidence": [str(_l("照片不能超过 %(mb)s MB", mb=max_bytes // (1024 * 1024)))]})
+    try:
+        with Image.open(BytesIO(data)) as img:
+            fmt = img.format
+            img.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        fmt = None
+    if fmt not in ("JPEG", "PNG"):
+        raise ValidationFailed({"evidence": [str(_l("只接受 JPEG 或 PNG 照片"))]})
+    ev = Evidence(
+        id=secrets.token_hex(16),
+        village_id=village.id,
+        uploaded_by_id=actor.id,
+        content_type="image/jpeg" if fmt == "JPEG" else "image/png",
+        size=len(data),
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ev.id).write_bytes(data)
+    session.add(ev)
+    session.flush()
+    return ev
+
+
+def evidence_in_scope(session: Session, actor: Actor, evidence_id: str) -> Evidence:
+    """Evidence is shown to officials of its village and to the household it is about."""
+    ev = session.get(Evidence, evidence_id) if isinstance(evidence_id, str) else None
+    if ev is None:
+        raise NotFound()
+    if actor.user.can_see_village(ev.village_id):
+        return ev
+    own = actor.user.household_id
+    if own and session.scalar(select(Entry.id).where(Entry.evidence == ev.id, Entry.household_id == own)):
+        return ev
+    raise NotFound()
+
+
+# --- entries -----------------------------------------------------------------------
+
+
+def _check_quantity_and_date(quantity, occurred_on, today: date) -> None:
+    errors = {}
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
+        errors["quantity"] = [str(_l("数量须为 1 到 %(n)s 的整数", n=MAX_QUANTITY))]
+    if not isinstance(occurred_on, date):
+        errors["occurred_on"] = [str(_l("日期格式须为 YYYY-MM-DD"))]
+    elif occurred_on > today:
+        errors["occurred_on"] = [str(_l("日期不能晚于今天"))]
+    elif occurred_on < EARLIEST_DATE:
+        errors["occurred_on"] = [str(_l("日期太早"))]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _cap_used(session: Session, household_ids: list[int], rule: Rule, occurred_on: date) -> dict[int, int]:
+    """Units of ``rule`` per household in the cap window: approved and pending, not reversed."""
+    start, end = cap_window(occurred_on, rule.cap_period)
+    reversal = aliased(Entry)
+    rows = session.execute(
+        select(Entry.household_id, func.sum(Entry.quantity))
+        .where(
+            Entry.household_id.in_(household_ids),
+            Entry.rule_id == rule.id,
+            Entry.kind == KIND_RULE,
+            Entry.status.in_((PENDING, APPROVED)),
+            Entry.occurred_on.between(start, end),
+            ~exists().where(reversal.reverses_id == Entry.id),
+        )
+        .group_by(Entry.household_id)
+    )
+    return {hid: int(used or 0) for hid, used in rows}
+
+
+def _usable_rule(session: Session, actor: Actor, rule_id, village_id: int, evidence_id) -> tuple[Rule, str | None]:
+    rule = get_rule(session, actor, rule_id, field="rule_id")
+    if rule.village_id != village_id:
+        raise BadReference(field="rule_id")
+    if not rule.active:
+        raise RuleInactive()
+    evidence = None
+    if evidence_id:
+        ev = session.get(Evidence, evidence_id) if isinstance(evidence_id, str) else None
+        if ev is None or ev.village_id != village_id:
+            raise BadReference(field="evidence_id")
+        evidence = ev.id
+    elif rule.requires_evidence:
+        raise EvidenceRequired()
+    return rule, evidence
+
+
+def _rule_entry(
+    writer: LedgerWriter,
+    household: Household,
+    rule: Rule,
+    actor: Actor,
+    *,
+    quantity: int,
+    occurred_on: date,
+    note: str,
+    member_name: str,
+    evidence: str | None,
+) -> Entry:
+    status = PENDING if household.village.approval_required else APPROVED
+    return writer.append(
+        household,
+        kind=KIND_RULE,
+        rule=rule,
+        title=rule.name,
+        category=rule.category,
+        quantity=quantity,
+        points=rule.points * quantity,
+        ranked=True,
+        veto=rule.veto,
+        occurred_on=occurred_on,
+        status=status,
+        recorded_by_id=actor.id,
+        approved_by_id=None,
+        note=(note or "").strip()[:500],
+        member_name=(member_name or "").strip()[:50],
+        evidence=evidence,
+    )
+
+
+def record_entry(
+    session: Session,
+    actor: Actor,
+    *,
+    household_id,
+    rule_id,
+    quantity=1,
+    occurred_on,
+    today: date,
+    now: datetime,
+    note: str = "",
+    member_name: str = "",
+    evidence_id: str | None = None,
+) -> Entry:
+    """Record points for one household under a rule, within its cap."""
+    require_role(actor, *RECORDERS)
+    _check_quantity_and_date(quantity, occurred_on, today)
+    household = household_in_scope(session, actor, household_id, field="household_id")
+    rule, evidence = _usable_rule(session, actor, rule_id, household.village_id, evidence_id)
+    household = lock_households(session, [household.id])[household.id]
+    if household.moved_out_on is not None:
+        raise HouseholdMovedOut()
+    if rule.cap_period:
+        used = _cap_used(session, [household.id], rule, occurred_on).get(household.id, 0)
+        if used + quantity > rule.cap_count:
+            raise CapReached(cap_count=rule.cap_count, used=used)
+    writer = LedgerWriter(session, now)
+    entry = _rule_entry(
+        writer,
+        household,
+        rule,
+        actor,
+        quantity=quantity,
+        occurred_on=occurred_on,
+        note=note,
+        member_name=member_name,
+        evidence=evidence,
+    )
+    session.flush()
+    return entry
+
+
+def record_batch(
+    session: Session,
+    actor: Actor,
+    *,
+    rule_id,
+    household_ids: list,
+    occurred_on,
+    today: date,
+    now: datetime,
+    note: str = "",
+    evidence_id: str | None = None,
+) -> tuple[list[Entry], list[dict]]:
+    """One rule for many households (an event): all created rows commit together.
+
+    Households that cannot take the entry are skipped with a reason rather than
+    failing the event: ``cap_reached``, ``moved_out``, ``not_found``, ``duplicate``.
+    """
+    require_role(actor, *RECORDERS)
+    if not isinstance(household_ids, list) or not household_ids:
+        raise ValidationFailed({"household_ids": [str(_l("请至少选择一户"))]})
+    if len(household_ids) > MAX_BATCH:
+        raise ValidationFailed({"household_ids": [str(_l("一次最多 %(n)s 户", n=MAX_BATCH))]})
+    _check_quantity_and_date(1, occurred_on, today)
+    rule = get_rule(session, actor, rule_id, field="rule_id")
+    if not actor.user.can_see_village(rule.village_id):
+        raise BadReference(field="rule_id")
+    rule, evidence = _usable_rule(session, actor, rule_id, rule.village_id, evidence_id)
+
+    households = lock_households(session, household_ids)
+    used = _cap_used(session, list(households), rule, occurred_on) if rule.cap_period else {}
+    writer = LedgerWriter(session, now)
+    writer.preload_totals(households, (quarter_of(occurred_on), year_of(occurred_on)))
+    created, skipped, seen = [], [], set()
+    for hid in household_ids:
+        household = households.get(hid)
+        if hid in seen:
+            skipped.append({"household_id": hid, "reason": "duplicate"})
+            continue
+        seen.add(hid)
+        if household is None or household.village_id != rule.village_id:
+            skipped.append({"household_id": hid, "reason": "not_found"})
+        elif household.moved_out_on is not None:
+            skipped.append({"household_id": hid, "reason": "moved_out"})
+        elif rule.cap_period and used.get(hid, 0) + 1 > rule.cap_count:
+            skipped.append({"household_id": hid, "reason": "cap_reached"})
+        else:
+            created.append(
+                _rule_entry(
+                    writer,
+                    household,
+                    rule,
+                    actor,
+                    quantity=1,
+                    occurred_on=occurred_on,
+                    note=note,
+                    member_name="",
+                    evidence=evidence,
+                )
+            )
+    session.flush()
+    return created, skipped
+
+
+def _entry_in_scope(session: Session, actor: Actor, entry_id) -> Entry:
+    entry = session.get(Entry, entry_id) if isinstance(entry_id, int) else None
+    if entry is None or not actor.user.can_see_household(entry.household):
+        raise NotFound()
+    return entry
+
+
+def get_entry(session: Session, actor: Actor, entry_id) -> Entry:
+    return _entry_in_scope(session, actor, entry_id)
+
+
+def _locked_entry(session: Session, actor: Actor, entry_id) -> tuple[Household, Entry]:
+    entry = _entry_in_scope(session, actor, entry_id)
+    if not actor.user.can_see_village(entry.village_id):
+        raise NotFound()
+    household = lock_households(session, [entry.household_id])[entry.household_id]
+    session.refresh(entry)
+    return household, entry
+
+
+def approve_entry(session: Session, actor: Actor, entry_id, *, now: datetime) -> Entry:
+    """A second person approves a pending entry; only then does it count."""
+    require_role(actor, *REVIEWERS)
+    household, entry = _locked_entry(session, actor, entry_id)
+    if entry.status != PENDING:
+        raise NotPending()
+    if entry.recorded_by_id == actor.id:
+        raise SelfApproval()
+    LedgerWriter(session, now).decide(household, entry, APPROVED, actor.id)
+    audit.record(
+        session,
+        actor,
+        "entry.approve",
+        village_id=entry.village_id,
+        target=entry,
+        summary=f"{household.number} {entry.title} {entry.points:+d}",
+    )
+    session.flush()
+    return entry
+
+
+def reject_entry(session: Session, actor: Actor, entry_id, *, reason: str, now: datetime) -> Entry:
+    require_role(actor, *REVIEWERS)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": [str(_l("请填写驳回理由"))]})
+    household, entry = _locked_entry(session, actor, entry_id)
+    if entry.status != PENDING:
+        raise NotPending()
+    if entry.recorded_by_id == actor.id:
+        raise SelfApproval()
+    LedgerWriter(session, now).decide(household, entry, REJECTED, actor.id, reason[:500])
+    audit.record(
+        session,
+        actor,
+        "entry.reject",
+        village_id=entry.village_id,
+        target=entry,
+        summary=f"{household.number} {entry.title}: {reason}"[:300],
+    )
+    session.flush()
+    return entry
+
+
+def reverse_entry(session: Session, actor: Actor, entry_id, *, reason: str, now: datetime) -> Entry:
+    """Correct an approved entry by appending its opposite; once only."""
+    require_role(actor, *REVIEWERS)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": [str(_l("请填写冲正理由"))]})
+    household, entry = _locked_entry(session, actor, entry_id)
+    if entry.kind == KIND_REVERSAL or session.scalar(select(Entry.id).where(Entry.reverses_id == entry.id)):
+        raise AlreadyReversed()
+    if entry.status != APPROVED or entry.kind not in REVERSIBLE_KINDS:
+        raise NotApproved()
+    reversal = LedgerWriter(session, now).append(
+        household,
+        kind=KIND_REVERSAL,
+        rule=entry.rule,
+        title=entry.title,
+        category=entry.category,
+        quantity=entry.quantity,
+        points=-entry.points,
+        ranked=entry.ranked,
+        veto=entry.veto,
+        occurred_on=entry.occurred_on,
+        recorded_by_id=actor.id,
+        approved_by_id=actor.id,
+        note=reason[:500],
+        reverses=entry,
+    )
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "entry.reverse",
+        village_id=entry.village_id,
+        target=entry,
+        summary=f"{household.number} {entry.title} {entry.points:+d}: {reason}"[:300],
+    )
+    return reversal
+
+
+def open_account(session: Session, household: Household, actor: Actor, *, today: date, now: datetime) -> Entry | None:
+    """A new household's opening entry of the scheme's ``base_points``."""
+    base = household.village.base_points
+    household.entry_count = household.entry_count or 0
+    household.balance = household.balance or 0
+    if not base:
+        return None
+    return LedgerWriter(session, now).append(
+        household,
+        kind=KIND_OPENING,
+        title=OPENING_TITLE,
+        points=base,
+        occurred_on=today,
+        recorded_by_id=actor.id,
+        approved_by_id=actor.id,
+    )
+
+
+def household_entries(household_id: int, period: str | None = None):
+    stmt = select(Entry).where(Entry.household_id == household_id).order_by(Entry.seq.desc())
+    if period:
+        if len(period) == 4:
+            stmt = stmt.where(Entry.period.like(f"{period}Q%"))
+        else:
+            stmt = stmt.where(Entry.period == period)
+    return stmt
+
+
+def pending_entries(village_id: int | None):
+    stmt = select(Entry).where(Entry.status == PENDING).order_by(Entry.id)
+    if village_id is not None:
+        stmt = stmt.where(Entry.village_id == village_id)
+    return stmt
+
+
+def village_of(session: Session, village_id: int) -> Village | None:
+    return session.get(Village, village_id)
+
+
+# --- households' accounts ---------------------------------------------------------------
+
+
+def enroll_household(
+    session: Session,
+    actor: Actor,
+    village_id,
+    values: dict,
+    *,
+    today: date,
+    now: datetime,
+    field_name: str = "village_id",
+) -> Household:
+    """Register a household and open its account with the scheme's base points."""
+    household = households.create_household(session, actor, village_id, values, field_name=field_name)
+    open_account(session, household, actor, today=today, now=now)
+    session.flush()
+    return household
+
+
+def import_households(
+    session: Session,
+    actor: Actor,
+    village_id: int,
+    filename: str,
+    data: bytes,
+    *,
+    today: date,
+    now: datetime,
+    commit: bool,
+) -> tuple[households.ImportPreview, list]:
+    """Preview a register file; with ``commit`` and a clean file, enrol every row.
+
+    Nothing is written unless every row is valid.
+    """
+    require_role(actor, "village_admin")
+    village = village_in_scope(session, actor, village_id)
+    preview = households.parse_import(session, village.id, filename, data)
+    if not commit or not preview.ok:
+        return preview, []
+    created = []
+    for row in preview.rows:
+        values = {k: v for k, v in row.items() if k != "line"}
+        created.append(enroll_household(session, actor, village.id, values, today=today, now=now))
+    audit.record(
+        session,
+        actor,
+        "household.import",
+        village_id=village.id,
+        summary=f"{len(created)} households from {filename}"[:300],
+    )
+    return preview, created

@@ -1,0 +1,48 @@
+"""Who may do what, where: checked inside services so pages and API agree."""
+
+from sqlalchemy.orm import Session
+
+from app.audit.services import Actor
+from app.errors import BadReference, Forbidden, NotFound
+from app.households.models import Household
+from app.villages.models import Village
+
+
+def require_role(actor: Actor, *roles: str) -> None:
+    user = actor.user
+    if user is None or not user.has_role(*roles):
+        raise Forbidden()
+
+
+def village_in_scope(session: Session, actor: Actor, village_id, *, field: str | None = None):
+    """The village if the actor may act in it; else NotFound (or BadReference for a body field)."""
+    village = session.get(Village, village_id) if isinstance(village_id, int) else None
+    if village is None or not actor.user.can_see_village(village.id):
+        if field:
+            raise BadReference(field=field)
+        raise NotFound()
+    return village
+
+
+def household_in_scope(
+    session: Session, actor: Actor, household_id, *, field: str | None = None, lock: bool = False
+) -> Household:
+    household = None
+    if isinstance(household_id, int):
+        if lock:
+            household = session.get(Household, household_id, with_for_update=True)
+        else:
+            household = session.get(Household, household_id)
+    if household is None or not actor.user.can_see_household(household):
+        if field:
+            raise BadReference(field=field)
+        raise NotFound()
+    return household
+
+
+def acting_village_id(actor: Actor, requested: int | None) -> int | None:
+    """The village a list is filtered to: an official's own; an admin's choice (or all)."""
+    user = actor.user
+    if user.is_admin:
+        return requested
+    return user.village_id

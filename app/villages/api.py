@@ -1,0 +1,74 @@
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from app.api import actor, api_blueprint_login, paginated
+from app.api.idempotency import mutation
+from app.extensions import db
+from app.villages import services
+from app.villages.models import Village
+
+blp = Blueprint("villages_api", __name__, url_prefix="/api/v1", description="Villages and their scheme")
+api_blueprint_login(blp)
+
+
+class VillageIn(Schema):
+    name = fields.String(required=True)
+    code = fields.String(required=True)
+    township = fields.String(required=True)
+
+
+class VillageOut(VillageIn):
+    id = fields.Integer()
+
+
+class SchemeSchema(Schema):
+    base_points = fields.Integer(required=True, strict=True)
+    redeem_floor = fields.Integer(required=True, strict=True)
+    yuan_per_point = fields.Float(required=True)
+    approval_required = fields.Boolean(required=True, truthy={True}, falsy={False})
+    notice_days = fields.Integer(required=True, strict=True)
+    annual_reset = fields.Boolean(required=True, truthy={True}, falsy={False})
+
+
+class VillageList(Schema):
+    items = fields.List(fields.Nested(VillageOut))
+    total = fields.Integer()
+
+
+class VillageQuery(Schema):
+    township = fields.String()
+
+
+def dump_village(v: Village) -> dict:
+    return {"id": v.id, "name": v.name, "code": v.code, "township": v.township}
+
+
+@blp.route("/villages", methods=["POST"])
+@mutation
+@blp.arguments(VillageIn)
+@blp.response(201, VillageOut)
+def create_village(data):
+    return dump_village(services.create_village(db.session, actor(), data))
+
+
+@blp.route("/villages", methods=["GET"])
+@blp.arguments(VillageQuery, location="query")
+@blp.response(200, VillageList)
+def list_villages(args):
+    return paginated(db.session, services.list_villages(args.get("township")), dump_village)
+
+
+@blp.route("/villages/<int:village_id>/scheme", methods=["PUT"])
+@mutation
+@blp.arguments(SchemeSchema)
+@blp.response(200, SchemeSchema)
+def put_scheme(data, village_id):
+    return services.set_scheme(db.session, actor(), village_id, data).scheme()
+
+
+@blp.route("/villages/<int:village_id>/scheme", methods=["GET"])
+@blp.response(200, SchemeSchema)
+def get_scheme(village_id):
+    from app.scope import village_in_scope
+
+    return village_in_scope(db.session, actor(), village_id).scheme()
