@@ -192,3 +192,10 @@ def _record_quarter(session, rng, village, households, staff, prefix, today, now
                 continue  # a cap was reached: the real sheet would refuse it too
             if entry.status == "pending" and rng.random() < 0.85:
                 points.approve_entry(session, reviewer, entry.id, now=now)
+
+
+def print_logins() -> None:
+    print("\n道德银行 demo: http://127.0.0.1:5000  (every password: %s)" % DEMO_PASSWORD)
+    for username, role, what in demo_users():
+        print(f"  {username:<14} {role:<14} {what}")
+    print()

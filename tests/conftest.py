@@ -1,0 +1,119 @@
+"""Fixtures: a fresh database per test (SQLite file, or the PostgreSQL server named by
+``TEST_DATABASE_URL``), a client, an API helper and data factories."""
+
+import os
+from datetime import date
+
+import pytest
+
+from app import create_app
+from app.auth import models as auth_models
+from app.extensions import db, limiter
+from tests import factories
+
+auth_models.PASSWORD_METHOD = "pbkdf2:sha256:1000"  # fast hashes in tests
+
+TODAY = date(2026, 11, 20)
+
+
+def database_url(tmp_path) -> str:
+    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": database_url(tmp_path),
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+    app.instance_path = str(tmp_path / "instance")
+    os.makedirs(app.instance_path, exist_ok=True)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        limiter.reset()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def session(app):
+    with app.app_context():
+        yield db.session
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def world(session):
+    """Two villages with staff, households and rules: the usual cast of a test."""
+    return factories.World.build(session)
+
+
+class ApiClient:
+    """Calls the API as a user: ``api.as_("tj_recorder").post("/entries", json=...)``."""
+
+    def __init__(self, client):
+        self.client = client
+        self.headers = {}
+
+    def as_(self, username: str, password: str = factories.PASSWORD) -> "ApiClient":
+        r = self.client.post("/api/v1/auth/token", json={"username": username, "password": password})
+        assert r.status_code == 200, r.get_json()
+        other = ApiClient(self.client)
+        other.headers = {"Authorization": f"Bearer {r.get_json()['token']}"}
+        return other
+
+    def _call(self, method, path, headers=None, **kwargs):
+        return self.client.open(
+            "/api/v1" + path, method=method, headers={**self.headers, **(headers or {})}, **kwargs
+        )
+
+    def get(self, path, **kw):
+        return self._call("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self._call("POST", path, **kw)
+
+    def put(self, path, **kw):
+        return self._call("PUT", path, **kw)
+
+    def patch(self, path, **kw):
+        return self._call("PATCH", path, **kw)
+
+
+@pytest.fixture
+def api(client):
+    return ApiClient(client)
+
+
+class PageAuth:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, username: str, password: str = factories.PASSWORD):
+        return self.client.post("/login", data={"username": username, "password": password})
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return PageAuth(client)
