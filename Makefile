@@ -12,12 +12,11 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
 translations: install
-	$(BIN)/pybabel compile --quiet -d app/translations
+	@$(BIN)/pybabel compile -d app/translations > /dev/null
 
 run: install translations
 	MORALBANK_DEV=1 $(FLASK) db upgrade
