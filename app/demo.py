@@ -195,7 +195,7 @@ def _record_quarter(session, rng, village, households, staff, prefix, today, now
 
 
 def print_logins() -> None:
-    print("\n道德银行 demo: http://127.0.0.1:5000  (every password: %s)" % DEMO_PASSWORD)
+    print(f"\n道德银行 demo: http://127.0.0.1:5000  (every password: {DEMO_PASSWORD})")
     for username, role, what in demo_users():
         print(f"  {username:<14} {role:<14} {what}")
     print()

@@ -117,3 +117,9 @@ def list_users(args):
 @blp.response(200, UserOut)
 def me():
     return dump_user(actor().user)
+
+
+@blp.route("/ping", methods=["GET"])
+def ping():
+    """An authenticated request that does nothing: the floor that ``make bench`` compares with."""
+    return {"ok": True}

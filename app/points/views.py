@@ -10,5 +10,5 @@ def dashboard():
     return render_template("base.html")
 
 
-for _name in ("record", "batch", "approvals", "rules", "standings"):
+for _name in ("record", "batch", "approvals", "rules"):
     bp.add_url_rule(f"/{_name}", _name, login_required(lambda: render_template("base.html")))
