@@ -108,6 +108,8 @@ def register_blueprints(app: Flask) -> None:
     from app.villages import views as villages_views
 
     api.init_app(app)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.spec.options["security"] = [{"bearerAuth": []}]
     for module in (auth_api, villages_api, households_api, points_api, rankings_api):
         csrf.exempt(module.blp)  # checked in api_blueprint_login for cookie sessions only
         api.register_blueprint(module.blp)

@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.clock import quarter_of, year_of
 from app.households.models import Household
@@ -158,6 +159,7 @@ class LedgerWriter:
             reject_reason="",
         )
         entry.hash = content_hash(entry)
+        set_committed_value(entry, "reversed_by", None)  # new: nothing reverses it yet
         household.entry_count = seq
         household.chain_hash = entry.hash
         if status != PENDING:

@@ -12,7 +12,7 @@ from pathlib import Path
 from flask_babel import lazy_gettext as _l
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.audit import services as audit
 from app.audit.services import Actor
@@ -575,7 +575,12 @@ def open_account(session: Session, household: Household, actor: Actor, *, today:
 
 
 def household_entries(household_id: int, period: str | None = None):
-    stmt = select(Entry).where(Entry.household_id == household_id).order_by(Entry.seq.desc())
+    stmt = (
+        select(Entry)
+        .where(Entry.household_id == household_id)
+        .order_by(Entry.seq.desc())
+        .options(selectinload(Entry.reversed_by), selectinload(Entry.recorded_by), selectinload(Entry.approved_by))
+    )
     if period:
         if len(period) == 4:
             stmt = stmt.where(Entry.period.like(f"{period}Q%"))
