@@ -95,3 +95,23 @@ class PeriodClosed(DomainError):
 
 class IdempotencyConflict(DomainError):
     code, message = "idempotency_conflict", _l("同一个 Idempotency-Key 已用于不同的请求")
+
+
+class InsufficientPoints(DomainError):
+    code, message = "insufficient_points", _l("可兑换积分不足，还差 %(short)s 分")
+
+
+class OutOfStock(DomainError):
+    code, message = "out_of_stock", _l("库存不足：%(name)s 只剩 %(stock)s")
+
+
+class InvalidQR(DomainError):
+    code, status, message = "invalid_qr", 400, _l("无法识别的积分卡")
+
+
+class QRRevoked(DomainError):
+    code, status, message = "qr_revoked", 400, _l("这张积分卡已作废，请使用新卡")
+
+
+class AlreadyCancelled(DomainError):
+    code, message = "already_cancelled", _l("该兑换已撤销")

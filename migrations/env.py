@@ -71,6 +71,9 @@ def run_migrations_offline():
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
+    SQLite: foreign keys are off while migrating, because batch mode copies and drops
+    tables that other rows still reference.
+
     In this scenario we need to create an Engine
     and associate a connection with the context.
 
@@ -90,13 +93,20 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
+    from app import database
+
+    database.SQLITE_FOREIGN_KEYS = False
     connectable = get_engine()
+    connectable.dispose()  # new connections take the setting
+    try:
+        with connectable.connect() as connection:
+            context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
-    with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
-
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        database.SQLITE_FOREIGN_KEYS = True
+        connectable.dispose()
 
 
 if context.is_offline_mode():

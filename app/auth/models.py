@@ -25,7 +25,7 @@ class User(UserMixin, db.Model):
     roles_text: Mapped[str] = mapped_column("roles", String(200), default="")
     village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"), index=True)
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
-    shop_id: Mapped[int | None] = mapped_column(Integer)
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped on password change or deactivation: outstanding API tokens stop working.
     token_version: Mapped[int] = mapped_column(Integer, default=1)

@@ -87,6 +87,12 @@ def validate_user(session: Session, values: dict) -> dict:
             errors["household_id"] = [str(_l("村民账号须关联本村的一户"))]
     elif household_id is not None:
         errors["household_id"] = [str(_l("只有村民账号关联户"))]
+    shop_id = values.get("shop_id")
+    if shop_id is not None:
+        shops = User.__table__.metadata.tables["shops"]  # by table: auth does not import the shop package
+        shop_village = session.execute(select(shops.c.village_id).where(shops.c.id == shop_id)).scalar()
+        if shop_village is None or (village is not None and shop_village != village.id):
+            errors["shop_id"] = [str(_l("超市不存在或不属于本村"))]
     if errors:
         raise ValidationFailed(errors)
     return {
@@ -166,3 +172,23 @@ def list_users(village_id: int | None):
     if village_id is not None:
         stmt = stmt.where(User.village_id == village_id)
     return stmt
+
+
+def user_in_scope(session: Session, actor: Actor, user_id) -> User:
+    """A user the actor may manage: any for an admin, its village's for a village admin."""
+    me = actor.user
+    user = session.get(User, user_id) if isinstance(user_id, int) else None
+    if me is None or not me.has_role("village_admin"):
+        raise Forbidden()
+    if user is None or not (me.is_admin or user.village_id == me.village_id):
+        raise NotFound()
+    if user.is_admin and not me.is_admin:
+        raise Forbidden()
+    return user
+
+
+def reset_password(session: Session, actor: Actor, user_id: int, password: str) -> User:
+    user = user_in_scope(session, actor, user_id)
+    set_password(session, actor, user, password)
+    session.flush()
+    return user

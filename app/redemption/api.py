@@ -1,0 +1,316 @@
+from flask import Response, current_app
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from app.api import actor, api_blueprint_login, paginated, tz
+from app.api.idempotency import mutation
+from app.clock import local_today, to_local_iso, utcnow
+from app.errors import ValidationFailed
+from app.extensions import db
+from app.redemption import qr, services
+from app.redemption.models import Item, Redemption, Shop
+from app.scope import acting_village_id, household_in_scope
+
+blp = Blueprint("redemption_api", __name__, url_prefix="/api/v1", description="Points shop and QR cards")
+api_blueprint_login(blp)
+
+
+class ShopIn(Schema):
+    village_id = fields.Integer(required=True, strict=True)
+    name = fields.String(required=True)
+
+
+class ShopOut(ShopIn):
+    id = fields.Integer()
+    active = fields.Boolean()
+
+
+class ShopList(Schema):
+    items = fields.List(fields.Nested(ShopOut))
+    total = fields.Integer()
+
+
+class ItemIn(Schema):
+    shop_id = fields.Integer(required=True, strict=True)
+    name = fields.String(required=True)
+    price_points = fields.Integer(required=True, strict=True)
+    stock = fields.Integer(strict=True, load_default=0)
+    unit = fields.String()
+    low_stock = fields.Integer(strict=True)
+
+
+class ItemPatch(Schema):
+    name = fields.String()
+    unit = fields.String()
+    price_points = fields.Integer(strict=True)
+    stock = fields.Integer(strict=True)
+    low_stock = fields.Integer(strict=True)
+    active = fields.Boolean(truthy={True}, falsy={False})
+
+
+class ItemOut(Schema):
+    id = fields.Integer()
+    shop_id = fields.Integer()
+    name = fields.String()
+    unit = fields.String()
+    price_points = fields.Integer()
+    stock = fields.Integer()
+    low_stock = fields.Integer()
+    active = fields.Boolean()
+
+
+class ItemList(Schema):
+    items = fields.List(fields.Nested(ItemOut))
+    total = fields.Integer()
+
+
+class ReceiptIn(Schema):
+    quantity = fields.Integer(required=True, strict=True)
+    reason = fields.String(load_default="receipt", validate=validate.OneOf(["receipt", "loss"]))
+    note = fields.String(load_default="")
+
+
+class LineIn(Schema):
+    item_id = fields.Integer(required=True, strict=True)
+    quantity = fields.Integer(strict=True, load_default=1)
+
+
+class RedemptionIn(Schema):
+    shop_id = fields.Integer(required=True, strict=True)
+    qr_token = fields.String(allow_none=True)
+    household_id = fields.Integer(strict=True, allow_none=True)
+    lines = fields.List(fields.Nested(LineIn), required=True)
+
+
+class LineOut(Schema):
+    item_id = fields.Integer()
+    name = fields.String()
+    unit = fields.String()
+    quantity = fields.Integer()
+    price_points = fields.Integer()
+    points = fields.Integer()
+
+
+class RedemptionOut(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    shop_id = fields.Integer()
+    household_id = fields.Integer()
+    total_points = fields.Integer()
+    yuan_value = fields.Float()
+    balance_after = fields.Integer()
+    status = fields.String()
+    lines = fields.List(fields.Nested(LineOut))
+    entry_id = fields.Integer()
+    refund_entry_id = fields.Integer(allow_none=True)
+    created_at = fields.String()
+    cancelled_at = fields.String(allow_none=True)
+    cancel_reason = fields.String()
+
+
+class RedemptionList(Schema):
+    items = fields.List(fields.Nested(RedemptionOut))
+    total = fields.Integer()
+
+
+class CancelIn(Schema):
+    reason = fields.String(required=True)
+
+
+class CardTokenOut(Schema):
+    token = fields.String()
+
+
+class ShopQuery(Schema):
+    village_id = fields.Integer()
+
+
+class ItemQuery(Schema):
+    shop_id = fields.Integer(required=True)
+
+
+class RedemptionQuery(Schema):
+    shop_id = fields.Integer()
+    household_id = fields.Integer()
+
+
+def dump_shop(s: Shop) -> dict:
+    return {"id": s.id, "village_id": s.village_id, "name": s.name, "active": s.active}
+
+
+def dump_item(i: Item) -> dict:
+    return {
+        "id": i.id,
+        "shop_id": i.shop_id,
+        "name": i.name,
+        "unit": i.unit,
+        "price_points": i.price_points,
+        "stock": i.stock,
+        "low_stock": i.low_stock,
+        "active": i.active,
+    }
+
+
+def dump_redemption(r: Redemption) -> dict:
+    zone = tz()
+    return {
+        "id": r.id,
+        "number": r.number,
+        "shop_id": r.shop_id,
+        "household_id": r.household_id,
+        "total_points": r.total_points,
+        "yuan_value": r.yuan_value,
+        "balance_after": r.balance_after,
+        "status": r.status,
+        "lines": [
+            {
+                "item_id": ln.item_id,
+                "name": ln.name,
+                "unit": ln.unit,
+                "quantity": ln.quantity,
+                "price_points": ln.price_points,
+                "points": ln.points,
+            }
+            for ln in r.lines
+        ],
+        "entry_id": r.entry_id,
+        "refund_entry_id": r.refund_entry_id,
+        "created_at": to_local_iso(r.created_at, zone),
+        "cancelled_at": to_local_iso(r.cancelled_at, zone),
+        "cancel_reason": r.cancel_reason,
+    }
+
+
+def _secret() -> str:
+    return current_app.config["SECRET_KEY"]
+
+
+@blp.route("/shops", methods=["POST"])
+@mutation
+@blp.arguments(ShopIn)
+@blp.response(201, ShopOut)
+def create_shop(data):
+    return dump_shop(services.create_shop(db.session, actor(), data["village_id"], data["name"]))
+
+
+@blp.route("/shops", methods=["GET"])
+@blp.arguments(ShopQuery, location="query")
+@blp.response(200, ShopList)
+def list_shops(args):
+    me = actor().user
+    village_id = args.get("village_id") if me.is_admin else me.village_id
+    return paginated(db.session, services.list_shops(village_id), dump_shop)
+
+
+@blp.route("/items", methods=["POST"])
+@mutation
+@blp.arguments(ItemIn)
+@blp.response(201, ItemOut)
+def create_item(data):
+    shop_id = data.pop("shop_id")
+    return dump_item(services.create_item(db.session, actor(), shop_id, data, now=utcnow()))
+
+
+@blp.route("/items", methods=["GET"])
+@blp.arguments(ItemQuery, location="query")
+@blp.response(200, ItemList)
+def list_items(args):
+    """The catalogue: officials of the village and its residents."""
+    shop = services.shop_in_scope(db.session, actor(), args["shop_id"], residents=True)
+    return paginated(db.session, services.list_items(shop.id), dump_item)
+
+
+@blp.route("/items/<int:item_id>", methods=["PATCH"])
+@mutation
+@blp.arguments(ItemPatch)
+@blp.response(200, ItemOut)
+def patch_item(data, item_id):
+    return dump_item(services.update_item(db.session, actor(), item_id, data, now=utcnow()))
+
+
+@blp.route("/items/<int:item_id>/receipts", methods=["POST"])
+@mutation
+@blp.arguments(ReceiptIn)
+@blp.response(201, ItemOut)
+def receive(data, item_id):
+    """Goods received (入库) or written off (``reason: loss``): a stock movement."""
+    item = services.receive_stock(
+        db.session, actor(), item_id, data["quantity"], reason=data["reason"], note=data["note"], now=utcnow()
+    )
+    return dump_item(item)
+
+
+@blp.route("/redemptions", methods=["POST"])
+@mutation
+@blp.arguments(RedemptionIn)
+@blp.response(201, RedemptionOut)
+def create_redemption(data):
+    if not data.get("qr_token") and data.get("household_id") is None:
+        raise ValidationFailed({"qr_token": ["须提供 qr_token 或 household_id"]})
+    r = services.redeem(
+        db.session,
+        actor(),
+        shop_id=data["shop_id"],
+        lines=data["lines"],
+        qr_token=data.get("qr_token"),
+        household_id=data.get("household_id"),
+        now=utcnow(),
+        today=local_today(tz()),
+        secret=_secret(),
+    )
+    return dump_redemption(r)
+
+
+@blp.route("/redemptions", methods=["GET"])
+@blp.arguments(RedemptionQuery, location="query")
+@blp.response(200, RedemptionList)
+def list_redemptions(args):
+    me = actor()
+    if me.user.has_role("village_admin", "reviewer", "clerk"):
+        stmt = services.redemptions(
+            shop_id=args.get("shop_id"), household_id=args.get("household_id"), village_id=acting_village_id(me, None)
+        )
+    else:
+        stmt = services.redemptions(household_id=me.user.household_id or -1)
+    return paginated(db.session, stmt, dump_redemption)
+
+
+@blp.route("/redemptions/<int:redemption_id>", methods=["GET"])
+@blp.response(200, RedemptionOut)
+def get_redemption(redemption_id):
+    return dump_redemption(services.redemption_in_scope(db.session, actor(), redemption_id))
+
+
+@blp.route("/redemptions/<int:redemption_id>/cancel", methods=["POST"])
+@mutation
+@blp.arguments(CancelIn)
+@blp.response(200, RedemptionOut)
+def cancel(data, redemption_id):
+    r = services.cancel_redemption(db.session, actor(), redemption_id, reason=data["reason"], now=utcnow(), tz=tz())
+    return dump_redemption(r)
+
+
+@blp.route("/households/<int:household_id>/qr", methods=["GET"])
+@blp.response(200, CardTokenOut)
+def card(household_id):
+    household = household_in_scope(db.session, actor(), household_id)
+    return {"token": services.card_token(_secret(), household)}
+
+
+@blp.route("/households/<int:household_id>/qr.png", methods=["GET"])
+def card_png(household_id):
+    household = household_in_scope(db.session, actor(), household_id)
+    return Response(qr.png(services.card_token(_secret(), household)), mimetype="image/png")
+
+
+@blp.route("/households/<int:household_id>/qr.svg", methods=["GET"])
+def card_svg(household_id):
+    household = household_in_scope(db.session, actor(), household_id)
+    return Response(qr.svg(services.card_token(_secret(), household)), mimetype="image/svg+xml")
+
+
+@blp.route("/households/<int:household_id>/qr/revoke", methods=["POST"])
+@mutation
+@blp.response(200, CardTokenOut)
+def revoke(household_id):
+    return {"token": services.revoke_card(db.session, actor(), household_id, _secret())}
