@@ -48,16 +48,17 @@ def create_user(username, roles, password, village_id, household_id, display_nam
 
 @ledger_cli.command("verify")
 def verify():
-    """Recompute balances and period totals from the ledger and check every hash chain."""
-    from app.points.ledger import verify as run
+    """Recompute balances, period totals and stock from their ledgers; check every hash chain."""
+    from app.points.ledger import verify as verify_points
+    from app.redemption.services import verify_stock
 
-    problems = run(db.session)
+    problems = verify_points(db.session) + verify_stock(db.session)
     if problems:
         for p in problems:
             click.echo(f"MISMATCH {p}", err=True)
         click.echo(f"{len(problems)} problem(s) found", err=True)
         sys.exit(1)
-    click.echo("ledger OK: every cached balance and period total equals the ledger; every chain is intact")
+    click.echo("ledger OK: every cached balance, period total and stock equals its ledger; every chain is intact")
 
 
 @click.command("demo")
