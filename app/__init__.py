@@ -104,6 +104,7 @@ def register_blueprints(app: Flask) -> None:
     from app.points import views as points_views
     from app.rankings import api as rankings_api
     from app.rankings import views as rankings_views
+    from app.redemption import views as redemption_views
     from app.redemption import api as redemption_api
     from app.villages import api as villages_api
     from app.villages import views as villages_views
@@ -114,5 +115,5 @@ def register_blueprints(app: Flask) -> None:
     for module in (auth_api, villages_api, households_api, points_api, redemption_api, rankings_api):
         csrf.exempt(module.blp)  # checked in api_blueprint_login for cookie sessions only
         api.register_blueprint(module.blp)
-    for module in (auth_views, villages_views, households_views, points_views, rankings_views, audit_views):
+    for module in (auth_views, villages_views, households_views, points_views, redemption_views, rankings_views, audit_views):
         app.register_blueprint(module.bp)
