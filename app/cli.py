@@ -11,6 +11,7 @@ from app.extensions import db
 
 users_cli = AppGroup("users", help="Manage users.")
 ledger_cli = AppGroup("ledger", help="Check the points ledger.")
+periods_cli = AppGroup("periods", help="The yearly and quarterly cycle.")
 
 
 @users_cli.command("create")
@@ -71,7 +72,23 @@ def demo():
     click.echo("demo loaded" if created else "demo already present: nothing changed")
 
 
+@periods_cli.command("roll-year")
+@click.argument("year", type=int)
+def roll_year(year):
+    """Expire spendable points above the base at the end of YEAR (villages with annual_reset)."""
+    from app.clock import utcnow
+    from app.rankings.periods import roll_year as roll
+
+    if not 2000 <= year <= 2100:
+        click.echo("YEAR must be between 2000 and 2100", err=True)
+        sys.exit(2)
+    count = roll(db.session, year, now=utcnow())
+    db.session.commit()
+    click.echo(f"{year}: {count} household(s) expired" if count else f"{year}: nothing to expire")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(periods_cli)
     app.cli.add_command(demo)

@@ -107,6 +107,7 @@ class LedgerWriter:
                 period=period,
                 points=0,
                 veto_count=0,
+                positive_count=0,
             )
             self.session.add(row)
         self._totals[key] = row
@@ -181,12 +182,15 @@ class LedgerWriter:
         household.balance += entry.points
         if not (entry.ranked or entry.veto):
             return
-        veto_delta = (-1 if entry.kind == KIND_REVERSAL else 1) if entry.veto else 0
+        sign = -1 if entry.kind == KIND_REVERSAL else 1
+        veto_delta = sign if entry.veto else 0
+        positive_delta = sign if entry.ranked and entry.points * sign > 0 else 0
         for period in (quarter_of(entry.occurred_on), year_of(entry.occurred_on)):
             total = self._total(household, period)
             if entry.ranked:
                 total.points += entry.points
             total.veto_count += veto_delta
+            total.positive_count += positive_delta
 
 
 @dataclass
@@ -221,39 +225,50 @@ def verify(session: Session) -> list[Problem]:
             problems.append(Problem(f"balance {balance} but ledger says {expected}", hid))
 
     expected_totals: dict[tuple[int, str], list[int]] = {}
+    reversal = Entry.kind == KIND_REVERSAL
     ranked = session.execute(
         select(
             Entry.household_id,
             Entry.period,
             func.sum(Entry.points).filter(Entry.ranked),
-            func.count(Entry.id).filter(Entry.veto, Entry.kind != KIND_REVERSAL),
-            func.count(Entry.id).filter(Entry.veto, Entry.kind == KIND_REVERSAL),
+            func.count(Entry.id).filter(Entry.veto, ~reversal),
+            func.count(Entry.id).filter(Entry.veto, reversal),
+            func.count(Entry.id).filter(Entry.ranked, ~reversal, Entry.points > 0),
+            func.count(Entry.id).filter(Entry.ranked, reversal, Entry.points < 0),
         )
         .where(Entry.status == APPROVED, (Entry.ranked | Entry.veto))
         .group_by(Entry.household_id, Entry.period)
     )
-    for hid, quarter, pts, vetoes, unvetoes in ranked:
+    for hid, quarter, pts, vetoes, unvetoes, positives, unpositives in ranked:
         veto = int(vetoes or 0) - int(unvetoes or 0)
+        positive = int(positives or 0) - int(unpositives or 0)
         for period in (quarter, quarter[:4]):
-            acc = expected_totals.setdefault((hid, period), [0, 0])
+            acc = expected_totals.setdefault((hid, period), [0, 0, 0])
             acc[0] += int(pts or 0)
             acc[1] += veto
+            acc[2] += positive
     seen = set()
-    for row in session.execute(
-        select(PeriodTotal.household_id, PeriodTotal.period, PeriodTotal.points, PeriodTotal.veto_count)
+    for hid, period, pts, veto, positive in session.execute(
+        select(
+            PeriodTotal.household_id,
+            PeriodTotal.period,
+            PeriodTotal.points,
+            PeriodTotal.veto_count,
+            PeriodTotal.positive_count,
+        )
     ):
-        hid, period, pts, veto = row
         seen.add((hid, period))
-        exp = expected_totals.get((hid, period), [0, 0])
-        if [pts, veto] != exp:
+        exp = expected_totals.get((hid, period), [0, 0, 0])
+        if [pts, veto, positive] != exp:
             problems.append(
                 Problem(
-                    f"period {period}: cached points {pts}, vetoes {veto}; ledger says {exp[0]}, {exp[1]}",
+                    f"period {period}: cached points {pts}, vetoes {veto}, positive entries {positive}; "
+                    f"ledger says {exp[0]}, {exp[1]}, {exp[2]}",
                     hid,
                 )
             )
     for (hid, period), exp in expected_totals.items():
-        if (hid, period) not in seen and exp != [0, 0]:
+        if (hid, period) not in seen and exp != [0, 0, 0]:
             problems.append(Problem(f"period {period}: no cached total; ledger says {exp[0]}", hid))
 
     problems.extend(_verify_chains(session))

@@ -113,6 +113,8 @@ class PeriodTotal(db.Model):
     period: Mapped[str] = mapped_column(String(7))
     points: Mapped[int] = mapped_column(Integer, default=0)
     veto_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Approved positive rule entries not reversed: "took part" in the period.
+    positive_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Evidence(db.Model):
@@ -126,3 +128,22 @@ class Evidence(db.Model):
     content_type: Mapped[str] = mapped_column(String(20))
     size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Period(db.Model):
+    """A village's quarter or year whose books are closed: published (``notice``) or
+    ``final``. Entries dated inside a closed period are refused (``period_closed``);
+    publication, objections and awards are the rankings package's business."""
+
+    __tablename__ = "periods"
+    __table_args__ = (UniqueConstraint("village_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    period: Mapped[str] = mapped_column(String(7))
+    status: Mapped[str] = mapped_column(String(10))
+    closed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    notice_ends_on: Mapped[date] = mapped_column(Date)
+    finalized_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finalized_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

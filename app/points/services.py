@@ -5,14 +5,15 @@ but never commit (the request boundary commits), and raise ``app.errors`` except
 """
 
 import secrets
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from io import BytesIO
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from app.audit import services as audit
 from app.audit.services import Actor
@@ -21,11 +22,13 @@ from app.errors import (
     AlreadyReversed,
     BadReference,
     CapReached,
+    DomainError,
     EvidenceRequired,
     HouseholdMovedOut,
     NotApproved,
     NotFound,
     NotPending,
+    PeriodClosed,
     RuleInactive,
     SelfApproval,
     ValidationFailed,
@@ -44,6 +47,7 @@ from app.points.models import (
     REJECTED,
     Entry,
     Evidence,
+    Period,
     Rule,
 )
 from app.points.standard_sheet import STANDARD_RULES
@@ -71,11 +75,13 @@ def validate_rule_fields(values: dict, *, partial: bool = False) -> dict:
     def need(field):
         return not partial or field in values
 
-    for field in ("code", "name", "category"):
+    for field, longest in (("code", 30), ("name", 100), ("category", 20)):
         if need(field):
             text = (values.get(field) or "").strip()
             if not text:
                 errors[field] = [str(_l("必填"))]
+            elif len(text) > longest:  # the column's width: PostgreSQL would refuse the row
+                errors[field] = [str(_l("最多 %(n)s 个字", n=longest))]
             out[field] = text
     if need("category") and out.get("category") and out["category"] not in CATEGORIES:
         errors["category"] = [str(_l("类别须为：%(c)s", c="、".join(CATEGORIES)))]
@@ -367,6 +373,7 @@ def record_entry(
     _check_quantity_and_date(quantity, occurred_on, today)
     household = household_in_scope(session, actor, household_id, field="household_id")
     rule, evidence = _usable_rule(session, actor, rule_id, household.village_id, evidence_id)
+    check_period_open(session, household.village_id, occurred_on)
     household = lock_households(session, [household.id])[household.id]
     if household.moved_out_on is not None:
         raise HouseholdMovedOut()
@@ -417,6 +424,7 @@ def record_batch(
     if not actor.user.can_see_village(rule.village_id):
         raise BadReference(field="rule_id")
     rule, evidence = _usable_rule(session, actor, rule_id, rule.village_id, evidence_id)
+    check_period_open(session, rule.village_id, occurred_on)
 
     households = lock_households(session, household_ids)
     used = _cap_used(session, list(households), rule, occurred_on) if rule.cap_period else {}
@@ -453,6 +461,16 @@ def record_batch(
     return created, skipped
 
 
+def check_period_open(session: Session, village_id: int, day: date, *, allow_notice: bool = False) -> None:
+    """Refuse a change dated inside the village's closed quarter or year (``period_closed``)."""
+    stmt = select(Period.period, Period.status).where(
+        Period.village_id == village_id, Period.period.in_((quarter_of(day), year_of(day)))
+    )
+    for period, status in session.execute(stmt):
+        if not (allow_notice and status == "notice"):
+            raise PeriodClosed(period=period)
+
+
 def _entry_in_scope(session: Session, actor: Actor, entry_id) -> Entry:
     entry = session.get(Entry, entry_id) if isinstance(entry_id, int) else None
     if entry is None or not actor.user.can_see_household(entry.household):
@@ -481,6 +499,7 @@ def approve_entry(session: Session, actor: Actor, entry_id, *, now: datetime) ->
         raise NotPending()
     if entry.recorded_by_id == actor.id:
         raise SelfApproval()
+    check_period_open(session, entry.village_id, entry.occurred_on)
     LedgerWriter(session, now).decide(household, entry, APPROVED, actor.id)
     audit.record(
         session,
@@ -517,8 +536,14 @@ def reject_entry(session: Session, actor: Actor, entry_id, *, reason: str, now: 
     return entry
 
 
-def reverse_entry(session: Session, actor: Actor, entry_id, *, reason: str, now: datetime) -> Entry:
-    """Correct an approved entry by appending its opposite; once only."""
+def reverse_entry(
+    session: Session, actor: Actor, entry_id, *, reason: str, now: datetime, during_notice: bool = False
+) -> Entry:
+    """Correct an approved entry by appending its opposite; once only.
+
+    Inside a closed period only an upheld objection may reverse (``during_notice``),
+    and only while the period is in notice; a final period changes no more.
+    """
     require_role(actor, *REVIEWERS)
     reason = (reason or "").strip()
     if not reason:
@@ -528,6 +553,8 @@ def reverse_entry(session: Session, actor: Actor, entry_id, *, reason: str, now:
         raise AlreadyReversed()
     if entry.status != APPROVED or entry.kind not in REVERSIBLE_KINDS:
         raise NotApproved()
+    if entry.ranked or entry.veto:
+        check_period_open(session, entry.village_id, entry.occurred_on, allow_notice=during_notice)
     reversal = LedgerWriter(session, now).append(
         household,
         kind=KIND_REVERSAL,
@@ -652,3 +679,109 @@ def import_households(
         summary=f"{len(created)} households from {filename}"[:300],
     )
     return preview, created
+
+
+# --- for the pages -------------------------------------------------------------------
+
+
+def find_household(session: Session, village_id: int, text: str) -> Household | None:
+    """The household a recorder typed: its number, or its head's name when only one
+    household of the village has that name (a page without JavaScript)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    household = session.scalar(select(Household).where(Household.village_id == village_id, Household.number == text))
+    if household is not None:
+        return household
+    named = session.scalars(
+        select(Household).where(Household.village_id == village_id, Household.head_name == text).limit(2)
+    ).all()
+    return named[0] if len(named) == 1 else None
+
+
+def households_by_numbers(session: Session, village_id: int, numbers: list[str]) -> dict[str, Household]:
+    """``{number: household}`` for the numbers found in the village."""
+    wanted = sorted({n for n in numbers if n})
+    if not wanted:
+        return {}
+    found = session.scalars(
+        select(Household).where(Household.village_id == village_id, Household.number.in_(wanted))
+    ).all()
+    return {h.number: h for h in found}
+
+
+def lookup_households(village_id: int | None, q: str, *, limit: int = 10):
+    """Active households matching a number prefix or a name, for the typeahead."""
+    return households.search(village_id, q, include_moved_out=False).limit(limit)
+
+
+def entries_recorded_on(village_id: int, day: date, tz_name: str):
+    """Rule entries and reversals of the village written on ``day`` (local), newest first."""
+    zone = ZoneInfo(tz_name)
+    start = datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+    return (
+        select(Entry)
+        .where(
+            Entry.village_id == village_id,
+            Entry.kind.in_((KIND_RULE, KIND_REVERSAL)),
+            Entry.created_at >= start,
+            Entry.created_at < end,
+        )
+        .options(joinedload(Entry.household), joinedload(Entry.recorded_by))
+        .order_by(Entry.created_at.desc(), Entry.id.desc())
+    )
+
+
+def approval_queue(village_id: int | None):
+    """``pending_entries`` with what the queue shows loaded up front."""
+    return pending_entries(village_id).options(joinedload(Entry.household), joinedload(Entry.recorded_by))
+
+
+def count_pending(session: Session, village_id: int | None) -> int:
+    stmt = select(func.count(Entry.id)).where(Entry.status == PENDING)
+    if village_id is not None:
+        stmt = stmt.where(Entry.village_id == village_id)
+    return int(session.scalar(stmt) or 0)
+
+
+def approve_entries(
+    session: Session, actor: Actor, entry_ids: list, *, now: datetime
+) -> tuple[list[Entry], list[tuple[int, DomainError]]]:
+    """Approve several pending entries in one transaction; the ones that cannot be
+    approved (someone's own, already decided, out of scope) are returned with why."""
+    require_role(actor, *REVIEWERS)
+    approved: list[Entry] = []
+    refused: list[tuple[int, DomainError]] = []
+    for entry_id in dict.fromkeys(entry_ids):
+        try:
+            with session.begin_nested():
+                approved.append(approve_entry(session, actor, entry_id, now=now))
+        except DomainError as exc:
+            refused.append((entry_id, exc))
+    return approved, refused
+
+
+def batch_entries(session: Session, actor: Actor, rule_id: int, created_at: datetime) -> list[Entry]:
+    """The entries one ``record_batch`` call of the actor wrote (they share ``created_at``)."""
+    return list(
+        session.scalars(
+            select(Entry)
+            .where(
+                Entry.recorded_by_id == actor.id,
+                Entry.rule_id == rule_id,
+                Entry.kind == KIND_RULE,
+                Entry.created_at == created_at,
+            )
+            .options(joinedload(Entry.household))
+            .order_by(Entry.id)
+        )
+    )
+
+
+def households_by_ids(session: Session, village_id: int, ids: list) -> dict[int, Household]:
+    wanted = sorted({i for i in ids if isinstance(i, int)})
+    if not wanted:
+        return {}
+    found = session.scalars(select(Household).where(Household.village_id == village_id, Household.id.in_(wanted)))
+    return {h.id: h for h in found}

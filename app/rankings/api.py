@@ -1,9 +1,13 @@
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from app.api import api_blueprint_login, validate_period_arg
+from app.api import actor, api_blueprint_login, paginated, tz, validate_period_arg
+from app.api.fields import StrictBoolean
+from app.api.idempotency import mutation
+from app.clock import local_today, to_local_iso, utcnow
 from app.extensions import db
-from app.rankings import services
+from app.rankings import periods, services
+from app.scope import acting_village_id
 
 blp = Blueprint("rankings_api", __name__, url_prefix="/api/v1", description="Rankings")
 api_blueprint_login(blp)
@@ -46,3 +50,254 @@ def leaderboard(args):
         limit=args.get("limit"),
     )
     return {"period": period, "items": [r.to_dict() for r in rows]}
+
+
+class VillageBoardQuery(Schema):
+    period = fields.String(required=True)
+    township = fields.String()
+
+
+class VillageStandingOut(Schema):
+    rank = fields.Integer()
+    village_id = fields.Integer()
+    name = fields.String()
+    code = fields.String()
+    township = fields.String()
+    households = fields.Integer()
+    points = fields.Integer()
+    points_per_household = fields.Float()
+    participation_rate = fields.Float()
+
+
+class VillageBoardOut(Schema):
+    period = fields.String()
+    items = fields.List(fields.Nested(VillageStandingOut))
+
+
+@blp.route("/leaderboards/villages", methods=["GET"])
+@blp.arguments(VillageBoardQuery, location="query")
+@blp.response(200, VillageBoardOut)
+def village_leaderboard(args):
+    """Villages ranked by points per household, with participation."""
+    period = validate_period_arg(args["period"])
+    rows = services.village_standings(db.session, period, township=args.get("township"))
+    return {"period": period, "items": [r.to_dict() for r in rows]}
+
+
+class VillageIdIn(Schema):
+    village_id = fields.Integer(required=True, strict=True)
+
+
+class VillageIdQuery(Schema):
+    village_id = fields.Integer(required=True)
+
+
+class PeriodOut(Schema):
+    period = fields.String()
+    village_id = fields.Integer()
+    status = fields.String()
+    notice_ends_on = fields.Date(allow_none=True)
+    version = fields.Integer(allow_none=True)
+    published_at = fields.String(allow_none=True)
+    standings = fields.List(fields.Nested(StandingOut))
+
+
+def dump_period(view: periods.PeriodView) -> dict:
+    pub = view.publication
+    return {
+        "period": view.period,
+        "village_id": view.village_id,
+        "status": view.status,
+        "notice_ends_on": view.notice_ends_on,
+        "version": pub.version if pub else None,
+        "published_at": to_local_iso(pub.published_at, tz()) if pub else None,
+        "standings": view.standings,
+    }
+
+
+@blp.route("/periods/<period>/close", methods=["POST"])
+@mutation
+@blp.arguments(VillageIdIn)
+@blp.response(200, PeriodOut)
+def close_period(data, period):
+    view = periods.close_period(db.session, actor(), data["village_id"], period, now=utcnow(), today=local_today(tz()))
+    return dump_period(view)
+
+
+@blp.route("/periods/<period>", methods=["GET"])
+@blp.arguments(VillageIdQuery, location="query")
+@blp.response(200, PeriodOut)
+def get_period(args, period):
+    return dump_period(periods.get_period(db.session, actor(), args["village_id"], period))
+
+
+@blp.route("/periods/<period>/finalize", methods=["POST"])
+@mutation
+@blp.arguments(VillageIdIn)
+@blp.response(200, PeriodOut)
+def finalize_period(data, period):
+    view = periods.finalize_period(
+        db.session, actor(), data["village_id"], period, now=utcnow(), today=local_today(tz())
+    )
+    return dump_period(view)
+
+
+class ObjectionIn(Schema):
+    entry_id = fields.Integer(strict=True, allow_none=True)
+    period = fields.String(allow_none=True)
+    village_id = fields.Integer(strict=True, allow_none=True)
+    reason = fields.String(required=True)
+
+
+class DecisionIn(Schema):
+    upheld = StrictBoolean(required=True)
+    note = fields.String(required=True)
+
+
+class ObjectionOut(Schema):
+    id = fields.Integer()
+    status = fields.String()
+    village_id = fields.Integer()
+    period = fields.String()
+    entry_id = fields.Integer(allow_none=True)
+    household_id = fields.Integer(allow_none=True)
+    reason = fields.String()
+    filed_by = fields.Integer(allow_none=True)
+    filed_at = fields.String()
+    decided_by = fields.Integer(allow_none=True)
+    decided_at = fields.String(allow_none=True)
+    decision_note = fields.String()
+    reversal_entry_id = fields.Integer(allow_none=True)
+
+
+class ObjectionList(Schema):
+    items = fields.List(fields.Nested(ObjectionOut))
+    total = fields.Integer()
+
+
+class ObjectionQuery(Schema):
+    village_id = fields.Integer()
+    status = fields.String(validate=validate.OneOf(["open", "upheld", "dismissed"]))
+
+
+def dump_objection(o) -> dict:
+    zone = tz()
+    return {
+        "id": o.id,
+        "status": o.status,
+        "village_id": o.village_id,
+        "period": o.period,
+        "entry_id": o.entry_id,
+        "household_id": o.household_id,
+        "reason": o.reason,
+        "filed_by": o.filed_by_id,
+        "filed_at": to_local_iso(o.filed_at, zone),
+        "decided_by": o.decided_by_id,
+        "decided_at": to_local_iso(o.decided_at, zone),
+        "decision_note": o.decision_note,
+        "reversal_entry_id": o.reversal_entry_id,
+    }
+
+
+@blp.route("/objections", methods=["POST"])
+@mutation
+@blp.arguments(ObjectionIn)
+@blp.response(201, ObjectionOut)
+def file_objection(data):
+    o = periods.file_objection(db.session, actor(), now=utcnow(), **data)
+    return dump_objection(o)
+
+
+@blp.route("/objections", methods=["GET"])
+@blp.arguments(ObjectionQuery, location="query")
+@blp.response(200, ObjectionList)
+def list_objections(args):
+    me = actor()
+    if me.user.has_role("reviewer", "village_admin"):
+        stmt = periods.list_objections(acting_village_id(me, args.get("village_id")), status=args.get("status"))
+    else:
+        stmt = periods.list_objections(
+            None, status=args.get("status"), filed_by_id=me.user.id, household_id=me.user.household_id or -1
+        )
+    return paginated(db.session, stmt, dump_objection)
+
+
+@blp.route("/objections/<int:objection_id>", methods=["GET"])
+@blp.response(200, ObjectionOut)
+def get_objection(objection_id):
+    return dump_objection(periods.objection_in_scope(db.session, actor(), objection_id))
+
+
+@blp.route("/objections/<int:objection_id>/decide", methods=["POST"])
+@mutation
+@blp.arguments(DecisionIn)
+@blp.response(200, ObjectionOut)
+def decide_objection(data, objection_id):
+    o = periods.decide_objection(
+        db.session, actor(), objection_id, upheld=data["upheld"], note=data["note"], now=utcnow()
+    )
+    return dump_objection(o)
+
+
+class AwardIn(Schema):
+    period = fields.String(required=True)
+    village_id = fields.Integer(required=True, strict=True)
+    title = fields.String(required=True)
+    top_n = fields.Integer(required=True, strict=True)
+    bonus_points = fields.Integer(strict=True, load_default=0)
+
+
+class AwardOut(Schema):
+    id = fields.Integer()
+    household_id = fields.Integer()
+    number = fields.String()
+    head_name = fields.String()
+    rank = fields.Integer()
+    title = fields.String()
+    points = fields.Integer()
+    bonus_points = fields.Integer()
+    period = fields.String()
+    village_id = fields.Integer()
+
+
+class AwardList(Schema):
+    items = fields.List(fields.Nested(AwardOut))
+    total = fields.Integer()
+
+
+class AwardQuery(Schema):
+    period = fields.String()
+    village_id = fields.Integer()
+
+
+def dump_award(a) -> dict:
+    return {
+        "id": a.id,
+        "household_id": a.household_id,
+        "number": a.household.number,
+        "head_name": a.household.head_name,
+        "rank": a.rank,
+        "title": a.title,
+        "points": a.points,
+        "bonus_points": a.bonus_points,
+        "period": a.period,
+        "village_id": a.village_id,
+    }
+
+
+@blp.route("/awards", methods=["POST"])
+@mutation
+@blp.arguments(AwardIn)
+@blp.response(201, AwardList)
+def grant_awards(data):
+    awards = periods.grant_awards(db.session, actor(), now=utcnow(), today=local_today(tz()), **data)
+    return {"items": [dump_award(a) for a in awards], "total": len(awards)}
+
+
+@blp.route("/awards", methods=["GET"])
+@blp.arguments(AwardQuery, location="query")
+@blp.response(200, AwardList)
+def list_awards(args):
+    """Awards are public to logged-in users (residents included)."""
+    period = validate_period_arg(args.get("period"), required=False)
+    return paginated(db.session, periods.list_awards(args.get("village_id"), period), dump_award)

@@ -164,3 +164,68 @@ def household_rank(session: Session, household: Household, period: str) -> int |
         )
         above += all_active - with_row
     return above + 1
+
+
+@dataclass
+class VillageStanding:
+    rank: int
+    village_id: int
+    code: str
+    name: str
+    township: str
+    households: int
+    points: int
+    participants: int
+
+    @property
+    def points_per_household(self) -> float:
+        return round(self.points / self.households, 2) if self.households else 0.0
+
+    @property
+    def participation_rate(self) -> float:
+        return round(self.participants / self.households, 4) if self.households else 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "rank": self.rank,
+            "village_id": self.village_id,
+            "name": self.name,
+            "code": self.code,
+            "township": self.township,
+            "households": self.households,
+            "points": self.points,
+            "points_per_household": self.points_per_household,
+            "participation_rate": self.participation_rate,
+        }
+
+
+def village_standings(session: Session, period: str, *, township: str | None = None) -> list[VillageStanding]:
+    """Villages ranked by points per active household (洞口县's 积分换项目);
+    participation is the share of households with a positive entry in the period."""
+    stmt = (
+        select(
+            Village.id,
+            Village.code,
+            Village.name,
+            Village.township,
+            func.count(Household.id),
+            func.coalesce(func.sum(PeriodTotal.points), 0),
+            func.count(PeriodTotal.id).filter(PeriodTotal.positive_count > 0),
+        )
+        .select_from(Village)
+        .join(Household, and_(Household.village_id == Village.id, Household.moved_out_on.is_(None)))
+        .outerjoin(PeriodTotal, and_(PeriodTotal.household_id == Household.id, PeriodTotal.period == period))
+        .group_by(Village.id, Village.code, Village.name, Village.township)
+    )
+    if township:
+        stmt = stmt.where(Village.township == township)
+    rows = [
+        VillageStanding(0, vid, code, name, town, n, int(pts), int(part))
+        for vid, code, name, town, n, pts, part in session.execute(stmt)
+    ]
+    rows.sort(key=lambda r: (-r.points_per_household, r.code))
+    previous = None
+    for position, row in enumerate(rows, start=1):
+        row.rank = position if row.points_per_household != previous else rows[position - 2].rank
+        previous = row.points_per_household
+    return rows

@@ -1,0 +1,21 @@
+"""JSON fields that take the type they name, not a string or number that converts to it.
+
+marshmallow's ``Float`` loads ``"1.0"`` and a ``Boolean`` with ``truthy={True}`` still
+loads ``1`` (``1 == True``); the contract answers 422 to both.
+"""
+
+from marshmallow import fields
+
+
+class StrictBoolean(fields.Boolean):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class StrictFloat(fields.Float):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
