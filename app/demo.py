@@ -150,6 +150,8 @@ def load_demo(session: Session, *, seed: int = 2026) -> bool:
                 },
             )
         _record_quarter(session, rng, village, households, staff, prefix, today, now)
+        _open_shop(session, rng, village, households, staff, prefix, today, now)
+    _run_last_quarter(session, system, today, now)
     return True
 
 
@@ -199,3 +201,69 @@ def print_logins() -> None:
     for username, role, what in demo_users():
         print(f"  {username:<14} {role:<14} {what}")
     print()
+
+
+SHOP_ITEMS = (  # prices seen on village sheets (FIELD-NOTES)
+    ("肥皂", "块", 5, 40),
+    ("毛巾", "条", 10, 30),
+    ("洗衣液", "瓶", 20, 25),
+    ("大米（10 斤）", "袋", 50, 20),
+    ("食用油（5 升）", "桶", 85, 12),
+    ("书包", "个", 120, 4),
+)
+
+
+def _open_shop(session, rng, village, households, staff, prefix, today, now) -> None:
+    from app.redemption import services as shop
+
+    manager = Actor(staff[f"{prefix}_admin"])
+    store = shop.create_shop(session, manager, village.id, f"{village.name}积分超市")
+    items = [
+        shop.create_item(session, manager, store.id, {"name": n, "unit": u, "price_points": p, "stock": q}, now=now)
+        for n, u, p, q in SHOP_ITEMS
+    ]
+    clerk_user = staff.get(f"{prefix}_clerk")
+    if clerk_user is None:
+        return
+    clerk_user.shop_id = store.id
+    clerk = Actor(clerk_user)
+    secret = current_app.config["SECRET_KEY"]
+    for household in rng.sample(households, min(8, len(households))):
+        affordable = [i for i in items if i.price_points <= household.redeemable and i.stock > 0]
+        if not affordable:
+            continue
+        item = rng.choice(affordable)
+        shop.redeem(
+            session,
+            clerk,
+            shop_id=store.id,
+            household_id=household.id,
+            lines=[{"item_id": item.id, "quantity": 1}],
+            now=now,
+            today=today,
+            secret=secret,
+        )
+
+
+def _run_last_quarter(session, system: Actor, today, now) -> None:
+    """Publish last quarter in both villages; 团结村 finalised with its 道德之星 named."""
+    from app.clock import parse_period, quarter_of
+    from app.rankings import periods
+
+    last = quarter_of(parse_period(quarter_of(today))[0] - timedelta(days=1))
+    for code in ("TJ", "XF"):
+        village = session.scalar(select(Village).where(Village.code == code))
+        periods.close_period(session, system, village.id, last, now=now, today=today)
+    tj = session.scalar(select(Village).where(Village.code == "TJ"))
+    periods.finalize_period(session, system, tj.id, last, now=now, today=today)
+    periods.grant_awards(
+        session,
+        system,
+        period=last,
+        village_id=tj.id,
+        title="季度道德之星",
+        top_n=3,
+        bonus_points=10,
+        now=now,
+        today=today,
+    )
