@@ -18,9 +18,15 @@ from wtforms.validators import DataRequired
 
 from app.audit.services import Actor
 from app.auth import services
+from app.auth.forms import ROLE_LABELS, ActiveForm, PasswordForm, UserForm
 from app.clock import utcnow
-from app.errors import InvalidCredentials
+from app.errors import DomainError, InvalidCredentials, ValidationFailed
 from app.extensions import db, limiter
+from app.households.models import Household
+from app.households.services import find_by_number
+from app.scope import acting_village_id, require_role
+from app.villages.forms import show_errors
+from app.villages.services import list_villages
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -87,7 +93,127 @@ def me():
     return redirect(url_for("points.dashboard"))
 
 
+# --- user management -------------------------------------------------------------------
+
+
+def _users_back():
+    return redirect(url_for("auth.users", village_id=request.args.get("village_id", type=int)))
+
+
+def _chosen_village_id(actor: Actor) -> int | None:
+    return acting_village_id(actor, request.args.get("village_id", type=int))
+
+
+def _villages() -> list:
+    return db.session.scalars(list_villages()).all()
+
+
 @bp.route("/users")
 @login_required
 def users():
-    return render_template("base.html")
+    actor = page_actor()
+    require_role(actor, "village_admin")
+    village_id = _chosen_village_id(actor)
+    pagination = db.paginate(
+        services.list_users(village_id),
+        page=max(1, request.args.get("page", 1, type=int)),
+        per_page=50,
+        error_out=False,
+    )
+    villages = {v.id: v for v in _villages()}
+    households = {u.household_id: db.session.get(Household, u.household_id) for u in pagination.items if u.household_id}
+    return render_template(
+        "auth/users.html",
+        pagination=pagination,
+        village_id=village_id,
+        villages=villages,
+        households=households,
+        role_labels=ROLE_LABELS,
+    )
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@login_required
+def new_user():
+    actor = page_actor()
+    require_role(actor, "village_admin")
+    admin = actor.user.is_admin
+    form = UserForm(village_id=_chosen_village_id(actor) or 0).setup(_villages(), admin=admin)
+    status = 200
+    if form.validate_on_submit():
+        village_id = (form.village_id.data or None) if admin else actor.user.village_id
+        number = (form.household_number.data or "").strip()
+        household = find_by_number(db.session, village_id, number) if village_id and number else None
+        values = {
+            "username": form.username.data,
+            "display_name": form.display_name.data,
+            "password": form.password.data,
+            "roles": form.roles.data,
+            "village_id": village_id,
+            # A number that names no household of the village is refused by the service
+            # like a missing one (-1 is never an id); its message is made precise below.
+            "household_id": household.id if household else (-1 if number else None),
+        }
+        try:
+            user = services.create_user(db.session, actor, values)
+        except ValidationFailed as exc:
+            db.session.rollback()
+            show_errors(form, exc, rename={"household_id": "household_number"})
+            if number and household is None and form.household_number.errors:
+                form.household_number.errors = [_("本村没有户号 %(n)s", n=number)]
+            status = 422
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.render_message(), "error")
+            status = exc.status
+        else:
+            db.session.commit()
+            flash(_("已新建用户 %(name)s", name=user.username))
+            return redirect(url_for("auth.users", village_id=user.village_id if admin else None))
+    elif form.is_submitted():
+        status = 422
+    return render_template("auth/users_new.html", form=form), status
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@login_required
+def set_user_active(user_id):
+    form = ActiveForm()
+    if form.validate_on_submit():
+        try:
+            user = services.set_active(db.session, page_actor(), user_id, form.active.data == "1")
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.render_message(), "error")
+        else:
+            db.session.commit()
+            if user.active:
+                flash(_("已启用 %(name)s", name=user.username))
+            else:
+                flash(_("已停用 %(name)s，该账号不能再登录", name=user.username))
+    return _users_back()
+
+
+@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+@login_required
+def reset_password(user_id):
+    actor = page_actor()
+    user = services.user_in_scope(db.session, actor, user_id)
+    form = PasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.reset_password(db.session, actor, user.id, form.password.data or "")
+        except ValidationFailed as exc:
+            db.session.rollback()
+            show_errors(form, exc)
+            status = 422
+        except DomainError as exc:
+            db.session.rollback()
+            flash(exc.render_message(), "error")
+            status = exc.status
+        else:
+            db.session.commit()
+            flash(_("已重置 %(name)s 的密码，请当面告知本人", name=user.username))
+            return redirect(url_for("auth.users", village_id=user.village_id if actor.user.is_admin else None))
+    return render_template("auth/users_password.html", form=form, user=user), status

@@ -12,14 +12,14 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from openpyxl import Workbook, load_workbook
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.audit import services as audit
 from app.audit.services import Actor
 from app.errors import Forbidden, ValidationFailed
 from app.households.models import Household, Member
-from app.scope import household_in_scope, require_role, village_in_scope
+from app.scope import acting_village_id, household_in_scope, require_role, village_in_scope
 
 NUMBER_RE = re.compile(r"^[0-9A-Za-z\-]{1,20}$")
 PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
@@ -189,9 +189,15 @@ def search(village_id: int | None, q: str = "", *, include_moved_out: bool = Tru
         stmt = stmt.where(Household.village_id == village_id)
     q = (q or "").strip()
     if q:
+        # What the user typed is text, not a pattern: % and _ match only themselves.
+        q = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         like = f"%{q}%"
         stmt = stmt.where(
-            or_(Household.number.like(f"{q}%"), Household.head_name.like(like), Household.phone.like(like))
+            or_(
+                Household.number.like(f"{q}%", escape="\\"),
+                Household.head_name.like(like, escape="\\"),
+                Household.phone.like(like, escape="\\"),
+            )
         )
     if not include_moved_out:
         stmt = stmt.where(Household.moved_out_on.is_(None))
@@ -317,6 +323,66 @@ def export_xlsx(session: Session, village_id: int) -> bytes:
                 str(_l("已迁出")) if h.moved_out_on else str(_l("在册")),
             ]
         )
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+# --- for the pages ----------------------------------------------------------------------
+
+OFFICIAL_ROLES = ("village_admin", "recorder", "reviewer", "clerk")
+TEMPLATE_HEADERS = ("户号", "户主", "地址", "电话", "家庭成员")
+
+
+def list_for(actor: Actor, village_id: int | None, q: str = ""):
+    """Households an official may list: its own village's; an admin's choice (or all)."""
+    require_role(actor, *OFFICIAL_ROLES)
+    return search(acting_village_id(actor, village_id), q)
+
+
+def find_by_number(session: Session, village_id: int, number: str) -> Household | None:
+    number = (number or "").strip()
+    if not number:
+        return None
+    return session.scalar(select(Household).where(Household.village_id == village_id, Household.number == number))
+
+
+def counts_by_village(session: Session) -> dict[int, int]:
+    """Households on the register (moved out or not) per village id."""
+    rows = session.execute(select(Household.village_id, func.count(Household.id)).group_by(Household.village_id))
+    return {vid: n for vid, n in rows}
+
+
+def export_register(session: Session, actor: Actor, village_id) -> bytes:
+    """The register of a village in scope as XLSX; the export of personal data is audited."""
+    require_role(actor, "village_admin", "reviewer")
+    village = village_in_scope(session, actor, village_id)
+    audit.record(session, actor, "household.export", village_id=village.id, summary=f"{village.name} register")
+    return export_xlsx(session, village.id)
+
+
+def import_template_xlsx() -> bytes:
+    """An empty register with the import's Chinese headers, and a sheet explaining them."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "households"
+    ws.append(list(TEMPLATE_HEADERS))
+    for column, width in zip("ABCDE", (12, 12, 30, 16, 40)):
+        ws.column_dimensions[column].width = width
+        # Text cells, so that a number such as 001 keeps its zeros.
+        for row in range(2, 1002):
+            ws[f"{column}{row}"].number_format = "@"
+    help_ws = wb.create_sheet(str(_l("填写说明")))
+    for line in (
+        (str(_l("户号")), str(_l("必填，本村唯一，只能用数字、字母和连字符，如 001 或 3-12"))),
+        (str(_l("户主")), str(_l("必填，户主姓名"))),
+        (str(_l("地址")), str(_l("可不填"))),
+        (str(_l("电话")), str(_l("可不填；手机 11 位，或座机如 0836-1234567"))),
+        (str(_l("家庭成员")), str(_l("可不填；写成 姓名:关系，多人用分号隔开，如 李秀英:妻;王小明:子"))),
+    ):
+        help_ws.append(list(line))
+    help_ws.column_dimensions["A"].width = 12
+    help_ws.column_dimensions["B"].width = 70
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
