@@ -32,6 +32,14 @@ def _chromium_missing() -> str | None:
     return None
 
 
+@pytest.fixture(autouse=True)
+def _release_sqlite_lock(session):
+    """Outside a request, SQLite transactions begin IMMEDIATE (they take the write lock).
+    The test's own session must not reopen one by reloading expired objects while the
+    server thread writes, so committed objects stay loaded here."""
+    session().expire_on_commit = False
+
+
 @pytest.fixture
 def live_server(app):
     """The test app served by werkzeug on 127.0.0.1 (a free port) in a thread."""
