@@ -5,12 +5,14 @@ UPDATEs (``stock = stock - q WHERE stock >= q``) and appends the ledger entry, a
 one transaction: no interleaving can overspend a household or oversell a shelf.
 """
 
+import io
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
+from openpyxl import Workbook
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
@@ -30,7 +32,7 @@ from app.errors import (
     ValidationFailed,
 )
 from app.households.models import Household
-from app.points.ledger import LedgerWriter, Problem, lock_households
+from app.points.ledger import LedgerWriter, Problem
 from app.redemption import qr
 from app.redemption.models import (
     ADJUSTMENT,
@@ -202,6 +204,17 @@ def receive_stock(
     return locked
 
 
+def _lock_household(session: Session, household_id: int) -> Household:
+    """The household row, locked. ``FOR UPDATE OF households``: Household.village is
+    eager-joined (LEFT OUTER JOIN), and PostgreSQL refuses a plain FOR UPDATE there."""
+    return session.scalars(
+        select(Household)
+        .where(Household.id == household_id)
+        .with_for_update(of=Household)
+        .execution_options(populate_existing=True)
+    ).one()
+
+
 def _lock_item(session: Session, item_id: int) -> Item:
     return session.scalars(
         select(Item).where(Item.id == item_id).with_for_update().execution_options(populate_existing=True)
@@ -262,7 +275,7 @@ def revoke_card(session: Session, actor: Actor, household_id, secret: str) -> st
     """Issue a new card version; the old card is refused from now on."""
     require_role(actor, "village_admin")
     household = household_in_scope(session, actor, household_id)
-    household = lock_households(session, [household.id])[household.id]
+    household = _lock_household(session, household.id)
     household.qr_version += 1
     audit.record(
         session,
@@ -287,6 +300,57 @@ def household_from_token(session: Session, actor: Actor, token: str, secret: str
     if parsed[1] != household.qr_version:
         raise QRRevoked()
     return household
+
+
+# --- the counter and the cards ------------------------------------------------------------
+
+
+def counter_shop(session: Session, actor: Actor, shop_id) -> Shop:
+    """The shop the actor may sell at (a clerk bound to a shop sells only there)."""
+    shop = shop_in_scope(session, actor, shop_id)
+    _may_sell(actor, shop)
+    return shop
+
+
+def household_at_counter(session: Session, actor: Actor, shop: Shop, card: str, secret: str) -> Household:
+    """The household of a scanned card token or a typed household number, in the shop's village."""
+    card = (card or "").strip()
+    if not card:
+        raise ValidationFailed({"card": [str(_l("请扫积分卡或输入户号"))]})
+    if card.startswith(qr.PREFIX + "."):
+        household = household_from_token(session, actor, card, secret)
+        if household.village_id != shop.village_id:
+            raise InvalidQR()
+    else:
+        household = _household_by_number(session, shop.village_id, card)
+        if household is None:
+            raise NotFound(_l("本村没有户号为 %(number)s 的农户"), number=card[:20])
+    if household.moved_out_on is not None:
+        raise HouseholdMovedOut(_l("该户已迁出，不能兑换"))
+    return household
+
+
+def _household_by_number(session: Session, village_id: int, number: str) -> Household | None:
+    """Exact number first; else a case-insensitive match when only one household has it."""
+    number = number[:20]
+    exact = session.scalar(select(Household).where(Household.village_id == village_id, Household.number == number))
+    if exact is not None:
+        return exact
+    rows = session.scalars(
+        select(Household)
+        .where(Household.village_id == village_id, func.upper(Household.number) == number.upper())
+        .limit(2)
+    ).all()
+    return rows[0] if len(rows) == 1 else None
+
+
+def card_households(village_id: int):
+    """The households that get a card: those still in the village, by number."""
+    return (
+        select(Household)
+        .where(Household.village_id == village_id, Household.moved_out_on.is_(None))
+        .order_by(Household.number, Household.id)
+    )
 
 
 # --- redemption ------------------------------------------------------------------------------
@@ -330,6 +394,7 @@ def redeem(
     household_id=None,
 ) -> Redemption:
     """Exchange points for goods: balance, ledger entry, stock and movements in one go."""
+    require_role(actor, "clerk")  # a resident or recorder is 403, whatever the shop_id
     shop = shop_in_scope(session, actor, shop_id, field="shop_id")
     _may_sell(actor, shop)
     wanted = _clean_lines(lines)
@@ -348,7 +413,7 @@ def redeem(
             raise BadReference(field="item_id", item_id=item_id)
     total = sum(items[i].price_points * q for i, q in wanted)
 
-    household = lock_households(session, [household.id])[household.id]
+    household = _lock_household(session, household.id)
     if household.moved_out_on is not None:
         raise HouseholdMovedOut()
     floor = household.village.redeem_floor
@@ -429,7 +494,7 @@ def cancel_redemption(
     same_day = local_today(tz, r.created_at) == local_today(tz, now)
     if not (user.has_role("reviewer") or (user.has_role("clerk") and same_day)):
         raise Forbidden(str(_l("店员只能撤销当天的兑换；其他请找评议员")))
-    household = lock_households(session, [r.household_id])[r.household_id]
+    household = _lock_household(session, r.household_id)
     session.refresh(r)
     if r.status == CANCELLED:
         raise AlreadyCancelled()
@@ -535,6 +600,68 @@ def top_items(session: Session, village_id: int | None, limit: int = 10):
     if village_id is not None:
         stmt = stmt.where(Redemption.village_id == village_id)
     return session.execute(stmt).all()
+
+
+def settlement_xlsx(session: Session, village_id: int | None, tz: str, month: str | None = None) -> bytes:
+    """The shop report for settling with the village that funds the goods: monthly totals,
+    top items and every redemption (cancelled ones marked), as a write-only workbook."""
+    wb = Workbook(write_only=True)
+    summary = wb.create_sheet(str(_l("月度汇总")))
+    summary.append([str(h) for h in (_l("月份"), _l("超市"), _l("兑换笔数"), _l("积分"), _l("折合金额（元）"))])
+    for row in monthly_report(session, village_id):
+        if month is None or row.month == month:
+            summary.append([row.month, row.shop_name, row.redemptions, row.points, row.yuan])
+    top = wb.create_sheet(str(_l("商品排行")))
+    top.append([str(h) for h in (_l("商品"), _l("数量"), _l("积分"))])
+    for name, quantity, points in top_items(session, village_id, limit=100):
+        top.append([name, int(quantity or 0), int(points or 0)])
+    detail = wb.create_sheet(str(_l("兑换明细")))
+    detail.append(
+        [
+            str(h)
+            for h in (
+                _l("单号"),
+                _l("时间"),
+                _l("超市"),
+                _l("户号"),
+                _l("户主"),
+                _l("商品"),
+                _l("积分"),
+                _l("折合金额（元）"),
+                _l("状态"),
+                _l("店员"),
+            )
+        ]
+    )
+    stmt = redemptions(village_id=village_id).options(
+        selectinload(Redemption.shop), selectinload(Redemption.household), selectinload(Redemption.clerk)
+    )
+    if month is not None:
+        year, mon = int(month[:4]), int(month[5:7])
+        start = datetime(year, mon, 1)
+        stmt = stmt.where(
+            Redemption.created_at >= start,
+            Redemption.created_at < (datetime(year + 1, 1, 1) if mon == 12 else datetime(year, mon + 1, 1)),
+        )
+    zone = ZoneInfo(tz)
+    for r in session.scalars(stmt.execution_options(yield_per=1000)):
+        detail.append(
+            [
+                r.number,
+                r.created_at.replace(tzinfo=UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                r.shop.name,
+                r.household.number,
+                r.household.head_name,
+                "、".join(f"{ln.name}×{ln.quantity}" for ln in r.lines),
+                r.total_points,
+                float(r.yuan_value),
+                str(_l("已撤销")) if r.status == CANCELLED else str(_l("已完成")),
+                (r.clerk.display_name or r.clerk.username) if r.clerk else "",
+            ]
+        )
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
 
 
 def verify_stock(session: Session) -> list[Problem]:
