@@ -22,10 +22,10 @@ from app.auth.forms import ROLE_LABELS, ActiveForm, PasswordForm, UserForm
 from app.clock import utcnow
 from app.errors import DomainError, InvalidCredentials, ValidationFailed
 from app.extensions import db, limiter
+from app.forms import show_errors
 from app.households.models import Household
 from app.households.services import find_by_number
 from app.scope import acting_village_id, require_role
-from app.villages.forms import show_errors
 from app.villages.services import list_villages
 
 bp = Blueprint("auth", __name__, template_folder="templates")

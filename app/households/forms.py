@@ -8,8 +8,8 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 
 from app.errors import ValidationFailed
+from app.forms import show_errors
 from app.households.services import validate_household
-from app.villages.forms import show_errors
 
 TOKEN_RE = re.compile(r"^[0-9a-f]{32}\.(xlsx|csv)$")
 

@@ -15,6 +15,7 @@ from app.auth.views import page_actor
 from app.clock import local_today, quarter_of, utcnow, year_of
 from app.errors import DomainError, Forbidden, ValidationFailed
 from app.extensions import db
+from app.forms import show_errors
 from app.households import services
 from app.households.forms import (
     TOKEN_RE,
@@ -28,7 +29,6 @@ from app.points import services as points
 from app.points.models import Entry
 from app.rankings.services import household_period_points, household_rank
 from app.scope import household_in_scope, require_role, village_in_scope
-from app.villages.forms import show_errors
 from app.villages.views import chosen_village_id, village_choices
 
 bp = Blueprint("households", __name__, template_folder="templates")

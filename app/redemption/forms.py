@@ -10,7 +10,6 @@ from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 
-from app.errors import ValidationFailed
 from app.redemption.models import LOSS, RECEIPT
 
 QTY_PREFIX = "qty-"
@@ -21,17 +20,6 @@ def as_int(text):
     """``"12"`` → 12; anything else is passed on for the service to refuse."""
     text = (text or "").strip() if isinstance(text, str) else text
     return int(text) if isinstance(text, str) and _INT.match(text) else text
-
-
-def show_errors(form: FlaskForm, exc: ValidationFailed) -> None:
-    """Put each message of ``exc`` beside its field; others go to the top of the form."""
-    for name, messages in exc.details.items():
-        messages = messages if isinstance(messages, list) else [str(messages)]
-        target = form._fields.get(name)
-        if target is not None:
-            target.errors = [*target.errors, *map(str, messages)]
-        else:
-            form.form_errors.extend(map(str, messages))
 
 
 class ShopForm(FlaskForm):

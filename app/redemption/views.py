@@ -37,6 +37,7 @@ from app.auth.views import page_actor
 from app.clock import local_today, utcnow
 from app.errors import DomainError, IdempotencyConflict, NotFound, ValidationFailed
 from app.extensions import db
+from app.forms import show_errors
 from app.households.models import Household
 from app.redemption import qr, services
 from app.redemption.forms import (
@@ -48,7 +49,6 @@ from app.redemption.forms import (
     ShopForm,
     StockForm,
     as_int,
-    show_errors,
 )
 from app.redemption.models import (
     ADJUSTMENT,

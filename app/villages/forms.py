@@ -1,26 +1,11 @@
-"""Forms of the village pages, and ``show_errors``, which every page form uses to put a
-service's ``ValidationFailed`` messages beside the fields they name."""
+"""Forms of the village pages."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, IntegerField, StringField
 from wtforms.validators import InputRequired
 
-from app.errors import ValidationFailed
-
-
-def show_errors(form: FlaskForm, exc: ValidationFailed, rename: dict | None = None) -> None:
-    """Attach each message of ``exc.details`` to its field (``rename`` maps service → form
-    names); messages about fields the form does not have go to the top of the form."""
-    for name, messages in exc.details.items():
-        name = (rename or {}).get(name, name)
-        messages = messages if isinstance(messages, list) else [str(messages)]
-        target = form._fields.get(name)
-        if target is not None:
-            target.errors = [*target.errors, *map(str, messages)]
-        else:
-            form.form_errors.extend(map(str, messages))
-
+from app.forms import show_errors  # noqa: F401  (re-exported for older imports)
 
 _required = InputRequired(message=_l("必填"))
 

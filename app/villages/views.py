@@ -7,10 +7,11 @@ from flask_login import login_required
 from app.auth.views import page_actor
 from app.errors import DomainError, ValidationFailed
 from app.extensions import db
+from app.forms import show_errors
 from app.households import services as households
 from app.scope import acting_village_id, require_role, village_in_scope
 from app.villages import services
-from app.villages.forms import SchemeForm, VillageForm, show_errors
+from app.villages.forms import SchemeForm, VillageForm
 
 bp = Blueprint("villages", __name__, template_folder="templates")
 
