@@ -29,3 +29,7 @@ class Config:
     OPENAPI_SWAGGER_UI_PATH = "docs"
     OPENAPI_SWAGGER_UI_URL = "/static/vendor/swagger-ui/"  # vendored: no CDN on a village LAN
     PER_PAGE_MAX = 500
+    # The printed notice board (公示栏): mask heads' names (王*国); name the households
+    # with deductions (by default only their count and total are shown).
+    NOTICE_MASK_NAMES = os.environ.get("NOTICE_MASK_NAMES") == "1"
+    NOTICE_SHOW_DEDUCTION_NAMES = os.environ.get("NOTICE_SHOW_DEDUCTION_NAMES") == "1"

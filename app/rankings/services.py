@@ -6,12 +6,13 @@ the limit, so a tie at the cut stays whole. Moved-out households take no part.
 """
 
 from dataclasses import dataclass
+from datetime import date
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, extract, func, select
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.households.models import Household
-from app.points.models import PeriodTotal
+from app.points.models import APPROVED, KIND_RULE, PENDING, Entry, Period, PeriodTotal
 from app.villages.models import Village
 
 
@@ -223,9 +224,138 @@ def village_standings(session: Session, period: str, *, township: str | None = N
         VillageStanding(0, vid, code, name, town, n, int(pts), int(part))
         for vid, code, name, town, n, pts, part in session.execute(stmt)
     ]
-    rows.sort(key=lambda r: (-r.points_per_household, r.code))
+    from fractions import Fraction
+
+    def exact(r: VillageStanding) -> Fraction:
+        # Rank by the exact ratio: two villages whose rounded figures agree need not tie.
+        return Fraction(r.points, r.households) if r.households else Fraction(0)
+
+    rows.sort(key=lambda r: (-exact(r), r.code))
     previous = None
     for position, row in enumerate(rows, start=1):
-        row.rank = position if row.points_per_household != previous else rows[position - 2].rank
-        previous = row.points_per_household
+        row.rank = position if exact(row) != previous else rows[position - 2].rank
+        previous = exact(row)
     return rows
+
+
+# --- reads for the pages of the quarterly cycle, the statistics and the exports ------------
+
+
+def iter_household_standings(
+    session: Session,
+    period: str,
+    *,
+    village_id: int | None = None,
+    township: str | None = None,
+    batch: int = 1000,
+):
+    """The full standings of ``household_standings`` as a stream, ``batch`` rows per fetch,
+    so an export of 100,000 households holds one batch in memory, not the whole list."""
+    points = func.coalesce(PeriodTotal.points, 0)
+    stmt = _scope(
+        select(*_COLUMNS, points, PeriodTotal.veto_count)
+        .select_from(Household)
+        .join(Village, Village.id == Household.village_id)
+        .outerjoin(
+            PeriodTotal,
+            and_(PeriodTotal.household_id == Household.id, PeriodTotal.period == period),
+        ),
+        village_id,
+        township,
+    ).order_by(points.desc(), Village.code, Household.number)
+    previous_points, rank = None, 0
+    result = session.execute(stmt.execution_options(yield_per=batch))
+    for position, (hid, number, head, vid, code, vname, pts, vetoes) in enumerate(result, start=1):
+        pts = int(pts or 0)
+        if pts != previous_points:
+            rank, previous_points = position, pts
+        yield Standing(rank, hid, number, head, vid, code, vname, pts, not (vetoes or 0))
+
+
+def _in_period(period: str):
+    """Entries dated in a quarter, or in any quarter of a year."""
+    return Entry.period.like(f"{period}Q%") if len(period) == 4 else Entry.period == period
+
+
+def deductions_in_period(session: Session, village_id: int, period: str) -> list[dict]:
+    """Households with approved deductions (negative rule entries, not reversed) dated in
+    ``period``: ``{household_id, number, head_name, entries, points}``, largest first."""
+    reversal = aliased(Entry)
+    rows = session.execute(
+        select(Household.id, Household.number, Household.head_name, func.count(Entry.id), func.sum(Entry.points))
+        .join(Household, Household.id == Entry.household_id)
+        .where(
+            Entry.village_id == village_id,
+            _in_period(period),
+            Entry.kind == KIND_RULE,
+            Entry.status == APPROVED,
+            Entry.points < 0,
+            ~exists().where(reversal.reverses_id == Entry.id),
+        )
+        .group_by(Household.id, Household.number, Household.head_name)
+        .order_by(func.sum(Entry.points), Household.number)
+    )
+    return [
+        {"household_id": hid, "number": number, "head_name": head, "entries": int(n), "points": int(pts)}
+        for hid, number, head, n, pts in rows
+    ]
+
+
+def pending_by_period(session: Session, village_id: int) -> dict[str, int]:
+    """Entries still waiting for approval in the village, per quarter (``2026Q3``) and per
+    year (``2026``): what a reviewer should clear before publishing a period."""
+    counts: dict[str, int] = {}
+    rows = session.execute(
+        select(Entry.period, func.count(Entry.id))
+        .where(Entry.village_id == village_id, Entry.status == PENDING)
+        .group_by(Entry.period)
+    )
+    for quarter, n in rows:
+        counts[quarter] = counts.get(quarter, 0) + n
+        counts[quarter[:4]] = counts.get(quarter[:4], 0) + n
+    return counts
+
+
+def passbook_year(session: Session, household_id: int, year: int) -> tuple[int, list[Entry]]:
+    """The opening balance on 1 January of ``year`` (approved entries dated before it) and
+    the year's entries in date order; only approved entries move a balance."""
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    opening = session.scalar(
+        select(func.coalesce(func.sum(Entry.points), 0)).where(
+            Entry.household_id == household_id, Entry.status == APPROVED, Entry.occurred_on < start
+        )
+    )
+    entries = session.scalars(
+        select(Entry)
+        .where(Entry.household_id == household_id, Entry.occurred_on.between(start, end))
+        .order_by(Entry.occurred_on, Entry.seq)
+        .options(selectinload(Entry.reversed_by), selectinload(Entry.reverses))
+    ).all()
+    return int(opening or 0), list(entries)
+
+
+def points_by_category_month(
+    session: Session, year: int, *, village_id: int | None = None, township: str | None = None
+) -> dict[tuple[int, str], int]:
+    """Ranking points of approved rule entries (net of reversals) dated in ``year``,
+    per (month, category)."""
+    month = extract("month", Entry.occurred_on)
+    stmt = (
+        select(month, Entry.category, func.sum(Entry.points))
+        .where(
+            Entry.ranked.is_(True),
+            Entry.status == APPROVED,
+            Entry.occurred_on.between(date(year, 1, 1), date(year, 12, 31)),
+        )
+        .group_by(month, Entry.category)
+    )
+    if village_id is not None:
+        stmt = stmt.where(Entry.village_id == village_id)
+    if township:
+        stmt = stmt.join(Village, Village.id == Entry.village_id).where(Village.township == township)
+    return {(int(m), category or ""): int(pts or 0) for m, category, pts in session.execute(stmt)}
+
+
+def final_periods(session: Session, village_id: int) -> set[str]:
+    """The village's final quarters and years: their entries take no more objections."""
+    return set(session.scalars(select(Period.period).where(Period.village_id == village_id, Period.status == "final")))

@@ -1,14 +1,49 @@
-"""The standings page: public to every logged-in user, residents included."""
+"""Rankings pages: the standings (public to every logged-in user, residents included) and
+the quarterly cycle's pages and printouts — period management, the notice board (公示栏),
+the hall's big screen, certificates (奖状), the yearly passbook, objections (异议),
+statistics and the standings exports."""
 
+import csv
+import io
+import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, flash, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from openpyxl import Workbook
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
-from app.clock import local_today, normalize_period, quarter_of
+from app.auth.models import VILLAGE_ROLES
+from app.auth.views import page_actor
+from app.clock import local_today, normalize_period, parse_period, quarter_of, utcnow
+from app.errors import BadRequest, DomainError, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
+from app.points import services as points
+from app.points.models import APPROVED, CATEGORIES, KIND_RULE, Entry
+from app.rankings import charts, services
+from app.rankings import periods as cycle
+from app.rankings.forms import OTHER_TITLE, AwardForm, ConfirmForm, DecisionForm, ObjectionForm
+from app.rankings.models import DISMISSED, OPEN, UPHELD, Award, Objection
 from app.rankings.services import household_standings
+from app.redemption.services import monthly_report
+from app.scope import acting_village_id, household_in_scope, require_role, village_in_scope
+from app.villages.forms import show_errors
+from app.villages.models import Village
 from app.villages.services import list_villages
 
 bp = Blueprint("rankings", __name__, template_folder="templates")
@@ -126,3 +161,821 @@ def standings():
         scope_label=scope_label,
         pagination=page,
     )
+
+
+# --- the quarterly cycle's pages --------------------------------------------------------------
+
+OBJECTION_STATUS = {OPEN: _l("待处理"), UPHELD: _l("异议成立"), DISMISSED: _l("异议不成立")}
+PERIOD_STATUS = {"open": _l("未公示"), cycle.NOTICE: _l("公示中"), cycle.FINAL: _l("已定稿")}
+CN_QUARTERS = ("一", "二", "三", "四")
+BIGSCREEN_TOP = 20
+BIGSCREEN_REFRESH_SECONDS = 60
+CERTIFICATES_MAX = 500
+OBJECTIONS_PER_PAGE = 20
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EXPORT_CHUNK_ROWS = 500
+
+
+def _today():
+    return local_today(current_app.config["TIMEZONE"])
+
+
+def _local(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC).astimezone(ZoneInfo(current_app.config["TIMEZONE"]))
+
+
+def local_date(value: datetime | None) -> str:
+    local = _local(value)
+    return local.strftime("%Y-%m-%d") if local else ""
+
+
+def local_time(value: datetime | None) -> str:
+    local = _local(value)
+    return local.strftime("%Y-%m-%d %H:%M") if local else ""
+
+
+def cn_date(value) -> str:
+    """``2026 年 11 月 20 日`` of a date or a naive UTC datetime (shown in local time)."""
+    day = _local(value).date() if isinstance(value, datetime) else value
+    return _("%(y)s 年 %(m)s 月 %(d)s 日", y=day.year, m=day.month, d=day.day)
+
+
+def period_title(period: str) -> str:
+    """The period as a certificate writes it: ``2026 年第三季度`` or ``2026 年度``."""
+    if len(period) == 4:
+        return _("%(y)s 年度", y=period)
+    return _("%(y)s 年第%(q)s季度", y=period[:4], q=CN_QUARTERS[int(period[5]) - 1])
+
+
+def mask_name(name: str) -> str:
+    """王建国 → 王*国, 李明 → 李*: enough for neighbours, not for strangers."""
+    name = name or ""
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def _mask_names() -> bool:
+    """Masked where the deployment says so (``NOTICE_MASK_NAMES``); ``?mask=1`` masks a
+    single printout, but no query unmasks what the deployment masks."""
+    return bool(current_app.config.get("NOTICE_MASK_NAMES", False)) or request.args.get("mask") == "1"
+
+
+@bp.context_processor
+def _helpers():
+    return {
+        "period_label": period_label,
+        "period_title": period_title,
+        "local_date": local_date,
+        "local_time": local_time,
+        "cn_date": cn_date,
+        "objection_status": OBJECTION_STATUS,
+        "period_status": PERIOD_STATUS,
+    }
+
+
+def _error_text(exc: DomainError) -> str:
+    """A refusal as one line: the field messages of a ValidationFailed, else its message."""
+    if isinstance(exc, ValidationFailed):
+        return "；".join(str(m) for messages in exc.details.values() for m in messages)
+    return exc.render_message()
+
+
+def _period_arg(default: str) -> str:
+    """``?period=`` normalised; a malformed one is reported and the default shown."""
+    text = request.args.get("period", "")
+    if not text:
+        return default
+    try:
+        return normalize_period(text)
+    except ValueError:
+        flash(_("期间格式须为 2026Q3 或 2026，已显示 %(p)s", p=default), "error")
+        return default
+
+
+def _admin_args(actor) -> dict:
+    """``village_id`` kept in links and redirects: only an admin chooses one."""
+    vid = request.args.get("village_id", type=int)
+    return {"village_id": vid} if actor.user.is_admin and vid else {}
+
+
+def _official_village(actor) -> Village | None:
+    """An official's own village; the one an admin chose with ``?village_id=`` (else None)."""
+    village_id = acting_village_id(actor, request.args.get("village_id", type=int))
+    if village_id is None:
+        return None
+    return village_in_scope(db.session, actor, village_id)
+
+
+def _reader_village(actor, village_id: int | None) -> Village | None:
+    """A village whose public pages (notice board, big screen, awards) the user may read:
+    its own, for officials and residents alike; any for an admin (None until one is
+    chosen). Another village's is 404, as if it did not exist."""
+    user = actor.user
+    if village_id is None:
+        village_id = user.village_id
+        if village_id is None:
+            if user.is_admin:
+                return None
+            raise NotFound()
+    village = db.session.get(Village, village_id)
+    if village is None or not (user.can_see_village(village.id) or user.village_id == village.id):
+        raise NotFound()
+    return village
+
+
+def _pick_village(title: str):
+    return render_template(
+        "rankings/pick_village.html", title=title, villages=db.session.scalars(list_villages()).all()
+    )
+
+
+def _standing_rows(standings: list[dict], mask: bool) -> list[dict]:
+    """Published rows with the name to show and whether the rank is shared (a tie)."""
+    counts: dict[int, int] = {}
+    for s in standings:
+        counts[s["rank"]] = counts.get(s["rank"], 0) + 1
+    return [
+        {**s, "name": mask_name(s["head_name"]) if mask else s["head_name"], "tied": counts[s["rank"]] > 1}
+        for s in standings
+    ]
+
+
+# --- period management (reviewers) -------------------------------------------------------------
+
+
+def _render_periods(actor, village: Village, forms: dict | None = None, status: int = 200):
+    today = _today()
+    names = cycle.periods_of(today)
+    pending = services.pending_by_period(db.session, village.id)
+    open_objections = db.session.scalars(cycle.list_objections(village.id, status=OPEN)).all()
+    awards_by_period: dict[str, list] = {}
+    for award in db.session.scalars(cycle.list_awards(village.id).where(Award.period.in_(names))):
+        awards_by_period.setdefault(award.period, []).append(award)
+    forms = forms or {}
+    rows = []
+    for name in names:
+        view = cycle.view_period(db.session, village.id, name)
+        rows.append(
+            {
+                "period": name,
+                "view": view,
+                "ended": parse_period(name)[1] < today,
+                "pending": pending.get(name, 0),
+                "objections": sum(
+                    1 for o in open_objections if o.period == name or (len(name) == 4 and o.period[:4] == name)
+                ),
+                "awards": awards_by_period.get(name, []),
+                "form": forms.get(name) or AwardForm(prefix=f"award-{name}", formdata=None),
+                "notice_over": view.notice_ends_on is not None and today > view.notice_ends_on,
+            }
+        )
+    return (
+        render_template(
+            "rankings/periods.html",
+            village=village,
+            rows=rows,
+            confirm=ConfirmForm(),
+            admin_args=_admin_args(actor),
+            today=today,
+        ),
+        status,
+    )
+
+
+@bp.route("/periods")
+@login_required
+def periods():
+    actor = page_actor()
+    require_role(actor, "reviewer")
+    village = _official_village(actor)
+    if village is None:
+        return _pick_village(_("公示与评优"))
+    return _render_periods(actor, village)
+
+
+def _cycle_action(action, period: str, done):
+    """Run a 公示/定稿 button: one service call, commit, a flash, back to the list."""
+    actor = page_actor()
+    require_role(actor, "reviewer")
+    village = _official_village(actor)
+    if village is None:
+        raise NotFound()
+    if not ConfirmForm().validate_on_submit():
+        flash(_("页面已过期，请刷新后重试"), "error")
+    else:
+        try:
+            view = action(db.session, actor, village.id, period, now=utcnow(), today=_today())
+        except (NotFound, Forbidden):
+            raise
+        except DomainError as exc:
+            db.session.rollback()
+            flash(_error_text(exc), "error")
+        else:
+            db.session.commit()
+            flash(done(view))
+    return redirect(url_for(".periods", **_admin_args(actor)))
+
+
+@bp.route("/periods/<period>/close", methods=["POST"])
+@login_required
+def close_period(period):
+    return _cycle_action(
+        cycle.close_period,
+        period,
+        lambda v: _(
+            "%(p)s 的排名已公示（%(n)s 户），公示期至 %(d)s",
+            p=period_label(v.period),
+            n=len(v.standings),
+            d=v.notice_ends_on.isoformat(),
+        ),
+    )
+
+
+@bp.route("/periods/<period>/finalize", methods=["POST"])
+@login_required
+def finalize_period(period):
+    return _cycle_action(
+        cycle.finalize_period, period, lambda v: _("%(p)s 的排名已定稿，可以评优了", p=period_label(v.period))
+    )
+
+
+@bp.route("/periods/<period>/awards", methods=["POST"])
+@login_required
+def grant_awards(period):
+    actor = page_actor()
+    require_role(actor, "reviewer")
+    village = _official_village(actor)
+    if village is None:
+        raise NotFound()
+    try:
+        period = normalize_period(period)
+    except ValueError as exc:
+        raise NotFound() from exc
+    form = AwardForm(prefix=f"award-{period}")
+    if not form.validate_on_submit():
+        return _render_periods(actor, village, {period: form}, 422)
+    try:
+        awards = cycle.grant_awards(
+            db.session,
+            actor,
+            period=period,
+            village_id=village.id,
+            now=utcnow(),
+            today=_today(),
+            **form.values(),
+        )
+    except ValidationFailed as exc:
+        db.session.rollback()
+        title_field = "title_other" if form.title_choice.data == OTHER_TITLE else "title_choice"
+        show_errors(form, exc, rename={"title": title_field})
+        return _render_periods(actor, village, {period: form}, 422)
+    except (NotFound, Forbidden):
+        raise
+    except DomainError as exc:
+        db.session.rollback()
+        form.form_errors.append(exc.render_message())
+        return _render_periods(actor, village, {period: form}, exc.status)
+    db.session.commit()
+    values = form.values()
+    flash(
+        _(
+            "已评出 %(n)s 户“%(t)s”%(bonus)s",
+            n=len(awards),
+            t=values["title"],
+            bonus=_("，每户奖励 %(b)s 分", b=values["bonus_points"]) if values["bonus_points"] else "",
+        )
+    )
+    return redirect(url_for(".periods", **_admin_args(actor)))
+
+
+# --- the notice board (公示栏) and the hall's big screen ------------------------------------------
+
+
+@bp.route("/notice")
+@login_required
+def notice_latest():
+    """The village's most recent publication (or this quarter, not yet published)."""
+    actor = page_actor()
+    village = _reader_village(actor, request.args.get("village_id", type=int))
+    if village is None:
+        return _pick_village(_("公示栏"))
+    names = cycle.periods_of(_today())
+    chosen = next((p for p in names if cycle.view_period(db.session, village.id, p).publication), names[0])
+    return redirect(url_for(".notice", period=chosen, village_id=village.id))
+
+
+@bp.route("/notice/<period>")
+@login_required
+def notice(period):
+    actor = page_actor()
+    village = _reader_village(actor, request.args.get("village_id", type=int))
+    if village is None:
+        return _pick_village(_("公示栏"))
+    try:
+        period = normalize_period(period)
+    except ValueError as exc:
+        raise NotFound() from exc
+    view = cycle.get_period(db.session, actor, village.id, period)
+    mask = _mask_names()
+    show_names = bool(current_app.config.get("NOTICE_SHOW_DEDUCTION_NAMES", False))
+    deductions = services.deductions_in_period(db.session, village.id, period) if view.publication else []
+    return render_template(
+        "rankings/notice.html",
+        village=village,
+        view=view,
+        rows=_standing_rows(view.standings, mask),
+        awards=db.session.scalars(cycle.list_awards(village.id, period)).all(),
+        deductions=deductions,
+        deduction_entries=sum(d["entries"] for d in deductions),
+        deduction_points=sum(d["points"] for d in deductions),
+        show_deduction_names=show_names,
+        mask=mask,
+        mask_name=mask_name,
+        objection_url=url_for(".new_objection", period=period, village_id=village.id, _external=True),
+        periods=cycle.periods_of(_today()),
+        printed_on=_today(),
+    )
+
+
+@bp.route("/bigscreen")
+@login_required
+def bigscreen():
+    """The village hall's television: top 20 and the latest awards, reloading itself."""
+    actor = page_actor()
+    village = _reader_village(actor, request.args.get("village_id", type=int))
+    if village is None:
+        return _pick_village(_("大屏展示"))
+    period = _period_arg(quarter_of(_today()))
+    view = cycle.view_period(db.session, village.id, period)
+    if view.publication:
+        standings = [s for s in view.standings if s["rank"] <= BIGSCREEN_TOP]
+    else:
+        standings = [
+            s.to_dict() for s in services.household_standings(db.session, period, village_id=village.id, limit=20)
+        ]
+    awards = db.session.scalars(cycle.list_awards(village.id).limit(200)).all()
+    latest = awards[0].period if awards else None
+    return render_template(
+        "rankings/bigscreen.html",
+        village=village,
+        view=view,
+        period=period,
+        rows=_standing_rows(standings, _mask_names()),
+        awards=[a for a in awards if a.period == latest][:BIGSCREEN_TOP],
+        awards_period=latest,
+        mask=_mask_names(),
+        mask_name=mask_name,
+        refresh=BIGSCREEN_REFRESH_SECONDS,
+        now=_local(utcnow()),
+    )
+
+
+# --- awards and certificates (奖状) ----------------------------------------------------------------
+
+
+@bp.route("/awards")
+@login_required
+def awards():
+    actor = page_actor()
+    village = _reader_village(actor, request.args.get("village_id", type=int))
+    if village is None:
+        return _pick_village(_("评优结果"))
+    period = _period_arg("") or None
+    rows = db.session.scalars(cycle.list_awards(village.id, period).limit(CERTIFICATES_MAX)).all()
+    return render_template(
+        "rankings/awards.html",
+        village=village,
+        period=period,
+        awards=rows,
+        periods=cycle.periods_of(_today()),
+        mask=_mask_names(),
+        mask_name=mask_name,
+    )
+
+
+def _certificate_context(village: Village) -> dict:
+    return {"committee": _("%(v)s村民委员会", v=village.name)}
+
+
+@bp.route("/awards/<int:award_id>/certificate")
+@login_required
+def certificate(award_id):
+    actor = page_actor()
+    award = db.session.get(Award, award_id)
+    if award is None:
+        raise NotFound()
+    village = _reader_village(actor, award.village_id)
+    return render_template(
+        "rankings/certificates.html", village=village, awards=[award], single=True, **_certificate_context(village)
+    )
+
+
+@bp.route("/awards/certificates")
+@login_required
+def certificates():
+    """Every certificate of a period (or of the village), one per A4 page."""
+    actor = page_actor()
+    village = _reader_village(actor, request.args.get("village_id", type=int))
+    if village is None:
+        return _pick_village(_("打印奖状"))
+    period = _period_arg("") or None
+    rows = db.session.scalars(cycle.list_awards(village.id, period).limit(CERTIFICATES_MAX)).all()
+    return render_template(
+        "rankings/certificates.html",
+        village=village,
+        awards=rows,
+        period=period,
+        single=False,
+        **_certificate_context(village),
+    )
+
+
+# --- the yearly passbook (存折) ------------------------------------------------------------------
+
+
+@bp.route("/passbook/<int:household_id>")
+@login_required
+def passbook_this_year(household_id):
+    return redirect(url_for(".passbook", household_id=household_id, year=_today().year))
+
+
+@bp.route("/passbook/<int:household_id>/<int:year>")
+@login_required
+def passbook(household_id, year):
+    actor = page_actor()
+    household = household_in_scope(db.session, actor, household_id)
+    if not 2000 <= year <= 2100:
+        raise NotFound()
+    opening, entries = services.passbook_year(db.session, household.id, year)
+    balance, lines = opening, []
+    for entry in entries:
+        counted = entry.status == APPROVED
+        if counted:
+            balance += entry.points
+        lines.append({"entry": entry, "balance": balance if counted else None})
+    user = actor.user
+    may_object = user.household_id == household.id or (
+        user.has_role("reviewer") and user.can_see_village(household.village_id)
+    )
+    final = services.final_periods(db.session, household.village_id) if may_object else set()
+    objectable = {
+        e.id
+        for e in entries
+        if may_object
+        and e.kind == KIND_RULE
+        and e.status == APPROVED
+        and e.reversed_by is None
+        and e.period not in final
+        and e.period[:4] not in final
+    }
+    today = _today()
+    return render_template(
+        "rankings/passbook.html",
+        household=household,
+        year=year,
+        opening=opening,
+        closing=balance,
+        lines=lines,
+        objectable=objectable,
+        official=user.can_see_village(household.village_id),
+        this_year=today.year,
+        printed_on=today,
+    )
+
+
+# --- objections (异议) ------------------------------------------------------------------------------
+
+
+def _entries_by_id(ids) -> dict:
+    ids = [i for i in ids if i]
+    if not ids:
+        return {}
+    return {e.id: e for e in db.session.scalars(select(Entry).where(Entry.id.in_(ids)))}
+
+
+@bp.route("/objections/new", methods=["GET", "POST"])
+@login_required
+def new_objection():
+    actor = page_actor()
+    user = actor.user
+    if not (user.household_id or user.has_role("reviewer")):
+        raise Forbidden()
+    form = ObjectionForm()
+    entry_id = request.args.get("entry_id", type=int) or (
+        int(form.entry_id.data) if (form.entry_id.data or "").isdigit() else None
+    )
+    entry = points.get_entry(db.session, actor, entry_id) if entry_id else None
+    village_id = request.args.get("village_id", type=int) or (
+        int(form.village_id.data) if (form.village_id.data or "").isdigit() else user.village_id
+    )
+    today = _today()
+    names = cycle.periods_of(today)
+    form.period.choices = [SelectChoice(p, period_label(p)) for p in names]
+    if request.method == "GET":
+        form.entry_id.data = str(entry.id) if entry else ""
+        form.village_id.data = str(village_id or "")
+        form.period.data = _period_arg(names[1] if len(names) > 1 else names[0])
+        if form.period.data not in names:
+            form.period.choices.append(SelectChoice(form.period.data, period_label(form.period.data)))
+    status = 200
+    if form.validate_on_submit():
+        target = {"entry_id": entry.id} if entry else {"period": form.period.data, "village_id": village_id}
+        try:
+            objection = cycle.file_objection(db.session, actor, reason=form.reason.data, now=utcnow(), **target)
+        except ValidationFailed as exc:
+            db.session.rollback()
+            show_errors(form, exc)
+            status = 422
+        except DomainError as exc:
+            db.session.rollback()
+            form.form_errors.append(_error_text(exc))
+            status = exc.status
+        else:
+            db.session.commit()
+            flash(_("异议已提交（第 %(id)s 号），村评议会将尽快处理", id=objection.id))
+            return redirect(url_for(".my_objections"))
+    elif form.is_submitted():
+        status = 422
+    village = db.session.get(Village, entry.village_id if entry else village_id) if (entry or village_id) else None
+    return render_template("rankings/objection_new.html", form=form, entry=entry, village=village), status
+
+
+@bp.route("/objections/mine")
+@login_required
+def my_objections():
+    actor = page_actor()
+    user = actor.user
+    stmt = cycle.list_objections(None, filed_by_id=user.id, household_id=user.household_id or -1)
+    pagination = db.paginate(stmt, page=max(1, request.args.get("page", 1, type=int)), per_page=OBJECTIONS_PER_PAGE)
+    return render_template(
+        "rankings/objections_mine.html",
+        pagination=pagination,
+        entries=_entries_by_id(o.entry_id for o in pagination.items),
+    )
+
+
+def _render_queue(actor, forms: dict | None = None, status: int = 200):
+    village_id = acting_village_id(actor, request.args.get("village_id", type=int))
+    open_rows = list(reversed(db.session.scalars(cycle.list_objections(village_id, status=OPEN)).all()))
+    decided = db.paginate(
+        cycle.list_objections(village_id).where(Objection.status != OPEN),
+        page=max(1, request.args.get("page", 1, type=int)),
+        per_page=OBJECTIONS_PER_PAGE,
+        error_out=False,
+    )
+    forms = forms or {}
+    for o in open_rows:
+        forms.setdefault(o.id, DecisionForm(prefix=f"o{o.id}", formdata=None))
+    return (
+        render_template(
+            "rankings/objections.html",
+            open_rows=open_rows,
+            decided=decided,
+            forms=forms,
+            entries=_entries_by_id([o.entry_id for o in open_rows] + [o.entry_id for o in decided.items]),
+            admin_args=_admin_args(actor),
+            villages=db.session.scalars(list_villages()).all() if actor.user.is_admin else [],
+            village_id=village_id,
+        ),
+        status,
+    )
+
+
+@bp.route("/objections")
+@login_required
+def objections():
+    actor = page_actor()
+    require_role(actor, "reviewer")
+    return _render_queue(actor)
+
+
+@bp.route("/objections/<int:objection_id>/decide", methods=["POST"])
+@login_required
+def decide_objection(objection_id):
+    actor = page_actor()
+    require_role(actor, "reviewer")
+    form = DecisionForm(prefix=f"o{objection_id}")
+    if not form.validate_on_submit():
+        objection = cycle.objection_in_scope(db.session, actor, objection_id)
+        if not actor.user.can_see_village(objection.village_id):
+            raise NotFound()
+        return _render_queue(actor, {objection_id: form}, 422)
+    upheld = form.upheld.data == "yes"
+    try:
+        objection = cycle.decide_objection(
+            db.session, actor, objection_id, upheld=upheld, note=form.note.data, now=utcnow()
+        )
+    except ValidationFailed as exc:
+        db.session.rollback()
+        show_errors(form, exc)
+        return _render_queue(actor, {objection_id: form}, 422)
+    except (NotFound, Forbidden):
+        raise
+    except DomainError as exc:
+        db.session.rollback()
+        flash(_error_text(exc), "error")
+        return redirect(url_for(".objections", **_admin_args(actor)))
+    db.session.commit()
+    if upheld and objection.reversal_entry_id:
+        flash(_("第 %(id)s 号异议成立：该笔记录已冲正，排名已重新公示", id=objection.id))
+    elif upheld:
+        flash(_("第 %(id)s 号异议成立", id=objection.id))
+    else:
+        flash(_("第 %(id)s 号异议不成立，已答复", id=objection.id))
+    return redirect(url_for(".objections", **_admin_args(actor)))
+
+
+# --- statistics and exports -------------------------------------------------------------------
+
+
+def _stats_scope(actor) -> tuple[int | None, str | None, str]:
+    """(village_id, township, label): an official's own village; an admin's choice."""
+    user = actor.user
+    if user.is_admin:
+        village_id = request.args.get("village_id", type=int)
+        if village_id:
+            village = db.session.get(Village, village_id)
+            if village is None:
+                raise NotFound()
+            return village.id, None, village.name
+        township = (request.args.get("township") or "").strip()[:100]
+        if township:
+            return None, township, township
+        return None, None, _("全部村")
+    village = village_in_scope(db.session, actor, user.village_id)
+    return village.id, None, village.name
+
+
+@bp.route("/stats")
+@login_required
+def stats():
+    actor = page_actor()
+    require_role(actor, *VILLAGE_ROLES)
+    village_id, township, scope_label = _stats_scope(actor)
+    today = _today()
+    year = request.args.get("year", today.year, type=int)
+    if not 2000 <= year <= 2100:
+        year = today.year
+    months = list(range(1, 13))
+    month_labels = [_("%(m)s月", m=m) for m in months]
+
+    by_cat = services.points_by_category_month(db.session, year, village_id=village_id, township=township)
+    present = {c for _m, c in by_cat}
+    categories = [c for c in CATEGORIES if c in present] + sorted(present - set(CATEGORIES))
+    cat_series = [(c or _("未分类"), [by_cat.get((m, c), 0) for m in months]) for c in categories]
+    category_chart = charts.stacked_bar_chart(
+        month_labels, cat_series, title=_("%(y)s 年各月积分（按类别）", y=year), unit=_("分")
+    )
+
+    quarters = [f"{year}Q{q}" for q in range(1, 5)]
+    per_quarter = {q: services.village_standings(db.session, q, township=township) for q in quarters}
+    village_rows: dict[int, dict] = {}
+    for q in quarters:
+        for row in per_quarter[q]:
+            if village_id is not None and row.village_id != village_id:
+                continue
+            item = village_rows.setdefault(row.village_id, {"name": row.name, "code": row.code, "rates": {}})
+            item["rates"][q] = round(row.participation_rate * 100, 1)
+    village_list = sorted(village_rows.values(), key=lambda r: r["code"])
+    participation_chart = charts.grouped_bar_chart(
+        [v["name"] for v in village_list],
+        [
+            (_("第%(q)s季度", q=CN_QUARTERS[i]), [v["rates"].get(q, 0) for v in village_list])
+            for i, q in enumerate(quarters)
+        ],
+        title=_("%(y)s 年各村各季度参与率", y=year),
+        unit="%",
+    )
+
+    if township:
+        ids = db.session.scalars(select(Village.id).where(Village.township == township)).all()
+        report = [row for vid in ids for row in monthly_report(db.session, vid)]
+    else:
+        report = monthly_report(db.session, village_id)
+    yuan = dict.fromkeys(months, 0.0)
+    for row in report:
+        if row.month.startswith(f"{year}-"):
+            yuan[int(row.month[5:7])] += row.yuan
+    redemption_chart = charts.bar_chart(
+        month_labels, [round(yuan[m], 2) for m in months], title=_("%(y)s 年各月兑换金额", y=year), unit=_("元")
+    )
+
+    export_period = quarter_of(today) if year == today.year else f"{year}Q4"
+    export_args = {"period": export_period}
+    if village_id is not None:
+        export_args["village_id"] = village_id
+    elif township:
+        export_args["township"] = township
+    else:
+        export_args["scope"] = "all"
+    return render_template(
+        "rankings/stats.html",
+        year=year,
+        years=list(range(today.year, today.year - 5, -1)),
+        scope_label=scope_label,
+        village_id=village_id,
+        township=township,
+        villages=db.session.scalars(list_villages()).all() if actor.user.is_admin else [],
+        category_chart=category_chart,
+        cat_series=cat_series,
+        month_labels=month_labels,
+        participation_chart=participation_chart,
+        village_list=village_list,
+        quarters=quarters,
+        redemption_chart=redemption_chart,
+        yuan=yuan,
+        months=months,
+        export_period=export_period,
+        export_args=export_args,
+    )
+
+
+def _export_rows():
+    """The standings to export: ``?period=`` and ``?scope=``/``?village_id=``/``?township=``
+    as on the standings page. Officials only: it is the whole register's names at once."""
+    require_role(page_actor(), *VILLAGE_ROLES)
+    try:
+        period = normalize_period(request.args.get("period") or quarter_of(_today()))
+    except ValueError as exc:
+        raise BadRequest() from exc
+    _label, village_id, township = _scope(db.session.scalars(list_villages()).all())
+    rows = services.iter_household_standings(db.session, period, village_id=village_id, township=township)
+    return period, rows
+
+
+def _export_headers() -> list[str]:
+    return [_("名次"), _("村"), _("户号"), _("户主"), _("积分"), _("可参评")]
+
+
+def _text_cell(value: str) -> str:
+    """A name as text, never a formula: Excel (and openpyxl) would evaluate ``=…``."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _export_values(s) -> list:
+    return [
+        s.rank,
+        _text_cell(s.village_name),
+        _text_cell(s.number),
+        _text_cell(s.head_name),
+        s.points,
+        _("是") if s.eligible else _("否"),
+    ]
+
+
+def _attachment(name: str) -> dict:
+    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+
+
+@bp.route("/standings/export.csv")
+@login_required
+def export_csv():
+    period, rows = _export_rows()
+    headers = _export_headers()
+
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(headers)
+        yield "\ufeff" + buffer.getvalue()  # the BOM: Excel then reads the Chinese as UTF-8
+        buffer.seek(0)
+        buffer.truncate()
+        for i, s in enumerate(rows, start=1):
+            writer.writerow(_export_values(s))
+            if i % EXPORT_CHUNK_ROWS == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers=_attachment(f"standings-{period}.csv"),
+    )
+
+
+@bp.route("/standings/export.xlsx")
+@login_required
+def export_xlsx():
+    """A write-only workbook (rows go to a temporary file as they come), then the file
+    is streamed in chunks: memory stays flat however many households there are."""
+    period, rows = _export_rows()
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(period)
+    sheet.append(_export_headers())
+    for s in rows:
+        sheet.append(_export_values(s))
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the response, below
+    workbook.save(spool)
+    spool.seek(0)
+    response = Response(
+        iter(lambda: spool.read(64 * 1024), b""), mimetype=XLSX, headers=_attachment(f"standings-{period}.xlsx")
+    )
+    response.call_on_close(spool.close)
+    return response
