@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask, current_app, has_request_context, request, session
 
 from app.config import Config
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -74,9 +74,8 @@ def register_extensions(app: Flask) -> None:
         header = req.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return None
-        return user_from_token(
-            db.session, header[7:].strip(), app.config["SECRET_KEY"], app.config["API_TOKEN_MAX_AGE"]
-        )
+        config = current_app.config  # the extension is shared: never a captured app
+        return user_from_token(db.session, header[7:].strip(), config["SECRET_KEY"], config["API_TOKEN_MAX_AGE"])
 
     @app.context_processor
     def inject_locale():
@@ -104,8 +103,8 @@ def register_blueprints(app: Flask) -> None:
     from app.points import views as points_views
     from app.rankings import api as rankings_api
     from app.rankings import views as rankings_views
-    from app.redemption import views as redemption_views
     from app.redemption import api as redemption_api
+    from app.redemption import views as redemption_views
     from app.villages import api as villages_api
     from app.villages import views as villages_views
 
@@ -115,5 +114,13 @@ def register_blueprints(app: Flask) -> None:
     for module in (auth_api, villages_api, households_api, points_api, redemption_api, rankings_api):
         csrf.exempt(module.blp)  # checked in api_blueprint_login for cookie sessions only
         api.register_blueprint(module.blp)
-    for module in (auth_views, villages_views, households_views, points_views, redemption_views, rankings_views, audit_views):
+    for module in (
+        auth_views,
+        villages_views,
+        households_views,
+        points_views,
+        redemption_views,
+        rankings_views,
+        audit_views,
+    ):
         app.register_blueprint(module.bp)

@@ -30,7 +30,7 @@ def household_in_scope(
     household = None
     if isinstance(household_id, int):
         if lock:
-            household = session.get(Household, household_id, with_for_update=True)
+            household = session.get(Household, household_id, with_for_update={"of": Household})
         else:
             household = session.get(Household, household_id)
     if household is None or not actor.user.can_see_household(household):

@@ -28,7 +28,7 @@ class Household(db.Model):
     qr_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    village: Mapped[Village] = relationship(lazy="joined")
+    village: Mapped[Village] = relationship(lazy="joined", innerjoin=True)
     members: Mapped[list["Member"]] = relationship(
         back_populates="household", order_by="Member.position", cascade="all, delete-orphan"
     )

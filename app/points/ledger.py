@@ -20,7 +20,11 @@ from app.points.models import APPROVED, KIND_REVERSAL, PENDING, Entry, PeriodTot
 
 
 def lock_households(session: Session, ids) -> dict[int, Household]:
-    """Lock household rows in id order (a fixed order cannot deadlock)."""
+    """Lock household rows in id order (a fixed order cannot deadlock).
+
+    ``FOR UPDATE OF households``: ``Household.village`` is eager-joined (LEFT OUTER
+    JOIN), and PostgreSQL refuses a plain FOR UPDATE on the nullable side of one.
+    """
     ids = sorted({i for i in ids if isinstance(i, int)})
     if not ids:
         return {}
@@ -28,7 +32,7 @@ def lock_households(session: Session, ids) -> dict[int, Household]:
         select(Household)
         .where(Household.id.in_(ids))
         .order_by(Household.id)
-        .with_for_update()
+        .with_for_update(of=Household)
         .execution_options(populate_existing=True)
     ).all()
     return {h.id: h for h in rows}

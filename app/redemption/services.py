@@ -32,7 +32,7 @@ from app.errors import (
     ValidationFailed,
 )
 from app.households.models import Household
-from app.points.ledger import LedgerWriter, Problem
+from app.points.ledger import LedgerWriter, Problem, lock_households
 from app.redemption import qr
 from app.redemption.models import (
     ADJUSTMENT,
@@ -204,17 +204,6 @@ def receive_stock(
     return locked
 
 
-def _lock_household(session: Session, household_id: int) -> Household:
-    """The household row, locked. ``FOR UPDATE OF households``: Household.village is
-    eager-joined (LEFT OUTER JOIN), and PostgreSQL refuses a plain FOR UPDATE there."""
-    return session.scalars(
-        select(Household)
-        .where(Household.id == household_id)
-        .with_for_update(of=Household)
-        .execution_options(populate_existing=True)
-    ).one()
-
-
 def _lock_item(session: Session, item_id: int) -> Item:
     return session.scalars(
         select(Item).where(Item.id == item_id).with_for_update().execution_options(populate_existing=True)
@@ -275,7 +264,7 @@ def revoke_card(session: Session, actor: Actor, household_id, secret: str) -> st
     """Issue a new card version; the old card is refused from now on."""
     require_role(actor, "village_admin")
     household = household_in_scope(session, actor, household_id)
-    household = _lock_household(session, household.id)
+    household = lock_households(session, [household.id])[household.id]
     household.qr_version += 1
     audit.record(
         session,
@@ -413,7 +402,7 @@ def redeem(
             raise BadReference(field="item_id", item_id=item_id)
     total = sum(items[i].price_points * q for i, q in wanted)
 
-    household = _lock_household(session, household.id)
+    household = lock_households(session, [household.id])[household.id]
     if household.moved_out_on is not None:
         raise HouseholdMovedOut()
     floor = household.village.redeem_floor
@@ -492,9 +481,10 @@ def cancel_redemption(
     if not user.can_see_village(r.village_id):
         raise NotFound()
     same_day = local_today(tz, r.created_at) == local_today(tz, now)
-    if not (user.has_role("reviewer") or (user.has_role("clerk") and same_day)):
-        raise Forbidden(str(_l("店员只能撤销当天的兑换；其他请找评议员")))
-    household = _lock_household(session, r.household_id)
+    own_shop = user.shop_id is None or user.shop_id == r.shop_id
+    if not (user.has_role("reviewer") or (user.has_role("clerk") and same_day and own_shop)):
+        raise Forbidden(str(_l("店员只能撤销本店当天的兑换；其他请找评议员")))
+    household = lock_households(session, [r.household_id])[r.household_id]
     session.refresh(r)
     if r.status == CANCELLED:
         raise AlreadyCancelled()

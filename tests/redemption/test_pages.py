@@ -266,7 +266,7 @@ def test_clerk_cannot_cancel_an_earlier_day(world, shop, session, auth, client):
     redemption.created_at = redemption.created_at.replace(year=redemption.created_at.year - 1)
     session.commit()
     r = client.post(f"/shop/redemptions/{redemption.id}/cancel", data={"reason": "太晚了"}, follow_redirects=True)
-    assert "店员只能撤销当天的兑换；其他请找评议员" in text(r)
+    assert "店员只能撤销本店当天的兑换；其他请找评议员" in text(r)
     assert fresh(session, Redemption, redemption.id).status == "completed"
 
 
