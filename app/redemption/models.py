@@ -1,6 +1,6 @@
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
@@ -84,6 +84,8 @@ class Redemption(db.Model):
     refund_entry_id: Mapped[int | None] = mapped_column(ForeignKey("entries.id"))
     clerk_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The local (deployment time zone) date of the sale: receipts and monthly reports.
+    business_day: Mapped[date] = mapped_column(Date)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime)
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     cancel_reason: Mapped[str] = mapped_column(String(300), default="")
@@ -99,7 +101,7 @@ class Redemption(db.Model):
     @property
     def number(self) -> str:
         """The receipt number printed for the resident."""
-        return f"R{self.created_at:%Y%m%d}-{self.id:06d}"
+        return f"R{self.business_day:%Y%m%d}-{self.id:06d}"
 
 
 class RedemptionLine(db.Model):

@@ -8,7 +8,7 @@ one transaction: no interleaving can overspend a household or oversell a shelf.
 import io
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -442,6 +442,7 @@ def redeem(
         entry_id=entry.id,
         clerk_id=actor.id,
         created_at=now,
+        business_day=today,
         lines=[
             RedemptionLine(
                 item_id=i,
@@ -525,7 +526,6 @@ def redemptions(
     household_id: int | None = None,
     village_id: int | None = None,
     day: date | None = None,
-    tz: str = "Asia/Shanghai",
 ):
     stmt = select(Redemption).options(selectinload(Redemption.lines)).order_by(Redemption.id.desc())
     if shop_id is not None:
@@ -535,15 +535,8 @@ def redemptions(
     if village_id is not None:
         stmt = stmt.where(Redemption.village_id == village_id)
     if day is not None:
-        start, end = _utc_bounds(day, tz)
-        stmt = stmt.where(Redemption.created_at >= start, Redemption.created_at < end)
+        stmt = stmt.where(Redemption.business_day == day)
     return stmt
-
-
-def _utc_bounds(day: date, tz: str) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(tz)
-    start = datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
-    return start, start + timedelta(days=1)
 
 
 # --- reports and proof --------------------------------------------------------------------------
@@ -560,21 +553,32 @@ class MonthRow:
 
 
 def monthly_report(session: Session, village_id: int | None) -> list[MonthRow]:
-    """Completed redemptions per shop and month, with points and yuan value."""
+    """Completed redemptions per shop and (local) month, with points and yuan value.
+
+    The database sums per day; days fold into months here, which every engine agrees on.
+    """
     stmt = (
-        select(Redemption.shop_id, Shop.name, Redemption.created_at, Redemption.total_points, Redemption.yuan_value)
+        select(
+            Redemption.shop_id,
+            Shop.name,
+            Redemption.business_day,
+            func.count(Redemption.id),
+            func.sum(Redemption.total_points),
+            func.sum(Redemption.yuan_value),
+        )
         .join(Shop, Shop.id == Redemption.shop_id)
         .where(Redemption.status == COMPLETED)
+        .group_by(Redemption.shop_id, Shop.name, Redemption.business_day)
     )
     if village_id is not None:
         stmt = stmt.where(Redemption.village_id == village_id)
     rows: dict[tuple[int, str], MonthRow] = {}
-    for shop_id, name, created, pts, yuan in session.execute(stmt):
-        month = f"{created:%Y-%m}"
+    for shop_id, name, day, count, pts, yuan in session.execute(stmt):
+        month = f"{day:%Y-%m}"
         row = rows.setdefault((shop_id, month), MonthRow(shop_id, name, month, 0, 0, 0.0))
-        row.redemptions += 1
-        row.points += pts
-        row.yuan = round(row.yuan + float(yuan), 2)
+        row.redemptions += int(count)
+        row.points += int(pts or 0)
+        row.yuan = round(row.yuan + float(yuan or 0), 2)
     return sorted(rows.values(), key=lambda r: (r.month, r.shop_id), reverse=True)
 
 
@@ -628,10 +632,9 @@ def settlement_xlsx(session: Session, village_id: int | None, tz: str, month: st
     )
     if month is not None:
         year, mon = int(month[:4]), int(month[5:7])
-        start = datetime(year, mon, 1)
         stmt = stmt.where(
-            Redemption.created_at >= start,
-            Redemption.created_at < (datetime(year + 1, 1, 1) if mon == 12 else datetime(year, mon + 1, 1)),
+            Redemption.business_day >= date(year, mon, 1),
+            Redemption.business_day < (date(year + 1, 1, 1) if mon == 12 else date(year, mon + 1, 1)),
         )
     zone = ZoneInfo(tz)
     for r in session.scalars(stmt.execution_options(yield_per=1000)):

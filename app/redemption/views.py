@@ -421,7 +421,7 @@ def shop(shop_id):
     day = _day_arg()
     day_redemptions = list(
         db.session.scalars(
-            services.redemptions(shop_id=shop.id, day=day, tz=_tz()).options(
+            services.redemptions(shop_id=shop.id, day=day).options(
                 joinedload(Redemption.household), joinedload(Redemption.clerk)
             )
         ).unique()
