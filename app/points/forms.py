@@ -38,7 +38,8 @@ def cap_text(rule) -> str:
 
 def rule_label(rule) -> str:
     label = f"{rule.name} {rule.points:+d} · {cap_text(rule)}"
-    return f"{label} · {_l('须照片')}" if rule.requires_evidence else label
+    needs_photo = _l("须照片")
+    return f"{label} · {needs_photo}" if rule.requires_evidence else label
 
 
 def rule_choices(rules) -> list[SelectChoice]:

@@ -147,9 +147,10 @@ def _chart(
         else:
             parts.append(f'<text x="{lx:.1f}" y="{ly:.1f}" text-anchor="middle">{escape(label)}</text>')
     if not any(v for vals in values for v in vals):
+        no_data = _("暂无数据")
         parts.append(
             f'<text x="{LEFT + plot_w / 2:.1f}" y="{top + plot_h / 2:.1f}" text-anchor="middle" class="empty">'
-            f"{escape(empty_text or _('暂无数据'))}</text>"
+            f"{escape(empty_text or no_data)}</text>"
         )
     zero = y(0)
     parts.append(f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{zero:.1f}" y2="{zero:.1f}" class="axis"/>')

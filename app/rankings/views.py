@@ -21,6 +21,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -168,6 +169,13 @@ def standings():
 OBJECTION_STATUS = {OPEN: _l("待处理"), UPHELD: _l("异议成立"), DISMISSED: _l("异议不成立")}
 PERIOD_STATUS = {"open": _l("未公示"), cycle.NOTICE: _l("公示中"), cycle.FINAL: _l("已定稿")}
 CN_QUARTERS = ("一", "二", "三", "四")
+
+
+def quarter_numeral(q: int) -> str:
+    """一…四 in Chinese, 1…4 in any other language."""
+    return CN_QUARTERS[q - 1] if str(get_locale() or "zh_CN").startswith("zh") else str(q)
+
+
 BIGSCREEN_TOP = 20
 BIGSCREEN_REFRESH_SECONDS = 60
 CERTIFICATES_MAX = 500
@@ -206,7 +214,7 @@ def period_title(period: str) -> str:
     """The period as a certificate writes it: ``2026 年第三季度`` or ``2026 年度``."""
     if len(period) == 4:
         return _("%(y)s 年度", y=period)
-    return _("%(y)s 年第%(q)s季度", y=period[:4], q=CN_QUARTERS[int(period[5]) - 1])
+    return _("%(y)s 年第%(q)s季度", y=period[:4], q=quarter_numeral(int(period[5])))
 
 
 def mask_name(name: str) -> str:
@@ -845,7 +853,7 @@ def stats():
     participation_chart = charts.grouped_bar_chart(
         [v["name"] for v in village_list],
         [
-            (_("第%(q)s季度", q=CN_QUARTERS[i]), [v["rates"].get(q, 0) for v in village_list])
+            (_("第%(q)s季度", q=quarter_numeral(i + 1)), [v["rates"].get(q, 0) for v in village_list])
             for i, q in enumerate(quarters)
         ],
         title=_("%(y)s 年各村各季度参与率", y=year),
