@@ -20,28 +20,54 @@ def database_url(tmp_path) -> str:
     return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
 
 
-@pytest.fixture
-def app(tmp_path):
+@pytest.fixture(scope="session")
+def _app(tmp_path_factory):
+    """One application for the run: building one (its OpenAPI document above all) takes
+    most of a second, so tests share it and get a clean database instead."""
     app = create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "test-secret",
-            "SQLALCHEMY_DATABASE_URI": database_url(tmp_path),
+            "SQLALCHEMY_DATABASE_URI": database_url(tmp_path_factory.mktemp("db")),
             "WTF_CSRF_ENABLED": False,
             "RATELIMIT_STORAGE_URI": "memory://",
         }
     )
-    app.instance_path = str(tmp_path / "instance")
-    os.makedirs(app.instance_path, exist_ok=True)
     with app.app_context():
         db.drop_all()
         db.create_all()
-        limiter.reset()
     yield app
     with app.app_context():
         db.session.remove()
         db.drop_all()
         db.engine.dispose()
+
+
+def _empty_tables() -> None:
+    tables = db.metadata.sorted_tables
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        else:
+            for table in reversed(tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def app(_app, tmp_path):
+    """The shared app with empty tables, its own instance folder and its own config."""
+    config = dict(_app.config)
+    _app.instance_path = str(tmp_path / "instance")
+    os.makedirs(_app.instance_path, exist_ok=True)
+    with _app.app_context():
+        _empty_tables()
+        limiter.reset()
+    yield _app
+    with _app.app_context():
+        db.session.remove()
+    _app.config.clear()
+    _app.config.update(config)
 
 
 @pytest.fixture
