@@ -4,7 +4,7 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from app.errors import DomainError
 from app.extensions import db
@@ -63,6 +63,7 @@ def verify():
 
 
 @click.command("demo")
+@with_appcontext  # app.cli.add_command does not wrap a plain click command
 def demo():
     """Load the demo villages, households, rules, users and a quarter of entries (idempotent)."""
     from app.demo import load_demo

@@ -119,14 +119,53 @@ def api_blueprint_login(blp, *, exempt: tuple[str, ...] = ()) -> None:
     @blp.before_request
     def _require_login():
         if request.endpoint and request.endpoint.split(".")[-1] in exempt:
-            return None
+            return refuse_unstorable_input()
         if not current_user.is_authenticated:
             return error_response(401, "unauthorized", "请先登录")
         if request.method not in ("GET", "HEAD", "OPTIONS") and not request.headers.get("Authorization"):
             from app.extensions import csrf
 
             csrf.protect()
-        return None
+        return refuse_unstorable_input()
+
+
+DB_INT_MAX = 2**31 - 1  # PostgreSQL ``integer``: no id, count or points value is larger
+
+
+def _unstorable(value) -> bool:
+    """An integer no column can hold, or text with a NUL (which PostgreSQL refuses)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) > DB_INT_MAX
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_unstorable(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_unstorable(v) for v in value)
+    return False
+
+
+def _too_big_id(name: str, text: str) -> bool:
+    digits = text.strip().lstrip("+-")
+    is_id = name == "id" or name.endswith("_id")
+    return is_id and digits.isascii() and digits.isdigit() and (len(digits) > 10 or int(digits) > DB_INT_MAX)
+
+
+def refuse_unstorable_input():
+    """Answer values that would only make the database fail (a 500) before any view runs:
+    a path id beyond 32 bits is 404; such a JSON value or query id, or a NUL, is 422."""
+    if any(isinstance(v, int) and abs(v) > DB_INT_MAX for v in (request.view_args or {}).values()):
+        return error_response(404, "not_found", "未找到")
+    bad = {name for name, text in request.args.items(multi=True) if "\x00" in text or _too_big_id(name, text)}
+    data = request.get_json(silent=True) if request.is_json else None
+    if isinstance(data, dict):
+        bad.update(name for name, value in data.items() if _unstorable(value))
+    if bad:
+        details = {name: ["超出允许的范围或含有非法字符"] for name in sorted(bad)}
+        return error_response(422, "validation_error", "输入有误，请检查标出的字段", details)
+    return None
 
 
 def validate_period_arg(value: str | None, *, required: bool = True, field: str = "period") -> str | None:

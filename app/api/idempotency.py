@@ -34,11 +34,19 @@ class IdempotencyRecord(db.Model):
 
 
 def _request_hash() -> str:
-    raw = request.get_data()
-    try:
-        canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
-        canonical = raw
+    if request.mimetype == "multipart/form-data":
+        # A client's retry may choose a new part boundary: hash the parts, not the bytes.
+        files = []
+        for name, upload in sorted(request.files.items(multi=True), key=lambda item: item[0]):
+            files.append([name, upload.filename, hashlib.sha256(upload.stream.read()).hexdigest()])
+            upload.stream.seek(0)
+        canonical = json.dumps([sorted(request.form.items(multi=True)), files], separators=(",", ":")).encode()
+    else:
+        raw = request.get_data()
+        try:
+            canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
+        except ValueError:
+            canonical = raw
     return hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n" + canonical).hexdigest()
 
 

@@ -2,9 +2,9 @@ from pathlib import Path
 
 from flask import current_app, request, send_file
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
-from app.api import actor, api_blueprint_login, paginated, tz
+from app.api import DB_INT_MAX, actor, api_blueprint_login, paginated, tz
 from app.api.idempotency import mutation
 from app.clock import local_today, utcnow
 from app.errors import ValidationFailed
@@ -140,7 +140,7 @@ def reverse(data, entry_id):
 
 
 class EvidenceForm(Schema):
-    village_id = fields.Integer(required=True)
+    village_id = fields.Integer(required=True, validate=validate.Range(min=1, max=DB_INT_MAX))
 
 
 @blp.route("/evidence", methods=["POST"])

@@ -1,6 +1,7 @@
 from flask import current_app
 from marshmallow import Schema, fields
 
+from app.api.fields import StrictBoolean
 from app.clock import to_local_iso
 from app.points.models import Entry, Rule
 
@@ -13,8 +14,8 @@ class RuleIn(Schema):
     points = fields.Integer(required=True, strict=True)
     cap_period = fields.String(allow_none=True, load_default=None)
     cap_count = fields.Integer(strict=True, allow_none=True, load_default=None)
-    veto = fields.Boolean(load_default=False, truthy={True}, falsy={False})
-    requires_evidence = fields.Boolean(load_default=False, truthy={True}, falsy={False})
+    veto = StrictBoolean(load_default=False)
+    requires_evidence = StrictBoolean(load_default=False)
 
 
 class RulePatch(Schema):
@@ -24,9 +25,9 @@ class RulePatch(Schema):
     points = fields.Integer(strict=True)
     cap_period = fields.String(allow_none=True)
     cap_count = fields.Integer(strict=True, allow_none=True)
-    veto = fields.Boolean(truthy={True}, falsy={False})
-    requires_evidence = fields.Boolean(truthy={True}, falsy={False})
-    active = fields.Boolean(truthy={True}, falsy={False})
+    veto = StrictBoolean()
+    requires_evidence = StrictBoolean()
+    active = StrictBoolean()
 
 
 class RuleOut(RuleIn):

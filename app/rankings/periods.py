@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit import services as audit
@@ -139,8 +140,12 @@ def close_period(session: Session, actor: Actor, village_id, period, *, now: dat
         closed_by_id=actor.id,
         notice_ends_on=today + timedelta(days=village.notice_days),
     )
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():  # a second reviewer closing at the same moment
+            session.add(row)
+            session.flush()
+    except IntegrityError as exc:
+        raise PeriodClosed(period=period) from exc
     _publish(session, row, actor, now, str(_l("公示")))
     audit.record(session, actor, "period.close", village_id=village.id, target=row, summary=f"{period} 公示")
     return view_period(session, village.id, period)
@@ -249,9 +254,12 @@ def file_objection(
 
 
 def objection_in_scope(session: Session, actor: Actor, objection_id) -> Objection:
+    """Officials of its village, whoever filed it, and the household it is about (as
+    ``GET /objections`` lists them)."""
     o = session.get(Objection, objection_id) if isinstance(objection_id, int) else None
     user = actor.user
-    if o is None or not (user.can_see_village(o.village_id) or o.filed_by_id == user.id):
+    own = o is not None and user.household_id is not None and o.household_id == user.household_id
+    if o is None or not (user.can_see_village(o.village_id) or o.filed_by_id == user.id or own):
         raise NotFound()
     return o
 
@@ -264,6 +272,7 @@ def decide_objection(
     objection = objection_in_scope(session, actor, objection_id)
     if not actor.user.can_see_village(objection.village_id):
         raise NotFound()
+    session.refresh(objection, with_for_update=True)  # one decision, even when two reviewers race
     note = (note or "").strip()
     if not note:
         raise ValidationFailed({"note": [str(_l("请填写处理意见"))]})
@@ -276,7 +285,10 @@ def decide_objection(
     if upheld and objection.entry_id is not None:
         entry = session.get(Entry, objection.entry_id)
         already = session.scalar(select(Entry.id).where(Entry.reverses_id == entry.id))
-        if not already and entry.status == "approved":
+        # A reversal, redemption, refund or expiry cannot be reversed: the objection is
+        # still upheld (on record), and the reviewer corrects it by other means.
+        reversible = entry.kind in points.REVERSIBLE_KINDS and entry.status == "approved"
+        if reversible and not already:
             reversal = points.reverse_entry(
                 session, actor, entry.id, reason=f"异议成立：{note}"[:500], now=now, during_notice=True
             )
@@ -385,7 +397,10 @@ def grant_awards(
             award.bonus_entry_id = entry.id
         session.add(award)
         awards.append(award)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the same title granted at the same moment
+        raise ValidationFailed({"title": [str(_l("本期已评选过“%(t)s”", t=title))]}) from exc
     audit.record(
         session,
         actor,
@@ -399,8 +414,8 @@ def grant_awards(
 def _top_eligible(standings: list[dict], top_n: int) -> list[dict]:
     chosen: list[dict] = []
     for row in standings:
-        if not row.get("eligible", True):
-            continue
+        if not row.get("eligible", True) or row["points"] <= 0:
+            continue  # vetoed, or nothing earned: no honour for standing still
         if len(chosen) >= top_n and row["rank"] != chosen[-1]["rank"]:
             break
         chosen.append(row)

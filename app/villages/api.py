@@ -2,6 +2,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from app.api import actor, api_blueprint_login, paginated
+from app.api.fields import StrictBoolean, StrictFloat
 from app.api.idempotency import mutation
 from app.extensions import db
 from app.villages import services
@@ -24,10 +25,10 @@ class VillageOut(VillageIn):
 class SchemeSchema(Schema):
     base_points = fields.Integer(required=True, strict=True)
     redeem_floor = fields.Integer(required=True, strict=True)
-    yuan_per_point = fields.Float(required=True)
-    approval_required = fields.Boolean(required=True, truthy={True}, falsy={False})
+    yuan_per_point = StrictFloat(required=True)
+    approval_required = StrictBoolean(required=True)
     notice_days = fields.Integer(required=True, strict=True)
-    annual_reset = fields.Boolean(required=True, truthy={True}, falsy={False})
+    annual_reset = StrictBoolean(required=True)
 
 
 class VillageList(Schema):

@@ -1,0 +1,303 @@
+"""POST /auth/token, bearer tokens and POST /users, through HTTP."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from flask import g
+
+from app import create_app
+from app.auth import services
+from app.auth.models import User
+from app.extensions import db, limiter
+from tests.factories import PASSWORD
+
+
+@pytest.fixture(autouse=True)
+def one_login_per_request(app):
+    """conftest's ``session`` fixture keeps an app context pushed, and Flask reuses it for
+    every test-client request, so Flask-Login's cached user in ``g`` would leak from one
+    request to the next: forget it at the start of each request."""
+
+    def forget_user():
+        g.pop("_login_user", None)
+
+    hooks = app.before_request_funcs.setdefault(None, [])
+    hooks.insert(0, forget_user)
+    yield
+    hooks.remove(forget_user)
+
+
+def token_for(client, username, password=PASSWORD):
+    return client.post("/api/v1/auth/token", json={"username": username, "password": password})
+
+
+def assert_error(response, status, code):
+    assert response.status_code == status, response.get_json()
+    body = response.get_json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+    return body["error"]
+
+
+# --- tokens ------------------------------------------------------------------------
+
+
+def test_token_carries_the_user(world, client):
+    r = token_for(client, "tj_recorder")
+    assert r.status_code == 200
+    body = r.get_json()
+    assert set(body) == {"token", "expires_at", "user"}
+    assert body["token"]
+    expires = datetime.fromisoformat(body["expires_at"])
+    assert expires.utcoffset() == timedelta(hours=8)  # Asia/Shanghai
+    assert expires > datetime.now(expires.tzinfo) + timedelta(days=29)
+    user = body["user"]
+    assert user["id"] == world.users["tj_recorder"].id
+    assert user["username"] == "tj_recorder"
+    assert user["roles"] == ["recorder"]
+    assert user["village_id"] == world.a.id
+
+
+def test_token_authenticates_later_requests(world, client):
+    token = token_for(client, "tj_recorder").get_json()["token"]
+    r = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200
+    assert r.get_json()["username"] == "tj_recorder"
+
+
+@pytest.mark.parametrize(
+    "username, password",
+    [("tj_recorder", "wrong-password"), ("nobody", PASSWORD), ("", ""), ("tj_recorder", "")],
+)
+def test_bad_credentials_are_401(world, client, username, password):
+    err = assert_error(token_for(client, username, password), 401, "invalid_credentials")
+    assert err["details"] == {}
+
+
+def test_deactivated_user_cannot_get_a_token(world, session, client):
+    services.set_active(session, world.actor("admin"), world.users["tj_clerk"].id, False)
+    session.commit()
+    assert_error(token_for(client, "tj_clerk"), 401, "invalid_credentials")
+
+
+def test_deactivation_kills_outstanding_tokens(world, session, client):
+    token = token_for(client, "tj_clerk").get_json()["token"]
+    services.set_active(session, world.actor("admin"), world.users["tj_clerk"].id, False)
+    session.commit()
+    r = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert_error(r, 401, "unauthorized")
+
+
+def test_token_request_without_fields_is_422(world, client):
+    err = assert_error(client.post("/api/v1/auth/token", json={"username": "x"}), 422, "validation_error")
+    assert "password" in err["details"]
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Bearer not-a-token", "Bearer ", "Bearer eyJ1IjoxLCJ2IjoxfQ.aaaa.bbbb", "Basic dGpfcmVjb3JkZXI6eA=="],
+)
+def test_invalid_bearer_is_401(world, client, header):
+    assert_error(client.get("/api/v1/auth/me", headers={"Authorization": header}), 401, "unauthorized")
+
+
+def test_no_credentials_is_401(world, client):
+    assert_error(client.get("/api/v1/households"), 401, "unauthorized")
+    assert_error(client.post("/api/v1/entries", json={}), 401, "unauthorized")
+
+
+def test_token_signed_with_another_secret_is_refused(world, app, client):
+    forged, _ = services.issue_token(world.users["admin"], "another-secret", 3600, datetime(2026, 11, 20))
+    assert_error(client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"}), 401, "unauthorized")
+
+
+def test_token_stops_working_after_password_change(world, session, client):
+    token = token_for(client, "tj_recorder").get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
+
+    user = session.get(User, world.users["tj_recorder"].id)
+    services.set_password(session, world.actor("admin"), user, "a-new-password")
+    session.commit()
+
+    assert_error(client.get("/api/v1/auth/me", headers=headers), 401, "unauthorized")
+    assert_error(token_for(client, "tj_recorder"), 401, "invalid_credentials")
+    assert token_for(client, "tj_recorder", "a-new-password").status_code == 200
+
+
+def test_expired_token_is_refused(world, app, client):
+    app.config["API_TOKEN_MAX_AGE"] = -1
+    token = token_for(client, "tj_recorder").get_json()["token"]
+    assert_error(client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}), 401, "unauthorized")
+
+
+# --- rate limiting -------------------------------------------------------------------
+
+
+@pytest.fixture
+def strict_app(tmp_path):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            # Its own SQLite file whatever the run's database: this app drops its tables.
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'strict.db'}",
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "LOGIN_RATE_LIMIT": "3 per minute",
+        }
+    )
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        limiter.reset()
+        services.create_user(db.session, None, {"username": "alice", "password": PASSWORD, "roles": ["admin"]})
+        services.create_user(db.session, None, {"username": "bob", "password": PASSWORD, "roles": ["admin"]})
+        db.session.commit()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+    limiter.reset()
+
+
+def test_repeated_failures_are_rate_limited(strict_app):
+    client = strict_app.test_client()
+    for _ in range(3):
+        assert_error(token_for(client, "alice", "wrong-password"), 401, "invalid_credentials")
+    assert_error(token_for(client, "alice", "wrong-password"), 429, "rate_limited")
+    # Even the right password is refused until the window passes.
+    assert_error(token_for(client, "alice"), 429, "rate_limited")
+
+
+def test_successful_logins_are_not_counted(strict_app):
+    client = strict_app.test_client()
+    for _ in range(6):
+        assert token_for(client, "bob").status_code == 200
+
+
+def test_default_login_limit_is_ten_per_five_minutes(world, app, client):
+    assert app.config["LOGIN_RATE_LIMIT"] == "10 per 5 minutes"
+    for _ in range(10):
+        assert token_for(client, "tj_recorder", "wrong-password").status_code == 401
+    assert_error(token_for(client, "tj_recorder", "wrong-password"), 429, "rate_limited")
+
+
+# --- users ----------------------------------------------------------------------------
+
+
+def new_user(**extra):
+    return {
+        "username": "new_user",
+        "password": "long-enough",
+        "display_name": "新用户",
+        "roles": ["recorder"],
+        **extra,
+    }
+
+
+def test_admin_creates_a_user_in_any_village(world, api):
+    r = api.as_("admin").post("/users", json=new_user(village_id=world.b.id))
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert body["id"] > 0
+    assert body["username"] == "new_user"
+    assert body["roles"] == ["recorder"]
+    assert body["village_id"] == world.b.id
+    assert token_for(api.client, "new_user", "long-enough").status_code == 200
+
+
+def test_admin_creates_an_admin(world, api):
+    r = api.as_("admin").post("/users", json=new_user(roles=["admin"]))
+    assert r.status_code == 201
+    assert r.get_json()["roles"] == ["admin"]
+
+
+def test_village_admin_creates_users_of_its_village(world, api):
+    me = api.as_("tj_village_admin")
+    r = me.post("/users", json=new_user(village_id=world.a.id, roles=["recorder", "reviewer"]))
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["roles"] == ["recorder", "reviewer"]
+    resident = new_user(
+        username="tj_resident2", roles=["resident"], village_id=world.a.id, household_id=world.households["tj2"].id
+    )
+    r = me.post("/users", json=resident)
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["household_id"] == world.households["tj2"].id
+
+
+def test_village_admin_cannot_create_outside_its_village(world, session, api):
+    before = session.query(User).count()
+    me = api.as_("tj_village_admin")
+    assert_error(me.post("/users", json=new_user(village_id=world.b.id)), 403, "forbidden")
+    assert_error(me.post("/users", json=new_user()), 403, "forbidden")
+    assert_error(me.post("/users", json=new_user(village_id=world.a.id, roles=["admin"])), 403, "forbidden")
+    session.expire_all()
+    assert session.query(User).count() == before
+
+
+@pytest.mark.parametrize("username", ["tj_recorder", "tj_reviewer", "tj_clerk", "tj_resident"])
+def test_other_roles_cannot_create_users(world, api, username):
+    assert_error(api.as_(username).post("/users", json=new_user(village_id=world.a.id)), 403, "forbidden")
+
+
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"password": "short"}, "password"),
+        ({"roles": ["mayor"]}, "roles"),
+        ({"roles": []}, "roles"),
+        ({"username": "x"}, "username"),
+        ({"username": "tj_recorder"}, "username"),
+        ({"username": "名字"}, "username"),
+        ({"roles": ["resident"]}, "household_id"),
+        ({"roles": ["resident"], "household_id": 999999}, "household_id"),
+        ({"roles": ["recorder"], "household_id": 1}, "household_id"),
+        ({"village_id": "1"}, "village_id"),
+        ({"roles": "recorder"}, "roles"),
+    ],
+)
+def test_user_validation_is_422_naming_the_field(world, session, api, changes, field):
+    body = new_user(village_id=world.a.id) | changes
+    err = assert_error(api.as_("admin").post("/users", json=body), 422, "validation_error")
+    assert field in err["details"]
+    assert session.query(User).filter_by(username=body["username"]).count() == (
+        1 if body["username"] == "tj_recorder" else 0
+    )
+
+
+def test_resident_household_must_be_in_the_village(world, api):
+    body = new_user(roles=["resident"], village_id=world.a.id, household_id=world.households["xf1"].id)
+    err = assert_error(api.as_("admin").post("/users", json=body), 422, "validation_error")
+    assert "household_id" in err["details"]
+
+
+def test_village_role_needs_a_village(world, api):
+    err = assert_error(api.as_("admin").post("/users", json=new_user()), 422, "validation_error")
+    assert "village_id" in err["details"]
+
+
+def test_unknown_village_is_422(world, api):
+    err = assert_error(api.as_("admin").post("/users", json=new_user(village_id=999999)), 422, "validation_error")
+    assert "village_id" in err["details"]
+
+
+def test_user_list_is_scoped(world, api):
+    r = api.as_("tj_village_admin").get("/users")
+    assert r.status_code == 200
+    names = {u["username"] for u in r.get_json()["items"]}
+    assert "tj_recorder" in names and "xf_recorder" not in names and "admin" not in names
+    assert r.get_json()["total"] == len(names)
+    assert_error(api.as_("tj_recorder").get("/users"), 403, "forbidden")
+
+
+def test_created_user_is_audited(world, session, api):
+    from app.audit.models import AuditLog
+
+    r = api.as_("tj_village_admin").post("/users", json=new_user(village_id=world.a.id))
+    assert r.status_code == 201
+    row = session.query(AuditLog).filter_by(action="user.create", target_id=r.get_json()["id"]).one()
+    assert row.username == "tj_village_admin"

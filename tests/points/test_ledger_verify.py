@@ -1,0 +1,227 @@
+"""Tamper evidence: ``verify`` and ``flask ledger verify`` find what was changed behind
+the application's back, and name the rows."""
+
+from datetime import date
+
+import pytest
+from sqlalchemy import select, text
+
+from app.points import services
+from app.points.ledger import verify
+from app.points.models import Entry
+from tests.factories import NOW
+
+TODAY = date(2026, 11, 20)
+
+
+@pytest.fixture
+def activity(world, session):
+    """A little of everything: immediate, pending, approved, rejected, reversed, a veto and a batch."""
+
+    def record(who, key, rule, day=TODAY, quantity=1):
+        return services.record_entry(
+            session,
+            world.actor(who),
+            household_id=world.households[key].id,
+            rule_id=world.rules[rule].id,
+            quantity=quantity,
+            occurred_on=day,
+            today=TODAY,
+            now=NOW,
+        )
+
+    e = {
+        "school": record("tj_recorder", "tj1", "tj_school", quantity=2),
+        "early": record("tj_recorder", "tj1", "tj_school", day=date(2026, 8, 1)),
+        "labour": record("tj_recorder", "tj1", "tj_labour"),
+        "gamble": record("tj_recorder", "tj2", "tj_gamble"),
+        "pending": record("xf_recorder", "xf1", "xf_school"),
+        "approved": record("xf_recorder", "xf2", "xf_school", quantity=3),
+        "rejected": record("xf_recorder", "xf3", "xf_school"),
+    }
+    services.approve_entry(session, world.actor("xf_reviewer"), e["approved"].id, now=NOW)
+    services.reject_entry(session, world.actor("xf_reviewer"), e["rejected"].id, reason="不实", now=NOW)
+    e["reversal"] = services.reverse_entry(session, world.actor("tj_reviewer"), e["gamble"].id, reason="误记", now=NOW)
+    created, _ = services.record_batch(
+        session,
+        world.actor("tj_recorder"),
+        rule_id=world.rules["tj_school"].id,
+        household_ids=[world.households["tj2"].id, world.households["tj3"].id],
+        occurred_on=TODAY,
+        today=TODAY,
+        now=NOW,
+    )
+    e["batch"] = created[0]
+    session.commit()
+    return e
+
+
+def run_cli(runner):
+    result = runner.invoke(args=["ledger", "verify"])
+    return result.exit_code, result.output
+
+
+def tamper(session, sql, **params):
+    session.execute(text(sql), params)
+    session.commit()
+    session.expire_all()
+
+
+def test_clean_ledger_verifies(world, session, runner, activity):
+    assert world.households["tj1"].balance == 100 + 6 + 3 + 5
+    assert verify(session) == []
+    code, output = run_cli(runner)
+    assert code == 0, output
+    assert "ledger OK" in output
+
+
+def test_changed_points_are_found(world, session, runner, activity):
+    entry, h = activity["school"], world.households["tj1"]
+    tamper(session, "UPDATE entries SET points = points + 50 WHERE id = :id", id=entry.id)
+    problems = verify(session)
+    found = {(p.household_id, p.entry_id) for p in problems}
+    assert (h.id, entry.id) in found  # the content hash no longer matches
+    assert (h.id, None) in found  # the balance no longer equals the ledger
+    text_ = "\n".join(map(str, problems))
+    assert f"household {h.id}, entry {entry.id}: content changed" in text_
+    assert f"household {h.id}: balance 114 but ledger says 164" in text_
+    assert "period 2026Q4: cached points 11" in text_ and "ledger says 61" in text_
+    assert "period 2026: cached points 14" in text_ and "ledger says 64" in text_
+    code, output = run_cli(runner)
+    assert code == 1
+    assert f"MISMATCH household {h.id}, entry {entry.id}" in output
+    assert f"household {h.id}: balance 114 but ledger says 164" in output
+
+
+def test_a_deleted_entry_is_found(world, session, runner, activity):
+    h = world.households["tj1"]
+    middle = activity["early"]  # seq 3 of 4
+    tamper(session, "DELETE FROM entries WHERE id = :id", id=middle.id)
+    problems = verify(session)
+    following = activity["labour"]
+    messages = [str(p) for p in problems]
+    assert f"household {h.id}, entry {following.id}: sequence jumps from 2 to 4 (entries deleted)" in messages
+    assert f"household {h.id}, entry {following.id}: previous-hash link broken" in messages
+    assert f"household {h.id}: balance 114 but ledger says 111" in messages
+    assert any(p.household_id == h.id and "2026Q3" in p.what for p in problems)
+    code, output = run_cli(runner)
+    assert code == 1 and f"entry {following.id}" in output
+
+
+def test_the_last_entry_deleted_is_found_by_the_chain_head(world, session, runner, activity):
+    h = world.households["tj3"]
+    last = activity["batch"]
+    assert last.household_id == world.households["tj2"].id
+    last_tj3 = session.scalar(select(Entry).where(Entry.household_id == h.id).order_by(Entry.seq.desc()))
+    tamper(session, "DELETE FROM entries WHERE id = :id", id=last_tj3.id)
+    tamper(session, "UPDATE households SET balance = 100 WHERE id = :id", id=h.id)
+    tamper(session, "UPDATE period_totals SET points = 0, positive_count = 0 WHERE household_id = :id", id=h.id)
+    problems = verify(session)
+    assert [(p.household_id, p.entry_id) for p in problems] == [(h.id, None)]
+    assert "chain head differs: household says 2 entries, ledger has 1" in problems[0].what
+    code, output = run_cli(runner)
+    assert code == 1 and f"household {h.id}: chain head differs" in output
+
+
+def test_a_changed_balance_is_found(world, session, runner, activity):
+    h = world.households["xf1"]
+    tamper(session, "UPDATE households SET balance = balance + 1000 WHERE id = :id", id=h.id)
+    assert [str(p) for p in verify(session)] == [f"household {h.id}: balance 1100 but ledger says 100"]
+    code, output = run_cli(runner)
+    assert code == 1
+    assert f"MISMATCH household {h.id}: balance 1100 but ledger says 100" in output
+    assert "1 problem(s) found" in output
+
+
+@pytest.mark.parametrize(
+    "column, value, period",
+    [("points", 999, "2026Q4"), ("points", -1, "2026"), ("veto_count", 1, "2026Q4")],
+)
+def test_changed_period_totals_are_found(world, session, runner, activity, column, value, period):
+    h = world.households["tj1"]
+    tamper(
+        session,
+        f"UPDATE period_totals SET {column} = :v WHERE household_id = :h AND period = :p",
+        v=value,
+        h=h.id,
+        p=period,
+    )
+    problems = verify(session)
+    assert len(problems) == 1
+    assert problems[0].household_id == h.id and problems[0].what.startswith(f"period {period}: cached")
+    code, output = run_cli(runner)
+    assert code == 1 and f"household {h.id}: period {period}" in output
+
+
+def test_a_deleted_period_total_is_found(world, session, activity):
+    h = world.households["xf2"]
+    tamper(session, "DELETE FROM period_totals WHERE household_id = :h AND period = '2026'", h=h.id)
+    assert [str(p) for p in verify(session)] == [f"household {h.id}: period 2026: no cached total; ledger says 9"]
+
+
+def test_a_changed_status_is_found(world, session, runner, activity):
+    approved, h = activity["approved"], world.households["xf2"]
+    tamper(session, "UPDATE entries SET status = 'rejected' WHERE id = :id", id=approved.id)
+    problems = [str(p) for p in verify(session)]
+    assert f"household {h.id}, entry {approved.id}: status or approver changed after the decision" in problems
+    assert f"household {h.id}: balance 109 but ledger says 100" in problems
+    code, output = run_cli(runner)
+    assert code == 1 and f"entry {approved.id}: status or approver changed" in output
+
+
+def test_a_pending_entry_approved_behind_the_apps_back_is_found(world, session, activity):
+    pending, h = activity["pending"], world.households["xf1"]
+    tamper(session, "UPDATE entries SET status = 'approved' WHERE id = :id", id=pending.id)
+    problems = [str(p) for p in verify(session)]
+    assert f"household {h.id}, entry {pending.id}: status or approver changed after the decision" in problems
+    assert f"household {h.id}: balance 100 but ledger says 103" in problems
+
+
+def test_a_rejected_entry_revived_with_its_caches_is_still_found(world, session, activity):
+    """Even a careful forger who fixes the caches cannot fix the decision seal."""
+    rejected, h = activity["rejected"], world.households["xf3"]
+    tamper(session, "UPDATE entries SET status = 'approved' WHERE id = :id", id=rejected.id)
+    tamper(session, "UPDATE households SET balance = balance + 3 WHERE id = :id", id=h.id)
+    session.execute(
+        text(
+            "INSERT INTO period_totals (household_id, village_id, period, points, veto_count, positive_count) "
+            "VALUES (:h, :v, '2026Q4', 3, 0, 1), (:h, :v, '2026', 3, 0, 1)"
+        ),
+        {"h": h.id, "v": world.b.id},
+    )
+    session.commit()
+    assert [str(p) for p in verify(session)] == [
+        f"household {h.id}, entry {rejected.id}: status or approver changed after the decision"
+    ]
+
+
+def test_a_changed_approver_is_found(world, session, activity):
+    approved = activity["approved"]
+    tamper(
+        session,
+        "UPDATE entries SET approved_by_id = :u WHERE id = :id",
+        u=world.users["xf_reviewer2"].id,
+        id=approved.id,
+    )
+    assert [(p.entry_id, p.what) for p in verify(session)] == [
+        (approved.id, "status or approver changed after the decision")
+    ]
+
+
+def test_a_changed_note_breaks_the_hash(world, session, activity):
+    entry = activity["labour"]
+    tamper(session, "UPDATE entries SET note = 'edited' WHERE id = :id", id=entry.id)
+    assert [(p.entry_id, p.what) for p in verify(session)] == [(entry.id, "content changed after it was written")]
+
+
+def test_a_rewritten_chain_is_found(world, session, activity):
+    """Changing an entry and recomputing its hash still breaks the next entry's link."""
+    from app.points.ledger import content_hash
+
+    entry = activity["school"]
+    tamper(session, "UPDATE entries SET note = 'edited' WHERE id = :id", id=entry.id)
+    row = session.execute(select(*Entry.__table__.c).where(Entry.id == entry.id)).one()
+    tamper(session, "UPDATE entries SET hash = :h WHERE id = :id", h=content_hash(row), id=entry.id)
+    problems = verify(session)
+    assert entry.id not in [p.entry_id for p in problems if "content" in p.what]
+    assert any(p.entry_id == activity["early"].id and p.what == "previous-hash link broken" for p in problems)

@@ -1,0 +1,128 @@
+"""``flask periods roll-year YEAR``: spendable points above the base expire at year end
+in villages whose scheme says so; honour (the rankings) stays."""
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from app.points.models import Entry
+from app.rankings.services import household_period_points, household_standings
+from tests.rankings.test_periods import Q3_DAY, score
+
+
+def entries(session, **where):
+    stmt = select(Entry).order_by(Entry.id)
+    for column, value in where.items():
+        stmt = stmt.where(getattr(Entry, column) == value)
+    return session.scalars(stmt).all()
+
+
+def entry_count(session):
+    return session.scalar(select(func.count(Entry.id)))
+
+
+def roll(runner, year="2026"):
+    return runner.invoke(args=["periods", "roll-year", year])
+
+
+def standings(session, period, village):
+    return [
+        (s.rank, s.number, s.points, s.eligible) for s in household_standings(session, period, village_id=village.id)
+    ]
+
+
+@pytest.fixture
+def year(world, session):
+    """团结村 resets each year: TJ-001 115, TJ-002 100, TJ-003 80 (a veto).
+    幸福村 does not: XF-001 115."""
+    world.a.annual_reset = True
+    score(session, world, "tj1", "school", Q3_DAY, quantity=2)  # 6 in 2026Q3
+    score(session, world, "tj1", "school", quantity=3)  # 9 in 2026Q4
+    score(session, world, "tj3", "gamble")  # −20
+    score(session, world, "xf1", "school", quantity=5)
+    session.commit()
+    return world
+
+
+def test_roll_year_expires_the_balance_above_the_base(year, session, runner):
+    world = year
+    before = {p: standings(session, p, world.a) for p in ("2026Q3", "2026Q4", "2026")}
+    assert before["2026"] == [(1, "TJ-001", 15, True), (2, "TJ-002", 0, True), (3, "TJ-003", -20, False)]
+
+    result = roll(runner)
+    assert result.exit_code == 0, result.output
+    assert "2026: 1 household(s) expired" in result.output
+    session.expire_all()
+    expired = entries(session, kind="expiry")
+    assert [(e.household_id, e.points, e.occurred_on, e.period, e.status, e.ranked) for e in expired] == [
+        (world.households["tj1"].id, -15, date(2026, 12, 31), "2026Q4", "approved", False)
+    ]
+    assert [world.households[k].balance for k in ("tj1", "tj2", "tj3", "xf1")] == [100, 100, 80, 115]
+    assert {p: standings(session, p, world.a) for p in before} == before
+    assert household_period_points(session, world.households["tj1"].id, ["2026Q4", "2026"]) == {
+        "2026Q4": (9, 0),
+        "2026": (15, 0),
+    }
+
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 0, result.output
+
+
+def test_roll_year_is_idempotent(year, session, runner):
+    assert roll(runner).exit_code == 0
+    session.expire_all()
+    written = entry_count(session)
+    result = roll(runner)
+    assert result.exit_code == 0, result.output
+    assert "2026: nothing to expire" in result.output
+    session.expire_all()
+    assert entry_count(session) == written
+    assert len(entries(session, kind="expiry")) == 1
+    assert year.households["tj1"].balance == 100
+    # a household expired for the year once is not expired again, even above the base
+    score(session, year, "tj1", "school", date(2026, 11, 20))
+    session.commit()
+    result = roll(runner)
+    assert "2026: nothing to expire" in result.output
+    session.expire_all()
+    assert len(entries(session, kind="expiry")) == 1
+    assert year.households["tj1"].balance == 103
+
+
+def test_roll_year_follows_each_village_scheme(year, session, runner):
+    world = year
+    world.a.base_points = 90  # the base is read at the reset, not at enrolment
+    world.b.annual_reset = True
+    session.commit()
+    result = roll(runner)
+    assert result.exit_code == 0, result.output
+    assert "2026: 3 household(s) expired" in result.output
+    session.expire_all()
+    got = sorted((e.household_id, e.points) for e in entries(session, kind="expiry"))
+    h = world.households
+    assert got == sorted([(h["tj1"].id, -25), (h["tj2"].id, -10), (h["xf1"].id, -15)])
+    assert [h[k].balance for k in ("tj1", "tj2", "tj3", "xf1", "xf2")] == [90, 90, 80, 100, 100]
+    assert standings(session, "2026", world.b)[0] == (1, "XF-001", 15, True)
+    assert runner.invoke(args=["ledger", "verify"]).exit_code == 0
+
+
+def test_roll_year_skips_villages_without_annual_reset(world, session, runner):
+    score(session, world, "tj1", "school", quantity=5)
+    score(session, world, "xf1", "school", quantity=5)
+    session.commit()
+    result = roll(runner)
+    assert result.exit_code == 0, result.output
+    assert "2026: nothing to expire" in result.output
+    session.expire_all()
+    assert entries(session, kind="expiry") == []
+    assert [world.households[k].balance for k in ("tj1", "xf1")] == [115, 115]
+
+
+def test_roll_year_refuses_a_year_out_of_range(world, session, runner):
+    for bad in ("1999", "2101"):
+        result = roll(runner, bad)
+        assert result.exit_code == 2
+        assert "YEAR must be between 2000 and 2100" in result.output
+    assert roll(runner, "next").exit_code == 2
+    assert entries(session, kind="expiry") == []

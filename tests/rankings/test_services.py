@@ -1,0 +1,197 @@
+"""Household standings from the period totals: ties, cuts, scope, eligibility."""
+
+from datetime import date
+
+import pytest
+
+from app.households.models import Household
+from app.households.services import move_out
+from app.points import services as points
+from app.rankings.services import household_rank, household_standings
+from tests import factories
+from tests.factories import NOW
+
+TODAY = date(2026, 11, 20)
+Q4 = "2026Q4"
+
+
+def give(session, world, household, rule, quantity=1, day=TODAY, who=None):
+    village = household.village
+    who = who or ("tj_recorder" if village.code == "TJ" else "xf_recorder")
+    entry = points.record_entry(
+        session,
+        world.actor(who),
+        household_id=household.id,
+        rule_id=rule.id,
+        quantity=quantity,
+        occurred_on=day,
+        today=TODAY,
+        now=NOW,
+    )
+    if entry.status == "pending":
+        reviewer = "tj_reviewer" if village.code == "TJ" else "xf_reviewer"
+        points.approve_entry(session, world.actor(reviewer), entry.id, now=NOW)
+    return entry
+
+
+@pytest.fixture
+def league(world, session):
+    """TJ: 001=10, 002=6, 003=6, 004=3, 005=-20 (veto), 006=0; XF: 001=6, 002=50 (moved out), 003=0."""
+    h = world.households
+    for number in ("TJ-004", "TJ-005", "TJ-006"):
+        h[number] = factories.household(session, world.admin, world.a, number, f"户主{number}")
+    ten = factories.rule(session, world.admin, world.a, "TEN", 10)
+    school, gamble = world.rules["tj_school"], world.rules["tj_gamble"]
+    give(session, world, h["tj1"], ten)
+    give(session, world, h["tj2"], school, 2)
+    give(session, world, h["tj3"], school, 2)
+    give(session, world, h["TJ-004"], school)
+    give(session, world, h["TJ-005"], gamble)
+    give(session, world, h["xf1"], world.rules["xf_school"], 2)
+    fifty = factories.rule(session, world.admin, world.b, "FIFTY", 50)
+    give(session, world, h["xf2"], fifty)
+    move_out(session, world.actor("admin"), h["xf2"].id, TODAY)
+    # Another period does not leak into this one.
+    give(session, world, h["TJ-006"], ten, day=date(2026, 9, 30))
+    session.commit()
+    return h
+
+
+def table(rows):
+    return [(r.rank, r.number, r.points, r.eligible) for r in rows]
+
+
+def test_village_standings(world, session, league):
+    assert table(household_standings(session, Q4, village_id=world.a.id)) == [
+        (1, "TJ-001", 10, True),
+        (2, "TJ-002", 6, True),
+        (2, "TJ-003", 6, True),
+        (4, "TJ-004", 3, True),
+        (5, "TJ-006", 0, True),
+        (6, "TJ-005", -20, False),
+    ]
+
+
+def test_township_standings_order_a_tie_by_village_code_then_number(world, session, league):
+    rows = household_standings(session, Q4, township="上木拉乡")
+    assert table(rows) == [
+        (1, "TJ-001", 10, True),
+        (2, "TJ-002", 6, True),
+        (2, "TJ-003", 6, True),
+        (2, "XF-001", 6, True),
+        (5, "TJ-004", 3, True),
+        (6, "TJ-006", 0, True),
+        (6, "XF-003", 0, True),
+        (8, "TJ-005", -20, False),
+    ]
+    assert "XF-002" not in [r.number for r in rows]  # moved out
+    assert household_standings(session, Q4, township="别的乡") == []
+    assert table(household_standings(session, Q4)) == table(rows)
+
+
+@pytest.mark.parametrize(
+    "limit, numbers",
+    [
+        (1, ["TJ-001"]),
+        (2, ["TJ-001", "TJ-002", "TJ-003", "XF-001"]),
+        (3, ["TJ-001", "TJ-002", "TJ-003", "XF-001"]),
+        (4, ["TJ-001", "TJ-002", "TJ-003", "XF-001"]),
+        (5, ["TJ-001", "TJ-002", "TJ-003", "XF-001", "TJ-004"]),
+        (6, ["TJ-001", "TJ-002", "TJ-003", "XF-001", "TJ-004", "TJ-006", "XF-003"]),
+        (100, ["TJ-001", "TJ-002", "TJ-003", "XF-001", "TJ-004", "TJ-006", "XF-003", "TJ-005"]),
+    ],
+)
+def test_limit_keeps_a_tie_at_the_cut_whole(world, session, league, limit, numbers):
+    assert [r.number for r in household_standings(session, Q4, limit=limit)] == numbers
+
+
+def test_limited_standings_equal_the_head_of_the_full_ones(world, session, league):
+    for scope in ({"village_id": world.a.id}, {"village_id": world.b.id}, {"township": "上木拉乡"}, {}):
+        full = table(household_standings(session, Q4, **scope))
+        for limit in range(1, len(full) + 2):
+            assert table(household_standings(session, Q4, limit=limit, **scope)) == [
+                row for row in full if row[0] <= limit
+            ], (scope, limit)
+
+
+def test_year_includes_every_quarter(world, session, league):
+    rows = {r.number: r.points for r in household_standings(session, "2026", village_id=world.a.id)}
+    assert rows["TJ-006"] == 10
+    q3 = table(household_standings(session, "2026Q3", village_id=world.a.id))
+    assert q3[0] == (1, "TJ-006", 10, True)
+    assert [r[2] for r in q3[1:]] == [0, 0, 0, 0, 0]
+
+
+def test_opening_balances_never_rank(world, session):
+    rows = household_standings(session, Q4, village_id=world.a.id)
+    assert [(r.rank, r.points) for r in rows] == [(1, 0), (1, 0), (1, 0)]
+    assert all(h.balance == 100 for k, h in world.households.items())
+
+
+def test_pending_and_rejected_entries_never_rank(world, session):
+    e = points.record_entry(
+        session,
+        world.actor("xf_recorder"),
+        household_id=world.households["xf1"].id,
+        rule_id=world.rules["xf_school"].id,
+        occurred_on=TODAY,
+        today=TODAY,
+        now=NOW,
+    )
+    assert [r.points for r in household_standings(session, Q4, village_id=world.b.id)] == [0, 0, 0]
+    points.reject_entry(session, world.actor("xf_reviewer"), e.id, reason="无", now=NOW)
+    assert [r.points for r in household_standings(session, Q4, village_id=world.b.id)] == [0, 0, 0]
+
+
+def test_reversal_takes_points_back(world, session, league):
+    tj1 = league["tj1"]
+    entry = next(e for e in session.scalars(points.household_entries(tj1.id)) if e.kind == "rule")
+    points.reverse_entry(session, world.actor("tj_reviewer"), entry.id, reason="记错", now=NOW)
+    assert table(household_standings(session, Q4, village_id=world.a.id)) == [
+        (1, "TJ-002", 6, True),
+        (1, "TJ-003", 6, True),
+        (3, "TJ-004", 3, True),
+        (4, "TJ-001", 0, True),
+        (4, "TJ-006", 0, True),
+        (6, "TJ-005", -20, False),
+    ]
+
+
+def test_household_rank_agrees_with_the_standings(world, session, league):
+    for scope_rows in (
+        household_standings(session, Q4, village_id=world.a.id),
+        household_standings(session, Q4, village_id=world.b.id),
+    ):
+        for row in scope_rows:
+            assert household_rank(session, session.get(Household, row.household_id), Q4) == row.rank, row.number
+    assert household_rank(session, league["xf2"], Q4) is None  # moved out
+
+
+def test_redemptions_and_refunds_never_move_a_rank(world, session, league):
+    from app.redemption import services as shop
+
+    before = table(household_standings(session, Q4, township="上木拉乡"))
+    admin = world.actor("admin")
+    store = shop.create_shop(session, admin, world.a.id, "团结超市")
+    soap = shop.create_item(session, admin, store.id, {"name": "肥皂", "price_points": 5, "stock": 10}, now=NOW)
+    tj1 = league["tj1"]
+    assert tj1.balance == 110
+    sale = shop.redeem(
+        session,
+        admin,
+        shop_id=store.id,
+        lines=[{"item_id": soap.id, "quantity": 2}],
+        now=NOW,
+        today=TODAY,
+        secret="s",
+        household_id=tj1.id,
+    )
+    assert tj1.balance == 100
+    assert table(household_standings(session, Q4, township="上木拉乡")) == before
+    shop.cancel_redemption(session, admin, sale.id, reason="退货", now=NOW, tz="Asia/Shanghai")
+    assert tj1.balance == 110
+    assert table(household_standings(session, Q4, township="上木拉乡")) == before
+    session.commit()
+    from app.points.ledger import verify
+
+    assert verify(session) == []

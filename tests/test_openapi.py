@@ -1,0 +1,99 @@
+"""GET /api/v1/openapi.json describes every endpoint of the contract."""
+
+import re
+
+import pytest
+
+CONTRACT = {
+    "/auth/token": {"post"},
+    "/villages": {"post", "get"},
+    "/villages/{id}/scheme": {"put"},
+    "/users": {"post"},
+    "/households": {"post", "get"},
+    "/households/{id}": {"get"},
+    "/households/{id}/entries": {"get"},
+    "/rules": {"post", "get"},
+    "/rules/{id}": {"patch"},
+    "/entries": {"post"},
+    "/entries/batch": {"post"},
+    "/entries/{id}/approve": {"post"},
+    "/entries/{id}/reject": {"post"},
+    "/entries/{id}/reverse": {"post"},
+    "/leaderboards": {"get"},
+}
+
+
+def normalise(path: str) -> str:
+    """``/api/v1/entries/{entry_id}/approve`` → ``/entries/{id}/approve``."""
+    path = re.sub(r"^/api/v1", "", path)
+    return re.sub(r"\{[^}]+\}", "{id}", path)
+
+
+@pytest.fixture
+def spec(client):
+    r = client.get("/api/v1/openapi.json")
+    assert r.status_code == 200
+    assert r.mimetype == "application/json"
+    return r.get_json()
+
+
+def test_document_is_openapi(spec):
+    assert spec["openapi"].startswith("3.")
+    assert spec["info"]["title"] and spec["info"]["version"] == "v1"
+
+
+@pytest.mark.parametrize("path", sorted(CONTRACT))
+def test_every_contract_path_is_described(spec, path):
+    described = {
+        normalise(p): {m for m in ops if m in ("get", "post", "put", "patch", "delete")}
+        for p, ops in spec["paths"].items()
+    }
+    assert path in described, sorted(described)
+    assert CONTRACT[path] <= described[path]
+
+
+def test_request_bodies_name_the_contract_fields(spec):
+    def fields_of(path, method):
+        for p, ops in spec["paths"].items():
+            if normalise(p) == path:
+                schema = ops[method]["requestBody"]["content"]["application/json"]["schema"]
+                if "$ref" in schema:
+                    schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+                return set(schema["properties"])
+        raise AssertionError(path)
+
+    assert {"username", "password"} <= fields_of("/auth/token", "post")
+    assert {"household_id", "rule_id", "quantity", "occurred_on", "note", "member_name"} <= fields_of(
+        "/entries", "post"
+    )
+    assert {"rule_id", "household_ids", "occurred_on", "note"} <= fields_of("/entries/batch", "post")
+    assert {
+        "village_id",
+        "code",
+        "name",
+        "category",
+        "points",
+        "cap_period",
+        "cap_count",
+        "veto",
+        "requires_evidence",
+    } <= fields_of("/rules", "post")
+    assert {
+        "base_points",
+        "redeem_floor",
+        "yuan_per_point",
+        "approval_required",
+        "notice_days",
+        "annual_reset",
+    } == fields_of("/villages/{id}/scheme", "put")
+    assert {"village_id", "number", "head_name", "address", "phone", "members"} <= fields_of("/households", "post")
+    assert {"reason"} == fields_of("/entries/{id}/reverse", "post")
+
+
+def test_every_served_api_route_is_documented(app, spec):
+    documented = {normalise(p) for p in spec["paths"]}
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/") and not rule.endpoint.startswith("api-docs."):
+            served.add(normalise(re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)))
+    assert served - documented == set()
