@@ -1,6 +1,7 @@
 """One place that turns failures into the API's error JSON or a page in Chinese."""
 
 from flask import Flask, render_template, request
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.api import (
@@ -30,6 +31,15 @@ def init_app(app: Flask) -> None:
         if _is_api():
             return http_error_response(exc)
         return render_template("error.html", status=exc.code, message=exc.description), exc.code
+
+    @app.errorhandler(IntegrityError)
+    def integrity_error(exc: IntegrityError):
+        """A uniqueness race the services' checks could not see (two clerks, one moment)."""
+        db.session.rollback()
+        message = "该记录刚被他人同时创建或修改，请刷新后重试"
+        if _is_api():
+            return error_response(409, "conflict", message)
+        return render_template("error.html", status=409, message=message), 409
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -5,6 +5,7 @@ import os
 from datetime import date
 
 import pytest
+from flask import g
 
 from app import create_app
 from app.auth import models as auth_models
@@ -36,6 +37,15 @@ def _app(tmp_path_factory):
     with app.app_context():
         db.drop_all()
         db.create_all()
+
+    @app.before_request
+    def _fresh_request_state():
+        """The ``session`` fixture keeps an app context pushed, and Flask reuses it for
+        test-client requests: forget what a previous request cached in ``g`` (the
+        Flask-Login user, Flask-Babel's locale), as a real request would."""
+        for key in ("_login_user", "_flask_babel"):
+            g.pop(key, None)
+
     yield app
     with app.app_context():
         db.session.remove()

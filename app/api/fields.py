@@ -19,3 +19,12 @@ class StrictFloat(fields.Float):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.make_error("invalid", input=value)
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictDate(fields.Date):
+    """``YYYY-MM-DD`` only (Python's ISO parser also takes ``20261120``)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or len(value) != 10 or value[4] != "-" or value[7] != "-":
+            raise self.make_error("invalid", input=value, obj_type="date")
+        return super()._deserialize(value, attr, data, **kwargs)

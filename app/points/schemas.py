@@ -1,7 +1,7 @@
 from flask import current_app
 from marshmallow import Schema, fields
 
-from app.api.fields import StrictBoolean
+from app.api.fields import StrictBoolean, StrictDate
 from app.clock import to_local_iso
 from app.points.models import Entry, Rule
 
@@ -44,7 +44,7 @@ class EntryIn(Schema):
     household_id = fields.Integer(required=True, strict=True)
     rule_id = fields.Integer(required=True, strict=True)
     quantity = fields.Integer(strict=True, load_default=1)
-    occurred_on = fields.Date(required=True)
+    occurred_on = StrictDate(required=True)
     note = fields.String(load_default="")
     member_name = fields.String(load_default="")
     evidence_id = fields.String(allow_none=True, load_default=None)
@@ -53,7 +53,7 @@ class EntryIn(Schema):
 class BatchIn(Schema):
     rule_id = fields.Integer(required=True, strict=True)
     household_ids = fields.List(fields.Integer(strict=True), required=True)
-    occurred_on = fields.Date(required=True)
+    occurred_on = StrictDate(required=True)
     note = fields.String(load_default="")
     evidence_id = fields.String(allow_none=True, load_default=None)
 

@@ -1,21 +1,9 @@
 """The audit log page."""
 
 import pytest
-from flask import g
 
 from app.households.services import update_household
 from app.villages.services import set_scheme
-
-
-@pytest.fixture(autouse=True)
-def one_login_per_request(app):
-    """conftest keeps an app context pushed across requests: forget the Flask-Login user
-    cached in ``g`` so each request authenticates on its own."""
-
-    def forget_user():
-        g.pop("_login_user", None)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, forget_user)
 
 
 def text(response) -> str:

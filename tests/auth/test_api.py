@@ -3,28 +3,12 @@
 from datetime import datetime, timedelta
 
 import pytest
-from flask import g
 
 from app import create_app
 from app.auth import services
 from app.auth.models import User
 from app.extensions import db, limiter
 from tests.factories import PASSWORD
-
-
-@pytest.fixture(autouse=True)
-def one_login_per_request(app):
-    """conftest's ``session`` fixture keeps an app context pushed, and Flask reuses it for
-    every test-client request, so Flask-Login's cached user in ``g`` would leak from one
-    request to the next: forget it at the start of each request."""
-
-    def forget_user():
-        g.pop("_login_user", None)
-
-    hooks = app.before_request_funcs.setdefault(None, [])
-    hooks.insert(0, forget_user)
-    yield
-    hooks.remove(forget_user)
 
 
 def token_for(client, username, password=PASSWORD):

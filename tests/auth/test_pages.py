@@ -1,21 +1,8 @@
 """User management pages: the list, creating users, deactivating, resetting passwords."""
 
-import pytest
-from flask import g
 
 from app.auth.models import User
 from tests.factories import PASSWORD
-
-
-@pytest.fixture(autouse=True)
-def one_login_per_request(app):
-    """conftest keeps an app context pushed across requests: forget the Flask-Login user
-    cached in ``g`` so each request authenticates on its own."""
-
-    def forget_user():
-        g.pop("_login_user", None)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, forget_user)
 
 
 def text(response) -> str:

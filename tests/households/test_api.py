@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-from flask import g
 
 from app.clock import local_today, quarter_of, year_of
 from app.households.models import Household
@@ -12,18 +11,6 @@ from app.points.models import Entry
 TODAY = local_today("Asia/Shanghai")
 
 
-@pytest.fixture(autouse=True)
-def one_login_per_request(app):
-    """conftest keeps an app context pushed across test-client requests: forget the
-    Flask-Login user cached in ``g`` so each request authenticates on its own."""
-
-    def forget_user():
-        g.pop("_login_user", None)
-
-    hooks = app.before_request_funcs.setdefault(None, [])
-    hooks.insert(0, forget_user)
-    yield
-    hooks.remove(forget_user)
 
 
 def assert_error(response, status, code):

@@ -6,7 +6,6 @@ import io
 from pathlib import Path
 
 import pytest
-from flask import g
 from openpyxl import Workbook, load_workbook
 
 from app.audit.models import AuditLog
@@ -17,15 +16,6 @@ from app.points import services as points
 TODAY = local_today("Asia/Shanghai")
 
 
-@pytest.fixture(autouse=True)
-def one_login_per_request(app):
-    """conftest keeps an app context pushed across requests: forget the Flask-Login user
-    cached in ``g`` so each request authenticates on its own."""
-
-    def forget_user():
-        g.pop("_login_user", None)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, forget_user)
 
 
 def text(response) -> str:

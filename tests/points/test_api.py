@@ -8,7 +8,6 @@ import json
 from datetime import date, timedelta
 
 import pytest
-from flask import g
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -21,18 +20,6 @@ from tests import factories
 TODAY = local_today("Asia/Shanghai")
 
 
-@pytest.fixture(autouse=True)
-def one_login_per_request(app):
-    """conftest keeps an app context pushed across test-client requests: forget the
-    Flask-Login user cached in ``g`` so each request authenticates on its own."""
-
-    def forget_user():
-        g.pop("_login_user", None)
-
-    hooks = app.before_request_funcs.setdefault(None, [])
-    hooks.insert(0, forget_user)
-    yield
-    hooks.remove(forget_user)
 
 
 def assert_error(response, status, code):
@@ -333,6 +320,8 @@ def test_unknown_evidence_is_a_bad_reference(world, api):
         ({"quantity": 1.5}, "quantity"),
         ({"quantity": None}, "quantity"),
         ({"occurred_on": "2026-02-30"}, "occurred_on"),
+        ({"occurred_on": "20261120"}, "occurred_on"),
+        ({"occurred_on": "2026-11-20T08:00:00"}, "occurred_on"),
         ({"occurred_on": (TODAY + timedelta(days=1)).isoformat()}, "occurred_on"),
         ({"occurred_on": "1999-12-31"}, "occurred_on"),
         ({"occurred_on": None}, "occurred_on"),

@@ -3,7 +3,6 @@
 from datetime import date
 
 import pytest
-from flask import g
 
 from app.households.services import move_out
 from app.points import services as points
@@ -13,18 +12,6 @@ from tests.factories import NOW
 TODAY = date(2026, 11, 20)
 
 
-@pytest.fixture(autouse=True)
-def one_login_per_request(app):
-    """conftest keeps an app context pushed across test-client requests: forget the
-    Flask-Login user cached in ``g`` so each request authenticates on its own."""
-
-    def forget_user():
-        g.pop("_login_user", None)
-
-    hooks = app.before_request_funcs.setdefault(None, [])
-    hooks.insert(0, forget_user)
-    yield
-    hooks.remove(forget_user)
 
 
 def assert_error(response, status, code):

@@ -7,7 +7,6 @@ and 2026Q4 through the services, and the notice window is judged against the rea
 from datetime import date, timedelta
 
 import pytest
-from flask import g
 from sqlalchemy import func, select
 
 from app.clock import local_today
@@ -18,18 +17,6 @@ from tests.rankings.test_periods import Q3_DAY, Q4_DAY, build_contest, build_q3,
 REAL_TODAY = local_today("Asia/Shanghai")
 
 
-@pytest.fixture(autouse=True)
-def one_login_per_request(app):
-    """conftest keeps an app context pushed across test-client requests: forget the
-    Flask-Login user cached in ``g`` so each request authenticates on its own."""
-
-    def forget_user():
-        g.pop("_login_user", None)
-
-    funcs = app.before_request_funcs.setdefault(None, [])
-    funcs.insert(0, forget_user)
-    yield
-    funcs.remove(forget_user)  # the app is shared by the whole run
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from flask import g
 from sqlalchemy import func, select
 
 from app.clock import local_today, parse_period, quarter_of, utcnow
@@ -43,15 +42,6 @@ def section(html: str, heading: str) -> str:
     return html[start : html.index("</section>", start)]
 
 
-@pytest.fixture(autouse=True)
-def one_login_per_request(app):
-    """The ``session`` fixture keeps one app context across requests: drop the user
-    Flask-Login cached in ``g`` so each request authenticates on its own."""
-
-    def forget_user():
-        g.pop("_login_user", None)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, forget_user)
 
 
 @pytest.fixture

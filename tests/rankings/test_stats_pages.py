@@ -5,7 +5,6 @@ import io
 import re
 
 import pytest
-from flask import g
 from openpyxl import load_workbook
 
 from app.clock import local_today, utcnow
@@ -22,12 +21,6 @@ def text(response) -> str:
     return response.get_data(as_text=True)
 
 
-@pytest.fixture(autouse=True)
-def one_login_per_request(app):
-    def forget_user():
-        g.pop("_login_user", None)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, forget_user)
 
 
 @pytest.fixture

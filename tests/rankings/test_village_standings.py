@@ -4,7 +4,6 @@ other (GET /leaderboards/villages), read from the maintained period totals."""
 from datetime import date
 
 import pytest
-from flask import g
 
 from app.households import services as households
 from app.points import services as points
@@ -17,18 +16,6 @@ from tests.rankings.test_periods import NOW, Q3_DAY, Q4_DAY, TODAY, add_househol
 TOWNSHIP = "上木拉乡"
 
 
-@pytest.fixture(autouse=True)
-def one_login_per_request(app):
-    """conftest keeps an app context pushed across test-client requests: forget the
-    Flask-Login user cached in ``g`` so each request authenticates on its own."""
-
-    def forget_user():
-        g.pop("_login_user", None)
-
-    funcs = app.before_request_funcs.setdefault(None, [])
-    funcs.insert(0, forget_user)
-    yield
-    funcs.remove(forget_user)  # the app is shared by the whole run
 
 
 def assert_error(response, status, code):

@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-from flask import g
 from sqlalchemy import func, select, text
 
 from app.clock import local_today, quarter_of, utcnow
@@ -16,15 +15,6 @@ TZ = "Asia/Shanghai"
 TODAY = local_today(TZ)
 
 
-@pytest.fixture(autouse=True)
-def one_login_per_request(app):
-    """conftest keeps an app context pushed across test-client requests: forget the
-    Flask-Login user cached in ``g`` so each request authenticates on its own."""
-
-    def forget_user():
-        g.pop("_login_user", None)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, forget_user)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from flask import g
 from openpyxl import load_workbook
 
 from app.clock import local_today, utcnow
@@ -19,15 +18,6 @@ TODAY = local_today("Asia/Shanghai")
 SECRET = "test-secret"
 
 
-@pytest.fixture(autouse=True)
-def one_login_per_request(app):
-    """conftest keeps an app context pushed across requests: forget the Flask-Login user
-    cached in ``g`` so each request authenticates on its own."""
-
-    def forget_user():
-        g.pop("_login_user", None)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, forget_user)
 
 
 @dataclass

@@ -6,19 +6,12 @@ import shutil
 import subprocess
 
 import pytest
-from flask import g
 
 from app.redemption import qr
 
 ZBARIMG = shutil.which("zbarimg") or shutil.which("zbarimg", path="/usr/bin")
 
 
-@pytest.fixture(autouse=True)
-def one_login_per_request(app):
-    def forget_user():
-        g.pop("_login_user", None)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, forget_user)
 
 
 def zbar(png: bytes, tmp_path) -> str:

@@ -1,7 +1,6 @@
 """POST/GET /villages and PUT /villages/{id}/scheme."""
 
 import pytest
-from flask import g
 
 from app.villages.models import Village
 
@@ -15,18 +14,6 @@ SCHEME = {
 }
 
 
-@pytest.fixture(autouse=True)
-def one_login_per_request(app):
-    """conftest keeps an app context pushed across test-client requests: forget the
-    Flask-Login user cached in ``g`` so each request authenticates on its own."""
-
-    def forget_user():
-        g.pop("_login_user", None)
-
-    hooks = app.before_request_funcs.setdefault(None, [])
-    hooks.insert(0, forget_user)
-    yield
-    hooks.remove(forget_user)
 
 
 def assert_error(response, status, code):

@@ -1,21 +1,8 @@
 """The scheme page of a village and the admin's list of villages."""
 
-import pytest
-from flask import g
 
 from app.audit.models import AuditLog
 from app.villages.models import Village
-
-
-@pytest.fixture(autouse=True)
-def one_login_per_request(app):
-    """conftest keeps an app context pushed across requests: forget the Flask-Login user
-    cached in ``g`` so each request authenticates on its own."""
-
-    def forget_user():
-        g.pop("_login_user", None)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, forget_user)
 
 
 def text(response) -> str:
