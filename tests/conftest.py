@@ -117,9 +117,7 @@ class ApiClient:
         return other
 
     def _call(self, method, path, headers=None, **kwargs):
-        return self.client.open(
-            "/api/v1" + path, method=method, headers={**self.headers, **(headers or {})}, **kwargs
-        )
+        return self.client.open("/api/v1" + path, method=method, headers={**self.headers, **(headers or {})}, **kwargs)
 
     def get(self, path, **kw):
         return self._call("GET", path, **kw)

@@ -47,8 +47,13 @@ def household(session, admin: User, village: Village, number: str, head: str = "
 
 
 def rule(session, admin: User, village: Village, code: str, points_: int, **extra) -> Rule:
-    values = {"code": code, "name": extra.pop("name", code), "category": extra.pop("category", "志愿服务"),
-              "points": points_, **extra}
+    values = {
+        "code": code,
+        "name": extra.pop("name", code),
+        "category": extra.pop("category", "志愿服务"),
+        "points": points_,
+        **extra,
+    }
     return points.create_rule(session, Actor(admin), village.id, values)
 
 
@@ -77,12 +82,15 @@ class World:
             for i in range(1, 4):
                 w.households[f"{p}{i}"] = household(session, admin, v, f"{p.upper()}-{i:03d}", f"户主{p}{i}")
             w.users[f"{p}_resident"] = user(session, f"{p}_resident", "resident", v, w.households[f"{p}1"])
-            w.rules[f"{p}_labour"] = rule(session, admin, v, "VOL-LABOUR", 5, name="义务投工投劳",
-                                          cap_period="day", cap_count=1)
+            w.rules[f"{p}_labour"] = rule(
+                session, admin, v, "VOL-LABOUR", 5, name="义务投工投劳", cap_period="day", cap_count=1
+            )
             w.rules[f"{p}_school"] = rule(session, admin, v, "WORK-SCHOOL", 3, name="参加夜校", category="勤劳致富")
-            w.rules[f"{p}_gamble"] = rule(session, admin, v, "LAW-GAMBLE", -20, name="参与赌博", category="遵纪守法",
-                                          veto=True)
-            w.rules[f"{p}_photo"] = rule(session, admin, v, "CLEAN-COURTYARD", 15, name="美丽庭院",
-                                         category="清洁卫生", requires_evidence=True)
+            w.rules[f"{p}_gamble"] = rule(
+                session, admin, v, "LAW-GAMBLE", -20, name="参与赌博", category="遵纪守法", veto=True
+            )
+            w.rules[f"{p}_photo"] = rule(
+                session, admin, v, "CLEAN-COURTYARD", 15, name="美丽庭院", category="清洁卫生", requires_evidence=True
+            )
         session.commit()
         return w

@@ -1,6 +1,5 @@
 """User management pages: the list, creating users, deactivating, resetting passwords."""
 
-
 from app.auth.models import User
 from tests.factories import PASSWORD
 

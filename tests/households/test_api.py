@@ -11,8 +11,6 @@ from app.points.models import Entry
 TODAY = local_today("Asia/Shanghai")
 
 
-
-
 def assert_error(response, status, code):
     assert response.status_code == status, response.get_json()
     body = response.get_json()

@@ -16,8 +16,6 @@ from app.points import services as points
 TODAY = local_today("Asia/Shanghai")
 
 
-
-
 def text(response) -> str:
     return response.get_data(as_text=True)
 

@@ -20,8 +20,6 @@ from tests import factories
 TODAY = local_today("Asia/Shanghai")
 
 
-
-
 def assert_error(response, status, code):
     assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:500])
     body = response.get_json()

@@ -12,8 +12,6 @@ from tests.factories import NOW
 TODAY = date(2026, 11, 20)
 
 
-
-
 def assert_error(response, status, code):
     assert response.status_code == status, response.get_json()
     body = response.get_json()

@@ -17,8 +17,6 @@ from tests.rankings.test_periods import Q3_DAY, Q4_DAY, build_contest, build_q3,
 REAL_TODAY = local_today("Asia/Shanghai")
 
 
-
-
 @pytest.fixture
 def as_(api):
     cache = {}

@@ -42,8 +42,6 @@ def section(html: str, heading: str) -> str:
     return html[start : html.index("</section>", start)]
 
 
-
-
 @pytest.fixture
 def login(auth):
     def as_(username):

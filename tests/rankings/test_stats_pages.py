@@ -21,8 +21,6 @@ def text(response) -> str:
     return response.get_data(as_text=True)
 
 
-
-
 @pytest.fixture
 def login(auth):
     def as_(username):

@@ -16,8 +16,6 @@ from tests.rankings.test_periods import NOW, Q3_DAY, Q4_DAY, TODAY, add_househol
 TOWNSHIP = "上木拉乡"
 
 
-
-
 def assert_error(response, status, code):
     assert response.status_code == status, response.get_json()
     assert response.get_json()["error"]["code"] == code

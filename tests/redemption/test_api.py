@@ -15,8 +15,6 @@ TZ = "Asia/Shanghai"
 TODAY = local_today(TZ)
 
 
-
-
 @pytest.fixture
 def shop(world, session):
     """团结村's shop: 大米 30 分 ×10, 食用油 50 分 ×3, 肥皂 5 分 ×20; tj1 has 300 points

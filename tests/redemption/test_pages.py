@@ -18,8 +18,6 @@ TODAY = local_today("Asia/Shanghai")
 SECRET = "test-secret"
 
 
-
-
 @dataclass
 class StockedShop:
     """The shop fixture: its id and its items by nickname."""

@@ -12,8 +12,6 @@ from app.redemption import qr
 ZBARIMG = shutil.which("zbarimg") or shutil.which("zbarimg", path="/usr/bin")
 
 
-
-
 def zbar(png: bytes, tmp_path) -> str:
     path = tmp_path / "card.png"
     path.write_bytes(png)

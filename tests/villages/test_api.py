@@ -14,8 +14,6 @@ SCHEME = {
 }
 
 
-
-
 def assert_error(response, status, code):
     assert response.status_code == status, response.get_json()
     body = response.get_json()

@@ -1,6 +1,5 @@
 """The scheme page of a village and the admin's list of villages."""
 
-
 from app.audit.models import AuditLog
 from app.villages.models import Village
 
