@@ -1,0 +1,413 @@
+"""The figures of the issue, each timed N times after a warm-up beside the floor:
+``GET /api/v1/ping``, an authenticated request that does nothing, through the same
+server and the same kind of connection, measured in the same run."""
+
+import time
+import uuid
+from datetime import date, timedelta
+
+from . import util
+from .client import Client
+
+PING = "/api/v1/ping"
+
+
+class Run:
+    """Timed samples of a figure, the floor requests interleaved with them (if any), and
+    the server's CPU seconds over them (gunicorn workers, plus the PostgreSQL backends)."""
+
+    def __init__(self, samples, floors=None, cpu=None, cpu_db=None):
+        self.samples = samples
+        self.floors = floors or []
+        self.cpu = cpu  # app + database, seconds
+        self.cpu_db = cpu_db  # the database's part
+
+
+class Figures:
+    """The figures of one run. Ratios are computed by ``finalize`` against the floor
+    measured in two blocks (at the start and at the end of the run, so a drift in the
+    machine's load shows), and also against the no-ops interleaved with the figure."""
+
+    FLOORS = {"ping": "ping_after", "ping_cookie": "ping_cookie_after"}
+
+    def __init__(self, log=print):
+        self.items: list[dict] = []
+        self.runs: dict[str, Run] = {}
+        self.floors: dict[str, dict] = {}
+        self.log = log
+
+    def add(self, key, name, run, *, floor=None, goal=None, limit=None, kind="ratio", note="", **extra) -> dict:
+        """``run`` is a ``Run`` or a list of seconds. ``kind`` "ratio": the median at most
+        ``limit`` × the floor's median; "seconds": the median under ``limit`` seconds."""
+        run = run if isinstance(run, Run) else Run(run)
+        samples = run.samples
+        item = {
+            "key": key,
+            "name": name,
+            "n": len(samples),
+            "median_ms": util.median(samples) * 1000,
+            "p95_ms": util.p95(samples) * 1000,
+            "min_ms": min(samples) * 1000,
+            "max_ms": max(samples) * 1000,
+            "floor": floor,
+            "goal": goal,
+            "limit": limit,
+            "kind": kind,
+            "note": note,
+            **extra,
+        }
+        self.items.append(item)
+        self.runs[key] = run
+        cpu = ""
+        if run.cpu is not None:
+            cpu = f", server CPU {run.cpu / (len(samples) + len(run.floors)) * 1000:.2f} ms per request sent"
+            if run.cpu_db:
+                cpu += f" (database {run.cpu_db / (len(samples) + len(run.floors)) * 1000:.2f} ms)"
+        self.log(f"  {name}: median {item['median_ms']:.2f} ms, p95 {item['p95_ms']:.2f} ms (n={len(samples)}){cpu}")
+        return item
+
+    def get(self, key) -> dict | None:
+        return next((i for i in self.items if i["key"] == key), None)
+
+    def finalize(self) -> None:
+        for key, after in self.FLOORS.items():
+            runs = [self.runs[k] for k in (key, after) if k in self.runs]
+            if not runs:
+                continue
+            samples = [x for r in runs for x in r.samples]
+            cpu = [r.cpu for r in runs]
+            cpu_db = [r.cpu_db for r in runs]
+            floor = {
+                "median_ms": util.median(samples) * 1000,
+                "p95_ms": util.p95(samples) * 1000,
+                "n": len(samples),
+                "cpu_ms": sum(cpu) / len(samples) * 1000 if None not in cpu else None,
+                "db_cpu_ms": sum(cpu_db) / len(samples) * 1000 if None not in cpu_db else None,
+            }
+            self.floors[key] = floor
+            for k in (key, after):
+                if self.get(k) and floor["cpu_ms"] is not None:
+                    self.get(k)["cpu_ms"] = self.runs[k].cpu / len(self.runs[k].samples) * 1000
+                    self.get(k)["db_cpu_ms"] = self.runs[k].cpu_db / len(self.runs[k].samples) * 1000
+        for item in self.items:
+            run = self.runs[item["key"]]
+            floor = self.floors.get(item["floor"]) if item["floor"] else None
+            if floor:
+                item["floor_median_ms"] = floor["median_ms"]
+                item["floor_p95_ms"] = floor["p95_ms"]
+                item["ratio"] = item["median_ms"] / floor["median_ms"]
+                item["ratio_p95"] = item["p95_ms"] / floor["p95_ms"]
+                if run.floors:
+                    item["interleaved_floor_median_ms"] = util.median(run.floors) * 1000
+                    item["ratio_interleaved"] = item["median_ms"] / item["interleaved_floor_median_ms"]
+            if run.cpu is not None and item["key"] not in self.floors and not item["key"].endswith("_after"):
+                cpu, cpu_db = run.cpu, run.cpu_db
+                if floor and floor["cpu_ms"] is not None:
+                    cpu -= len(run.floors) * floor["cpu_ms"] / 1000  # the interleaved no-ops' share
+                    cpu_db -= len(run.floors) * floor["db_cpu_ms"] / 1000
+                item["cpu_ms"] = max(cpu, 0) / len(run.samples) * 1000
+                item["db_cpu_ms"] = max(cpu_db, 0) / len(run.samples) * 1000
+                if floor and floor["cpu_ms"]:
+                    item["cpu_ratio"] = item["cpu_ms"] / floor["cpu_ms"]
+            if item["limit"] is not None:
+                if item["kind"] == "ratio":
+                    item["pass"] = item.get("ratio", float("inf")) <= item["limit"]
+                else:
+                    item["pass"] = item["median_ms"] / 1000 < item["limit"]
+
+
+def _timed(fn, n: int, warmup: int, floor=None, probe=None) -> Run:
+    """``n`` timed calls after ``warmup`` untimed ones; with ``floor``, a floor request
+    right before each timed call. ``probe()`` reads the server's CPU seconds."""
+    for i in range(warmup):
+        fn(i, True)
+    app0, db0 = probe() if probe else (None, None)
+    samples, floors = [], []
+    for i in range(n):
+        if floor is not None:
+            floors.append(floor(i, False))
+        samples.append(fn(i, False))
+    if probe is None:
+        return Run(samples, floors)
+    app1, db1 = probe()
+    return Run(samples, floors, (app1 - app0) + (db1 - db0), db1 - db0)
+
+
+def _expect(r, status: int, what: str):
+    if r.status != status:
+        raise RuntimeError(f"{what}: HTTP {r.status} (expected {status}): {r.body[:400]!r}")
+    return r
+
+
+def _adaptive(n: int, warm_seconds: list[float], budget: float = 60.0, least: int = 20) -> int:
+    """Fewer repetitions for a slow request, so one figure cannot take minutes."""
+    per = max(util.median(warm_seconds), 1e-4)
+    return max(least, min(n, int(budget / per)))
+
+
+def run(port: int, meta: dict, today: date, raw, args, probe=None, log=print) -> tuple[Figures, dict]:
+    """All HTTP figures and the raw-SQL floors; ``raw`` runs SQL on the same database."""
+    figs = Figures(log)
+    info: dict = {}
+    reps = args.reps
+    password = meta["password"]
+    api = Client(port)
+    api.token_login(meta["recorder"], password)
+    page = Client(port)
+    page.form_login(meta["reviewer"], password)
+    village, township = meta["bench_village_id"], meta["bench_township"]
+    heavy = meta["heavy_household_id"]
+    quarter = f"{today.year}Q{(today.month - 1) // 3 + 1}"
+    targets = list(meta["writable_household_ids"])
+
+    def ping(_i, _warm):
+        return _expect(api.get(PING), 200, "ping").seconds
+
+    def ping_cookie(_i, _warm):
+        return _expect(page.get(PING), 200, "ping (cookie)").seconds
+
+    # Warm every path once (imports, templates, connection pools in each worker).
+    _timed(ping, 0, 50)
+    _timed(ping_cookie, 0, 20)
+
+    log("floor")
+    figs.add("ping", "floor: GET /api/v1/ping (bearer), first block", _timed(ping, reps, 20, probe=probe))
+    figs.add(
+        "ping_cookie",
+        "floor: GET /api/v1/ping (session cookie), first block",
+        _timed(ping_cookie, reps, 10, probe=probe),
+    )
+
+    # --- writes ---------------------------------------------------------------------
+    log("writes")
+    cursor = iter(range(len(targets)))
+
+    def one_entry(with_key: bool):
+        def go(_i, _warm):
+            hid = targets[next(cursor) % len(targets)]
+            body = {
+                "household_id": hid,
+                "rule_id": meta["event_rule_id"],
+                "quantity": 1,
+                "occurred_on": today.isoformat(),
+            }
+            headers = {"Idempotency-Key": uuid.uuid4().hex} if with_key else None
+            return _expect(api.post("/api/v1/entries", body, headers=headers), 201, "POST /entries").seconds
+
+        return go
+
+    figs.add(
+        "entry",
+        "record one entry: POST /api/v1/entries (Idempotency-Key)",
+        _timed(one_entry(True), reps, 20, ping, probe),
+        floor="ping",
+        goal="≤ 3× floor",
+        limit=3,
+    )
+    figs.add(
+        "entry_nokey",
+        "record one entry, no Idempotency-Key",
+        _timed(one_entry(False), reps, 10, ping, probe),
+        floor="ping",
+        note="for comparison",
+    )
+
+    size = args.batch_size
+    if len(targets) < size:
+        raise RuntimeError(f"the benchmarked village has {len(targets)} writable households; a batch needs {size}")
+    step = max(1, (len(targets) - size) // max(1, args.batch_reps))
+    created_counts: list[int] = []
+
+    def batch(rule_id: int, first_day_back: int, capped: bool):
+        def go(i, warm):
+            start = (i * step + (0 if warm else step // 2)) % len(targets)
+            hids = (targets[start:] + targets[:start])[:size]
+            day = today - timedelta(days=first_day_back + i + (0 if warm else 7))
+            body = {"rule_id": rule_id, "household_ids": hids, "occurred_on": day.isoformat()}
+            r = _expect(
+                api.post("/api/v1/entries/batch", body, headers={"Idempotency-Key": uuid.uuid4().hex}),
+                201,
+                "POST /entries/batch",
+            )
+            if not warm:
+                created = len(r.json()["created"])
+                created_counts.append(created)
+                if not capped and created != size:
+                    raise RuntimeError(f"a batch without a cap created {created} of {size} entries")
+            return r.seconds
+
+        return go
+
+    figs.add(
+        "batch",
+        f"a batch of {size:,}: POST /api/v1/entries/batch (no cap)",
+        _timed(batch(meta["event_rule_id"], 0, False), args.batch_reps, 1, ping, probe),
+        goal="< 1 s",
+        limit=1.0,
+        kind="seconds",
+        floor="ping",
+    )
+    created_counts.clear()
+    figs.add(
+        "batch_capped",
+        f"a batch of {size:,}, capped rule (1 a day)",
+        _timed(batch(meta["capped_rule_id"], 20, True), max(1, args.batch_reps - 2), 0, ping, probe),
+        floor="ping",
+        note="for comparison",
+        created=list(created_counts),
+    )
+
+    # --- reads ----------------------------------------------------------------------
+    log("reads")
+
+    def household_page(_i, _warm):
+        r = _expect(page.get(f"/households/{heavy}"), 200, "GET /households/<id>")
+        info["page_bytes"] = len(r.body)
+        info["page_rows"] = r.body.count(b"<tr")
+        return r.seconds
+
+    warm = _timed(household_page, 5, 0).samples
+    n = _adaptive(reps, warm)
+    figs.add(
+        "household_page",
+        f"household page (HTML), {meta['heavy_household_entries']:,} entries: GET /households/<id>",
+        _timed(household_page, n, 0, ping_cookie, probe),
+        floor="ping_cookie",
+        goal="≤ 5× floor",
+        limit=5,
+    )
+
+    def household_print(_i, _warm):
+        r = _expect(page.get(f"/households/{heavy}", {"all": "1"}), 200, "GET /households/<id>?all=1")
+        info["print_bytes"] = len(r.body)
+        info["print_rows"] = r.body.count(b"<tr")
+        return r.seconds
+
+    warm = _timed(household_print, 3, 0).samples
+    figs.add(
+        "household_print",
+        "household passbook, every entry (?all=1)",
+        _timed(household_print, _adaptive(reps, warm, budget=40), 0, ping_cookie, probe),
+        floor="ping_cookie",
+        note="for comparison",
+    )
+
+    def api_get(path, params=None, what=""):
+        def go(_i, _warm):
+            return _expect(api.get(path, params), 200, what or path).seconds
+
+        return go
+
+    figs.add(
+        "household_api",
+        "household account (JSON): GET /api/v1/households/<id>",
+        _timed(api_get(f"/api/v1/households/{heavy}"), reps, 10, ping, probe),
+        floor="ping",
+        note="for comparison",
+    )
+    warm = _timed(api_get(f"/api/v1/households/{heavy}/entries", {"per_page": 500}), 3, 0).samples
+    figs.add(
+        "household_entries_api",
+        "500 newest entries (JSON): GET /api/v1/households/<id>/entries",
+        _timed(
+            api_get(f"/api/v1/households/{heavy}/entries", {"per_page": 500}), _adaptive(reps, warm), 0, ping, probe
+        ),
+        floor="ping",
+        note="for comparison",
+    )
+
+    lb_village = {"period": quarter, "village_id": village, "limit": 50}
+    lb_township = {"period": quarter, "township": township, "limit": 50}
+    r = _expect(api.get("/api/v1/leaderboards", lb_township), 200, "leaderboards")
+    info["township_rows"] = len(r.json()["items"])
+    figs.add(
+        "lb_village",
+        "village standings, top 50: GET /api/v1/leaderboards?village_id=",
+        _timed(api_get("/api/v1/leaderboards", lb_village), reps, 20, ping, probe),
+        floor="ping",
+        goal="≤ 3× floor",
+        limit=3,
+    )
+    figs.add(
+        "lb_township",
+        "township standings, top 50: GET /api/v1/leaderboards?township=",
+        _timed(api_get("/api/v1/leaderboards", lb_township), reps, 20, ping, probe),
+        floor="ping",
+        goal="≤ 3× floor",
+        limit=3,
+    )
+
+    log("raw SQL on the same database")
+    figs.add(
+        "sql_village",
+        "raw SQL: village top 50 on period_totals",
+        raw.time(raw.village_sql, (village, quarter), reps),
+        note="floor for the village standings",
+    )
+    figs.add(
+        "sql_township",
+        "raw SQL: township top 50 on period_totals ⋈ villages",
+        raw.time(raw.township_sql, (township, quarter), reps),
+        note="floor for the township standings",
+    )
+
+    log("floor again")
+    figs.add(
+        "ping_after",
+        "floor: GET /api/v1/ping (bearer), second block",
+        _timed(ping, reps, 5, probe=probe),
+        note="floor, second block",
+    )
+    figs.add(
+        "ping_cookie_after",
+        "floor: GET /api/v1/ping (session cookie), second block",
+        _timed(ping_cookie, reps, 5, probe=probe),
+        note="floor, second block",
+    )
+    info["reconnects"] = api.reconnects + page.reconnects
+    info["quarter"] = quarter
+    api.close()
+    page.close()
+    return figs, info
+
+
+class RawSQL:
+    """The leaderboards' floor: the bare top-50 query on the same database."""
+
+    def __init__(self, connect, paramstyle: str, explain_prefix: str):
+        self.connect = connect
+        self.explain_prefix = explain_prefix  # EXPLAIN QUERY PLAN / EXPLAIN ANALYZE
+        mark = "?" if paramstyle == "qmark" else "%s"
+        self.village_sql = (
+            f"SELECT household_id, points FROM period_totals WHERE village_id = {mark} AND period = {mark} "
+            "ORDER BY points DESC LIMIT 50"
+        )
+        self.township_sql = (
+            "SELECT pt.household_id, pt.points FROM period_totals pt JOIN villages v ON v.id = pt.village_id "
+            f"WHERE v.township = {mark} AND pt.period = {mark} ORDER BY pt.points DESC LIMIT 50"
+        )
+
+    def time(self, sql: str, params, n: int, warmup: int = 10) -> list[float]:
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            samples = []
+            for i in range(warmup + n):
+                t0 = time.perf_counter()
+                cur.execute(sql, params)
+                cur.fetchall()
+                if i >= warmup:
+                    samples.append(time.perf_counter() - t0)
+            conn.rollback()
+            return samples
+        finally:
+            conn.close()
+
+    def explain(self, sql: str, params, prefix: str) -> str:
+        conn = self.connect()
+        try:
+            rows = conn.execute(prefix + " " + sql, params).fetchall()
+            conn.rollback()
+            return "\n".join(" | ".join(str(c) for c in row) for row in rows)
+        finally:
+            conn.close()
