@@ -50,10 +50,13 @@ def create_user(username, roles, password, village_id, household_id, display_nam
 @ledger_cli.command("verify")
 def verify():
     """Recompute balances, period totals and stock from their ledgers; check every hash chain."""
+    from app.database import read_only
     from app.points.ledger import verify as verify_points
     from app.redemption.services import verify_stock
 
-    problems = verify_points(db.session) + verify_stock(db.session)
+    with read_only():
+        problems = verify_points(db.session) + verify_stock(db.session)
+        db.session.rollback()
     if problems:
         for p in problems:
             click.echo(f"MISMATCH {p}", err=True)

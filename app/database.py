@@ -2,6 +2,9 @@
 IMMEDIATE, so concurrent writers queue for the lock instead of failing with
 "database is locked" when a read transaction tries to upgrade."""
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from flask import has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -9,6 +12,18 @@ from sqlalchemy.engine import Engine
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # Migrations turn this off: batch mode rebuilds tables that other rows still reference.
 SQLITE_FOREIGN_KEYS = True
+_reading_only: ContextVar[bool] = ContextVar("reading_only", default=False)
+
+
+@contextmanager
+def read_only():
+    """Transactions begun inside take no write lock on SQLite (``ledger verify`` reads
+    for a minute; it must not make every writer wait)."""
+    token = _reading_only.set(True)
+    try:
+        yield
+    finally:
+        _reading_only.reset(token)
 
 
 def configure_engine(engine: Engine) -> None:
@@ -27,5 +42,5 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        reading = has_request_context() and request.method in SAFE_METHODS
+        reading = _reading_only.get() or (has_request_context() and request.method in SAFE_METHODS)
         conn.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")

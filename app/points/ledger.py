@@ -302,7 +302,8 @@ def _verify_chains(session: Session) -> list[Problem]:
 
     # Plain rows, not ORM objects: this walks millions of entries.
     stmt = select(*Entry.__table__.c).order_by(Entry.household_id, Entry.seq)
-    for entry in session.execute(stmt.execution_options(yield_per=10000)):
+    # On the Core connection: plain tuples, without the ORM result machinery.
+    for entry in session.connection().execution_options(yield_per=10000).execute(stmt):
         if entry.household_id != current:
             if current is not None:
                 close(current)

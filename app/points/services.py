@@ -371,10 +371,9 @@ def record_entry(
     """Record points for one household under a rule, within its cap."""
     require_role(actor, *RECORDERS)
     _check_quantity_and_date(quantity, occurred_on, today)
-    household = household_in_scope(session, actor, household_id, field="household_id")
+    household = household_in_scope(session, actor, household_id, field="household_id", lock=True)
     rule, evidence = _usable_rule(session, actor, rule_id, household.village_id, evidence_id)
     check_period_open(session, household.village_id, occurred_on)
-    household = lock_households(session, [household.id])[household.id]
     if household.moved_out_on is not None:
         raise HouseholdMovedOut()
     if rule.cap_period:
@@ -382,6 +381,7 @@ def record_entry(
         if used + quantity > rule.cap_count:
             raise CapReached(cap_count=rule.cap_count, used=used)
     writer = LedgerWriter(session, now)
+    writer.preload_totals([household.id], (quarter_of(occurred_on), year_of(occurred_on)))
     entry = _rule_entry(
         writer,
         household,

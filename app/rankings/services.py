@@ -85,20 +85,33 @@ def household_standings(
     if limit is not None:
         # Fast path: the top of the period_totals index. Every household outside it has
         # fewer points, so the ranks are exact once ``limit`` positive rows are found.
+        # A township is turned into its village ids first: filtering period_totals by
+        # them keeps both engines on the index instead of joining the whole township.
         base = _scope(
             select(*_COLUMNS, PeriodTotal.points, PeriodTotal.veto_count)
             .join(Household, Household.id == PeriodTotal.household_id)
             .join(Village, Village.id == Household.village_id)
-            .where(PeriodTotal.period == period, PeriodTotal.points > 0),
+            .where(PeriodTotal.period == period),
             village_id,
-            township,
+            None,
         )
         if village_id is not None:
             base = base.where(PeriodTotal.village_id == village_id)
+        if township:
+            village_ids = session.scalars(select(Village.id).where(Village.township == township)).all()
+            if not village_ids:
+                return []
+            base = base.where(PeriodTotal.village_id.in_(village_ids))
         cut = session.execute(
-            base.with_only_columns(PeriodTotal.points).order_by(PeriodTotal.points.desc()).offset(limit - 1).limit(1)
+            base.where(PeriodTotal.points > 0)
+            .with_only_columns(PeriodTotal.points)
+            .order_by(PeriodTotal.points.desc())
+            .offset(limit - 1)
+            .limit(1)
         ).scalar()
         if cut is not None:
+            # ``points >= cut`` alone (cut > 0): a second bound would make SQLite
+            # range-scan from ``points > 0`` instead of from the top.
             rows = session.execute(
                 base.where(PeriodTotal.points >= cut).order_by(PeriodTotal.points.desc(), *order)
             ).all()
