@@ -33,6 +33,7 @@ test-postgres: install translations
 
 bench: install translations
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.redemption
 
 lint: install
 	$(BIN)/ruff check .

@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 
 from . import dataset, pg, report, scenarios, util
-from .server import Server, cpu_seconds
+from .server import Server, cpu_seconds, peak_rss_kb
 
 FULL = {"households": 100_000, "entries": 2_000_000, "villages": 200, "townships": 10, "bench_village_size": 3000}
 QUICK = {"households": 6_000, "entries": 120_000, "villages": 20, "townships": 3, "bench_village_size": 1500}
@@ -87,7 +87,16 @@ def run_engine(
             """CPU seconds so far of (the gunicorn workers, the PostgreSQL backends)."""
             return cpu_seconds(server.worker_pids()), cpu_seconds(backend_pids()) if backend_pids else 0.0
 
-        figs, info = scenarios.run(server.port, meta, local_today(meta["timezone"]), raw, args, probe=probe, log=log)
+        figs, info = scenarios.run(
+            server.port,
+            meta,
+            local_today(meta["timezone"]),
+            raw,
+            args,
+            probe=probe,
+            log=log,
+            memory=lambda: peak_rss_kb(server.worker_pids()),
+        )
     finally:
         server.stop()
     info["loadavg_before"] = [round(x, 2) for x in load_before]

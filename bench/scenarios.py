@@ -145,7 +145,7 @@ def _adaptive(n: int, warm_seconds: list[float], budget: float = 60.0, least: in
     return max(least, min(n, int(budget / per)))
 
 
-def run(port: int, meta: dict, today: date, raw, args, probe=None, log=print) -> tuple[Figures, dict]:
+def run(port: int, meta: dict, today: date, raw, args, probe=None, log=print, memory=None) -> tuple[Figures, dict]:
     """All HTTP figures and the raw-SQL floors; ``raw`` runs SQL on the same database."""
     figs = Figures(log)
     info: dict = {}
@@ -336,6 +336,41 @@ def run(port: int, meta: dict, today: date, raw, args, probe=None, log=print) ->
         goal="≤ 3× floor",
         limit=3,
     )
+
+    # Issue 4: the full township list, the village standings and a 100,000-row export.
+    full_township = {"period": quarter, "township": township}
+    warm = _timed(api_get("/api/v1/leaderboards", full_township), 2, 0).samples
+    info["township_full_rows"] = len(_expect(api.get("/api/v1/leaderboards", full_township), 200, "lb").json()["items"])
+    figs.add(
+        "lb_township_full",
+        f"township standings, full list ({info['township_full_rows']:,} rows)",
+        _timed(api_get("/api/v1/leaderboards", full_township), _adaptive(reps, warm, budget=30), 0, ping, probe),
+        floor="ping",
+        note="for comparison",
+    )
+    for key, params, what in (
+        ("lb_villages_township", {"period": quarter, "township": township}, "village standings of a township"),
+        ("lb_villages_all", {"period": quarter}, "village standings, all 200 villages (100,000 households)"),
+    ):
+        warm = _timed(api_get("/api/v1/leaderboards/villages", params), 2, 0).samples
+        figs.add(
+            key,
+            f"{what}: GET /api/v1/leaderboards/villages",
+            _timed(api_get("/api/v1/leaderboards/villages", params), _adaptive(reps, warm, budget=30), 0, ping, probe),
+            floor="ping",
+            note="for comparison",
+        )
+    for key, path in (("export_csv", "/standings/export.csv"), ("export_xlsx", "/standings/export.xlsx")):
+        before = memory() if memory else None
+        r = _expect(page.get(path, {"period": quarter, "scope": "all"}), 200, path)
+        after = memory() if memory else None
+        info[f"{key}_bytes"] = len(r.body)
+        figs.add(
+            key,
+            f"standings export, every household ({path}): {len(r.body) / 1e6:.1f} MB",
+            Run([r.seconds]),
+            note=(f"worker peak RSS {before / 1024:.0f} → {after / 1024:.0f} MiB" if memory else "for comparison"),
+        )
 
     log("raw SQL on the same database")
     figs.add(

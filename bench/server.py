@@ -35,6 +35,20 @@ def cpu_seconds(pids) -> float:
     return total / CLOCK_TICKS
 
 
+def peak_rss_kb(pids) -> int:
+    """The largest high-water resident set (VmHWM) among ``pids``, in kB."""
+    peak = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+        except OSError:
+            continue
+    return peak
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
