@@ -240,6 +240,8 @@ class _Row:
         "seq",
         "kind",
         "rule_id",
+        "title",
+        "category",
         "quantity",
         "points",
         "ranked",
@@ -628,6 +630,7 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
         e.seq = s
         e.kind = kind
         e.rule_id = (household.village_id - 1) * n_rules + rule_j + 1 if rule_j is not None else None
+        e.title, e.category = title, category
         e.quantity = qty
         e.points = pts
         e.ranked = kind != "opening"

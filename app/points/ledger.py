@@ -45,6 +45,8 @@ def content_hash(entry) -> str:
         entry.seq,
         entry.kind,
         entry.rule_id or "",
+        entry.title or "",
+        entry.category or "",
         entry.quantity,
         entry.points,
         int(entry.ranked),

@@ -75,6 +75,15 @@ def test_clean_ledger_verifies(world, session, runner, activity):
     assert "ledger OK" in output
 
 
+@pytest.mark.parametrize("column, value", [("title", "见义勇为"), ("category", "遵纪守法")])
+def test_a_changed_passbook_label_is_found(world, session, activity, column, value):
+    entry, h = activity["school"], world.households["tj1"]
+    tamper(session, f"UPDATE entries SET {column} = :v WHERE id = :id", v=value, id=entry.id)
+    assert [(p.household_id, p.entry_id, p.what) for p in verify(session)] == [
+        (h.id, entry.id, "content changed after it was written")
+    ]
+
+
 def test_changed_points_are_found(world, session, runner, activity):
     entry, h = activity["school"], world.households["tj1"]
     tamper(session, "UPDATE entries SET points = points + 50 WHERE id = :id", id=entry.id)
