@@ -30,6 +30,8 @@ from werkzeug.security import generate_password_hash
 
 from app.auth import models as auth_models
 from app.clock import local_today, quarter_of, utcnow
+from app.demo import GIVEN as DEMO_GIVEN
+from app.demo import SURNAMES
 from app.points.ledger import LedgerWriter, content_hash
 from app.points.services import OPENING_TITLE
 from app.points.standard_sheet import STANDARD_RULES
@@ -133,46 +135,8 @@ VILLAGE_NAMES = [
     "建设",
     "向阳",
 ]  # noqa: SIM905
-SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-GIVEN = [
-    "建国",
-    "秀英",
-    "桂兰",
-    "志强",
-    "海燕",
-    "国华",
-    "玉兰",
-    "德明",
-    "春花",
-    "永红",
-    "文斌",
-    "丽娟",
-    "卫东",
-    "淑珍",
-    "明亮",
-    "红梅",
-    "建华",
-    "凤英",
-    "振华",
-    "秀兰",
-    "金山",
-    "翠花",
-    "光明",
-    "小芳",
-    "立新",
-    "桂芳",
-    "家宝",
-    "月英",
-    "长青",
-    "扎西",
-    "卓玛",
-    "次仁",
-    "拉姆",
-    "多吉",
-    "央金",
-    "尼玛",
-    "达瓦",
-]  # noqa: SIM905
+# The demo's names, plus names common on the Tibetan plateau (理塘, FIELD-NOTES).
+GIVEN = [*DEMO_GIVEN, "扎西", "卓玛", "次仁", "拉姆", "多吉", "央金", "尼玛", "达瓦"]
 RELATIONS = ("配偶", "长子", "长女", "次子", "次女", "母亲", "父亲", "孙子", "孙女", "儿媳")
 GROUPS = ("东组", "西组", "南组", "北组", "河坝组", "新村组", "一组", "二组", "三组")
 NOTES = ("春季植树", "村道清扫", "夜校第三课", "协助邻居秋收", "党日活动", "村民大会", "防汛值守", "垃圾分类宣传")
