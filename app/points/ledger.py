@@ -305,7 +305,8 @@ def _verify_chains(session: Session) -> list[Problem]:
     # Plain rows, not ORM objects: this walks millions of entries.
     stmt = select(*Entry.__table__.c).order_by(Entry.household_id, Entry.seq)
     # On the Core connection: plain tuples, without the ORM result machinery.
-    for entry in session.connection().execution_options(yield_per=10000).execute(stmt):
+    # (The option goes on the statement: on the connection it would outlive this walk.)
+    for entry in session.connection().execute(stmt.execution_options(yield_per=10000)):
         if entry.household_id != current:
             if current is not None:
                 close(current)

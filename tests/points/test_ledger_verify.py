@@ -234,3 +234,21 @@ def test_a_rewritten_chain_is_found(world, session, activity):
     problems = verify(session)
     assert entry.id not in [p.entry_id for p in problems if "content" in p.what]
     assert any(p.entry_id == activity["early"].id and p.what == "previous-hash link broken" for p in problems)
+
+
+def test_the_session_still_writes_after_verify(world, session, activity):
+    """verify streams its rows; the streaming must not stick to the session's
+    connection (on PostgreSQL the next INSERT would go through a cursor and fail)."""
+    assert verify(session) == []
+    before = world.households["tj2"].balance
+    services.record_entry(
+        session,
+        world.actor("tj_recorder"),
+        household_id=world.households["tj2"].id,
+        rule_id=world.rules["tj_school"].id,
+        occurred_on=NOW.date(),
+        today=NOW.date(),
+        now=NOW,
+    )
+    session.commit()
+    assert world.households["tj2"].balance == before + 3
