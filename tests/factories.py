@@ -6,6 +6,7 @@ from datetime import datetime
 from app.audit.services import Actor
 from app.auth.models import User
 from app.auth.services import create_user
+from app.clock import utcnow
 from app.points import services as points
 from app.points.models import Rule
 from app.villages.models import Village
@@ -55,6 +56,25 @@ def rule(session, admin: User, village: Village, code: str, points_: int, **extr
         **extra,
     }
     return points.create_rule(session, Actor(admin), village.id, values)
+
+
+def score(session, world, key, rule, *, day, today, quantity=1, approve=False):
+    """Record ``world.rules[f"{village}_{rule}"]`` for household ``key`` (e.g. ``"tj2"``);
+    with ``approve``, a second person approves it where the village requires that."""
+    prefix = key[:2]
+    entry = points.record_entry(
+        session,
+        world.actor(f"{prefix}_recorder"),
+        household_id=world.households[key].id,
+        rule_id=world.rules[f"{prefix}_{rule}"].id,
+        quantity=quantity,
+        occurred_on=day,
+        today=today,
+        now=utcnow(),
+    )
+    if approve and entry.status == "pending":
+        points.approve_entry(session, world.actor(f"{prefix}_reviewer"), entry.id, now=utcnow())
+    return entry
 
 
 @dataclass

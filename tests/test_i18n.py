@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
-from flask import g, has_app_context
 
 from app.clock import local_today
 from app.extensions import babel
@@ -125,28 +124,13 @@ def test_compiled_catalogue_is_up_to_date():
 
 
 class Browser:
-    """The test client, one request at a time as a browser makes them.
-
-    Flask-Babel caches the request's locale on ``g``; the fixtures hold an application
-    context open for the whole test, which every test-client request then shares, so the
-    first request's language would stick. Forget it before each request, as a real
-    server does with its fresh context per request."""
+    """The test client with a page login. (conftest forgets the locale Flask-Babel
+    caches on ``g`` before each request, as a real server's fresh context would.)"""
 
     def __init__(self, client):
         self.client = client
-
-    @staticmethod
-    def _forget_locale():
-        if has_app_context():
-            g.pop("_flask_babel", None)
-
-    def get(self, url, **kw):
-        self._forget_locale()
-        return self.client.get(url, **kw)
-
-    def post(self, url, **kw):
-        self._forget_locale()
-        return self.client.post(url, **kw)
+        self.get = client.get
+        self.post = client.post
 
     def login(self, username, password=PASSWORD):
         r = self.post("/login", data={"username": username, "password": password})

@@ -42,29 +42,8 @@ def section(html: str, heading: str) -> str:
     return html[start : html.index("</section>", start)]
 
 
-@pytest.fixture
-def login(auth):
-    def as_(username):
-        auth.logout()
-        assert auth.login(username).status_code == 302
-        return auth.client
-
-    return as_
-
-
 def score(session, world, key, rule, day=DAY, quantity=1):
-    prefix = key[:2]
-    entry = points.record_entry(
-        session,
-        world.actor(f"{prefix}_recorder"),
-        household_id=world.households[key].id,
-        rule_id=world.rules[f"{prefix}_{rule}"].id,
-        quantity=quantity,
-        occurred_on=day,
-        today=TODAY,
-        now=utcnow(),
-    )
-    return entry
+    return factories.score(session, world, key, rule, day=day, today=TODAY, quantity=quantity, approve=False)
 
 
 @pytest.fixture

@@ -21,31 +21,8 @@ def text(response) -> str:
     return response.get_data(as_text=True)
 
 
-@pytest.fixture
-def login(auth):
-    def as_(username):
-        auth.logout()
-        assert auth.login(username).status_code == 302
-        return auth.client
-
-    return as_
-
-
 def score(session, world, key, rule, day=TODAY, quantity=1):
-    prefix = key[:2]
-    entry = points.record_entry(
-        session,
-        world.actor(f"{prefix}_recorder"),
-        household_id=world.households[key].id,
-        rule_id=world.rules[f"{prefix}_{rule}"].id,
-        quantity=quantity,
-        occurred_on=day,
-        today=TODAY,
-        now=utcnow(),
-    )
-    if entry.status == "pending":
-        points.approve_entry(session, world.actor(f"{prefix}_reviewer"), entry.id, now=utcnow())
-    return entry
+    return factories.score(session, world, key, rule, day=day, today=TODAY, quantity=quantity, approve=True)
 
 
 @pytest.fixture
