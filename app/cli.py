@@ -1,5 +1,6 @@
 """Command line of the contract: ``users create``, ``demo``, ``ledger verify``."""
 
+import os
 import sys
 
 import click
@@ -48,14 +49,25 @@ def create_user(username, roles, password, village_id, household_id, display_nam
 
 
 @ledger_cli.command("verify")
-def verify():
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=lambda: os.cpu_count() or 1,
+    show_default="the number of CPUs",
+    help="Processes walking the hash chains.",
+)
+def verify(jobs):
     """Recompute balances, period totals and stock from their ledgers; check every hash chain."""
     from app.database import read_only
     from app.points.ledger import verify as verify_points
     from app.redemption.services import verify_stock
 
+    engine = db.engine
     with read_only():
-        problems = verify_points(db.session) + verify_stock(db.session)
+        if engine.dialect.name == "postgresql":  # every figure from one snapshot
+            db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        url = engine.url.render_as_string(hide_password=False)
+        problems = verify_points(db.session, url=url, jobs=jobs) + verify_stock(db.session)
         db.session.rollback()
     if problems:
         for p in problems:
@@ -79,14 +91,30 @@ def demo():
 @periods_cli.command("roll-year")
 @click.argument("year", type=int)
 def roll_year(year):
-    """Expire spendable points above the base at the end of YEAR (villages with annual_reset)."""
-    from app.clock import utcnow
+    """Expire spendable points above the base at the end of YEAR (villages with annual_reset).
+    YEAR must have ended in the deployment's time zone (TIMEZONE)."""
+    from flask import current_app
+
+    from app.clock import local_today, utcnow
+    from app.errors import YearNotEnded
     from app.rankings.periods import roll_year as roll
 
     if not 2000 <= year <= 2100:
         click.echo("YEAR must be between 2000 and 2100", err=True)
         sys.exit(2)
-    count = roll(db.session, year, now=utcnow())
+    now = utcnow()
+    tz_name = current_app.config["TIMEZONE"]
+    today = local_today(tz_name, now)
+    try:
+        count = roll(db.session, year, now=now, today=today)
+    except YearNotEnded:
+        db.session.rollback()
+        click.echo(
+            f"{year} has not ended yet (today is {today.isoformat()} in {tz_name}): "
+            f"run roll-year {year} from {year + 1}-01-01; nothing changed",
+            err=True,
+        )
+        sys.exit(2)
     db.session.commit()
     click.echo(f"{year}: {count} household(s) expired" if count else f"{year}: nothing to expire")
 

@@ -15,6 +15,7 @@ through the table rather than stored side by side.
 
 import hashlib
 import heapq
+import inspect
 import json
 import random
 import sqlite3
@@ -32,7 +33,7 @@ from app.auth import models as auth_models
 from app.clock import local_today, quarter_of, utcnow
 from app.demo import GIVEN as DEMO_GIVEN
 from app.demo import SURNAMES
-from app.points.ledger import LedgerWriter, content_hash
+from app.points.ledger import LedgerWriter, content_hash, decision_hash
 from app.points.services import OPENING_TITLE
 from app.points.standard_sheet import STANDARD_RULES
 
@@ -852,11 +853,14 @@ def cached_dataset(params: Params, out: Path, timezone: str, *, use_cache: bool,
     today = local_today(timezone)
     sources = [
         *sorted((util.ROOT / "migrations" / "versions").glob("*.py")),
-        *(util.ROOT / "app" / "points" / f for f in ("ledger.py", "standard_sheet.py")),
+        util.ROOT / "app" / "points" / "standard_sheet.py",
     ]
     digest = hashlib.sha256()
     for path in sources:
         digest.update(path.name.encode() + path.read_bytes())
+    # What the generator writes through; the rest of ledger.py (verify) may change freely.
+    for obj in (content_hash, decision_hash, LedgerWriter):
+        digest.update(inspect.getsource(obj).encode())
     key = params.key(f"{digest.hexdigest()}|{quarter_of(today)}|{timezone}")
     cache = out / "cache"
     cache.mkdir(parents=True, exist_ok=True)

@@ -7,14 +7,19 @@ head, and the period totals change in that one transaction.
 """
 
 import hashlib
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import pairwise
+from multiprocessing import get_context
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, create_engine, func, make_url, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.pool import NullPool
 
 from app.clock import quarter_of, year_of
+from app.database import configure_engine, read_only
 from app.households.models import Household
 from app.points.models import APPROVED, KIND_REVERSAL, PENDING, Entry, PeriodTotal
 
@@ -214,10 +219,33 @@ class Problem:
         return f"{', '.join(where)}: {self.what}" if where else self.what
 
 
-def verify(session: Session) -> list[Problem]:
-    """Recompute every cache from the ledger and walk every hash chain."""
-    problems: list[Problem] = []
+def verify(session: Session, *, url: str | None = None, jobs: int = 1) -> list[Problem]:
+    """Recompute every cache from the ledger and walk every hash chain.
 
+    With ``jobs`` > 1 and a ``url`` other processes can open, the chain walk (two SHA-256
+    per entry: most of the time over millions of entries) is split into household-id
+    ranges over a pool of processes while this one recomputes the caches. Each range
+    reads its households' chain heads and entries in one transaction, so a writer
+    committing meanwhile cannot make a chain look broken.
+    """
+    pool, futures = None, []
+    if jobs > 1 and url and not _in_memory(url):
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"))
+        futures = [pool.submit(_walk_range, url, lo, hi) for lo, hi in _ranges(session, parts=jobs * 4)]
+    try:
+        problems = _verify_caches(session)
+        if pool is None:
+            problems.extend(_verify_chains(session.connection()))
+        for future in futures:
+            problems.extend(future.result())
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return problems
+
+
+def _verify_caches(session: Session) -> list[Problem]:
+    problems: list[Problem] = []
     balances = dict(
         session.execute(
             select(Entry.household_id, func.sum(Entry.points))
@@ -277,15 +305,53 @@ def verify(session: Session) -> list[Problem]:
         if (hid, period) not in seen and exp != [0, 0, 0]:
             problems.append(Problem(f"period {period}: no cached total; ledger says {exp[0]}", hid))
 
-    problems.extend(_verify_chains(session))
     return problems
 
 
-def _verify_chains(session: Session) -> list[Problem]:
+def _in_memory(url: str) -> bool:
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
+def _ranges(session: Session, parts: int) -> list[tuple[int | None, int | None]]:
+    """Half-open household-id ranges ``[lo, hi)`` holding about equal numbers of entries;
+    the first and last are open-ended, so entries of unknown households are walked too."""
+    rows = session.execute(select(Household.id, Household.entry_count).order_by(Household.id)).all()
+    total = sum(count or 0 for _, count in rows)
+    bounds: list[int | None] = [None]
+    done = 0
+    for hid, count in rows:
+        if done >= total * len(bounds) / parts and hid != bounds[-1]:
+            bounds.append(hid)
+        done += count or 0
+    bounds.append(None)
+    return list(pairwise(bounds))
+
+
+def _walk_range(url: str, lo: int | None, hi: int | None) -> list[Problem]:
+    """One pool process's share of the chain walk, on its own connection."""
+    engine = create_engine(url, poolclass=NullPool)
+    configure_engine(engine)
+    if engine.dialect.name == "postgresql":
+        engine = engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    try:
+        with read_only(), engine.begin() as conn:
+            return _verify_chains(conn, lo, hi)
+    finally:
+        engine.dispose()
+
+
+def _verify_chains(conn: Connection, lo: int | None = None, hi: int | None = None) -> list[Problem]:
     problems: list[Problem] = []
+
+    def in_range(column) -> list:
+        return [*([column >= lo] if lo is not None else []), *([column < hi] if hi is not None else [])]
+
     heads = {
         hid: (count, head)
-        for hid, count, head in session.execute(select(Household.id, Household.entry_count, Household.chain_hash))
+        for hid, count, head in conn.execute(
+            select(Household.id, Household.entry_count, Household.chain_hash).where(*in_range(Household.id))
+        )
     }
     current, expected_seq, prev = None, 0, ""
 
@@ -303,10 +369,10 @@ def _verify_chains(session: Session) -> list[Problem]:
             )
 
     # Plain rows, not ORM objects: this walks millions of entries.
-    stmt = select(*Entry.__table__.c).order_by(Entry.household_id, Entry.seq)
+    stmt = select(*Entry.__table__.c).where(*in_range(Entry.household_id)).order_by(Entry.household_id, Entry.seq)
     # On the Core connection: plain tuples, without the ORM result machinery.
     # (The option goes on the statement: on the connection it would outlive this walk.)
-    for entry in session.connection().execute(stmt.execution_options(yield_per=10000)):
+    for entry in conn.execute(stmt.execution_options(yield_per=10000)):
         if entry.household_id != current:
             if current is not None:
                 close(current)

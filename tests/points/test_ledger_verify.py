@@ -252,3 +252,30 @@ def test_the_session_still_writes_after_verify(world, session, activity):
     )
     session.commit()
     assert world.households["tj2"].balance == before + 3
+
+
+def parallel(session, jobs=3):
+    url = session.get_bind().url.render_as_string(hide_password=False)
+    return verify(session, url=url, jobs=jobs)
+
+
+def test_the_parallel_walk_finds_what_the_single_walk_finds(world, session, activity):
+    """Several tampered households, spread over the process pool's ranges."""
+    assert parallel(session) == []
+    tamper(session, "UPDATE entries SET note = 'edited' WHERE id = :id", id=activity["school"].id)
+    tamper(session, "DELETE FROM entries WHERE id = :id", id=activity["approved"].id)
+    tamper(session, "UPDATE entries SET status = 'approved' WHERE id = :id", id=activity["rejected"].id)
+    tamper(session, "UPDATE households SET chain_hash = 'x' WHERE id = :id", id=world.households["tj3"].id)
+    single = sorted(map(str, verify(session)))
+    assert len(single) >= 5
+    assert sorted(map(str, parallel(session))) == single
+    assert sorted(map(str, parallel(session, jobs=2))) == single
+
+
+def test_ranges_cover_every_household_with_balanced_entries(world, session, activity):
+    from app.points.ledger import _ranges
+
+    ranges = _ranges(session, parts=4)
+    assert ranges[0][0] is None and ranges[-1][1] is None
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    assert 2 <= len(ranges) <= 4
