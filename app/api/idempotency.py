@@ -1,7 +1,9 @@
 """``Idempotency-Key``: the same key and body return the first response; nothing runs twice.
 
-The key is claimed (inserted) before the work runs, inside the same transaction, so a
-concurrent twin waits on the unique index and then replays the stored response.
+The record is inserted with the response, in the transaction that did the work. A twin
+running at the same moment either finds it (SQLite's write transactions are serialised)
+or, on PostgreSQL, fails on the unique index when committing: its own work is then
+rolled back with it and the first response is replayed.
 """
 
 import hashlib
@@ -77,21 +79,27 @@ def mutation(view):
         existing = db.session.scalar(stmt)
         if existing is not None:
             return _replay(existing, request_hash)
-        record = IdempotencyRecord(user_id=current_user.id, key=key, request_hash=request_hash)
-        db.session.add(record)
-        try:
-            db.session.flush()
-        except IntegrityError:
-            # A twin committed first while we waited on the index: replay its answer.
-            db.session.rollback()
-            return _replay(db.session.scalar(stmt), request_hash)
         response = make_response(view(*args, **kwargs))
-        if response.status_code < 400:
-            record.status_code = response.status_code
-            record.response_body = response.get_data(as_text=True)
-            db.session.commit()
-        else:
+        if response.status_code >= 400:
             db.session.rollback()
+            return response
+        db.session.add(
+            IdempotencyRecord(
+                user_id=current_user.id,
+                key=key,
+                request_hash=request_hash,
+                status_code=response.status_code,
+                response_body=response.get_data(as_text=True),
+            )
+        )
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            twin = db.session.scalar(stmt)
+            if twin is None:  # the work itself broke a constraint
+                raise
+            return _replay(twin, request_hash)  # our work is undone, the twin's answer replayed
         return response
 
     return wrapper
