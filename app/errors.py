@@ -93,6 +93,12 @@ class PeriodClosed(DomainError):
     code, message = "period_closed", _l("%(period)s 已公示或结算，不能再录入该期记录")
 
 
+class YearNotEnded(DomainError):
+    """409: the annual reset of a year that has not ended yet in the deployment's zone."""
+
+    code, message = "year_not_ended", _l("%(year)s 年尚未结束（今天是 %(today)s），不能年度清零")
+
+
 class IdempotencyConflict(DomainError):
     code, message = "idempotency_conflict", _l("同一个 Idempotency-Key 已用于不同的请求")
 

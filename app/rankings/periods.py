@@ -24,11 +24,12 @@ from app.errors import (
     NotPending,
     PeriodClosed,
     ValidationFailed,
+    YearNotEnded,
 )
 from app.households.models import Household
 from app.points import services as points
 from app.points.ledger import LedgerWriter, lock_households
-from app.points.models import Entry, Period
+from app.points.models import KIND_RULE, Entry, Period
 from app.rankings.models import AWARD_TITLES, DISMISSED, OPEN, UPHELD, Award, Objection, Publication
 from app.rankings.services import household_standings
 from app.scope import require_role, village_in_scope
@@ -193,6 +194,15 @@ def _window_open(session: Session, village_id: int, periods) -> None:
 
 # --- objections --------------------------------------------------------------------------
 
+NOT_CONTESTABLE = _l("只能对按规则记的分提出异议；开户底分、兑换、退还、清零、奖励和冲正记录不受理异议")
+
+
+def contestable(entry: Entry) -> bool:
+    """Only a rule entry (kind ``rule``) is a judgement the committee can be asked to
+    revisit: the base points of enrolment, redemptions, refunds, expiry, awards and
+    reversals are not, and an upheld objection never reverses them."""
+    return entry.kind == KIND_RULE
+
 
 def file_objection(
     session: Session,
@@ -219,6 +229,8 @@ def file_objection(
         own = entry is not None and entry.household_id == user.household_id
         if entry is None or not (own or (user.has_role("reviewer") and user.can_see_village(entry.village_id))):
             raise BadReference(field="entry_id")
+        if not contestable(entry):
+            raise ValidationFailed({"entry_id": [str(NOT_CONTESTABLE)]})
         village, household_id, periods = entry.village_id, entry.household_id, (entry.period, entry.period[:4])
         period_text = entry.period
     else:
@@ -285,9 +297,11 @@ def decide_objection(
     if upheld and objection.entry_id is not None:
         entry = session.get(Entry, objection.entry_id)
         already = session.scalar(select(Entry.id).where(Entry.reverses_id == entry.id))
-        # A reversal, redemption, refund or expiry cannot be reversed: the objection is
-        # still upheld (on record), and the reviewer corrects it by other means.
-        reversible = entry.kind in points.REVERSIBLE_KINDS and entry.status == "approved"
+        # Only a rule entry is reversed. Anything else (an opening balance, an award, a
+        # reversal, redemption, refund or expiry, e.g. in an objection stored before
+        # filing refused them) stays: the objection is still upheld (on record), and the
+        # reviewer corrects it by other means.
+        reversible = contestable(entry) and entry.status == "approved"
         if reversible and not already:
             reversal = points.reverse_entry(
                 session, actor, entry.id, reason=f"异议成立：{note}"[:500], now=now, during_notice=True
@@ -434,11 +448,17 @@ def list_awards(village_id: int | None, period: str | None = None):
 # --- the annual reset -------------------------------------------------------------------------
 
 
-def roll_year(session: Session, year: int, *, now: datetime, actor: Actor | None = None) -> int:
+def roll_year(session: Session, year: int, *, now: datetime, today: date, actor: Actor | None = None) -> int:
     """Expire spendable points above the base at year end, in villages whose scheme says
     so (``annual_reset``). Idempotent: a household already expired for the year is skipped.
-    Rankings are untouched (expiry entries are never ranked)."""
+    Rankings are untouched (expiry entries are never ranked).
+
+    ``today`` is the deployment's local date: a year that has not ended there yet is
+    refused (``YearNotEnded``) before anything is written, as points earned in its last
+    days would escape the reset."""
     end = date(year, 12, 31)
+    if today <= end:
+        raise YearNotEnded(year=year, today=today.isoformat())
     actor = actor or Actor(None)
     total = 0
     villages = session.scalars(select(Village).where(Village.annual_reset.is_(True))).all()

@@ -690,6 +690,9 @@ def new_objection():
         form.period.data = _period_arg(names[1] if len(names) > 1 else names[0])
         if form.period.data not in names:
             form.period.choices.append(SelectChoice(form.period.data, period_label(form.period.data)))
+    # Only a rule entry can be contested: any other entry is shown with the reason beside
+    # it and without the form (a POST naming one anyway gets the service's refusal).
+    contestable = entry is None or cycle.contestable(entry)
     status = 200
     if form.validate_on_submit():
         target = {"entry_id": entry.id} if entry else {"period": form.period.data, "village_id": village_id}
@@ -709,8 +712,15 @@ def new_objection():
             return redirect(url_for(".my_objections"))
     elif form.is_submitted():
         status = 422
+    if not contestable and not form.entry_id.errors:
+        form.entry_id.errors = [str(cycle.NOT_CONTESTABLE)]
     village = db.session.get(Village, entry.village_id if entry else village_id) if (entry or village_id) else None
-    return render_template("rankings/objection_new.html", form=form, entry=entry, village=village), status
+    return (
+        render_template(
+            "rankings/objection_new.html", form=form, entry=entry, village=village, contestable=contestable
+        ),
+        status,
+    )
 
 
 @bp.route("/objections/mine")

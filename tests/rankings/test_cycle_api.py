@@ -265,6 +265,26 @@ def test_filing_objections(world, session, closed, as_):
     assert as_("tj_reviewer").get("/objections?status=open").get_json()["total"] == 4
 
 
+def test_objections_against_entries_other_than_rule_entries_are_refused(world, session, closed, as_, runner):
+    """The base points of enrolment (like any other non-rule entry) take no objection: 422
+    ``validation_error`` naming ``entry_id``, in the caller's language."""
+    opening = session.scalar(
+        select(Entry).where(Entry.household_id == world.households["tj1"].id, Entry.kind == "opening")
+    )
+    for who in ("tj_resident", "tj_reviewer"):
+        err = assert_error(object_to(as_, who=who, entry_id=opening.id), 422, "validation_error")
+        assert list(err["details"]) == ["entry_id"]
+        assert "开户底分" in err["details"]["entry_id"][0]
+    assert count(session, Objection) == 0
+    assert as_("tj_resident").get(f"/households/{world.households['tj1'].id}").get_json()["balance"] == 108
+    ledger_ok(runner)
+    # last: ``?lang=en`` leaves a session cookie behind on the shared test client
+    r = as_("tj_resident").post("/objections?lang=en", json={"reason": "不属实", "entry_id": opening.id})
+    err = assert_error(r, 422, "validation_error")
+    assert err["details"]["entry_id"][0].startswith("Objections are taken only against points recorded under a rule")
+    assert count(session, Objection) == 0
+
+
 def test_a_household_reads_the_objections_about_it(world, session, closed, as_):
     about_me = object_to(as_, who="tj_reviewer", entry_id=closed["tj1_labour"].id).get_json()["id"]
     about_neighbour = object_to(as_, who="tj_reviewer", entry_id=closed["tj2_school"].id).get_json()["id"]

@@ -402,6 +402,49 @@ def test_an_empty_reason_keeps_the_form(world, session, quarter, login):
     assert "请写明异议理由" in text(response) and "义务投工投劳" in text(response)
 
 
+NOT_CONTESTABLE = "只能对按规则记的分提出异议；开户底分、兑换、退还、清零、奖励和冲正记录不受理异议"
+
+
+def entry_field(html: str) -> str:
+    """The block of the objection form that shows the contested entry (and its errors)."""
+    start = html.index('id="objection-entry"')
+    return html[html.rindex("<div", 0, start) : html.index("</div>", start)]
+
+
+def test_only_rule_entries_are_offered_for_objection(world, session, quarter, login):
+    """The base points of enrolment are not contestable: no link to object to them, a form
+    that says why instead of offering to file, and the refusal beside the entry when a
+    POST names one anyway."""
+    tj1 = world.households["tj1"]
+    opening = session.scalar(select(Entry).where(Entry.household_id == tj1.id, Entry.kind == "opening"))
+    rule = quarter["tj1_labour"]
+    client = login("tj_resident")
+    for page in (f"/households/{tj1.id}", f"/passbook/{tj1.id}/{opening.occurred_on.year}"):
+        html = text(client.get(page))
+        assert f"/objections/new?entry_id={opening.id}" not in html, page
+    assert f"/objections/new?entry_id={rule.id}" in text(client.get(f"/passbook/{tj1.id}/{DAY.year}"))
+
+    response = client.get(f"/objections/new?entry_id={opening.id}")
+    assert response.status_code == 200
+    form = text(response)
+    field = entry_field(form)
+    assert "has-error" in field and f'<small class="error-text">{NOT_CONTESTABLE}</small>' in field
+    assert '<button type="submit">' not in form and 'name="reason"' not in form
+
+    response = client.post("/objections/new", data={"entry_id": str(opening.id), "reason": "底分不对"})
+    assert response.status_code == 422
+    field = entry_field(text(response))
+    assert "has-error" in field and f'<small class="error-text">{NOT_CONTESTABLE}</small>' in field
+    assert '<button type="submit">' not in text(response)
+    assert session.scalar(select(func.count()).select_from(Objection)) == 0
+    session.expire_all()
+    assert tj1.balance == 108
+
+    # a rule entry is offered as before, without the error
+    form = text(client.get(f"/objections/new?entry_id={rule.id}"))
+    assert "has-error" not in entry_field(form) and '<button type="submit">' in form
+
+
 def test_no_objection_once_the_period_is_final(world, session, quarter, login):
     close(session, world)
     finalize(session, world)

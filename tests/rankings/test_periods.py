@@ -331,6 +331,75 @@ def test_who_may_object_to_what(world, session, q3):
     assert count(session, Objection) == 5
 
 
+def opening_entry(session, world, key):
+    """The household's base points, written when it was enrolled."""
+    return session.scalar(select(Entry).where(Entry.household_id == world.households[key].id, Entry.kind == "opening"))
+
+
+def test_only_rule_entries_can_be_objected_to(world, session, q3):
+    """Opening balances, redemptions, refunds, expiry, awards and reversals are not a
+    judgement of the committee: filing against them is a field error on ``entry_id``."""
+    from app.redemption import services as shop_services
+
+    reviewer = world.actor("tj_reviewer")
+    tj1 = world.households["tj1"].id
+    refused = {"opening": opening_entry(session, world, "tj1")}
+    refused["reversal"] = points.reverse_entry(session, reviewer, q3["tj1_school"].id, reason="误记", now=NOW)
+    rule_q4 = score(session, world, "tj1", "school", quantity=10)  # +30 in 2026Q4
+    admin = world.actor("tj_village_admin")
+    shop = shop_services.create_shop(session, admin, world.a.id, "团结村积分超市")
+    soap = shop_services.create_item(session, admin, shop.id, {"name": "肥皂", "price_points": 20, "stock": 5}, now=NOW)
+    sale = shop_services.redeem(
+        session,
+        world.actor("tj_clerk"),
+        shop_id=shop.id,
+        lines=[{"item_id": soap.id, "quantity": 1}],
+        now=NOW,
+        today=TODAY,
+        secret="s",
+        household_id=tj1,
+    )
+    shop_services.cancel_redemption(session, reviewer, sale.id, reason="退货", now=NOW, tz="Asia/Shanghai")
+    for kind in ("redemption", "refund"):
+        refused[kind] = session.scalar(select(Entry).where(Entry.household_id == tj1, Entry.kind == kind))
+    close(session, world, "2026Q3")
+    finalize(session, world, "2026Q3")
+    periods.grant_awards(
+        session,
+        reviewer,
+        period="2026Q3",
+        village_id=world.a.id,
+        title="季度道德之星",
+        top_n=1,
+        bonus_points=10,
+        now=LATER,
+        today=TODAY,
+    )
+    refused["award"] = session.scalar(select(Entry).where(Entry.kind == "award"))
+    world.a.annual_reset = True
+    periods.roll_year(session, 2026, now=LATER, today=date(2027, 1, 1))
+    refused["expiry"] = session.scalar(select(Entry).where(Entry.household_id == tj1, Entry.kind == "expiry"))
+    assert {kind: e.kind for kind, e in refused.items() if e is not None} == {k: k for k in refused}
+    session.commit()
+
+    for kind, entry in refused.items():
+        for who in ("tj_resident", "tj_reviewer"):
+            if who == "tj_resident" and entry.household_id != tj1:
+                continue  # the award went to TJ-002: only a reviewer may object to it
+            with pytest.raises(ValidationFailed) as exc:
+                object_to(session, world, who=who, entry_id=entry.id)
+            assert exc.value.code == "validation_error" and exc.value.status == 422, kind
+            assert exc.value.details == {
+                "entry_id": ["只能对按规则记的分提出异议；开户底分、兑换、退还、清零、奖励和冲正记录不受理异议"]
+            }, kind
+    assert count(session, Objection) == 0
+    # a neighbour's entry stays a bad reference, whatever its kind: nothing is learnt about it
+    with pytest.raises(BadReference):
+        object_to(session, world, entry_id=opening_entry(session, world, "tj2").id)
+    # a rule entry is still taken
+    assert object_to(session, world, entry_id=rule_q4.id).status == "open"
+
+
 def test_an_upheld_objection_reverses_the_entry_and_republishes(world, session, q3):
     close(session, world, "2026Q3")
     session.commit()
@@ -380,19 +449,51 @@ def test_upholding_against_the_standings_republishes_without_reversing(world, se
     assert rows(view.standings) == [(1, "TJ-001", 8, True), (2, "TJ-002", 6, True), (3, "TJ-003", -20, False)]
 
 
-def test_an_objection_against_an_entry_that_cannot_be_reversed_can_still_be_upheld(world, session, q3):
-    """A reversal (or a redemption, an expiry) is not reversed again: upholding records the
-    decision instead of failing with already_reversed and leaving the objection open."""
+def stored_objection(session, world, entry, who="tj_resident", reason="记错了"):
+    """An objection already on record against ``entry``: one filed before filing refused
+    entries other than rule entries."""
+    objection = Objection(
+        village_id=entry.village_id,
+        period=entry.period,
+        entry_id=entry.id,
+        household_id=entry.household_id,
+        reason=reason,
+        status="open",
+        filed_by_id=world.users[who].id,
+        filed_at=NOW,
+    )
+    session.add(objection)
+    session.flush()
+    return objection
+
+
+def test_upholding_never_reverses_anything_but_a_rule_entry(world, session, q3):
+    """Upholding an objection already stored against an opening balance, a reversal or an
+    award records the decision and reverses nothing (rather than failing or taking the
+    household's base points away)."""
     reversal = points.reverse_entry(session, world.actor("tj_reviewer"), q3["tj1_labour"].id, reason="误记", now=NOW)
     close(session, world, "2026Q3")
-    objection = object_to(session, world, entry_id=reversal.id, reason="我那天确实出工了")
+    against_reversal = stored_objection(session, world, reversal, reason="我那天确实出工了")
+    against_opening = stored_objection(session, world, opening_entry(session, world, "tj1"), reason="底分不对")
     entries_before = count(session, Entry)
-    decided = decide(session, world, objection, upheld=True, note="情况属实，另行补录")
+    decided = decide(session, world, against_reversal, upheld=True, note="情况属实，另行补录")
+    assert (decided.status, decided.reversal_entry_id) == ("upheld", None)
+    assert periods.view_period(session, world.a.id, "2026Q3").publication.version == 2
+    decided = decide(session, world, against_opening, upheld=True, note="底分另行核对")
     assert (decided.status, decided.reversal_entry_id) == ("upheld", None)
     assert count(session, Entry) == entries_before
-    assert world.households["tj1"].balance == 103
-    assert periods.view_period(session, world.a.id, "2026Q3").publication.version == 2
+    assert world.households["tj1"].balance == 103  # the base of 100 stays
     assert finalize(session, world, "2026Q3").status == "final"  # nothing left open
+
+    grant(session, world, top_n=1, bonus_points=10)  # TJ-002 (6) is first
+    award = session.scalar(select(Entry).where(Entry.kind == "award"))
+    against_award = stored_objection(session, world, award, who="tj_reviewer")
+    decided = decide(session, world, against_award, upheld=True, who="tj_reviewer2", note="另行处理")
+    assert (decided.status, decided.reversal_entry_id) == ("upheld", None)
+    assert count(session, Entry, Entry.kind == "reversal") == 1  # only the first, by hand
+    assert world.households["tj2"].balance == 100 + 6 + 10
+    session.commit()
+    assert verify(session) == []
 
 
 def test_a_dismissed_objection_changes_nothing(world, session, q3):

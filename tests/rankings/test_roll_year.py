@@ -1,14 +1,36 @@
 """``flask periods roll-year YEAR``: spendable points above the base expire at year end
 in villages whose scheme says so; honour (the rankings) stays."""
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import func, select
 
+from app import clock as app_clock
+from app.audit.models import AuditLog
+from app.errors import DomainError, YearNotEnded
 from app.points.models import Entry
+from app.rankings import periods
 from app.rankings.services import household_period_points, household_standings
-from tests.rankings.test_periods import Q3_DAY, score
+from tests.rankings.test_periods import NOW, Q3_DAY, score
+
+NEW_YEAR = datetime(2027, 1, 1, 2, 0, 0)  # 10:00 on 1 January 2027 in Shanghai (naive UTC)
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch):
+    """The command reads the time from ``app.clock``: pin it (after 2026 by default), so
+    rolling 2026 does not depend on when the suite runs."""
+
+    class Clock:
+        now = NEW_YEAR
+
+        def set(self, value: datetime) -> None:
+            self.now = value
+
+    pinned = Clock()
+    monkeypatch.setattr(app_clock, "utcnow", lambda: pinned.now)
+    return pinned
 
 
 def entries(session, **where):
@@ -126,3 +148,61 @@ def test_roll_year_refuses_a_year_out_of_range(world, session, runner):
         assert "YEAR must be between 2000 and 2100" in result.output
     assert roll(runner, "next").exit_code == 2
     assert entries(session, kind="expiry") == []
+
+
+def test_roll_year_refuses_a_year_that_has_not_ended_in_local_time(year, session, runner, clock, app):
+    session.expire_all()
+    written, audited = entry_count(session), session.scalar(select(func.count(AuditLog.id)))
+    balances = [year.households[k].balance for k in ("tj1", "tj2", "tj3", "xf1")]
+
+    def unchanged():
+        session.expire_all()
+        assert entry_count(session) == written
+        assert session.scalar(select(func.count(AuditLog.id))) == audited
+        assert [year.households[k].balance for k in ("tj1", "tj2", "tj3", "xf1")] == balances
+
+    # 23:59:59 on 31 December in Shanghai (15:59:59 UTC): 2026 has not ended yet
+    clock.set(datetime(2026, 12, 31, 15, 59, 59))
+    result = roll(runner)
+    assert result.exit_code == 2, result.output
+    assert "2026 has not ended yet (today is 2026-12-31 in Asia/Shanghai)" in result.output
+    assert "nothing changed" in result.output
+    unchanged()
+    for future in ("2027", "2100"):
+        result = roll(runner, future)
+        assert result.exit_code == 2, result.output
+        assert f"{future} has not ended yet" in result.output
+    unchanged()
+
+    # the deployment's zone decides: at 16:00 UTC it is 1 January 2027 in Shanghai but
+    # still 31 December in UTC
+    clock.set(datetime(2026, 12, 31, 16, 0, 0))
+    app.config["TIMEZONE"] = "UTC"
+    result = roll(runner)
+    assert result.exit_code == 2 and "today is 2026-12-31 in UTC" in result.output
+    unchanged()
+    app.config["TIMEZONE"] = "Asia/Shanghai"
+    result = roll(runner)
+    assert result.exit_code == 0, result.output
+    assert "2026: 1 household(s) expired" in result.output
+    session.expire_all()
+    assert len(entries(session, kind="expiry")) == 1
+    assert year.households["tj1"].balance == 100
+    assert roll(runner).output.strip() == "2026: nothing to expire"  # still idempotent
+
+
+def test_the_service_refuses_a_year_that_has_not_ended(year, session):
+    written = entry_count(session)
+    for today in (date(2026, 11, 20), date(2026, 12, 31)):
+        with pytest.raises(YearNotEnded) as exc:
+            periods.roll_year(session, 2026, now=NOW, today=today)
+        error = exc.value
+        assert isinstance(error, DomainError)
+        assert (error.code, error.status, error.details) == (
+            "year_not_ended",
+            409,
+            {"year": 2026, "today": today.isoformat()},
+        )
+        assert error.render_message() == f"2026 年尚未结束（今天是 {today.isoformat()}），不能年度清零"
+    assert entry_count(session) == written
+    assert periods.roll_year(session, 2026, now=NOW, today=date(2027, 1, 1)) == 1

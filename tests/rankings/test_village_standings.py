@@ -248,7 +248,7 @@ def test_only_ranked_entries_move_a_rank(world, session, api):
     # a new household's opening entry, and expiry at year end
     add_household(session, world, "tj4", "TJ-004")
     world.a.annual_reset = True
-    assert periods.roll_year(session, 2026, now=NOW) == 3
+    assert periods.roll_year(session, 2026, now=NOW, today=date(2027, 1, 1)) == 3
     session.commit()
 
     kinds = {e.kind for e in session.scalars(points.household_entries(world.households["tj1"].id))}
@@ -419,3 +419,58 @@ def test_villages_are_ranked_by_the_exact_ratio_not_its_rounding(world, session,
         (1, "乙村", 14, 1, 0.07, 0.0714),
         (2, "甲村", 15, 1, 0.07, 0.0667),
     ]
+
+
+def test_a_village_without_active_households_is_ranked_with_zeros(contest, session, api, login):
+    """空村 never had a household; 搬迁村's only household moved out. Both stand at 0 per
+    household and tie with the other villages at 0, in village-code order."""
+    admin = contest.admin
+    factories.village(session, admin, "KC", "空村")
+    gone = factories.village(session, admin, "BY", "搬迁村")
+    moved = factories.household(session, admin, gone, "BY-001", "户主by1")
+    session.flush()
+    households.move_out(session, contest.actor("admin"), moved.id, TODAY)
+    session.commit()
+
+    items = villages(api, period="2026Q4", township=TOWNSHIP)
+    assert [village_row(i) for i in items] == [
+        (1, "和谐村", 2, 4, 2.0, 0.5),
+        (1, "幸福村", 3, 6, 2.0, 0.6667),
+        (3, "搬迁村", 0, 0, 0.0, 0.0),
+        (3, "空村", 0, 0, 0.0, 0.0),
+        (5, "团结村", 3, -34, -11.33, 0.3333),
+    ]
+    empty = next(i for i in items if i["name"] == "空村")
+    assert {k: empty[k] for k in ("households", "points", "points_per_household", "participation_rate")} == {
+        "households": 0,
+        "points": 0,
+        "points_per_household": 0,
+        "participation_rate": 0,
+    }
+    # at 0 per household they tie with the villages that scored nothing (by code: BY, HX, KC, XF)
+    assert [village_row(i) for i in villages(api, period="2026Q3", township=TOWNSHIP)] == [
+        (1, "团结村", 3, 3, 1.0, 0.3333),
+        (2, "搬迁村", 0, 0, 0.0, 0.0),
+        (2, "和谐村", 2, 0, 0.0, 0.0),
+        (2, "空村", 0, 0, 0.0, 0.0),
+        (2, "幸福村", 3, 0, 0.0, 0.0),
+    ]
+    assert [i["name"] for i in villages(api, period="2026Q4")] == [
+        "洞口村",
+        "和谐村",
+        "幸福村",
+        "搬迁村",
+        "空村",
+        "团结村",
+    ]
+    # the same answer every time
+    first = [(v.rank, v.code) for v in village_standings(session, "2026Q3", township=TOWNSHIP)]
+    assert all(
+        [(v.rank, v.code) for v in village_standings(session, "2026Q3", township=TOWNSHIP)] == first for _ in range(3)
+    )
+
+    # the administrator's home page lists it in the quarter's overview too
+    page = login("admin").get("/").get_data(as_text=True)
+    overview = page.split("<tbody>")[-1].split("</tbody>")[0]
+    row = next(r for r in overview.split("<tr>") if "空村" in r)
+    assert ">0</td>" in row and ">0.00</td>" in row and ">0%</td>" in row
