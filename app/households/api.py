@@ -13,7 +13,7 @@ from app.households import services
 from app.households.models import Household
 from app.points import services as points
 from app.points.schemas import EntryList, dump_entry
-from app.rankings.services import household_period_points, household_rank
+from app.rankings.services import household_period_points, household_ranks
 from app.scope import acting_village_id, household_in_scope
 
 blp = Blueprint("households_api", __name__, url_prefix="/api/v1", description="Households")
@@ -100,13 +100,11 @@ def dump_account(h: Household) -> dict:
     today = local_today(tz())
     quarter, year = quarter_of(today), year_of(today)
     totals = household_period_points(db.session, h.id, [quarter, year])
+    ranks = household_ranks(db.session, h, {quarter: totals[quarter][0], year: totals[year][0]})
     return dump_household(h) | {
         "period_points": {"quarter": totals[quarter][0], "year": totals[year][0]},
         "periods": {"quarter": quarter, "year": year},
-        "rank": {
-            "quarter": household_rank(db.session, h, quarter),
-            "year": household_rank(db.session, h, year),
-        },
+        "rank": {"quarter": ranks[quarter], "year": ranks[year]},
         "eligible": {"quarter": totals[quarter][1] == 0, "year": totals[year][1] == 0},
     }
 

@@ -8,7 +8,7 @@ the limit, so a tie at the cut stays whole. Moved-out households take no part.
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, exists, extract, func, select
+from sqlalchemy import and_, exists, extract, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.households.models import Household
@@ -145,39 +145,52 @@ def household_period_points(session: Session, household_id: int, periods) -> dic
 
 def household_rank(session: Session, household: Household, period: str) -> int | None:
     """The household's rank in its village for ``period`` (None once it moved out)."""
-    if household.moved_out_on is not None:
-        return None
     mine = household_period_points(session, household.id, [period])[period][0]
+    return household_ranks(session, household, {period: mine})[period]
+
+
+def household_ranks(session: Session, household: Household, points: dict[str, int]) -> dict[str, int | None]:
+    """The household's rank in its village for each period of ``points`` (its own points
+    in that period, as ``household_period_points`` gives them), in one query: the rank is
+    one more than the active households with more points (the contract's tie rule)."""
+    if household.moved_out_on is not None:
+        return dict.fromkeys(points)
     active = and_(
         Household.id == PeriodTotal.household_id,
         Household.moved_out_on.is_(None),
         Household.village_id == household.village_id,
     )
-    above = session.scalar(
-        select(func.count())
-        .select_from(PeriodTotal)
-        .join(Household, active)
-        .where(
-            PeriodTotal.village_id == household.village_id,
-            PeriodTotal.period == period,
-            PeriodTotal.points > mine,
-        )
-    )
-    if mine < 0:
-        # Households without a total row have 0 points, which is more than ours.
-        with_row = session.scalar(
-            select(func.count())
+    above = dict(
+        session.execute(
+            select(PeriodTotal.period, func.count())
             .select_from(PeriodTotal)
             .join(Household, active)
-            .where(PeriodTotal.village_id == household.village_id, PeriodTotal.period == period)
-        )
-        all_active = session.scalar(
-            select(func.count(Household.id)).where(
-                Household.village_id == household.village_id, Household.moved_out_on.is_(None)
+            .where(
+                PeriodTotal.village_id == household.village_id,
+                or_(*(and_(PeriodTotal.period == p, PeriodTotal.points > mine) for p, mine in points.items())),
             )
-        )
-        above += all_active - with_row
-    return above + 1
+            .group_by(PeriodTotal.period)
+        ).all()
+    )
+    ranks = {}
+    for period, mine in points.items():
+        rank = above.get(period, 0) + 1
+        if mine < 0:
+            # Households without a total row have 0 points, which is more than ours.
+            with_row = session.scalar(
+                select(func.count())
+                .select_from(PeriodTotal)
+                .join(Household, active)
+                .where(PeriodTotal.village_id == household.village_id, PeriodTotal.period == period)
+            )
+            all_active = session.scalar(
+                select(func.count(Household.id)).where(
+                    Household.village_id == household.village_id, Household.moved_out_on.is_(None)
+                )
+            )
+            rank += all_active - with_row
+        ranks[period] = rank
+    return ranks
 
 
 @dataclass
@@ -215,7 +228,11 @@ class VillageStanding:
 
 def village_standings(session: Session, period: str, *, township: str | None = None) -> list[VillageStanding]:
     """Villages ranked by points per active household (洞口县's 积分换项目);
-    participation is the share of households with a positive entry in the period."""
+    participation is the share of households with a positive entry in the period.
+
+    Every village takes part, one without active households too (0 households, 0 points,
+    0 per household, participation 0): it ties with the villages at 0 per household.
+    Ties share a rank and are ordered by village code."""
     stmt = (
         select(
             Village.id,
@@ -227,7 +244,7 @@ def village_standings(session: Session, period: str, *, township: str | None = N
             func.count(PeriodTotal.id).filter(PeriodTotal.positive_count > 0),
         )
         .select_from(Village)
-        .join(Household, and_(Household.village_id == Village.id, Household.moved_out_on.is_(None)))
+        .outerjoin(Household, and_(Household.village_id == Village.id, Household.moved_out_on.is_(None)))
         .outerjoin(PeriodTotal, and_(PeriodTotal.household_id == Household.id, PeriodTotal.period == period))
         .group_by(Village.id, Village.code, Village.name, Village.township)
     )
@@ -243,7 +260,7 @@ def village_standings(session: Session, period: str, *, township: str | None = N
         # Rank by the exact ratio: two villages whose rounded figures agree need not tie.
         return Fraction(r.points, r.households) if r.households else Fraction(0)
 
-    rows.sort(key=lambda r: (-exact(r), r.code))
+    rows.sort(key=lambda r: (-exact(r), r.code, r.village_id))
     previous = None
     for position, row in enumerate(rows, start=1):
         row.rank = position if exact(row) != previous else rows[position - 2].rank
