@@ -50,6 +50,8 @@ def main(argv=None) -> int:
     p.add_argument("--top", type=int, default=30)
     p.add_argument("--sort", default="cumulative", choices=("cumulative", "tottime"))
     p.add_argument("--plain", action="store_true", help="time the calls without cProfile")
+    p.add_argument("--callees", metavar="PATTERN", help="also list what the functions matching PATTERN call")
+    p.add_argument("--dump", metavar="FILE", help="write the raw cProfile statistics to FILE")
     args = p.parse_args(argv)
 
     os.environ["DATABASE_URL"] = args.db
@@ -155,7 +157,12 @@ def _profile(fn, reps: int, args, statements: list[str]) -> int:
     print(f"{args.figure}: {wall * 1000:.1f} ms wall, {cpu * 1000:.1f} ms CPU per call (under cProfile, n={reps})")
     print(f"SQL statements in one call: {sum(per_request.values())} {dict(per_request)}")
     out = io.StringIO()
-    pstats.Stats(prof, stream=out).sort_stats(args.sort).print_stats(args.top)
+    if args.dump:
+        prof.dump_stats(args.dump)
+    stats = pstats.Stats(prof, stream=out).sort_stats(args.sort)
+    stats.print_stats(args.top)
+    if args.callees:
+        stats.print_callees(args.callees)
     print(out.getvalue())
     return 0
 
