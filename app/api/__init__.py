@@ -91,12 +91,17 @@ def page_args() -> tuple[int, int]:
     return args["page"], args["per_page"]
 
 
-def paginated(session, stmt, dump) -> dict:
+def paginated(session, stmt, dump, *, total: int | None = None, prepare=None) -> dict:
+    """A page of ``stmt`` as ``{"items", "total"}``. ``total`` when the caller already
+    knows it (no COUNT); ``prepare(rows)`` loads what ``dump`` needs for the whole page."""
     from sqlalchemy import func, select
 
     page, per_page = page_args()
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    if total is None:
+        total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     rows = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
+    if prepare is not None:
+        prepare(rows)
     return {"items": [dump(r) for r in rows], "total": total}
 
 

@@ -159,4 +159,10 @@ def move_out(household_id):
 def household_entries(args, household_id):
     household = household_in_scope(db.session, actor(), household_id)
     period = validate_period_arg(args.get("period"), required=False)
-    return paginated(db.session, points.household_entries(household.id, period), dump_entry)
+    return paginated(
+        db.session,
+        points.household_entries(household.id, period),
+        dump_entry,
+        total=None if period else household.entry_count,  # the chain head counts them all
+        prepare=lambda rows: points.attach_passbook_relations(db.session, rows),
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
-from sqlalchemy.orm import selectinload
+from flask_sqlalchemy.pagination import SelectPagination
 
 from app.auth.views import page_actor
 from app.clock import local_today, quarter_of, utcnow, year_of
@@ -26,8 +26,7 @@ from app.households.forms import (
     member_lines,
 )
 from app.points import services as points
-from app.points.models import Entry
-from app.rankings.services import household_period_points, household_rank
+from app.rankings.services import household_period_points, household_ranks
 from app.scope import household_in_scope, require_role, village_in_scope
 from app.villages.views import chosen_village_id, village_choices
 
@@ -55,6 +54,13 @@ def _admin_village_arg(actor) -> int | None:
 
 def _pick_village(endpoint: str, title: str):
     return render_template("households/pick_village.html", villages=village_choices(), endpoint=endpoint, title=title)
+
+
+class CountedPagination(SelectPagination):
+    """A page of ``select`` whose total the caller already knows (``total=``)."""
+
+    def _query_count(self) -> int:
+        return self._query_args["total"]
 
 
 @bp.route("/households")
@@ -125,27 +131,27 @@ def show(household_id):
     today = _today()
     periods = {"quarter": quarter_of(today), "year": year_of(today)}
     totals = household_period_points(db.session, household.id, periods.values())
+    ranks = household_ranks(db.session, household, {p: totals[p][0] for p in periods.values()})
     standing = {
-        key: {
-            "period": period,
-            "points": totals[period][0],
-            "eligible": totals[period][1] == 0,
-            "rank": household_rank(db.session, household, period),
-        }
-        for key, period in periods.items()
+        key: {"period": p, "points": totals[p][0], "eligible": totals[p][1] == 0, "rank": ranks[p]}
+        for key, p in periods.items()
     }
-    stmt = points.household_entries(household.id).options(
-        selectinload(Entry.recorded_by),
-        selectinload(Entry.approved_by),
-        selectinload(Entry.reversed_by),
-        selectinload(Entry.reverses),
-    )
+    stmt = points.household_entries(household.id)
     show_all = request.args.get("all") == "1"
     if show_all:
         pagination, entries = None, db.session.scalars(stmt.limit(PASSBOOK_PRINT_MAX)).all()
     else:
-        pagination = db.paginate(stmt, page=_page(), per_page=PASSBOOK_PER_PAGE, error_out=False)
+        # The chain head already counts the passbook: no COUNT over its rows.
+        pagination = CountedPagination(
+            select=stmt,
+            session=db.session,
+            total=household.entry_count,
+            page=_page(),
+            per_page=PASSBOOK_PER_PAGE,
+            error_out=False,
+        )
         entries = pagination.items
+    points.attach_passbook_relations(db.session, entries)
     return render_template(
         "households/show.html",
         household=household,

@@ -8,7 +8,7 @@ the limit, so a tie at the cut stays whole. Moved-out households take no part.
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, exists, extract, func, or_, select
+from sqlalchemy import and_, exists, extract, func, select, union_all
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.households.models import Household
@@ -160,18 +160,17 @@ def household_ranks(session: Session, household: Household, points: dict[str, in
         Household.moved_out_on.is_(None),
         Household.village_id == household.village_id,
     )
-    above = dict(
-        session.execute(
-            select(PeriodTotal.period, func.count())
-            .select_from(PeriodTotal)
-            .join(Household, active)
-            .where(
-                PeriodTotal.village_id == household.village_id,
-                or_(*(and_(PeriodTotal.period == p, PeriodTotal.points > mine) for p, mine in points.items())),
-            )
-            .group_by(PeriodTotal.period)
-        ).all()
-    )
+    # One index range per period (village, period, points > mine), glued with UNION ALL:
+    # an OR of the periods would make SQLite walk the village's whole index.
+    counts = [
+        select(PeriodTotal.period, func.count())
+        .select_from(PeriodTotal)
+        .join(Household, active)
+        .where(PeriodTotal.village_id == household.village_id, PeriodTotal.period == p, PeriodTotal.points > mine)
+        .group_by(PeriodTotal.period)
+        for p, mine in points.items()
+    ]
+    above = dict(session.execute(union_all(*counts)).all()) if counts else {}
     ranks = {}
     for period, mine in points.items():
         rank = above.get(period, 0) + 1
