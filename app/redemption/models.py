@@ -66,6 +66,7 @@ class StockMovement(db.Model):
 
     item: Mapped[Item] = relationship()
     by: Mapped[User | None] = relationship()
+    redemption: Mapped["Redemption | None"] = relationship()
 
 
 class Redemption(db.Model):

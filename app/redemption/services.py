@@ -229,7 +229,7 @@ def _move(
         shop_id=item.shop_id,
         delta=delta,
         reason=reason,
-        redemption_id=redemption.id if redemption else None,
+        redemption=redemption,
         note=(note or "")[:300],
         by_id=actor.id,
         created_at=now,
@@ -278,12 +278,12 @@ def revoke_card(session: Session, actor: Actor, household_id, secret: str) -> st
     return card_token(secret, household)
 
 
-def household_from_token(session: Session, actor: Actor, token: str, secret: str) -> Household:
+def household_from_token(session: Session, actor: Actor, token: str, secret: str, *, lock: bool = False) -> Household:
     """The household of a scanned card, in the actor's scope; else invalid_qr / qr_revoked."""
     parsed = qr.read_token(secret, token)
     if parsed is None:
         raise InvalidQR()
-    household = session.get(Household, parsed[0])
+    household = session.get(Household, parsed[0], with_for_update={"of": Household} if lock else None)
     if household is None or not actor.user.can_see_village(household.village_id):
         raise InvalidQR()
     if parsed[1] != household.qr_version:
@@ -387,10 +387,11 @@ def redeem(
     shop = shop_in_scope(session, actor, shop_id, field="shop_id")
     _may_sell(actor, shop)
     wanted = _clean_lines(lines)
+    # The household row is locked from here to the commit: one balance, one spender.
     if qr_token:
-        household = household_from_token(session, actor, qr_token, secret)
+        household = household_from_token(session, actor, qr_token, secret, lock=True)
     elif household_id is not None:
-        household = household_in_scope(session, actor, household_id, field="household_id")
+        household = household_in_scope(session, actor, household_id, field="household_id", lock=True)
     else:
         raise ValidationFailed({"qr_token": [str(_l("请扫积分卡或输入户号"))]})
     if household.village_id != shop.village_id:
@@ -401,8 +402,6 @@ def redeem(
         if item is None or item.shop_id != shop.id or not item.active:
             raise BadReference(field="item_id", item_id=item_id)
     total = sum(items[i].price_points * q for i, q in wanted)
-
-    household = lock_households(session, [household.id])[household.id]
     if household.moved_out_on is not None:
         raise HouseholdMovedOut()
     floor = household.village.redeem_floor
@@ -430,7 +429,8 @@ def redeem(
         approved_by_id=actor.id,
         note="、".join(f"{items[i].name}×{q}" for i, q in wanted)[:500],
     )
-    session.flush()
+    # Linked by relationships, so one flush writes the entry, the redemption, its lines
+    # and the stock movements in dependency order.
     redemption = Redemption(
         shop_id=shop.id,
         village_id=shop.village_id,
@@ -439,7 +439,7 @@ def redeem(
         yuan_value=round(total * float(household.village.yuan_per_point), 2),
         balance_after=household.balance,
         status=COMPLETED,
-        entry_id=entry.id,
+        entry=entry,
         clerk_id=actor.id,
         created_at=now,
         business_day=today,
@@ -456,7 +456,6 @@ def redeem(
         ],
     )
     session.add(redemption)
-    session.flush()
     for item_id, quantity in wanted:
         _move(session, items[item_id], -quantity, SALE, actor, now, redemption=redemption, adjust_cache=False)
     session.flush()
