@@ -105,6 +105,16 @@ def paginated(session, stmt, dump, *, total: int | None = None, prepare=None) ->
     return {"items": [dump(r) for r in rows], "total": total}
 
 
+def prebuilt(data: dict, status: int = 200):
+    """Answer with ``data`` as built: returning a Response makes flask-smorest skip its
+    schema dump (``@blp.response`` still documents the shape). Only for bodies of plain
+    JSON types already in the documented shape; for a long list the second pass through
+    marshmallow costs more than the query."""
+    response = jsonify(data)
+    response.status_code = status
+    return response
+
+
 def tz() -> str:
     return current_app.config["TIMEZONE"]
 

@@ -2,7 +2,7 @@
 
 import re
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -39,6 +39,7 @@ def authenticate(session: Session, username: str, password: str, *, now: datetim
     return user
 
 
+@lru_cache(maxsize=4)  # built on every API request otherwise
 def _serializer(secret: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt="api-token")
 

@@ -1,7 +1,7 @@
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from app.api import actor, api_blueprint_login, paginated, tz, validate_period_arg
+from app.api import actor, api_blueprint_login, paginated, prebuilt, tz, validate_period_arg
 from app.api.fields import StrictBoolean
 from app.api.idempotency import mutation
 from app.clock import local_today, to_local_iso, utcnow
@@ -49,7 +49,7 @@ def leaderboard(args):
         township=args.get("township"),
         limit=args.get("limit"),
     )
-    return {"period": period, "items": [r.to_dict() for r in rows]}
+    return prebuilt({"period": period, "items": [r.to_dict() for r in rows]})
 
 
 class VillageBoardQuery(Schema):
@@ -81,7 +81,7 @@ def village_leaderboard(args):
     """Villages ranked by points per household, with participation."""
     period = validate_period_arg(args["period"])
     rows = services.village_standings(db.session, period, township=args.get("township"))
-    return {"period": period, "items": [r.to_dict() for r in rows]}
+    return prebuilt({"period": period, "items": [r.to_dict() for r in rows]})
 
 
 class VillageIdIn(Schema):

@@ -87,34 +87,25 @@ def household_standings(
         # fewer points, so the ranks are exact once ``limit`` positive rows are found.
         # A township is turned into its village ids first: filtering period_totals by
         # them keeps both engines on the index instead of joining the whole township.
-        base = _scope(
-            select(*_COLUMNS, PeriodTotal.points, PeriodTotal.veto_count)
-            .join(Household, Household.id == PeriodTotal.household_id)
-            .join(Village, Village.id == Household.village_id)
-            .where(PeriodTotal.period == period),
-            village_id,
-            None,
-        )
+        where = [PeriodTotal.period == period]
         if village_id is not None:
-            base = base.where(PeriodTotal.village_id == village_id)
+            where.append(PeriodTotal.village_id == village_id)
         if township:
             village_ids = session.scalars(select(Village.id).where(Village.township == township)).all()
             if not village_ids:
                 return []
-            base = base.where(PeriodTotal.village_id.in_(village_ids))
-        cut = session.execute(
-            base.where(PeriodTotal.points > 0)
-            .with_only_columns(PeriodTotal.points)
-            .order_by(PeriodTotal.points.desc())
-            .offset(limit - 1)
-            .limit(1)
-        ).scalar()
+            where.append(PeriodTotal.village_id.in_(village_ids))
+        cut = _cut(session, where, limit)
         if cut is not None:
             # ``points >= cut`` alone (cut > 0): a second bound would make SQLite
             # range-scan from ``points > 0`` instead of from the top.
-            rows = session.execute(
-                base.where(PeriodTotal.points >= cut).order_by(PeriodTotal.points.desc(), *order)
-            ).all()
+            stmt = (
+                select(*_COLUMNS, PeriodTotal.points, PeriodTotal.veto_count)
+                .join(Household, Household.id == PeriodTotal.household_id)
+                .join(Village, Village.id == Household.village_id)
+                .where(*where, PeriodTotal.points >= cut)
+            )
+            rows = session.execute(_scope(stmt, village_id, None).order_by(PeriodTotal.points.desc(), *order)).all()
             return _ranked(rows, limit)
     # Full path: every household in scope, with 0 where it has no total yet.
     points = func.coalesce(PeriodTotal.points, 0)
@@ -130,6 +121,33 @@ def household_standings(
         township,
     ).order_by(points.desc(), *order)
     return _ranked(session.execute(stmt).all(), limit)
+
+
+def _cut(session: Session, where: list, limit: int) -> int | None:
+    """The points of the ``limit``-th active household with positive points (None if
+    there are fewer). The top rows come from the period_totals index alone, and only
+    they are checked for moved-out households: joining the households first made
+    PostgreSQL hash-join every household of the village (6 ms for 3,000)."""
+    fetch = limit + 16
+    while True:
+        top = (
+            select(PeriodTotal.household_id, PeriodTotal.points)
+            .where(*where, PeriodTotal.points > 0)
+            .order_by(PeriodTotal.points.desc())
+            .limit(fetch)
+            .subquery()
+        )
+        rows = session.execute(
+            select(top.c.points, Household.moved_out_on)
+            .join(Household, Household.id == top.c.household_id)
+            .order_by(top.c.points.desc())
+        ).all()
+        active = [points for points, moved_out_on in rows if moved_out_on is None]
+        if len(active) >= limit:
+            return active[limit - 1]
+        if len(rows) < fetch:  # the whole scope was read
+            return None
+        fetch *= 4
 
 
 def household_period_points(session: Session, household_id: int, periods) -> dict[str, tuple[int, int]]:

@@ -195,3 +195,20 @@ def test_redemptions_and_refunds_never_move_a_rank(world, session, league):
     from app.points.ledger import verify
 
     assert verify(session) == []
+
+
+def test_the_cut_looks_past_many_moved_out_leaders(world, session):
+    """The fast path reads the top of the index and skips moved-out households; when
+    more of them lead than it first read, it reads further instead of giving up."""
+    one = factories.rule(session, world.admin, world.a, "ONE", 1)
+    households = []
+    for n in range(1, 41):
+        h = factories.household(session, world.admin, world.a, f"TJ-{100 + n}", f"户主{n}")
+        give(session, world, h, one, quantity=100 - n)  # TJ-101 leads with 99 points
+        households.append(h)
+    for h in households[:30]:
+        move_out(session, world.actor("admin"), h.id, TODAY)
+    session.commit()
+    top = household_standings(session, Q4, village_id=world.a.id, limit=3)
+    assert [(r.number, r.points, r.rank) for r in top] == [("TJ-131", 69, 1), ("TJ-132", 68, 2), ("TJ-133", 67, 3)]
+    assert top == household_standings(session, Q4, village_id=world.a.id)[:3]
