@@ -60,6 +60,9 @@ _COLUMNS = (
 )
 
 
+_ORDER = (Village.code, Household.number)  # inside a tie
+
+
 def _ranked(rows, limit: int | None) -> list[Standing]:
     out: list[Standing] = []
     previous_points, rank = None, 0
@@ -81,7 +84,6 @@ def household_standings(
     township: str | None = None,
     limit: int | None = None,
 ) -> list[Standing]:
-    order = (Village.code, Household.number)
     if limit is not None:
         # Fast path: the top of the period_totals index. Every household outside it has
         # fewer points, so the ranks are exact once ``limit`` positive rows are found.
@@ -95,18 +97,9 @@ def household_standings(
             if not village_ids:
                 return []
             where.append(PeriodTotal.village_id.in_(village_ids))
-        cut = _cut(session, where, limit)
-        if cut is not None:
-            # ``points >= cut`` alone (cut > 0): a second bound would make SQLite
-            # range-scan from ``points > 0`` instead of from the top.
-            stmt = (
-                select(*_COLUMNS, PeriodTotal.points, PeriodTotal.veto_count)
-                .join(Household, Household.id == PeriodTotal.household_id)
-                .join(Village, Village.id == Household.village_id)
-                .where(*where, PeriodTotal.points >= cut)
-            )
-            rows = session.execute(_scope(stmt, village_id, None).order_by(PeriodTotal.points.desc(), *order)).all()
-            return _ranked(rows, limit)
+        top = _top(session, where, limit)
+        if top is not None:
+            return _ranked(top, limit)
     # Full path: every household in scope, with 0 where it has no total yet.
     points = func.coalesce(PeriodTotal.points, 0)
     stmt = _scope(
@@ -119,33 +112,41 @@ def household_standings(
         ),
         village_id,
         township,
-    ).order_by(points.desc(), *order)
+    ).order_by(points.desc(), *_ORDER)
     return _ranked(session.execute(stmt).all(), limit)
 
 
-def _cut(session: Session, where: list, limit: int) -> int | None:
-    """The points of the ``limit``-th active household with positive points (None if
-    there are fewer). The top rows come from the period_totals index alone, and only
-    they are checked for moved-out households: joining the households first made
-    PostgreSQL hash-join every household of the village (6 ms for 3,000)."""
+def _top(session: Session, where: list, limit: int) -> list | None:
+    """The rows of the ``limit`` best active households with positive points, ties at
+    the cut whole, in ranking order; None if fewer than ``limit`` have positive points.
+
+    One query: the top of the period_totals index alone (a little more than ``limit``
+    rows), then only those rows are joined to their households and villages. Joining
+    first made PostgreSQL hash-join every household of the village (6 ms for 3,000).
+    Read further only when moved-out households or a tie run past what was read."""
     fetch = limit + 16
     while True:
         top = (
-            select(PeriodTotal.household_id, PeriodTotal.points)
+            select(PeriodTotal.household_id, PeriodTotal.points, PeriodTotal.veto_count)
             .where(*where, PeriodTotal.points > 0)
             .order_by(PeriodTotal.points.desc())
             .limit(fetch)
             .subquery()
         )
         rows = session.execute(
-            select(top.c.points, Household.moved_out_on)
+            select(*_COLUMNS, top.c.points, top.c.veto_count, Household.moved_out_on)
+            .select_from(top)
             .join(Household, Household.id == top.c.household_id)
-            .order_by(top.c.points.desc())
+            .join(Village, Village.id == Household.village_id)
+            .order_by(top.c.points.desc(), *_ORDER)
         ).all()
-        active = [points for points, moved_out_on in rows if moved_out_on is None]
+        complete = len(rows) < fetch  # every positive row of the scope was read
+        active = [row[:-1] for row in rows if row[-1] is None]
         if len(active) >= limit:
-            return active[limit - 1]
-        if len(rows) < fetch:  # the whole scope was read
+            cut = active[limit - 1][6]
+            if complete or rows[-1][6] < cut:  # the tie at the cut is whole
+                return active
+        elif complete:
             return None
         fetch *= 4
 

@@ -212,3 +212,18 @@ def test_the_cut_looks_past_many_moved_out_leaders(world, session):
     top = household_standings(session, Q4, village_id=world.a.id, limit=3)
     assert [(r.number, r.points, r.rank) for r in top] == [("TJ-131", 69, 1), ("TJ-132", 68, 2), ("TJ-133", 67, 3)]
     assert top == household_standings(session, Q4, village_id=world.a.id)[:3]
+
+
+def test_a_tie_at_the_cut_longer_than_the_first_read_stays_whole(world, session):
+    one = factories.rule(session, world.admin, world.a, "ONE", 1)
+    leader = factories.household(session, world.admin, world.a, "TJ-100", "户主领先")
+    give(session, world, leader, one, quantity=50)
+    for n in range(1, 31):
+        h = factories.household(session, world.admin, world.a, f"TJ-{100 + n}", f"户主{n}")
+        give(session, world, h, one, quantity=20)
+    session.commit()
+    top = household_standings(session, Q4, village_id=world.a.id, limit=2)
+    assert [(r.number, r.rank) for r in top[:2]] == [("TJ-100", 1), ("TJ-101", 2)]
+    assert len(top) == 31 and {r.rank for r in top[1:]} == {2}
+    assert [r.number for r in top[1:]] == sorted(r.number for r in top[1:])  # by number inside the tie
+    assert top == household_standings(session, Q4, village_id=world.a.id)[:31]
