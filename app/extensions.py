@@ -1,5 +1,6 @@
 """Unbound extension objects, initialised in ``create_app``."""
 
+from flask import session
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -23,9 +24,21 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class _LoginManager(LoginManager):
+    """Session protection guards a logged-in session. Flask-Login's "strong" mode also
+    wipes a session that holds no login at all (say only the chosen language), and then
+    refuses the request's bearer token as well: an API client keeping cookies would be
+    logged out after its first ``?lang=en``."""
+
+    def _session_protection_failed(self):
+        if "_user_id" not in session:
+            return False
+        return super()._session_protection_failed()
+
+
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True)
-login_manager = LoginManager()
+login_manager = _LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

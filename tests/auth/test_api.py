@@ -51,6 +51,19 @@ def test_token_authenticates_later_requests(world, client):
     assert r.get_json()["username"] == "tj_recorder"
 
 
+def test_a_cookie_without_a_login_does_not_void_the_token(world, client):
+    """A client that keeps cookies gets one from ``?lang=en`` (the session remembers the
+    language, and nothing else); its bearer token must keep working, in English now."""
+    token = token_for(client, "tj_recorder").get_json()["token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/login?lang=en").status_code == 200
+    assert client.get_cookie("session") is not None
+    r = client.get("/api/v1/auth/me", headers=bearer)
+    assert r.status_code == 200 and r.get_json()["username"] == "tj_recorder"
+    r = client.get("/api/v1/households/999999", headers=bearer)
+    assert r.status_code == 404 and r.get_json()["error"]["message"] != "未找到"
+
+
 @pytest.mark.parametrize(
     "username, password",
     [("tj_recorder", "wrong-password"), ("nobody", PASSWORD), ("", ""), ("tj_recorder", "")],
