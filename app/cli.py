@@ -64,7 +64,7 @@ def verify(jobs):
 
     engine = db.engine
     with read_only():
-        if engine.dialect.name == "postgresql" and not db.session.in_transaction():  # one snapshot for all
+        if engine.dialect.name == "postgresql" and not db.session().in_transaction():  # one snapshot for all
             db.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         url = engine.url.render_as_string(hide_password=False)
         problems = verify_points(db.session, url=url, jobs=jobs) + verify_stock(db.session)

@@ -1,9 +1,10 @@
 """``Idempotency-Key``: the same key and body return the first response; nothing runs twice.
 
-The record is inserted with the response, in the transaction that did the work. A twin
-running at the same moment either finds it (SQLite's write transactions are serialised)
-or, on PostgreSQL, fails on the unique index when committing: its own work is then
-rolled back with it and the first response is replayed.
+The record is inserted with the response, in the transaction that did the work. A
+retry, or a twin running at the same moment, does its work too but cannot commit it: its
+record fails on the unique index (or its work is refused because the first attempt's
+already happened), everything it did is rolled back, and the stored response is
+replayed. No lookup comes first: a fresh key is the common case.
 """
 
 import hashlib
@@ -16,9 +17,10 @@ from flask_login import current_user
 from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.exceptions import HTTPException
 
 from app.clock import utcnow
-from app.errors import IdempotencyConflict, ValidationFailed
+from app.errors import DomainError, IdempotencyConflict, ValidationFailed
 from app.extensions import db
 
 
@@ -76,13 +78,24 @@ def mutation(view):
         stmt = select(IdempotencyRecord).where(
             IdempotencyRecord.user_id == current_user.id, IdempotencyRecord.key == key
         )
-        existing = db.session.scalar(stmt)
-        if existing is not None:
-            return _replay(existing, request_hash)
-        response = make_response(view(*args, **kwargs))
-        if response.status_code >= 400:
+
+        def stored_answer() -> Response | None:
             db.session.rollback()
-            return response
+            record = db.session.scalar(stmt)
+            return _replay(record, request_hash) if record is not None else None
+
+        # No lookup first: a fresh key is the common case, and a retry is caught either
+        # by the unique index when its record is written, or here when its work is
+        # refused because the first attempt already happened (cap reached, stock gone).
+        try:
+            response = make_response(view(*args, **kwargs))
+        except (DomainError, HTTPException):
+            replay = stored_answer()
+            if replay is None:
+                raise
+            return replay
+        if response.status_code >= 400:
+            return stored_answer() or response
         db.session.add(
             IdempotencyRecord(
                 user_id=current_user.id,
@@ -95,11 +108,10 @@ def mutation(view):
         try:
             db.session.commit()
         except IntegrityError:
-            db.session.rollback()
-            twin = db.session.scalar(stmt)
-            if twin is None:  # the work itself broke a constraint
+            replay = stored_answer()  # our work is undone, the first attempt's answer replayed
+            if replay is None:  # the work itself broke a constraint
                 raise
-            return _replay(twin, request_hash)  # our work is undone, the twin's answer replayed
+            return replay
         return response
 
     return wrapper

@@ -374,8 +374,18 @@ def record_entry(
     require_role(actor, *RECORDERS)
     _check_quantity_and_date(quantity, occurred_on, today)
     household = household_in_scope(session, actor, household_id, field="household_id", lock=True)
+    # The rule and whether the day's period is closed, in one query; _usable_rule then
+    # finds the rule in the identity map.
+    found = (
+        session.execute(
+            select(Rule, closed_period(household.village_id, occurred_on)).where(Rule.id == rule_id)
+        ).first()
+        if isinstance(rule_id, int)
+        else None
+    )
     rule, evidence = _usable_rule(session, actor, rule_id, household.village_id, evidence_id)
-    check_period_open(session, household.village_id, occurred_on)
+    if found is not None and found[1] is not None:
+        raise PeriodClosed(period=found[1])
     if household.moved_out_on is not None:
         raise HouseholdMovedOut()
     if rule.cap_period:
@@ -463,14 +473,22 @@ def record_batch(
     return created, skipped
 
 
-def check_period_open(session: Session, village_id: int, day: date, *, allow_notice: bool = False) -> None:
-    """Refuse a change dated inside the village's closed quarter or year (``period_closed``)."""
-    stmt = select(Period.period, Period.status).where(
+def closed_period(village_id, day: date, *, allow_notice: bool = False):
+    """A scalar subquery: the village's closed quarter or year that ``day`` falls in, or
+    NULL. ``allow_notice`` lets a period still in its notice window count as open."""
+    stmt = select(Period.period).where(
         Period.village_id == village_id, Period.period.in_((quarter_of(day), year_of(day)))
     )
-    for period, status in session.execute(stmt):
-        if not (allow_notice and status == "notice"):
-            raise PeriodClosed(period=period)
+    if allow_notice:
+        stmt = stmt.where(Period.status != "notice")
+    return stmt.limit(1).scalar_subquery()
+
+
+def check_period_open(session: Session, village_id: int, day: date, *, allow_notice: bool = False) -> None:
+    """Refuse a change dated inside the village's closed quarter or year (``period_closed``)."""
+    period = session.scalar(select(closed_period(village_id, day, allow_notice=allow_notice)))
+    if period is not None:
+        raise PeriodClosed(period=period)
 
 
 def _entry_in_scope(session: Session, actor: Actor, entry_id) -> Entry:

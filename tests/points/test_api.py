@@ -716,6 +716,22 @@ def test_a_refused_request_does_not_burn_its_key(world, session, api):
     assert account(api, world.households["tj1"])["balance"] == 103
 
 
+def test_a_retry_the_cap_would_now_refuse_still_replays(world, session, api):
+    """The first attempt used the day's cap: the retry's own work is refused, yet the
+    client gets the first answer (and a different body under the key is a conflict)."""
+    me = api.as_("tj_recorder")
+    body = entry_body(world.households["tj1"], world.rules["tj_labour"])  # once a day
+    first = me.post("/entries", json=body, headers={"Idempotency-Key": "labour-1"})
+    assert first.status_code == 201
+    again = me.post("/entries", json=body, headers={"Idempotency-Key": "labour-1"})
+    assert again.status_code == 201 and again.get_json() == first.get_json()
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    other = dict(body, note="另一次")
+    assert_error(me.post("/entries", json=other, headers={"Idempotency-Key": "labour-1"}), 409, "idempotency_conflict")
+    assert_error(me.post("/entries", json=body, headers={"Idempotency-Key": "labour-2"}), 409, "cap_reached")
+    assert account(api, world.households["tj1"])["balance"] == 105
+
+
 def test_idempotent_batch_and_reversal(world, session, api):
     ids = [world.households["tj1"].id, world.households["tj2"].id]
     body = {"rule_id": world.rules["tj_school"].id, "household_ids": ids, "occurred_on": TODAY.isoformat()}
