@@ -1,16 +1,30 @@
 """Moral Bank (道德银行): a village points scheme — ledger, approvals, shop and rankings."""
 
 import os
+from datetime import date
 from pathlib import Path
 
 from flask import Flask, current_app, has_request_context, request, session
+from flask.json.provider import DefaultJSONProvider
 
 from app.config import Config
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 
+class JSONProvider(DefaultJSONProvider):
+    """Dates as ISO 8601, as the API's schemas write them (Flask's default is an HTTP
+    date), so a body built by hand reads exactly like one dumped by its schema."""
+
+    @staticmethod
+    def default(o):
+        if isinstance(o, date):
+            return o.isoformat()
+        return DefaultJSONProvider.default(o)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.json = JSONProvider(app)
     app.config.from_object(Config)
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)

@@ -4,7 +4,7 @@ from flask import current_app, request, send_file
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from app.api import DB_INT_MAX, actor, api_blueprint_login, paginated, tz
+from app.api import DB_INT_MAX, actor, api_blueprint_login, paginated, prebuilt, tz
 from app.api.idempotency import mutation
 from app.clock import local_today, utcnow
 from app.errors import ValidationFailed
@@ -86,7 +86,7 @@ def get_rule(rule_id):
 @blp.response(201, EntryOut)
 def create_entry(data):
     entry = services.record_entry(db.session, actor(), today=local_today(tz()), now=utcnow(), **data)
-    return dump_entry(entry)
+    return prebuilt(dump_entry(entry), 201)
 
 
 @blp.route("/entries/batch", methods=["POST"])
@@ -95,7 +95,7 @@ def create_entry(data):
 @blp.response(201, BatchOut)
 def create_batch(data):
     created, skipped = services.record_batch(db.session, actor(), today=local_today(tz()), now=utcnow(), **data)
-    return {"created": [dump_entry(e) for e in created], "skipped": skipped}
+    return prebuilt({"created": [dump_entry(e) for e in created], "skipped": skipped}, 201)
 
 
 @blp.route("/entries", methods=["GET"])
