@@ -4,6 +4,16 @@ Every balance-moving row goes through ``LedgerWriter.append`` while its househol
 is locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite write transactions begin
 IMMEDIATE, which serialises writers). The entry, the household's balance and chain
 head, and the period totals change in that one transaction.
+
+The rows are written below the ORM's unit of work, which cost more than the rest of
+recording an entry: new entries, and the balances and totals they move, wait in the
+session (``session.info``) and go out as a few prepared Core statements (executemany)
+when the session flushes — explicitly, before a query (autoflush) or at commit. New
+entries are ``session.add``-ed like any object, so a flush always follows an append;
+the flush hook (``_write_ledger``) writes them first and hands them back to the session
+as persistent objects with their ids. Balances and totals are set in memory with
+``set_committed_value`` and written as absolute values, which is safe because the
+household row is locked.
 """
 
 import hashlib
@@ -13,8 +23,8 @@ from datetime import date, datetime
 from itertools import pairwise
 from multiprocessing import get_context
 
-from sqlalchemy import Connection, create_engine, func, make_url, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, create_engine, event, func, insert, inspect, make_url, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import NullPool
 
@@ -91,6 +101,7 @@ class LedgerWriter:
         self.session = session
         self.now = now
         self._totals: dict[tuple[int, str], PeriodTotal | None] = {}
+        self._pending = _pending(session)
 
     def preload_totals(self, household_ids, periods) -> None:
         household_ids, periods = list(household_ids), list(periods)
@@ -145,6 +156,8 @@ class LedgerWriter:
         evidence: str | None = None,
         reverses: Entry | None = None,
     ) -> Entry:
+        if inspect(household).pending:  # a new household: its row (and id) first
+            self.session.flush()
         seq = household.entry_count + 1
         entry = Entry(
             household_id=household.id,
@@ -172,12 +185,24 @@ class LedgerWriter:
         )
         entry.hash = content_hash(entry)
         set_committed_value(entry, "reversed_by", None)  # new: nothing reverses it yet
-        household.entry_count = seq
-        household.chain_hash = entry.hash
+        self._set(household, entry_count=seq, chain_hash=entry.hash)
         if status != PENDING:
             self.decide(household, entry, status, approved_by_id)
-        self.session.add(entry)
+        self._pending.entries.append(entry)
+        self.session.add(entry)  # the next flush writes it (_write_ledger)
         return entry
+
+    def _set(self, obj, **values) -> None:
+        """Change a household's or period total's cached columns: in memory as if loaded,
+        and queued for the flush (a row not yet inserted is left to the ORM)."""
+        if inspect(obj).pending:
+            for key, value in values.items():
+                setattr(obj, key, value)
+            return
+        for key, value in values.items():
+            set_committed_value(obj, key, value)
+        self._pending.dirty[id(obj)] = obj
+        self._pending.touched.append(obj)
 
     def decide(self, household: Household, entry: Entry, status: str, by_id: int | None, reason: str = "") -> None:
         """Seal the entry's one decision; an approval moves the caches."""
@@ -190,7 +215,7 @@ class LedgerWriter:
             self._apply(household, entry)
 
     def _apply(self, household: Household, entry: Entry) -> None:
-        household.balance += entry.points
+        self._set(household, balance=household.balance + entry.points)
         if not (entry.ranked or entry.veto):
             return
         sign = -1 if entry.kind == KIND_REVERSAL else 1
@@ -198,10 +223,111 @@ class LedgerWriter:
         positive_delta = sign if entry.ranked and entry.points * sign > 0 else 0
         for period in (quarter_of(entry.occurred_on), year_of(entry.occurred_on)):
             total = self._total(household, period)
-            if entry.ranked:
-                total.points += entry.points
-            total.veto_count += veto_delta
-            total.positive_count += positive_delta
+            self._set(
+                total,
+                points=total.points + (entry.points if entry.ranked else 0),
+                veto_count=total.veto_count + veto_delta,
+                positive_count=total.positive_count + positive_delta,
+            )
+
+
+@dataclass
+class _Pending:
+    entries: list  # new Entry objects, in append order
+    dirty: dict  # id(obj) -> Household or PeriodTotal whose cached columns changed
+    written: list  # (transaction, entry) written and not yet committed
+    touched: list  # households and totals changed in memory and not yet committed
+
+
+def _pending(session: Session) -> _Pending:
+    pending = session.info.get("ledger_pending")
+    if pending is None:
+        pending = session.info["ledger_pending"] = _Pending([], {}, [], [])
+    return pending
+
+
+_ENTRY_COLUMNS = [c.key for c in Entry.__table__.columns if c.key != "id"]
+_INSERT_ENTRY = insert(Entry.__table__).returning(Entry.__table__.c.id, sort_by_parameter_order=True)
+_UPDATE_HOUSEHOLD = (
+    update(Household.__table__)
+    .where(Household.__table__.c.id == bindparam("row_id"))
+    .values(balance=bindparam("balance"), entry_count=bindparam("entry_count"), chain_hash=bindparam("chain_hash"))
+)
+_UPDATE_TOTAL = (
+    update(PeriodTotal.__table__)
+    .where(PeriodTotal.__table__.c.id == bindparam("row_id"))
+    .values(points=bindparam("points"), veto_count=bindparam("veto_count"), positive_count=bindparam("positive_count"))
+)
+
+
+@event.listens_for(Session, "before_flush")
+def _write_ledger(session: Session, _flush_context, _instances) -> None:
+    """Write what LedgerWriters queued, before the unit of work runs."""
+    pending = session.info.get("ledger_pending")
+    if pending is None or not (pending.entries or pending.dirty):
+        return
+    entries, dirty = pending.entries, list(pending.dirty.values())
+    pending.entries, pending.dirty = [], {}
+    conn = session.connection()
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    if entries:
+        ids = conn.execute(_INSERT_ENTRY, [{k: getattr(e, k) for k in _ENTRY_COLUMNS} for e in entries]).scalars()
+        for entry, entry_id in zip(entries, ids, strict=True):
+            session.expunge(entry)  # pending -> transient ...
+            entry.id = entry_id
+            make_transient_to_detached(entry)  # ... -> as if loaded
+            session.add(entry)
+        pending.written.extend((transaction, e) for e in entries)
+    households = [o for o in dirty if isinstance(o, Household)]
+    totals = [o for o in dirty if isinstance(o, PeriodTotal)]
+    if households:
+        conn.execute(
+            _UPDATE_HOUSEHOLD,
+            [
+                {"row_id": h.id, "balance": h.balance, "entry_count": h.entry_count, "chain_hash": h.chain_hash}
+                for h in households
+            ],
+        )
+    if totals:
+        conn.execute(
+            _UPDATE_TOTAL,
+            [
+                {"row_id": t.id, "points": t.points, "veto_count": t.veto_count, "positive_count": t.positive_count}
+                for t in totals
+            ],
+        )
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_ledger(session: Session, previous_transaction) -> None:
+    """Undo in the session what the rolled-back transaction (or savepoint) wrote: its
+    entries leave the session, as the ORM's own new objects do (their ids may be handed
+    out again), and the balances and totals set in memory are reloaded."""
+    pending = session.info.get("ledger_pending")
+    if pending is None:
+        return
+
+    def undone(transaction) -> bool:
+        while transaction is not None:
+            if transaction is previous_transaction:
+                return True
+            transaction = transaction.parent
+        return False
+
+    dropped = [e for e in pending.entries] + [e for t, e in pending.written if undone(t)]
+    pending.written = [(t, e) for t, e in pending.written if not undone(t)]
+    for entry in dropped:
+        if entry in session:
+            session.expunge(entry)
+    for obj in pending.touched:
+        if obj in session:
+            session.expire(obj)
+    pending.entries, pending.dirty, pending.touched = [], {}, []
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    session.info.pop("ledger_pending", None)
 
 
 @dataclass
