@@ -25,14 +25,12 @@ def village_in_scope(session: Session, actor: Actor, village_id, *, field: str |
 
 
 def household_in_scope(
-    session: Session, actor: Actor, household_id, *, field: str | None = None, lock: bool = False
+    session: Session, actor: Actor, household_id, *, field: str | None = None, lock: bool = False, options=()
 ) -> Household:
     household = None
     if isinstance(household_id, int):
-        if lock:
-            household = session.get(Household, household_id, with_for_update={"of": Household})
-        else:
-            household = session.get(Household, household_id)
+        lock_of = {"of": Household} if lock else None
+        household = session.get(Household, household_id, with_for_update=lock_of, options=options)
     if household is None or not actor.user.can_see_household(household):
         if field:
             raise BadReference(field=field)

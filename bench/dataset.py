@@ -195,6 +195,10 @@ class _CacheWriter(LedgerWriter):
             row = self.totals[key] = _Total()
         return row
 
+    def _set(self, obj, **values):  # plain objects: no session to queue the rows for
+        for key, value in values.items():
+            setattr(obj, key, value)
+
 
 class _Row:
     """What ``content_hash`` and ``decision_hash`` read, without an ORM object."""

@@ -13,7 +13,7 @@ from app.households import services
 from app.households.models import Household
 from app.points import services as points
 from app.points.schemas import EntryList, dump_entry
-from app.rankings.services import household_period_points, household_ranks
+from app.rankings.services import household_standing
 from app.scope import acting_village_id, household_in_scope
 
 blp = Blueprint("households_api", __name__, url_prefix="/api/v1", description="Households")
@@ -99,13 +99,12 @@ def dump_household(h: Household) -> dict:
 def dump_account(h: Household) -> dict:
     today = local_today(tz())
     quarter, year = quarter_of(today), year_of(today)
-    totals = household_period_points(db.session, h.id, [quarter, year])
-    ranks = household_ranks(db.session, h, {quarter: totals[quarter][0], year: totals[year][0]})
+    q, y = household_standing(db.session, h, [quarter, year]).values()
     return dump_household(h) | {
-        "period_points": {"quarter": totals[quarter][0], "year": totals[year][0]},
+        "period_points": {"quarter": q.points, "year": y.points},
         "periods": {"quarter": quarter, "year": year},
-        "rank": {"quarter": ranks[quarter], "year": ranks[year]},
-        "eligible": {"quarter": totals[quarter][1] == 0, "year": totals[year][1] == 0},
+        "rank": {"quarter": q.rank, "year": y.rank},
+        "eligible": {"quarter": q.eligible, "year": y.eligible},
     }
 
 
@@ -161,8 +160,7 @@ def household_entries(args, household_id):
     period = validate_period_arg(args.get("period"), required=False)
     return paginated(
         db.session,
-        points.household_entries(household.id, period),
+        points.household_entries(household.id, period).options(*points.PASSBOOK_ROW_LOADS),
         dump_entry,
         total=None if period else household.entry_count,  # the chain head counts them all
-        prepare=lambda rows: points.attach_passbook_relations(db.session, rows),
     )

@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import login_required
 from flask_sqlalchemy.pagination import SelectPagination
+from sqlalchemy.orm import joinedload
 
 from app.auth.views import page_actor
 from app.clock import local_today, quarter_of, utcnow, year_of
@@ -25,8 +26,9 @@ from app.households.forms import (
     MoveOutForm,
     member_lines,
 )
+from app.households.models import Household
 from app.points import services as points
-from app.rankings.services import household_period_points, household_ranks
+from app.rankings.services import household_standing
 from app.scope import household_in_scope, require_role, village_in_scope
 from app.villages.views import chosen_village_id, village_choices
 
@@ -126,17 +128,16 @@ def new():
 @login_required
 def show(household_id):
     actor = page_actor()
-    household = household_in_scope(db.session, actor, household_id)
+    household = household_in_scope(db.session, actor, household_id, options=[joinedload(Household.members)])
     official = actor.user.can_see_village(household.village_id)
     today = _today()
     periods = {"quarter": quarter_of(today), "year": year_of(today)}
-    totals = household_period_points(db.session, household.id, periods.values())
-    ranks = household_ranks(db.session, household, {p: totals[p][0] for p in periods.values()})
+    mine = household_standing(db.session, household, periods.values())
     standing = {
-        key: {"period": p, "points": totals[p][0], "eligible": totals[p][1] == 0, "rank": ranks[p]}
+        key: {"period": p, "points": mine[p].points, "eligible": mine[p].eligible, "rank": mine[p].rank}
         for key, p in periods.items()
     }
-    stmt = points.household_entries(household.id)
+    stmt = points.household_entries(household.id).options(*points.PASSBOOK_ROW_LOADS)
     show_all = request.args.get("all") == "1"
     if show_all:
         pagination, entries = None, db.session.scalars(stmt.limit(PASSBOOK_PRINT_MAX)).all()
@@ -151,7 +152,6 @@ def show(household_id):
             error_out=False,
         )
         entries = pagination.items
-    points.attach_passbook_relations(db.session, entries)
     return render_template(
         "households/show.html",
         household=household,

@@ -12,13 +12,11 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased, joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit import services as audit
 from app.audit.services import Actor
-from app.auth.models import User
 from app.clock import cap_window, quarter_of, year_of
 from app.errors import (
     AlreadyReversed,
@@ -621,9 +619,18 @@ def open_account(session: Session, household: Household, actor: Actor, *, today:
     )
 
 
+# What a passbook row shows besides itself (author, approver, the entry a reversal undoes,
+# the reversal that undid it): all to-one, so joined into the page's own query.
+PASSBOOK_ROW_LOADS = (
+    joinedload(Entry.recorded_by),
+    joinedload(Entry.approved_by),
+    joinedload(Entry.reverses),
+    joinedload(Entry.reversed_by),
+)
+
+
 def household_entries(household_id: int, period: str | None = None):
-    """A household's passbook, newest first; ``attach_passbook_relations`` fills what a
-    row shows about other rows once a page of it is loaded."""
+    """A household's passbook, newest first (add ``PASSBOOK_ROW_LOADS`` to show it)."""
     stmt = select(Entry).where(Entry.household_id == household_id).order_by(Entry.seq.desc())
     if period:
         if len(period) == 4:
@@ -631,29 +638,6 @@ def household_entries(household_id: int, period: str | None = None):
         else:
             stmt = stmt.where(Entry.period == period)
     return stmt
-
-
-def attach_passbook_relations(session: Session, entries: list[Entry]) -> None:
-    """Load, in two queries for the whole page, what a passbook row shows besides itself:
-    its author and approver, the entry a reversal undoes and the reversal that undid it.
-    Four ``selectinload`` options would take four queries."""
-    if not entries:
-        return
-    user_ids = {e.recorded_by_id for e in entries} | {e.approved_by_id for e in entries}
-    user_ids.discard(None)
-    users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
-    targets = [e.reverses_id for e in entries if e.reverses_id is not None]
-    related = Entry.reverses_id.in_([e.id for e in entries])
-    if targets:
-        related = or_(related, Entry.id.in_(targets))
-    others = session.scalars(select(Entry).where(related)).all()
-    by_id = {e.id: e for e in others}
-    reversal_of = {e.reverses_id: e for e in others if e.reverses_id is not None}
-    for e in entries:
-        set_committed_value(e, "recorded_by", users.get(e.recorded_by_id))
-        set_committed_value(e, "approved_by", users.get(e.approved_by_id))
-        set_committed_value(e, "reversed_by", reversal_of.get(e.id))
-        set_committed_value(e, "reverses", by_id.get(e.reverses_id))
 
 
 def pending_entries(village_id: int | None):

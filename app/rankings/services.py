@@ -162,6 +162,51 @@ def household_period_points(session: Session, household_id: int, periods) -> dic
     return {p: found.get(p, (0, 0)) for p in periods}
 
 
+@dataclass
+class PeriodStanding:
+    points: int
+    vetoes: int
+    rank: int | None  # None once the household moved out
+
+    @property
+    def eligible(self) -> bool:
+        return self.vetoes == 0
+
+
+def household_standing(session: Session, household: Household, periods) -> dict[str, PeriodStanding]:
+    """The household's points, vetoes and village rank for each period, usually in one
+    query: its own total rows, each with a correlated count of the active households
+    above it (one index range per period). A period without a row (0 points) or with
+    negative points takes ``household_ranks``' extra counts."""
+    periods = list(periods)
+    other, neighbour = aliased(PeriodTotal), aliased(Household)
+    above = (
+        select(func.count())
+        .select_from(other)
+        .join(neighbour, and_(neighbour.id == other.household_id, neighbour.moved_out_on.is_(None)))
+        .where(
+            other.village_id == household.village_id,
+            other.period == PeriodTotal.period,
+            other.points > PeriodTotal.points,
+        )
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(PeriodTotal.period, PeriodTotal.points, PeriodTotal.veto_count, above).where(
+            PeriodTotal.household_id == household.id, PeriodTotal.period.in_(periods)
+        )
+    ).all()
+    found = {period: (points, vetoes, count) for period, points, vetoes, count in rows}
+    out = {p: PeriodStanding(found.get(p, (0, 0))[0], found.get(p, (0, 0))[1], None) for p in periods}
+    if household.moved_out_on is not None:
+        return out
+    unusual = {p: out[p].points for p in periods if p not in found or out[p].points < 0}
+    ranks = household_ranks(session, household, unusual) if unusual else {}
+    for p in periods:
+        out[p].rank = ranks[p] if p in ranks else found[p][2] + 1
+    return out
+
+
 def household_rank(session: Session, household: Household, period: str) -> int | None:
     """The household's rank in its village for ``period`` (None once it moved out)."""
     mine = household_period_points(session, household.id, [period])[period][0]

@@ -511,3 +511,46 @@ def test_a_form_posted_without_its_token_is_refused(world, session, app, auth, c
     r = client.post("/households/new", data={"csrf_token": token, "number": "TJ-080", "head_name": "甲"})
     assert r.status_code == 302
     assert "TJ-080" in households(session, world.a)
+
+
+def test_the_passbook_page_reads_its_rows_in_a_fixed_number_of_queries(world, session, auth, client):
+    """Author, approver and reversal links are joined into the page's query, the members
+    into the household's, the ranks into the totals' query: no query per row."""
+    from sqlalchemy import event
+
+    from app.points import services as points_services
+    from tests.factories import NOW
+
+    h = world.households["tj1"]
+    first = None
+    for _ in range(25):
+        e = points_services.record_entry(
+            session,
+            world.actor("tj_recorder"),
+            household_id=h.id,
+            rule_id=world.rules["tj_school"].id,
+            occurred_on=NOW.date(),
+            today=NOW.date(),
+            now=NOW,
+        )
+        first = first or e
+    points_services.reverse_entry(session, world.actor("tj_reviewer"), first.id, reason="记错了", now=NOW)
+    session.commit()
+    auth.login("tj_reviewer")
+    statements = []
+
+    def count(*args):
+        statements.append(args[2])
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        page = client.get(f"/households/{h.id}")
+        last = client.get(f"/households/{h.id}?page=2")
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert page.status_code == last.status_code == 200
+    assert "冲正第 2 笔" in page.get_data(as_text=True)  # the reversal is the newest row
+    assert "见第 27 笔" in last.get_data(as_text=True)  # its original is on the second page
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) <= 2 * 4, selects  # each: user, household + members, standing, page

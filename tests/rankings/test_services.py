@@ -167,6 +167,23 @@ def test_household_rank_agrees_with_the_standings(world, session, league):
     assert household_rank(session, league["xf2"], Q4) is None  # moved out
 
 
+def test_household_standing_agrees_with_the_standings(world, session, league):
+    """One query per household page: points, vetoes and rank for the quarter and the
+    year, including a household with no total row (TJ-006 this quarter) and one below
+    zero (TJ-005)."""
+    from app.rankings.services import household_standing
+
+    for village in (world.a, world.b):
+        quarter = {r.household_id: r for r in household_standings(session, Q4, village_id=village.id)}
+        year = {r.household_id: r for r in household_standings(session, "2026", village_id=village.id)}
+        for hid, row in quarter.items():
+            mine = household_standing(session, session.get(Household, hid), [Q4, "2026"])
+            assert (mine[Q4].points, mine[Q4].rank, mine[Q4].eligible) == (row.points, row.rank, row.eligible)
+            assert (mine["2026"].points, mine["2026"].rank) == (year[hid].points, year[hid].rank), row.number
+    moved = household_standing(session, league["xf2"], [Q4])[Q4]
+    assert (moved.points, moved.rank) == (50, None)
+
+
 def test_redemptions_and_refunds_never_move_a_rank(world, session, league):
     from app.redemption import services as shop
 
