@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased, joinedload
 
 from app.audit import services as audit
 from app.audit.services import Actor
+from app.auth.models import User
 from app.clock import cap_window, quarter_of, year_of
 from app.errors import (
     AlreadyReversed,
@@ -62,6 +63,9 @@ RECORDERS = ("recorder",)
 REVIEWERS = ("reviewer",)
 REVERSIBLE_KINDS = (KIND_OPENING, KIND_RULE, "award")
 OPENING_TITLE = "开户基础分"  # stored data, like a rule's name
+
+# One alias for every query: ``aliased()`` adapts every column when built.
+_REVERSAL = aliased(Entry)
 
 
 # --- rules -------------------------------------------------------------------------
@@ -288,7 +292,7 @@ def _check_quantity_and_date(quantity, occurred_on, today: date) -> None:
 def _cap_used(session: Session, household_ids: list[int], rule: Rule, occurred_on: date) -> dict[int, int]:
     """Units of ``rule`` per household in the cap window: approved and pending, not reversed."""
     start, end = cap_window(occurred_on, rule.cap_period)
-    reversal = aliased(Entry)
+    reversal = _REVERSAL
     rows = session.execute(
         select(Entry.household_id, func.sum(Entry.quantity))
         .where(
@@ -622,10 +626,10 @@ def open_account(session: Session, household: Household, actor: Actor, *, today:
 # What a passbook row shows besides itself (author, approver, the entry a reversal undoes,
 # the reversal that undid it): all to-one, so joined into the page's own query.
 PASSBOOK_ROW_LOADS = (
-    joinedload(Entry.recorded_by),
-    joinedload(Entry.approved_by),
-    joinedload(Entry.reverses),
-    joinedload(Entry.reversed_by),
+    joinedload(Entry.recorded_by).load_only(User.id, User.username, User.display_name),
+    joinedload(Entry.approved_by).load_only(User.id, User.username, User.display_name),
+    joinedload(Entry.reverses).load_only(Entry.id, Entry.seq),
+    joinedload(Entry.reversed_by).load_only(Entry.id, Entry.seq),
 )
 
 

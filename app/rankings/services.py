@@ -15,6 +15,9 @@ from app.households.models import Household
 from app.points.models import APPROVED, KIND_RULE, PENDING, Entry, Period, PeriodTotal
 from app.villages.models import Village
 
+# One alias for every query: ``aliased()`` adapts every column when built.
+_REVERSAL = aliased(Entry)
+
 
 @dataclass
 class Standing:
@@ -173,13 +176,17 @@ class PeriodStanding:
         return self.vetoes == 0
 
 
+# Built once: a fresh ``aliased()`` per call adapts every column again (about 1 ms).
+_OTHER_TOTAL, _NEIGHBOUR = aliased(PeriodTotal), aliased(Household)
+
+
 def household_standing(session: Session, household: Household, periods) -> dict[str, PeriodStanding]:
     """The household's points, vetoes and village rank for each period, usually in one
     query: its own total rows, each with a correlated count of the active households
     above it (one index range per period). A period without a row (0 points) or with
     negative points takes ``household_ranks``' extra counts."""
     periods = list(periods)
-    other, neighbour = aliased(PeriodTotal), aliased(Household)
+    other, neighbour = _OTHER_TOTAL, _NEIGHBOUR
     above = (
         select(func.count())
         .select_from(other)
@@ -373,7 +380,7 @@ def _in_period(period: str):
 def deductions_in_period(session: Session, village_id: int, period: str) -> list[dict]:
     """Households with approved deductions (negative rule entries, not reversed) dated in
     ``period``: ``{household_id, number, head_name, entries, points}``, largest first."""
-    reversal = aliased(Entry)
+    reversal = _REVERSAL
     rows = session.execute(
         select(Household.id, Household.number, Household.head_name, func.count(Entry.id), func.sum(Entry.points))
         .join(Household, Household.id == Entry.household_id)
