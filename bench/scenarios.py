@@ -385,6 +385,12 @@ def run(port: int, meta: dict, today: date, raw, args, probe=None, log=print, me
         raw.time(raw.township_sql, (township, quarter), reps),
         note="floor for the township standings",
     )
+    figs.add(
+        "sql_commit",
+        "raw SQL: INSERT one row + COMMIT (a durable commit alone)",
+        raw.time_commit(reps),
+        note="floor for every write",
+    )
 
     log("floor again")
     figs.add(
@@ -412,7 +418,8 @@ class RawSQL:
     def __init__(self, connect, paramstyle: str, explain_prefix: str):
         self.connect = connect
         self.explain_prefix = explain_prefix  # EXPLAIN QUERY PLAN / EXPLAIN ANALYZE
-        mark = "?" if paramstyle == "qmark" else "%s"
+        self.sqlite = paramstyle == "qmark"
+        mark = self.mark = "?" if self.sqlite else "%s"
         self.village_sql = (
             f"SELECT household_id, points FROM period_totals WHERE village_id = {mark} AND period = {mark} "
             "ORDER BY points DESC LIMIT 50"
@@ -434,6 +441,30 @@ class RawSQL:
                 if i >= warmup:
                     samples.append(time.perf_counter() - t0)
             conn.rollback()
+            return samples
+        finally:
+            conn.close()
+
+    def time_commit(self, n: int, warmup: int = 10) -> list[float]:
+        """INSERT one small row and COMMIT, on a scratch table: what a durable commit
+        alone costs on this disk (PostgreSQL waits for the WAL flush)."""
+        mark = self.mark
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            if self.sqlite:
+                cur.execute("PRAGMA synchronous=NORMAL")  # as the app's connections (WAL)
+            cur.execute("CREATE TABLE bench_commit_probe (id INTEGER PRIMARY KEY, note VARCHAR(40))")
+            conn.commit()
+            samples = []
+            for i in range(warmup + n):
+                t0 = time.perf_counter()
+                cur.execute(f"INSERT INTO bench_commit_probe (id, note) VALUES ({mark}, {mark})", (i, "probe"))
+                conn.commit()
+                if i >= warmup:
+                    samples.append(time.perf_counter() - t0)
+            cur.execute("DROP TABLE bench_commit_probe")
+            conn.commit()
             return samples
         finally:
             conn.close()
