@@ -61,11 +61,12 @@ def _finish_config(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from app.database import configure_engine
+    from app.database import configure_engine, end_reads_with_commit
 
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
+    end_reads_with_commit(app, db.session)
     migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)

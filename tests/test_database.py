@@ -3,11 +3,12 @@
 import sqlite3
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.database import read_only
 from app.extensions import db
 from app.households.models import Household
+from tests import factories
 
 
 def _other_writer_can_start(path: str) -> bool:
@@ -41,3 +42,84 @@ def test_a_read_only_transaction_lets_writers_in(session, sqlite_path):
         session.execute(select(Household.id)).all()
         assert _other_writer_can_start(sqlite_path)
         session.rollback()
+
+
+# --- how a request's transaction ends ------------------------------------------------
+
+
+@pytest.fixture
+def transaction_ends(app):
+    """Every COMMIT and ROLLBACK the engine sends, in order."""
+    ends: list[str] = []
+
+    def on_commit(_conn):
+        ends.append("commit")
+
+    def on_rollback(_conn):
+        ends.append("rollback")
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "commit", on_commit)
+    event.listen(engine, "rollback", on_rollback)
+    yield ends
+    event.remove(engine, "commit", on_commit)
+    event.remove(engine, "rollback", on_rollback)
+
+
+def test_a_reading_request_ends_with_commit(world, api, transaction_ends):
+    """psycopg forgets its prepared statements at every ROLLBACK: reads must not send one."""
+    reader = api.as_("tj_recorder")
+    transaction_ends.clear()
+    assert reader.get("/ping").status_code == 200
+    assert reader.get(f"/households/{world.households['tj1'].id}").status_code == 200
+    assert transaction_ends == ["commit", "commit"]
+
+
+def test_a_refused_write_still_ends_with_rollback(world, api, transaction_ends):
+    recorder = api.as_("tj_recorder")
+    transaction_ends.clear()
+    body = {"household_id": world.households["tj1"].id, "rule_id": 999_999, "occurred_on": "2026-11-20"}
+    assert recorder.post("/entries", json=body).status_code == 400
+    assert "commit" not in transaction_ends
+
+
+def test_a_reading_request_that_flushed_ends_with_rollback(app, session, transaction_ends):
+    """A GET that wrote something (none should) is not committed by the end of the request."""
+    from app.auth.models import User
+
+    with app.test_request_context("/", method="GET"):
+        session.add(User(username="stray", password_hash="x"))
+        session.flush()
+        app.do_teardown_request(None)
+    assert "commit" not in transaction_ends
+    session.rollback()
+    assert session.scalar(select(User.id).where(User.username == "stray")) is None
+
+
+def test_prepared_statements_outlive_reading_requests(app, api):
+    """Each request in an application context of its own, as in production, so the
+    session ends (and returns its connection) after every request."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("psycopg's prepared statements")
+        factories.user(db.session, "reader", "admin")
+        db.session.commit()
+        engine = db.engine
+    used = []
+
+    def on_checkout(dbapi_conn, _record, _proxy):
+        used.append(dbapi_conn)
+
+    event.listen(engine, "checkout", on_checkout)
+    try:
+        reader = api.as_("reader")
+        for _ in range(8):  # psycopg prepares a statement at its sixth run
+            assert reader.get("/ping").status_code == 200
+    finally:
+        event.remove(engine, "checkout", on_checkout)
+    conn = used[-1]
+    assert all(c is conn for c in used[-3:]), "the requests shared one pooled connection"
+    prepared = conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
+    conn.rollback()
+    assert prepared >= 1
