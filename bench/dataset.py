@@ -181,19 +181,18 @@ class _Total:
 
 class _CacheWriter(LedgerWriter):
     """The application's ``decide``/``_apply`` (decision hash, balance, period totals)
-    with the period-total rows kept in a dict instead of the session."""
+    with the period totals kept in a dict instead of queued for the database."""
 
     def __init__(self):
         self.session = None
         self.now = None
         self.totals: dict[tuple[int, str], _Total] = {}
 
-    def _total(self, household, period):
-        key = (household.id, period)
-        row = self.totals.get(key)
-        if row is None:
-            row = self.totals[key] = _Total()
-        return row
+    def _add_to_total(self, household, period, points, vetoes, positives):
+        row = self.totals.setdefault((household.id, period), _Total())
+        row.points += points
+        row.veto_count += vetoes
+        row.positive_count += positives
 
     def _set(self, obj, **values):  # plain objects: no session to queue the rows for
         for key, value in values.items():

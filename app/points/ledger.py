@@ -11,9 +11,11 @@ session (``session.info``) and go out as a few prepared Core statements (execute
 when the session flushes — explicitly, before a query (autoflush) or at commit. New
 entries are ``session.add``-ed like any object, so a flush always follows an append;
 the flush hook (``_write_ledger``) writes them first and hands them back to the session
-as persistent objects with their ids. Balances and totals are set in memory with
+as persistent objects with their ids. Balances are set in memory with
 ``set_committed_value`` and written as absolute values, which is safe because the
-household row is locked.
+household row is locked. Period totals are never read: their changes are added up per
+(household, period) and written as one upsert (``INSERT … ON CONFLICT DO UPDATE SET
+points = points + …``), which also creates a household's first row of a period.
 """
 
 import hashlib
@@ -24,6 +26,7 @@ from itertools import pairwise
 from multiprocessing import get_context
 
 from sqlalchemy import Connection, bindparam, create_engine, event, func, insert, inspect, make_url, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import NullPool
@@ -91,49 +94,12 @@ def decision_hash(entry) -> str:
 
 
 class LedgerWriter:
-    """Appends entries and keeps the caches; one per transaction.
-
-    ``preload_totals`` fetches the period-total rows of many households in one query,
-    which is what makes a batch of 1,000 entries cheap.
-    """
+    """Appends entries and keeps the caches; one per transaction."""
 
     def __init__(self, session: Session, now: datetime):
         self.session = session
         self.now = now
-        self._totals: dict[tuple[int, str], PeriodTotal | None] = {}
         self._pending = _pending(session)
-
-    def preload_totals(self, household_ids, periods) -> None:
-        household_ids, periods = list(household_ids), list(periods)
-        for hid in household_ids:
-            for p in periods:
-                self._totals[(hid, p)] = None
-        rows = self.session.scalars(
-            select(PeriodTotal).where(PeriodTotal.household_id.in_(household_ids), PeriodTotal.period.in_(periods))
-        )
-        for row in rows:
-            self._totals[(row.household_id, row.period)] = row
-
-    def _total(self, household: Household, period: str) -> PeriodTotal:
-        key = (household.id, period)
-        if key in self._totals:
-            row = self._totals[key]
-        else:
-            row = self.session.scalar(
-                select(PeriodTotal).where(PeriodTotal.household_id == household.id, PeriodTotal.period == period)
-            )
-        if row is None:
-            row = PeriodTotal(
-                household_id=household.id,
-                village_id=household.village_id,
-                period=period,
-                points=0,
-                veto_count=0,
-                positive_count=0,
-            )
-            self.session.add(row)
-        self._totals[key] = row
-        return row
 
     def append(
         self,
@@ -192,17 +158,35 @@ class LedgerWriter:
         self.session.add(entry)  # the next flush writes it (_write_ledger)
         return entry
 
-    def _set(self, obj, **values) -> None:
-        """Change a household's or period total's cached columns: in memory as if loaded,
-        and queued for the flush (a row not yet inserted is left to the ORM)."""
-        if inspect(obj).pending:
+    def _set(self, household: Household, **values) -> None:
+        """Change a household's cached columns: in memory as if loaded, and queued for
+        the flush (a row not yet inserted is left to the ORM)."""
+        if inspect(household).pending:
             for key, value in values.items():
-                setattr(obj, key, value)
+                setattr(household, key, value)
             return
         for key, value in values.items():
-            set_committed_value(obj, key, value)
-        self._pending.dirty[id(obj)] = obj
-        self._pending.touched.append(obj)
+            set_committed_value(household, key, value)
+        self._pending.dirty[id(household)] = household
+        self._pending.touched.append(household)
+
+    def _add_to_total(self, household: Household, period: str, points: int, vetoes: int, positives: int) -> None:
+        """Queue a change of one period total, added up with the others of this flush."""
+        key = (household.id, period)
+        total = self._pending.totals.get(key)
+        if total is None:
+            self._pending.totals[key] = {
+                "household_id": household.id,
+                "village_id": household.village_id,
+                "period": period,
+                "points": points,
+                "veto_count": vetoes,
+                "positive_count": positives,
+            }
+        else:
+            total["points"] += points
+            total["veto_count"] += vetoes
+            total["positive_count"] += positives
 
     def decide(self, household: Household, entry: Entry, status: str, by_id: int | None, reason: str = "") -> None:
         """Seal the entry's one decision; an approval moves the caches."""
@@ -221,28 +205,24 @@ class LedgerWriter:
         sign = -1 if entry.kind == KIND_REVERSAL else 1
         veto_delta = sign if entry.veto else 0
         positive_delta = sign if entry.ranked and entry.points * sign > 0 else 0
+        points = entry.points if entry.ranked else 0
         for period in (quarter_of(entry.occurred_on), year_of(entry.occurred_on)):
-            total = self._total(household, period)
-            self._set(
-                total,
-                points=total.points + (entry.points if entry.ranked else 0),
-                veto_count=total.veto_count + veto_delta,
-                positive_count=total.positive_count + positive_delta,
-            )
+            self._add_to_total(household, period, points, veto_delta, positive_delta)
 
 
 @dataclass
 class _Pending:
     entries: list  # new Entry objects, in append order
-    dirty: dict  # id(obj) -> Household or PeriodTotal whose cached columns changed
+    dirty: dict  # id(household) -> Household whose cached columns changed
+    totals: dict  # (household_id, period) -> the period total's change, as a row
     written: list  # (transaction, entry) written and not yet committed
-    touched: list  # households and totals changed in memory and not yet committed
+    touched: list  # households changed in memory and not yet committed
 
 
 def _pending(session: Session) -> _Pending:
     pending = session.info.get("ledger_pending")
     if pending is None:
-        pending = session.info["ledger_pending"] = _Pending([], {}, [], [])
+        pending = session.info["ledger_pending"] = _Pending([], {}, {}, [], [])
     return pending
 
 
@@ -253,21 +233,29 @@ _UPDATE_HOUSEHOLD = (
     .where(Household.__table__.c.id == bindparam("row_id"))
     .values(balance=bindparam("balance"), entry_count=bindparam("entry_count"), chain_hash=bindparam("chain_hash"))
 )
-_UPDATE_TOTAL = (
-    update(PeriodTotal.__table__)
-    .where(PeriodTotal.__table__.c.id == bindparam("row_id"))
-    .values(points=bindparam("points"), veto_count=bindparam("veto_count"), positive_count=bindparam("positive_count"))
-)
+
+
+def _upsert_totals(dialect: str):
+    """Add each row's counters to its period total, creating the total if it is new."""
+    table = PeriodTotal.__table__
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c.household_id, table.c.period],
+        set_={c: table.c[c] + stmt.excluded[c] for c in ("points", "veto_count", "positive_count")},
+    )
+
+
+_UPSERT_TOTALS = {name: _upsert_totals(name) for name in ("postgresql", "sqlite")}
 
 
 @event.listens_for(Session, "before_flush")
 def _write_ledger(session: Session, _flush_context, _instances) -> None:
     """Write what LedgerWriters queued, before the unit of work runs."""
     pending = session.info.get("ledger_pending")
-    if pending is None or not (pending.entries or pending.dirty):
+    if pending is None or not (pending.entries or pending.dirty or pending.totals):
         return
-    entries, dirty = pending.entries, list(pending.dirty.values())
-    pending.entries, pending.dirty = [], {}
+    entries, households, totals = pending.entries, list(pending.dirty.values()), list(pending.totals.values())
+    pending.entries, pending.dirty, pending.totals = [], {}, {}
     conn = session.connection()
     transaction = session.get_nested_transaction() or session.get_transaction()
     if entries:
@@ -278,8 +266,6 @@ def _write_ledger(session: Session, _flush_context, _instances) -> None:
             make_transient_to_detached(entry)  # ... -> as if loaded
             session.add(entry)
         pending.written.extend((transaction, e) for e in entries)
-    households = [o for o in dirty if isinstance(o, Household)]
-    totals = [o for o in dirty if isinstance(o, PeriodTotal)]
     if households:
         conn.execute(
             _UPDATE_HOUSEHOLD,
@@ -289,13 +275,11 @@ def _write_ledger(session: Session, _flush_context, _instances) -> None:
             ],
         )
     if totals:
-        conn.execute(
-            _UPDATE_TOTAL,
-            [
-                {"row_id": t.id, "points": t.points, "veto_count": t.veto_count, "positive_count": t.positive_count}
-                for t in totals
-            ],
-        )
+        conn.execute(_UPSERT_TOTALS[conn.dialect.name], totals)
+        # A total loaded into this session is now behind its row.
+        for obj in session.identity_map.values():
+            if isinstance(obj, PeriodTotal):
+                session.expire(obj)
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -322,7 +306,7 @@ def _forget_ledger(session: Session, previous_transaction) -> None:
     for obj in pending.touched:
         if obj in session:
             session.expire(obj)
-    pending.entries, pending.dirty, pending.touched = [], {}, []
+    pending.entries, pending.dirty, pending.totals, pending.touched = [], {}, {}, []
 
 
 @event.listens_for(Session, "after_commit")

@@ -241,6 +241,8 @@ def store_evidence(
         with Image.open(BytesIO(data)) as img:
             fmt = img.format
             img.verify()
+    except Image.DecompressionBombError as exc:  # a few KB that claim gigapixels
+        raise ValidationFailed({"evidence": [str(_l("照片尺寸过大"))]}) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         fmt = None
     if fmt not in ("JPEG", "PNG"):
@@ -395,7 +397,6 @@ def record_entry(
         if used + quantity > rule.cap_count:
             raise CapReached(cap_count=rule.cap_count, used=used)
     writer = LedgerWriter(session, now)
-    writer.preload_totals([household.id], (quarter_of(occurred_on), year_of(occurred_on)))
     entry = _rule_entry(
         writer,
         household,
@@ -443,7 +444,6 @@ def record_batch(
     households = lock_households(session, household_ids)
     used = _cap_used(session, list(households), rule, occurred_on) if rule.cap_period else {}
     writer = LedgerWriter(session, now)
-    writer.preload_totals(households, (quarter_of(occurred_on), year_of(occurred_on)))
     created, skipped, seen = [], [], set()
     for hid in household_ids:
         household = households.get(hid)
