@@ -14,7 +14,7 @@ from functools import wraps
 
 from flask import Response, make_response, request
 from flask_login import current_user
-from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.exceptions import HTTPException
@@ -37,6 +37,9 @@ class IdempotencyRecord(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+_INSERT_RECORD = insert(IdempotencyRecord.__table__)
+
+
 def _request_hash() -> str:
     if request.mimetype == "multipart/form-data":
         # A client's retry may choose a new part boundary: hash the parts, not the bytes.
@@ -49,7 +52,7 @@ def _request_hash() -> str:
         raw = request.get_data()
         try:
             canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: the bytes
             canonical = raw
     return hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n" + canonical).hexdigest()
 
@@ -96,16 +99,15 @@ def mutation(view):
             return replay
         if response.status_code >= 400:
             return stored_answer() or response
-        db.session.add(
-            IdempotencyRecord(
-                user_id=current_user.id,
-                key=key,
-                request_hash=request_hash,
-                status_code=response.status_code,
-                response_body=response.get_data(as_text=True),
-            )
-        )
+        record = {
+            "user_id": current_user.id,
+            "key": key,
+            "request_hash": request_hash,
+            "status_code": response.status_code,
+            "response_body": response.get_data(as_text=True),
+        }
         try:
+            db.session.execute(_INSERT_RECORD, record)  # Core: one row needs no unit of work
             db.session.commit()
         except IntegrityError:
             replay = stored_answer()  # our work is undone, the first attempt's answer replayed
