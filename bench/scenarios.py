@@ -2,6 +2,7 @@
 ``GET /api/v1/ping``, an authenticated request that does nothing, through the same
 server and the same kind of connection, measured in the same run."""
 
+import re
 import time
 import uuid
 from datetime import date, timedelta
@@ -391,6 +392,12 @@ def run(port: int, meta: dict, today: date, raw, args, probe=None, log=print, me
         raw.time_commit(reps),
         note="floor for every write",
     )
+    figs.add(
+        "sql_entry",
+        "raw SQL: the statements of one entry, in one transaction (rolled back)",
+        raw.time_entry(targets[-1], meta["event_rule_id"], quarter, reps),
+        note="with the commit above: the database's share of recording an entry",
+    )
 
     log("floor again")
     figs.add(
@@ -465,6 +472,88 @@ class RawSQL:
                     samples.append(time.perf_counter() - t0)
             cur.execute("DROP TABLE bench_commit_probe")
             conn.commit()
+            return samples
+        finally:
+            conn.close()
+
+    def time_entry(self, household_id: int, rule_id: int, quarter: str, n: int, warmup: int = 10) -> list[float]:
+        """What the database does to record one entry, as the app sends it: the user
+        (authentication), the household locked with its village, the rule with the
+        closed-period check, the entry, the household's balance, the two period totals
+        (an upsert) and the Idempotency-Key record. Rolled back, so the chains stay whole
+        for ``ledger verify``: add the durable commit's figure for the whole."""
+        m = self.mark
+        lock = "" if self.sqlite else " FOR UPDATE OF households"
+        statements = [
+            (f"SELECT * FROM users WHERE id = {m}", (1,)),
+            (
+                "SELECT households.*, villages.* FROM households JOIN villages ON villages.id = households.village_id "
+                f"WHERE households.id = {m}{lock}",
+                (household_id,),
+            ),
+            (
+                f"SELECT rules.*, (SELECT period FROM periods WHERE periods.village_id = rules.village_id "
+                f"AND periods.period IN ({m}, {m}) LIMIT 1) FROM rules WHERE rules.id = {m}",
+                (quarter, quarter[:4], rule_id),
+            ),
+            (
+                "INSERT INTO entries (household_id, village_id, seq, kind, rule_id, title, category, quantity, "
+                "points, ranked, veto, occurred_on, period, status, note, member_name, recorded_by_id, created_at, "
+                "prev_hash, hash, reject_reason, approved_by_id, decided_at, decision_hash) "
+                f"VALUES ({m}, 1, 1000000, 'rule', {m}, 'bench', '志愿服务', 1, 5, {m}, {m}, '2026-11-20', {m}, "
+                f"'approved', '', '', 1, '2026-11-20 02:00:00', '', {m}, '', 1, '2026-11-20 02:00:00', {m}) "
+                "RETURNING id",
+                (household_id, rule_id, True, False, quarter, "0" * 64, "1" * 64),
+            ),
+            (
+                f"UPDATE households SET balance = {m}, entry_count = {m}, chain_hash = {m} WHERE id = {m}",
+                (100, 1000000, "0" * 64, household_id),
+            ),
+            (
+                "INSERT INTO period_totals (household_id, village_id, period, points, veto_count, positive_count) "
+                f"VALUES ({m}, 1, {m}, 5, 0, 1), ({m}, 1, {m}, 5, 0, 1) ON CONFLICT (household_id, period) DO UPDATE "
+                "SET points = period_totals.points + excluded.points, "
+                "veto_count = period_totals.veto_count + excluded.veto_count, "
+                "positive_count = period_totals.positive_count + excluded.positive_count",
+                (household_id, quarter, household_id, quarter[:4]),
+            ),
+            (
+                "INSERT INTO idempotency_records (user_id, key, request_hash, status_code, response_body, created_at) "
+                f"VALUES (1, {m}, {m}, 201, '{{}}', '2026-11-20 02:00:00')",
+                ("bench-raw-key", "0" * 64),
+            ),
+        ]
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            if self.sqlite:
+                conn.isolation_level = None  # BEGIN IMMEDIATE by hand, as the app's writers
+            else:
+                # Prepared once, as the app's statements are (psycopg prepares them after a
+                # few runs): its own prepared statements would be dropped at each ROLLBACK.
+                conn.prepare_threshold = None
+                prepared = []
+                for k, (sql, params) in enumerate(statements):
+                    numbers = iter(range(1, len(params) + 1))
+                    cur.execute(f"PREPARE bench_entry_{k} AS " + re.sub("%s", lambda _: f"${next(numbers)}", sql))
+                    prepared.append((f"EXECUTE bench_entry_{k} ({', '.join(['%s'] * len(params))})", params))
+                conn.commit()
+                statements = prepared
+                from psycopg import ClientCursor  # EXECUTE takes its arguments inline
+
+                cur = ClientCursor(conn)
+            samples = []
+            for i in range(warmup + n):
+                t0 = time.perf_counter()
+                if self.sqlite:
+                    cur.execute("BEGIN IMMEDIATE")
+                for sql, params in statements:
+                    cur.execute(sql, params)
+                    if cur.description:
+                        cur.fetchall()
+                conn.rollback()
+                if i >= warmup:
+                    samples.append(time.perf_counter() - t0)
             return samples
         finally:
             conn.close()
