@@ -2,7 +2,6 @@
 ``GET /api/v1/ping``, an authenticated request that does nothing, through the same
 server and the same kind of connection, measured in the same run."""
 
-import re
 import time
 import uuid
 from datetime import date, timedelta
@@ -534,8 +533,9 @@ class RawSQL:
                 conn.prepare_threshold = None
                 prepared = []
                 for k, (sql, params) in enumerate(statements):
-                    numbers = iter(range(1, len(params) + 1))
-                    cur.execute(f"PREPARE bench_entry_{k} AS " + re.sub("%s", lambda _: f"${next(numbers)}", sql))
+                    parts = sql.split("%s")  # %s, %s, … → $1, $2, …
+                    numbered = parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
+                    cur.execute(f"PREPARE bench_entry_{k} AS {numbered}")
                     prepared.append((f"EXECUTE bench_entry_{k} ({', '.join(['%s'] * len(params))})", params))
                 conn.commit()
                 statements = prepared
