@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
-from app.api import domain_error_response
+from app.api import domain_error_response, refuse_unstorable_input
 from app.api.idempotency import IdempotencyRecord
 from app.auth.views import page_actor
 from app.clock import local_today, utcnow
@@ -194,6 +194,9 @@ def counter_lookup():
     the counter page itself for a browser without it."""
     actor = page_actor()
     if request.is_json:
+        refused = refuse_unstorable_input()  # a body too deep to parse, a lone surrogate: the API's answer
+        if refused is not None:
+            return refused
         data = request.get_json(silent=True)
         data = data if isinstance(data, dict) else {}
         card = str(data.get("card") or "")

@@ -5,6 +5,8 @@ The API's "today" is the real clock in Asia/Shanghai, so entries here are dated 
 
 import io
 import json
+import struct
+import zlib
 from datetime import date, timedelta
 
 import pytest
@@ -287,6 +289,28 @@ def test_non_image_upload_is_422(world, api, upload):
         content_type="multipart/form-data",
     )
     assert "evidence" in assert_error(r, 422, "validation_error")["details"]
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` × ``height`` pixels (CRC kept valid)."""
+    data = bytearray(png_bytes())
+    struct.pack_into(">II", data, 16, width, height)  # IHDR's data follows the signature, length and type
+    struct.pack_into(">I", data, 29, zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
+def test_decompression_bomb_upload_is_422(world, session, api):
+    """A few bytes that claim 400 million pixels: Pillow refuses to open them, which is a
+    422 like any other photo it cannot read, not a 500."""
+    from app.points.models import Evidence
+
+    r = api.as_("tj_recorder").post(
+        "/evidence",
+        data={"village_id": str(world.a.id), "file": (io.BytesIO(png_claiming(20_000, 20_000)), "a.png")},
+        content_type="multipart/form-data",
+    )
+    assert "evidence" in assert_error(r, 422, "validation_error")["details"]
+    assert session.query(Evidence).count() == 0
 
 
 def test_evidence_upload_needs_a_village(world, api):
@@ -925,6 +949,61 @@ def test_huge_evidence_village_is_not_500(world, api):
         content_type="multipart/form-data",
     )
     assert "village_id" in assert_error(r, 422, "validation_error")["details"]
+
+
+# Half a UTF-16 pair: JSON's "\\ud800" escape parses to it, and no UTF-8 driver stores it.
+LONE_SURROGATE = "\ud800"
+
+
+@pytest.mark.parametrize(
+    "path, changes, field",
+    [
+        ("/villages", {"name": LONE_SURROGATE}, "name"),
+        ("/rules", {"name": "义诊" + LONE_SURROGATE}, "name"),
+        ("/rules/{rule}", {"name": LONE_SURROGATE}, "name"),
+        ("/households", {"members": [{"name": LONE_SURROGATE, "relation": "子"}]}, "members"),
+        ("/households", {"members": [{LONE_SURROGATE: "甲"}]}, "members"),
+        ("/entries", {"note": LONE_SURROGATE}, "note"),
+        ("/entries", {"evidence_id": LONE_SURROGATE}, "evidence_id"),
+        ("/entries/batch", {"note": LONE_SURROGATE}, "note"),
+        ("/users", {"display_name": LONE_SURROGATE}, "display_name"),
+    ],
+)
+def test_lone_surrogate_is_422_and_writes_nothing(world, session, api, path, changes, field):
+    url = path.format(rule=world.rules["tj_labour"].id)
+    body = valid_bodies(world)[path] | changes
+    raw = json.dumps(body)  # ensure_ascii: the surrogate travels as the escape "\ud800"
+    assert "\\ud8" in raw
+    before = (entries_in_db(session), session.scalar(select(func.count(Rule.id))))
+    r = api.as_("admin")._call(methods_for(path), url, data=raw, content_type="application/json")
+    assert field in assert_error(r, 422, "validation_error")["details"]
+    assert (entries_in_db(session), session.scalar(select(func.count(Rule.id)))) == before
+    assert session.get(Rule, world.rules["tj_labour"].id).name != LONE_SURROGATE
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_json_nested_too_deep_is_refused_not_500(world, session, api):
+    """Python's parser gives up (a RecursionError) near a thousand levels; the API answers
+    400 for a body it cannot parse and 422 for a field nested past any body it takes."""
+    me = api.as_("admin")
+    before = entries_in_db(session)
+    body = entry_body(world.households["tj1"], world.rules["tj_school"])
+    for raw in (nested(100_000), '{"note": ' * 50_000 + "1" + "}" * 50_000, nested(100)):
+        assert_error(me.post("/entries", data=raw, content_type="application/json"), 400, "validation_error")
+    deep_field = json.dumps(body)[:-1] + ', "note": ' + nested(600) + "}"
+    r = me.post("/entries", data=deep_field, content_type="application/json")
+    assert "note" in assert_error(r, 422, "validation_error")["details"]
+    # The login's rate limit reads the username before anything else does.
+    assert_error(
+        api.post("/auth/token", data=nested(100_000), content_type="application/json"), 400, "validation_error"
+    )
+    # A body that is not JSON by its type is hashed as bytes under an Idempotency-Key.
+    r = me.post("/entries", data=nested(100_000), content_type="text/plain", headers={"Idempotency-Key": "deep"})
+    assert_error(r, 422, "validation_error")
+    assert entries_in_db(session) == before
 
 
 def test_idempotent_evidence_upload(world, session, api):

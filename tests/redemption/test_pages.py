@@ -2,6 +2,7 @@
 and catalogue, and printable cards, as a village's clerk, officials and residents use them."""
 
 import io
+import json
 import re
 from dataclasses import dataclass
 
@@ -141,6 +142,17 @@ def test_counter_lookup_without_script_shows_the_cart(world, shop, auth, client)
     r = client.post("/shop/counter/lookup", data={"shop_id": shop.id, "card": "TJ-404"})
     assert r.status_code == 404
     assert "本村没有户号为 TJ-404 的农户" in text(r) and 'value="TJ-404"' in text(r)
+
+
+def test_counter_lookup_refuses_input_no_database_can_hold(world, shop, auth, client):
+    """The counter's script gets the API's error JSON, never a 500: a card with half a
+    surrogate pair (JSON's "\\ud800"), a body nested too deep to parse."""
+    auth.login("tj_clerk")
+    body = json.dumps({"shop_id": shop.id, "card": "TJ-\ud800"})  # the surrogate as its escape
+    r = client.post("/shop/counter/lookup", data=body, content_type="application/json")
+    assert r.status_code == 422 and set(r.get_json()["error"]["details"]) == {"card"}
+    r = client.post("/shop/counter/lookup", data="[" * 100_000 + "]" * 100_000, content_type="application/json")
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "validation_error"
 
 
 def test_redemption_through_the_page_lowers_balance_and_stock_once(world, shop, session, auth, client):
