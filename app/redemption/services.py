@@ -199,6 +199,8 @@ def receive_stock(
     delta = quantity if reason == RECEIPT else -quantity
     if locked.stock + delta < 0:
         raise OutOfStock(item_id=locked.id, stock=locked.stock, name=locked.name)
+    if locked.stock + delta > MAX_STOCK:  # the bound an edit keeps; receipts must too (the column is 32-bit)
+        raise ValidationFailed({"quantity": [str(_l("入库后库存不能超过 %(n)s", n=MAX_STOCK))]})
     _move(session, locked, delta, reason, actor, now, note=note)
     session.flush()
     return locked

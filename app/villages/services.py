@@ -48,7 +48,8 @@ def validate_scheme(values: dict) -> dict:
         if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= upper:
             errors[field] = [str(_l("须为 0 到 %(n)s 的整数", n=upper))]
     ypp = values.get("yuan_per_point")
-    if isinstance(ypp, bool) or not isinstance(ypp, (int, float)) or not 0 < ypp <= 1000:
+    # Kept to the fen (``Numeric(8, 2)``): 0.004 would be stored as 0.
+    if isinstance(ypp, bool) or not isinstance(ypp, (int, float)) or not 0 < round(ypp, 2) <= 1000:
         errors["yuan_per_point"] = [str(_l("每分折合金额须大于 0、不超过 1000 元"))]
     for field in ("approval_required", "annual_reset"):
         if not isinstance(values.get(field), bool):

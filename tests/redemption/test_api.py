@@ -271,6 +271,22 @@ def test_receipt_and_loss(world, session, users, shop):
     assert snapshot(session) == before
 
 
+def test_receipts_keep_stock_within_the_bound_an_edit_keeps(world, session, users, shop):
+    """Receipts may not push stock past what PATCH allows: enough of them would run past
+    the 32-bit column (a 500 on PostgreSQL)."""
+    oil = shop[2]  # 3 in stock
+    r = users("tj_clerk").post(f"/items/{oil.id}/receipts", json={"quantity": services.MAX_STOCK - 3})
+    assert r.status_code == 201 and r.get_json()["stock"] == services.MAX_STOCK
+    before = snapshot(session)
+    err = assert_error(
+        users("tj_clerk").post(f"/items/{oil.id}/receipts", json={"quantity": 1}), 422, "validation_error"
+    )
+    assert "quantity" in err["details"]
+    assert snapshot(session) == before
+    r = users("tj_clerk").post(f"/items/{oil.id}/receipts", json={"quantity": 1, "reason": "loss"})
+    assert r.status_code == 201 and r.get_json()["stock"] == services.MAX_STOCK - 1
+
+
 # --- POST /redemptions --------------------------------------------------------------------------
 
 

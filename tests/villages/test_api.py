@@ -116,6 +116,7 @@ def test_zero_base_points_opens_no_entry(world, api):
         ({"yuan_per_point": -1.0}, "yuan_per_point"),
         ({"yuan_per_point": "1.0"}, "yuan_per_point"),
         ({"yuan_per_point": 5000}, "yuan_per_point"),
+        ({"yuan_per_point": 0.004}, "yuan_per_point"),  # kept to the fen: it would be stored as 0
         ({"approval_required": "yes"}, "approval_required"),
         ({"approval_required": 1}, "approval_required"),
         ({"annual_reset": None}, "annual_reset"),
