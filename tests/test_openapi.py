@@ -97,3 +97,17 @@ def test_every_served_api_route_is_documented(app, spec):
         if rule.rule.startswith("/api/v1/") and not rule.endpoint.startswith("api-docs."):
             served.add(normalise(re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)))
     assert served - documented == set()
+
+
+@pytest.mark.parametrize(
+    "path, content_types",
+    [
+        ("/households/{id}/qr.png", {"image/png"}),
+        ("/households/{id}/qr.svg", {"image/svg+xml"}),
+        ("/evidence/{id}", {"image/jpeg", "image/png"}),
+    ],
+)
+def test_image_endpoints_document_their_media_type(spec, path, content_types):
+    """A client (or a schema-driven fuzzer) reading the document expects an image, not JSON."""
+    ops = next(ops for p, ops in spec["paths"].items() if normalise(p) == path)
+    assert set(ops["get"]["responses"]["200"]["content"]) == content_types

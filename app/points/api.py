@@ -4,7 +4,7 @@ from flask import current_app, request, send_file
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from app.api import DB_INT_MAX, actor, api_blueprint_login, paginated, prebuilt, tz
+from app.api import DB_INT_MAX, actor, api_blueprint_login, image_response, paginated, prebuilt, tz
 from app.api.idempotency import mutation
 from app.clock import local_today, utcnow
 from app.errors import ValidationFailed
@@ -163,6 +163,7 @@ def upload_evidence(form):
 
 
 @blp.route("/evidence/<evidence_id>", methods=["GET"])
+@blp.doc(responses=image_response("image/jpeg", "image/png"))
 def get_evidence(evidence_id):
     ev = services.evidence_in_scope(db.session, actor(), evidence_id)
     return send_file(evidence_folder() / ev.id, mimetype=ev.content_type, max_age=3600)

@@ -2,7 +2,7 @@ from flask import Response, current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from app.api import actor, api_blueprint_login, paginated, tz
+from app.api import actor, api_blueprint_login, image_response, paginated, tz
 from app.api.idempotency import mutation
 from app.clock import local_today, to_local_iso, utcnow
 from app.errors import ValidationFailed
@@ -298,12 +298,14 @@ def card(household_id):
 
 
 @blp.route("/households/<int:household_id>/qr.png", methods=["GET"])
+@blp.doc(responses=image_response("image/png"))
 def card_png(household_id):
     household = household_in_scope(db.session, actor(), household_id)
     return Response(qr.png(services.card_token(_secret(), household)), mimetype="image/png")
 
 
 @blp.route("/households/<int:household_id>/qr.svg", methods=["GET"])
+@blp.doc(responses=image_response("image/svg+xml"))
 def card_svg(household_id):
     household = household_in_scope(db.session, actor(), household_id)
     return Response(qr.svg(services.card_token(_secret(), household)), mimetype="image/svg+xml")
