@@ -89,6 +89,14 @@ def test_township_standings_order_a_tie_by_village_code_then_number(world, sessi
     assert table(household_standings(session, Q4)) == table(rows)
 
 
+@pytest.mark.parametrize("limit", [None, 1])
+def test_a_village_and_a_township_together_narrow_to_the_village(world, session, league, limit):
+    """The top-N path and the full path agree on both filters at once."""
+    inside = household_standings(session, Q4, village_id=world.b.id, township="上木拉乡", limit=limit)
+    assert [r.number for r in inside] == ["XF-001", "XF-003"][: limit or 2]
+    assert household_standings(session, Q4, village_id=world.b.id, township="别的乡", limit=limit) == []
+
+
 @pytest.mark.parametrize(
     "limit, numbers",
     [
