@@ -106,6 +106,7 @@ def test_prepared_statements_outlive_reading_requests(app, api):
         factories.user(db.session, "reader", "admin")
         db.session.commit()
         engine = db.engine
+    engine.dispose()  # one connection in the pool, so every request below takes it
     used = []
 
     def on_checkout(dbapi_conn, _record, _proxy):
