@@ -6,7 +6,7 @@ from functools import cache, lru_cache
 
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -29,7 +29,12 @@ def _dummy_hash() -> str:
 
 
 def authenticate(session: Session, username: str, password: str, *, now: datetime) -> User:
-    user = session.scalar(select(User).where(User.username == (username or "").strip()))
+    """The user whose name this is, whatever its case: a phone's keyboard capitalises the
+    first letter (``Tj_recorder``). Names are unique ignoring case; were two older ones
+    not, only the exact spelling finds either."""
+    name = (username or "").strip()
+    found = session.scalars(select(User).where(func.lower(User.username) == name.lower())).all()
+    user = next((u for u in found if u.username == name), found[0] if len(found) == 1 else None)
     if user is None:
         check_password_hash(_dummy_hash(), password or "")
         raise InvalidCredentials()
@@ -67,7 +72,7 @@ def validate_user(session: Session, values: dict) -> dict:
     username = str(values.get("username") or "").strip()
     if not USERNAME_RE.match(username):
         errors["username"] = [str(_l("用户名须为 3–40 位字母、数字或 _.-"))]
-    elif session.scalar(select(User.id).where(User.username == username)):
+    elif session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
         errors["username"] = [str(_l("用户名已被使用"))]
     password = values.get("password") or ""
     if len(password) < MIN_PASSWORD:

@@ -138,3 +138,9 @@ def test_only_village_admins_manage_users(world, session, auth, client):
     assert client.get("/users").status_code == 403
     assert client.post("/users/new", data=NEW | {"roles": ["recorder"]}).status_code == 403
     assert user(session, "wang_jg") is None
+
+
+def test_the_login_field_keeps_a_phone_from_capitalising_the_name(client):
+    page = client.get("/login").get_data(as_text=True)
+    field = page[page.index('name="username"') - 200 : page.index('name="username"') + 200]
+    assert 'autocapitalize="none"' in field

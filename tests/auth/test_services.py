@@ -24,6 +24,26 @@ def test_authenticate_returns_the_user_and_stamps_the_login(world, session):
     assert user.last_login_at == NOW
 
 
+def test_authenticate_ignores_the_case_a_phone_keyboard_adds(world, session):
+    assert services.authenticate(session, "Tj_Recorder", PASSWORD, now=NOW).id == world.users["tj_recorder"].id
+
+
+def test_a_username_differing_only_in_case_is_taken(world, session):
+    with pytest.raises(ValidationFailed) as exc:
+        services.create_user(session, None, values(username="TJ_RECORDER"))
+    assert "username" in exc.value.details
+
+
+def test_names_that_differ_only_in_case_need_the_exact_spelling(world, session):
+    """Older data could hold both: neither is guessed."""
+    session.add(User(username="TJ_recorder", password_hash=world.users["tj_recorder"].password_hash))
+    session.flush()
+    assert services.authenticate(session, "TJ_recorder", PASSWORD, now=NOW).username == "TJ_recorder"
+    assert services.authenticate(session, "tj_recorder", PASSWORD, now=NOW).username == "tj_recorder"
+    with pytest.raises(InvalidCredentials):
+        services.authenticate(session, "Tj_Recorder", PASSWORD, now=NOW)
+
+
 @pytest.mark.parametrize("username, password", [("tj_recorder", "nope"), ("ghost", PASSWORD), (None, None)])
 def test_authenticate_refuses(world, session, username, password):
     with pytest.raises(InvalidCredentials):
