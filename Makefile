@@ -21,7 +21,7 @@ translations: install
 run: install translations
 	MORALBANK_DEV=1 $(FLASK) db upgrade
 	MORALBANK_DEV=1 $(FLASK) demo
-	@MORALBANK_DEV=1 $(BIN)/python -c "from app.demo import print_logins; print_logins()"
+	@MORALBANK_DEV=1 $(BIN)/python -c "from app.demo import print_logins; print_logins('$(HOST):$(PORT)')"
 	MORALBANK_DEV=1 $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install translations

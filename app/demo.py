@@ -196,8 +196,8 @@ def _record_quarter(session, rng, village, households, staff, prefix, today, now
                 points.approve_entry(session, reviewer, entry.id, now=now)
 
 
-def print_logins() -> None:
-    print(f"\n道德银行 demo: http://127.0.0.1:5000  (every password: {DEMO_PASSWORD})")
+def print_logins(address: str = "127.0.0.1:5000") -> None:
+    print(f"\n道德银行 demo: http://{address}  (every password: {DEMO_PASSWORD})")
     for username, role, what in demo_users():
         print(f"  {username:<14} {role:<14} {what}")
     print()
