@@ -92,7 +92,11 @@ def validate_household(values: dict, *, partial: bool = False) -> dict:
 
 
 def _number_taken(session: Session, village_id: int, number: str, exclude_id: int | None = None) -> bool:
-    stmt = select(Household.id).where(Household.village_id == village_id, Household.number == number)
+    """Numbers are unique in a village ignoring case: ``tj-001`` beside ``TJ-001`` would
+    make the number typed at the shop counter ambiguous."""
+    stmt = select(Household.id).where(
+        Household.village_id == village_id, func.upper(Household.number) == number.upper()
+    )
     if exclude_id:
         stmt = stmt.where(Household.id != exclude_id)
     return session.scalar(stmt) is not None
@@ -262,7 +266,7 @@ def parse_import(session: Session, village_id: int, filename: str, data: bytes) 
     if missing:
         preview.errors.append((1, str(_l("缺少列：%(c)s", c="、".join(missing)))))
         return preview
-    existing = set(session.scalars(select(Household.number).where(Household.village_id == village_id)))
+    existing = {n.upper() for n in session.scalars(select(Household.number).where(Household.village_id == village_id))}
     seen: dict[str, int] = {}
     for line, raw in enumerate(table[1:], start=2):
         if all(c is None or str(c).strip() == "" for c in raw):
@@ -280,13 +284,13 @@ def parse_import(session: Session, village_id: int, filename: str, data: bytes) 
             for fld, msgs in exc.details.items():
                 preview.errors.append((line, f"{_field_label(fld)}：{msgs[0]}"))
             continue
-        number = cleaned["number"]
-        if number in existing:
+        number, key = cleaned["number"], cleaned["number"].upper()  # unique ignoring case
+        if key in existing:
             preview.errors.append((line, str(_l("户号 %(n)s 本村已存在", n=number))))
-        elif number in seen:
-            preview.errors.append((line, str(_l("户号 %(n)s 与第 %(l)s 行重复", n=number, l=seen[number]))))
+        elif key in seen:
+            preview.errors.append((line, str(_l("户号 %(n)s 与第 %(l)s 行重复", n=number, l=seen[key]))))
         else:
-            seen[number] = line
+            seen[key] = line
             cleaned["line"] = line
             preview.rows.append(cleaned)
     if not preview.rows and not preview.errors:

@@ -98,6 +98,21 @@ def test_duplicate_number_is_refused_per_village(world, session):
     assert h.village_id == world.b.id
 
 
+def test_a_number_differing_only_in_case_is_taken(world, session):
+    """The counter finds ``tj-001`` typed for ``TJ-001``: two such numbers would be ambiguous."""
+    with pytest.raises(ValidationFailed) as exc:
+        points.enroll_household(
+            session, world.actor("admin"), world.a.id, {"number": "tj-001", "head_name": "某"}, today=TODAY, now=NOW
+        )
+    assert "number" in exc.value.details
+    with pytest.raises(ValidationFailed):
+        services.update_household(session, world.actor("admin"), world.households["tj2"].id, {"number": "Tj-001"})
+    data = csv_bytes("户号,户主", "tj-001,某", "a-1,甲", "A-1,乙")
+    preview = services.parse_import(session, world.a.id, "register.csv", data)
+    assert [line for line, _ in preview.errors] == [2, 4]
+    assert [r["number"] for r in preview.rows] == ["a-1"]
+
+
 def test_validate_household_cleans(world):
     out = services.validate_household(
         {"number": " 12 ", "head_name": " 张三 ", "phone": "138 1234 5678", "address": "  ", "members": []}
