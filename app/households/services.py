@@ -345,10 +345,20 @@ def list_for(actor: Actor, village_id: int | None, q: str = ""):
 
 
 def find_by_number(session: Session, village_id: int, number: str) -> Household | None:
-    number = (number or "").strip()
+    """The household a person typed the number of: exactly, else ignoring case (numbers
+    are unique that way; of older numbers differing only in case, none is guessed)."""
+    number = (number or "").strip()[:20]
     if not number:
         return None
-    return session.scalar(select(Household).where(Household.village_id == village_id, Household.number == number))
+    exact = session.scalar(select(Household).where(Household.village_id == village_id, Household.number == number))
+    if exact is not None:
+        return exact
+    rows = session.scalars(
+        select(Household)
+        .where(Household.village_id == village_id, func.upper(Household.number) == number.upper())
+        .limit(2)
+    ).all()
+    return rows[0] if len(rows) == 1 else None
 
 
 def counts_by_village(session: Session) -> dict[int, int]:

@@ -718,7 +718,7 @@ def find_household(session: Session, village_id: int, text: str) -> Household | 
     text = (text or "").strip()
     if not text:
         return None
-    household = session.scalar(select(Household).where(Household.village_id == village_id, Household.number == text))
+    household = households.find_by_number(session, village_id, text)
     if household is not None:
         return household
     named = session.scalars(

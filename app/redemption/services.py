@@ -31,6 +31,7 @@ from app.errors import (
     QRRevoked,
     ValidationFailed,
 )
+from app.households import services as households
 from app.households.models import Household
 from app.points.ledger import LedgerWriter, Problem, lock_households
 from app.redemption import qr
@@ -313,26 +314,12 @@ def household_at_counter(session: Session, actor: Actor, shop: Shop, card: str, 
         if household.village_id != shop.village_id:
             raise InvalidQR()
     else:
-        household = _household_by_number(session, shop.village_id, card)
+        household = households.find_by_number(session, shop.village_id, card)
         if household is None:
             raise NotFound(_l("本村没有户号为 %(number)s 的农户"), number=card[:20])
     if household.moved_out_on is not None:
         raise HouseholdMovedOut(_l("该户已迁出，不能兑换"))
     return household
-
-
-def _household_by_number(session: Session, village_id: int, number: str) -> Household | None:
-    """Exact number first; else a case-insensitive match when only one household has it."""
-    number = number[:20]
-    exact = session.scalar(select(Household).where(Household.village_id == village_id, Household.number == number))
-    if exact is not None:
-        return exact
-    rows = session.scalars(
-        select(Household)
-        .where(Household.village_id == village_id, func.upper(Household.number) == number.upper())
-        .limit(2)
-    ).all()
-    return rows[0] if len(rows) == 1 else None
 
 
 def card_households(village_id: int):
