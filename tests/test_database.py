@@ -1,11 +1,13 @@
-"""SQLite transaction modes: writers take the lock up front; long reads take none."""
+"""Transactions: SQLite's modes (writers take the lock up front; long reads take none),
+how a request's transaction ends, and a statement committed with its COMMIT."""
 
 import sqlite3
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
 
-from app.database import read_only
+from app.database import execute_then_commit, read_only
 from app.extensions import db
 from app.households.models import Household
 from tests import factories
@@ -124,3 +126,64 @@ def test_prepared_statements_outlive_reading_requests(app, api):
     prepared = conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
     conn.rollback()
     assert prepared >= 1
+
+
+# --- a statement and the COMMIT together ---------------------------------------------
+
+
+def _record(key: str) -> dict:
+    from app.clock import utcnow
+
+    return {
+        "user_id": 1,
+        "key": key,
+        "request_hash": "h",
+        "status_code": 201,
+        "response_body": "{}",
+        "created_at": utcnow(),
+    }
+
+
+def test_execute_then_commit_commits_the_statement_and_the_flushed_work(app, session):
+    from app.api.idempotency import _INSERT_RECORD, IdempotencyRecord
+    from app.auth.models import User
+
+    session.add(User(username="flushed-first", password_hash="x"))  # pending: flushed, then committed
+    execute_then_commit(session, _INSERT_RECORD, _record("k1"))
+    assert not session().in_transaction()
+    with db.engine.connect() as other:  # what another connection sees: it is committed
+        assert other.scalar(select(IdempotencyRecord.key).where(IdempotencyRecord.key == "k1")) == "k1"
+        assert other.scalar(select(User.id).where(User.username == "flushed-first")) is not None
+
+
+def test_execute_then_commit_raises_sqlalchemys_error_and_commits_nothing(app, session):
+    from app.api.idempotency import _INSERT_RECORD, IdempotencyRecord
+    from app.auth.models import User
+
+    execute_then_commit(session, _INSERT_RECORD, _record("taken"))
+    session.add(User(username="undone", password_hash="x"))
+    with pytest.raises(IntegrityError):
+        execute_then_commit(session, _INSERT_RECORD, _record("taken"))
+    session.rollback()
+    assert session.scalar(select(User.id).where(User.username == "undone")) is None
+    assert session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 1  # and the session works
+
+
+def test_execute_then_commit_is_one_round_trip_on_postgresql(app, session, tmp_path):
+    """The server answers once (one ReadyForQuery in libpq's protocol trace), not after
+    the statement and again after the COMMIT."""
+    from app.api.idempotency import _INSERT_RECORD
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("psycopg pipelines")
+    session.execute(select(1))  # the transaction (BEGIN) is open before the call
+    pgconn = session.connection().connection.driver_connection.pgconn
+    trace = tmp_path / "libpq.trace"
+    with trace.open("w") as out:
+        pgconn.trace(out.fileno())
+        try:
+            execute_then_commit(session, _INSERT_RECORD, _record("k2"))
+        finally:
+            pgconn.untrace()
+    answers = [line for line in trace.read_text().splitlines() if "ReadyForQuery" in line]
+    assert len(answers) == 1

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.exceptions import HTTPException
 
 from app.clock import utcnow
+from app.database import execute_then_commit
 from app.errors import DomainError, IdempotencyConflict, ValidationFailed
 from app.extensions import db
 
@@ -37,7 +38,9 @@ class IdempotencyRecord(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-_INSERT_RECORD = insert(IdempotencyRecord.__table__)
+# Core, not the unit of work, for one row; ``inline``: no RETURNING of the id, which
+# nothing reads (and which would wait for the server before the COMMIT is sent).
+_INSERT_RECORD = insert(IdempotencyRecord.__table__).inline()
 
 
 def _request_hash() -> str:
@@ -100,6 +103,7 @@ def mutation(view):
         if response.status_code >= 400:
             return stored_answer() or response
         record = {
+            "created_at": utcnow(),
             "user_id": current_user.id,
             "key": key,
             "request_hash": request_hash,
@@ -107,8 +111,7 @@ def mutation(view):
             "response_body": response.get_data(as_text=True),
         }
         try:
-            db.session.execute(_INSERT_RECORD, record)  # Core: one row needs no unit of work
-            db.session.commit()
+            execute_then_commit(db.session, _INSERT_RECORD, record)
         except IntegrityError:
             replay = stored_answer()  # our work is undone, the first attempt's answer replayed
             if replay is None:  # the work itself broke a constraint

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import exists, func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from app.audit import services as audit
@@ -52,7 +52,7 @@ from app.points.models import (
     Rule,
 )
 from app.points.standard_sheet import STANDARD_RULES
-from app.scope import household_in_scope, require_role, village_in_scope
+from app.scope import require_role, village_in_scope
 from app.villages.models import Village
 
 MAX_QUANTITY = 100
@@ -360,6 +360,24 @@ def _rule_entry(
     )
 
 
+# What recording an entry reads, in one round trip: the household (locked, with its
+# village), the rule, and the village's closed quarter or year the day falls in (or NULL).
+_ENTRY_CONTEXT = (
+    select(
+        Household,
+        Rule,
+        select(Period.period)
+        .where(Period.village_id == Household.village_id, Period.period.in_([bindparam("quarter"), bindparam("year")]))
+        .limit(1)
+        .scalar_subquery(),
+    )
+    .outerjoin(Rule, Rule.id == bindparam("rule_id"))
+    .where(Household.id == bindparam("household_id"))
+    .with_for_update(of=Household)
+    .execution_options(populate_existing=True)
+)
+
+
 def record_entry(
     session: Session,
     actor: Actor,
@@ -377,19 +395,25 @@ def record_entry(
     """Record points for one household under a rule, within its cap."""
     require_role(actor, *RECORDERS)
     _check_quantity_and_date(quantity, occurred_on, today)
-    household = household_in_scope(session, actor, household_id, field="household_id", lock=True)
-    # The rule and whether the day's period is closed, in one query; _usable_rule then
-    # finds the rule in the identity map.
     found = (
         session.execute(
-            select(Rule, closed_period(household.village_id, occurred_on)).where(Rule.id == rule_id)
+            _ENTRY_CONTEXT,
+            {
+                "household_id": household_id,
+                "rule_id": rule_id if isinstance(rule_id, int) else None,
+                "quarter": quarter_of(occurred_on),
+                "year": year_of(occurred_on),
+            },
         ).first()
-        if isinstance(rule_id, int)
+        if isinstance(household_id, int)
         else None
     )
-    rule, evidence = _usable_rule(session, actor, rule_id, household.village_id, evidence_id)
-    if found is not None and found[1] is not None:
-        raise PeriodClosed(period=found[1])
+    if found is None or not actor.user.can_see_household(found[0]):
+        raise BadReference(field="household_id")
+    household, closed = found[0], found[2]
+    rule, evidence = _usable_rule(session, actor, rule_id, household.village_id, evidence_id)  # identity map
+    if closed is not None:
+        raise PeriodClosed(period=closed)
     if household.moved_out_on is not None:
         raise HouseholdMovedOut()
     if rule.cap_period:

@@ -4,7 +4,7 @@ rollbacks and savepoints must leave the session and the database agreeing."""
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.households.models import Household
 from app.points import services
@@ -93,4 +93,56 @@ def test_a_new_household_is_written_before_its_opening_entry(world, session):
     )
     session.commit()
     assert household.balance == 100 and household.entry_count == 1
+    assert verify(session) == []
+
+
+@pytest.fixture
+def cache_writes(app):
+    """Every statement that writes a household's cached balance or a period total."""
+    from app.extensions import db
+
+    seen: list[str] = []
+
+    def on_execute(_conn, _cursor, statement, *_):
+        word = statement.split(None, 1)[0].upper()
+        if word in ("INSERT", "UPDATE", "WITH") and ("households" in statement or "period_totals" in statement):
+            seen.append(word)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", on_execute)
+    yield seen
+    event.remove(engine, "before_cursor_execute", on_execute)
+
+
+def _postgres(session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def test_one_entry_and_its_caches_are_one_statement_on_postgresql(world, session, cache_writes):
+    """The entry, the balance and both period totals: data-modifying CTEs of one statement
+    on PostgreSQL (one round trip); three statements (the entry apart) elsewhere."""
+    hid = world.households["tj1"].id
+    record(session, world, quantity=2)
+    assert cache_writes == (["WITH"] if _postgres(session) else ["UPDATE", "INSERT"])
+    session.commit()
+    session.expire_all()
+    assert session.get(Household, hid).balance == 106
+    rows = session.execute(select(PeriodTotal.period, PeriodTotal.points).where(PeriodTotal.household_id == hid))
+    assert {period: points for period, points in rows} == {"2026Q4": 6, "2026": 6}
+    assert verify(session) == []
+
+
+def test_an_approval_moves_the_caches_in_one_statement_on_postgresql(world, session, cache_writes):
+    world.a.approval_required = True
+    session.commit()
+    hid = world.households["tj1"].id
+    entry = record(session, world, quantity=2)
+    session.commit()
+    assert session.get(Household, hid).balance == 100  # pending counts nowhere
+    cache_writes.clear()
+    services.approve_entry(session, world.actor("tj_reviewer"), entry.id, now=NOW)
+    session.commit()
+    assert cache_writes == (["WITH"] if _postgres(session) else ["UPDATE", "INSERT"])
+    session.expire_all()
+    assert session.get(Household, hid).balance == 106
     assert verify(session) == []
