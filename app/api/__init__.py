@@ -1,5 +1,9 @@
 """The public JSON API (``../shared/API.md``): flask-smorest for the OpenAPI document,
-one error format for every failure, bearer or session authentication."""
+one error format for every failure, bearer or session authentication.
+
+Views pass their argument schemas to ``blp.arguments`` as instances (``EntryIn()``):
+given a class, webargs builds a new schema for every request.
+"""
 
 import re
 

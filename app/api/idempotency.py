@@ -14,7 +14,7 @@ from functools import wraps
 
 from flask import Response, make_response, request
 from flask_login import current_user
-from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, insert, select
+from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.exceptions import HTTPException
@@ -41,6 +41,9 @@ class IdempotencyRecord(db.Model):
 # Core, not the unit of work, for one row; ``inline``: no RETURNING of the id, which
 # nothing reads (and which would wait for the server before the COMMIT is sent).
 _INSERT_RECORD = insert(IdempotencyRecord.__table__).inline()
+_FIND_RECORD = select(IdempotencyRecord).where(
+    IdempotencyRecord.user_id == bindparam("user_id"), IdempotencyRecord.key == bindparam("key")
+)
 
 
 def _request_hash() -> str:
@@ -81,13 +84,10 @@ def mutation(view):
         if not 1 <= len(key) <= 255:
             raise ValidationFailed({"Idempotency-Key": ["须为 1–255 个字符"]})
         request_hash = _request_hash()
-        stmt = select(IdempotencyRecord).where(
-            IdempotencyRecord.user_id == current_user.id, IdempotencyRecord.key == key
-        )
 
         def stored_answer() -> Response | None:
             db.session.rollback()
-            record = db.session.scalar(stmt)
+            record = db.session.scalar(_FIND_RECORD, {"user_id": current_user.id, "key": key})
             return _replay(record, request_hash) if record is not None else None
 
         # No lookup first: a fresh key is the common case, and a retry is caught either

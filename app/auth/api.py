@@ -84,7 +84,7 @@ def _failed(response) -> bool:
 @blp.route("/auth/token", methods=["POST"])
 @limiter.limit(_login_limit, deduct_when=_failed)
 @limiter.limit(_login_limit, key_func=_login_username, deduct_when=_failed)
-@blp.arguments(Credentials)
+@blp.arguments(Credentials())
 @blp.response(200, TokenOut)
 def issue_token(data):
     now = utcnow()
@@ -98,7 +98,7 @@ def issue_token(data):
 
 @blp.route("/users", methods=["POST"])
 @mutation
-@blp.arguments(UserIn)
+@blp.arguments(UserIn())
 @blp.response(201, UserOut)
 def create_user(data):
     return dump_user(services.create_user(db.session, actor(), data))
@@ -109,7 +109,7 @@ class UserQuery(Schema):
 
 
 @blp.route("/users", methods=["GET"])
-@blp.arguments(UserQuery, location="query")
+@blp.arguments(UserQuery(), location="query")
 @blp.response(200, UserList)
 def list_users(args):
     require_role(actor(), "village_admin")

@@ -110,7 +110,7 @@ def dump_account(h: Household) -> dict:
 
 @blp.route("/households", methods=["POST"])
 @mutation
-@blp.arguments(HouseholdIn)
+@blp.arguments(HouseholdIn())
 @blp.response(201, HouseholdDetail)
 def create_household(data):
     village_id = data.pop("village_id")
@@ -119,7 +119,7 @@ def create_household(data):
 
 
 @blp.route("/households", methods=["GET"])
-@blp.arguments(HouseholdQuery, location="query")
+@blp.arguments(HouseholdQuery(), location="query")
 @blp.response(200, HouseholdList)
 def list_households(args):
     me = actor()
@@ -139,7 +139,7 @@ def get_household(household_id):
 
 @blp.route("/households/<int:household_id>", methods=["PATCH"])
 @mutation
-@blp.arguments(HouseholdPatch)
+@blp.arguments(HouseholdPatch())
 @blp.response(200, HouseholdDetail)
 def patch_household(data, household_id):
     return dump_account(services.update_household(db.session, actor(), household_id, data))
@@ -153,7 +153,7 @@ def move_out(household_id):
 
 
 @blp.route("/households/<int:household_id>/entries", methods=["GET"])
-@blp.arguments(PeriodQuery, location="query")
+@blp.arguments(PeriodQuery(), location="query")
 @blp.response(200, EntryList)
 def household_entries(args, household_id):
     household = household_in_scope(db.session, actor(), household_id)

@@ -47,7 +47,7 @@ class EntryQuery(Schema):
 
 @blp.route("/rules", methods=["POST"])
 @mutation
-@blp.arguments(RuleIn)
+@blp.arguments(RuleIn())
 @blp.response(201, RuleOut)
 def create_rule(data):
     village_id = data.pop("village_id")
@@ -55,7 +55,7 @@ def create_rule(data):
 
 
 @blp.route("/rules", methods=["GET"])
-@blp.arguments(RuleQuery, location="query")
+@blp.arguments(RuleQuery(), location="query")
 @blp.response(200, RuleList)
 def list_rules(args):
     me = actor().user
@@ -68,7 +68,7 @@ def list_rules(args):
 
 @blp.route("/rules/<int:rule_id>", methods=["PATCH"])
 @mutation
-@blp.arguments(RulePatch)
+@blp.arguments(RulePatch())
 @blp.response(200, RuleOut)
 def patch_rule(data, rule_id):
     return dump_rule(services.update_rule(db.session, actor(), rule_id, data))
@@ -82,7 +82,7 @@ def get_rule(rule_id):
 
 @blp.route("/entries", methods=["POST"])
 @mutation
-@blp.arguments(EntryIn)
+@blp.arguments(EntryIn())
 @blp.response(201, EntryOut)
 def create_entry(data):
     entry = services.record_entry(db.session, actor(), today=local_today(tz()), now=utcnow(), **data)
@@ -91,7 +91,7 @@ def create_entry(data):
 
 @blp.route("/entries/batch", methods=["POST"])
 @mutation
-@blp.arguments(BatchIn)
+@blp.arguments(BatchIn())
 @blp.response(201, BatchOut)
 def create_batch(data):
     created, skipped = services.record_batch(db.session, actor(), today=local_today(tz()), now=utcnow(), **data)
@@ -99,7 +99,7 @@ def create_batch(data):
 
 
 @blp.route("/entries", methods=["GET"])
-@blp.arguments(EntryQuery, location="query")
+@blp.arguments(EntryQuery(), location="query")
 @blp.response(200, EntryList)
 def list_entries(args):
     """The approval queue (``status=pending``) of the caller's village."""
@@ -125,7 +125,7 @@ def approve(entry_id):
 
 @blp.route("/entries/<int:entry_id>/reject", methods=["POST"])
 @mutation
-@blp.arguments(ReasonIn)
+@blp.arguments(ReasonIn())
 @blp.response(200, EntryOut)
 def reject(data, entry_id):
     return dump_entry(services.reject_entry(db.session, actor(), entry_id, reason=data["reason"], now=utcnow()))
@@ -133,7 +133,7 @@ def reject(data, entry_id):
 
 @blp.route("/entries/<int:entry_id>/reverse", methods=["POST"])
 @mutation
-@blp.arguments(ReasonIn)
+@blp.arguments(ReasonIn())
 @blp.response(201, EntryOut)
 def reverse(data, entry_id):
     return dump_entry(services.reverse_entry(db.session, actor(), entry_id, reason=data["reason"], now=utcnow()))
@@ -145,7 +145,7 @@ class EvidenceForm(Schema):
 
 @blp.route("/evidence", methods=["POST"])
 @mutation
-@blp.arguments(EvidenceForm, location="form")
+@blp.arguments(EvidenceForm(), location="form")
 @blp.response(201, EvidenceOut)
 def upload_evidence(form):
     """Upload a photo (multipart field ``file``); pass its ``id`` as an entry's ``evidence_id``."""

@@ -37,7 +37,7 @@ class LeaderboardOut(Schema):
 
 
 @blp.route("/leaderboards", methods=["GET"])
-@blp.arguments(LeaderboardQuery, location="query")
+@blp.arguments(LeaderboardQuery(), location="query")
 @blp.response(200, LeaderboardOut)
 def leaderboard(args):
     """Household standings: public to every logged-in user, residents included."""
@@ -75,7 +75,7 @@ class VillageBoardOut(Schema):
 
 
 @blp.route("/leaderboards/villages", methods=["GET"])
-@blp.arguments(VillageBoardQuery, location="query")
+@blp.arguments(VillageBoardQuery(), location="query")
 @blp.response(200, VillageBoardOut)
 def village_leaderboard(args):
     """Villages ranked by points per household, with participation."""
@@ -117,7 +117,7 @@ def dump_period(view: periods.PeriodView) -> dict:
 
 @blp.route("/periods/<period>/close", methods=["POST"])
 @mutation
-@blp.arguments(VillageIdIn)
+@blp.arguments(VillageIdIn())
 @blp.response(200, PeriodOut)
 def close_period(data, period):
     view = periods.close_period(db.session, actor(), data["village_id"], period, now=utcnow(), today=local_today(tz()))
@@ -125,7 +125,7 @@ def close_period(data, period):
 
 
 @blp.route("/periods/<period>", methods=["GET"])
-@blp.arguments(VillageIdQuery, location="query")
+@blp.arguments(VillageIdQuery(), location="query")
 @blp.response(200, PeriodOut)
 def get_period(args, period):
     return dump_period(periods.get_period(db.session, actor(), args["village_id"], period))
@@ -133,7 +133,7 @@ def get_period(args, period):
 
 @blp.route("/periods/<period>/finalize", methods=["POST"])
 @mutation
-@blp.arguments(VillageIdIn)
+@blp.arguments(VillageIdIn())
 @blp.response(200, PeriodOut)
 def finalize_period(data, period):
     view = periods.finalize_period(
@@ -201,7 +201,7 @@ def dump_objection(o) -> dict:
 
 @blp.route("/objections", methods=["POST"])
 @mutation
-@blp.arguments(ObjectionIn)
+@blp.arguments(ObjectionIn())
 @blp.response(201, ObjectionOut)
 def file_objection(data):
     o = periods.file_objection(db.session, actor(), now=utcnow(), **data)
@@ -209,7 +209,7 @@ def file_objection(data):
 
 
 @blp.route("/objections", methods=["GET"])
-@blp.arguments(ObjectionQuery, location="query")
+@blp.arguments(ObjectionQuery(), location="query")
 @blp.response(200, ObjectionList)
 def list_objections(args):
     me = actor()
@@ -230,7 +230,7 @@ def get_objection(objection_id):
 
 @blp.route("/objections/<int:objection_id>/decide", methods=["POST"])
 @mutation
-@blp.arguments(DecisionIn)
+@blp.arguments(DecisionIn())
 @blp.response(200, ObjectionOut)
 def decide_objection(data, objection_id):
     o = periods.decide_objection(
@@ -287,7 +287,7 @@ def dump_award(a) -> dict:
 
 @blp.route("/awards", methods=["POST"])
 @mutation
-@blp.arguments(AwardIn)
+@blp.arguments(AwardIn())
 @blp.response(201, AwardList)
 def grant_awards(data):
     awards = periods.grant_awards(db.session, actor(), now=utcnow(), today=local_today(tz()), **data)
@@ -295,7 +295,7 @@ def grant_awards(data):
 
 
 @blp.route("/awards", methods=["GET"])
-@blp.arguments(AwardQuery, location="query")
+@blp.arguments(AwardQuery(), location="query")
 @blp.response(200, AwardList)
 def list_awards(args):
     """Awards are public to logged-in users (residents included)."""

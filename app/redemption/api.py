@@ -187,14 +187,14 @@ def _secret() -> str:
 
 @blp.route("/shops", methods=["POST"])
 @mutation
-@blp.arguments(ShopIn)
+@blp.arguments(ShopIn())
 @blp.response(201, ShopOut)
 def create_shop(data):
     return dump_shop(services.create_shop(db.session, actor(), data["village_id"], data["name"]))
 
 
 @blp.route("/shops", methods=["GET"])
-@blp.arguments(ShopQuery, location="query")
+@blp.arguments(ShopQuery(), location="query")
 @blp.response(200, ShopList)
 def list_shops(args):
     me = actor().user
@@ -204,7 +204,7 @@ def list_shops(args):
 
 @blp.route("/items", methods=["POST"])
 @mutation
-@blp.arguments(ItemIn)
+@blp.arguments(ItemIn())
 @blp.response(201, ItemOut)
 def create_item(data):
     shop_id = data.pop("shop_id")
@@ -212,7 +212,7 @@ def create_item(data):
 
 
 @blp.route("/items", methods=["GET"])
-@blp.arguments(ItemQuery, location="query")
+@blp.arguments(ItemQuery(), location="query")
 @blp.response(200, ItemList)
 def list_items(args):
     """The catalogue: officials of the village and its residents."""
@@ -222,7 +222,7 @@ def list_items(args):
 
 @blp.route("/items/<int:item_id>", methods=["PATCH"])
 @mutation
-@blp.arguments(ItemPatch)
+@blp.arguments(ItemPatch())
 @blp.response(200, ItemOut)
 def patch_item(data, item_id):
     return dump_item(services.update_item(db.session, actor(), item_id, data, now=utcnow()))
@@ -230,7 +230,7 @@ def patch_item(data, item_id):
 
 @blp.route("/items/<int:item_id>/receipts", methods=["POST"])
 @mutation
-@blp.arguments(ReceiptIn)
+@blp.arguments(ReceiptIn())
 @blp.response(201, ItemOut)
 def receive(data, item_id):
     """Goods received (入库) or written off (``reason: loss``): a stock movement."""
@@ -242,7 +242,7 @@ def receive(data, item_id):
 
 @blp.route("/redemptions", methods=["POST"])
 @mutation
-@blp.arguments(RedemptionIn)
+@blp.arguments(RedemptionIn())
 @blp.response(201, RedemptionOut)
 def create_redemption(data):
     if not data.get("qr_token") and data.get("household_id") is None:
@@ -262,7 +262,7 @@ def create_redemption(data):
 
 
 @blp.route("/redemptions", methods=["GET"])
-@blp.arguments(RedemptionQuery, location="query")
+@blp.arguments(RedemptionQuery(), location="query")
 @blp.response(200, RedemptionList)
 def list_redemptions(args):
     me = actor()
@@ -283,7 +283,7 @@ def get_redemption(redemption_id):
 
 @blp.route("/redemptions/<int:redemption_id>/cancel", methods=["POST"])
 @mutation
-@blp.arguments(CancelIn)
+@blp.arguments(CancelIn())
 @blp.response(200, RedemptionOut)
 def cancel(data, redemption_id):
     r = services.cancel_redemption(db.session, actor(), redemption_id, reason=data["reason"], now=utcnow(), tz=tz())

@@ -46,14 +46,14 @@ def dump_village(v: Village) -> dict:
 
 @blp.route("/villages", methods=["POST"])
 @mutation
-@blp.arguments(VillageIn)
+@blp.arguments(VillageIn())
 @blp.response(201, VillageOut)
 def create_village(data):
     return dump_village(services.create_village(db.session, actor(), data))
 
 
 @blp.route("/villages", methods=["GET"])
-@blp.arguments(VillageQuery, location="query")
+@blp.arguments(VillageQuery(), location="query")
 @blp.response(200, VillageList)
 def list_villages(args):
     return paginated(db.session, services.list_villages(args.get("township")), dump_village)
@@ -61,7 +61,7 @@ def list_villages(args):
 
 @blp.route("/villages/<int:village_id>/scheme", methods=["PUT"])
 @mutation
-@blp.arguments(SchemeSchema)
+@blp.arguments(SchemeSchema())
 @blp.response(200, SchemeSchema)
 def put_scheme(data, village_id):
     return services.set_scheme(db.session, actor(), village_id, data).scheme()
