@@ -32,6 +32,8 @@ def translations():
 def gettext(eval_ctx, string: str, **variables) -> str:
     """As Jinja's new-style gettext: always %-formatted, escaped where autoescaping."""
     rv = translations().ugettext(string)
+    if not variables and "%" not in rv:  # most labels: nothing to format
+        return Markup(rv) if eval_ctx.autoescape else rv
     if eval_ctx.autoescape:
         rv = Markup(rv)
     return rv % variables

@@ -230,3 +230,13 @@ def test_switching_back_to_chinese(world, browser):
 
     html = _html(browser.get(f"/households/{world.households['tj1'].id}"))  # remembered
     assert "积分余额" in html and "Points balance" not in html
+
+
+def test_template_gettext_formats_escapes_and_keeps_plain_labels(app):
+    from flask import render_template_string
+
+    with app.test_request_context("/"):
+        assert render_template_string("{{ _('存折') }}") == "存折"
+        assert render_template_string("{{ _('100%% 完成') }}") == "100% 完成"  # always %-formatted
+        assert render_template_string("{{ _('第 %(n)s 名', n='<b>') }}") == "第 &lt;b&gt; 名"
+        assert render_template_string("{{ _('<i>') }}") == "<i>"  # the catalogue's own text is trusted

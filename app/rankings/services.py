@@ -200,29 +200,36 @@ class PeriodStanding:
 _OTHER_TOTAL, _NEIGHBOUR = aliased(PeriodTotal), aliased(Household)
 
 
-def household_standing(session: Session, household: Household, periods) -> dict[str, PeriodStanding]:
-    """The household's points, vetoes and village rank for each period, usually in one
-    query: its own total rows, each with a correlated count of the active households
-    above it (one index range per period). A period without a row (0 points) or with
-    negative points takes ``household_ranks``' extra counts."""
-    periods = list(periods)
+def _standing_statement():
+    """A household's own total rows for some periods, each with a correlated count of the
+    active households of its village above it; built once, its parameters bound per call."""
     other, neighbour = _OTHER_TOTAL, _NEIGHBOUR
     above = (
         select(func.count())
         .select_from(other)
         .join(neighbour, and_(neighbour.id == other.household_id, neighbour.moved_out_on.is_(None)))
         .where(
-            other.village_id == household.village_id,
+            other.village_id == PeriodTotal.village_id,
             other.period == PeriodTotal.period,
             other.points > PeriodTotal.points,
         )
         .scalar_subquery()
     )
-    rows = session.execute(
-        select(PeriodTotal.period, PeriodTotal.points, PeriodTotal.veto_count, above).where(
-            PeriodTotal.household_id == household.id, PeriodTotal.period.in_(periods)
-        )
-    ).all()
+    return select(PeriodTotal.period, PeriodTotal.points, PeriodTotal.veto_count, above).where(
+        PeriodTotal.household_id == bindparam("household_id"),
+        PeriodTotal.period.in_(bindparam("periods", expanding=True)),
+    )
+
+
+_STANDING = _standing_statement()
+
+
+def household_standing(session: Session, household: Household, periods) -> dict[str, PeriodStanding]:
+    """The household's points, vetoes and village rank for each period, usually in one
+    query (``_STANDING``: one index range per period). A period without a row (0 points)
+    or with negative points takes ``household_ranks``' extra counts."""
+    periods = list(periods)
+    rows = session.execute(_STANDING, {"household_id": household.id, "periods": periods}).all()
     found = {period: (points, vetoes, count) for period, points, vetoes, count in rows}
     out = {p: PeriodStanding(found.get(p, (0, 0))[0], found.get(p, (0, 0))[1], None) for p in periods}
     if household.moved_out_on is not None:
