@@ -3,7 +3,7 @@
 import re
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.audit import services as audit
@@ -25,7 +25,7 @@ def create_village(session: Session, actor: Actor, values: dict) -> Village:
         errors["name"] = [str(_l("请填写村名（100 字以内）"))]
     if not CODE_RE.match(code):
         errors["code"] = [str(_l("编码须为 1–30 位字母、数字、_ 或 -"))]
-    elif session.scalar(select(Village.id).where(Village.code == code)):
+    elif session.scalar(select(Village.id).where(func.lower(Village.code) == code.lower())):  # tj is TJ
         errors["code"] = [str(_l("编码已被使用"))]
     if not township or len(township) > 100:
         errors["township"] = [str(_l("请填写所属乡镇"))]

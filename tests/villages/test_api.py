@@ -43,6 +43,7 @@ def test_only_an_admin_creates_villages(world, session, api, username):
     "body, field",
     [
         ({"name": "和平村", "code": "TJ", "township": "上木拉乡"}, "code"),
+        ({"name": "和平村", "code": "tj", "township": "上木拉乡"}, "code"),  # taken, ignoring case
         ({"name": "和平村", "code": "H P", "township": "上木拉乡"}, "code"),
         ({"name": "和平村", "code": "", "township": "上木拉乡"}, "code"),
         ({"name": "和平村", "code": "X" * 31, "township": "上木拉乡"}, "code"),
