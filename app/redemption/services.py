@@ -397,17 +397,6 @@ def redeem(
     if household.balance - total < floor:
         redeemable = max(0, household.balance - floor)
         raise InsufficientPoints(redeemable=redeemable, needed=total, short=total - redeemable)
-    for item_id, quantity in wanted:
-        taken = session.execute(
-            update(Item)
-            .where(Item.id == item_id, Item.stock >= quantity, Item.active.is_(True))
-            .values(stock=Item.stock - quantity)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if taken != 1:
-            stock = session.scalar(select(Item.stock).where(Item.id == item_id))
-            raise OutOfStock(item_id=item_id, stock=stock, name=items[item_id].name)
-
     entry = LedgerWriter(session, now).append(
         household,
         kind="redemption",
@@ -448,6 +437,19 @@ def redeem(
     for item_id, quantity in wanted:
         _move(session, items[item_id], -quantity, SALE, actor, now, redemption=redemption, adjust_cache=False)
     session.flush()
+    # The stock last. An item's row is what every sale of it waits for, so it is locked
+    # for as short a time as possible: this statement and the commit, not the writes
+    # above. Out of stock, the whole transaction (entry and redemption too) rolls back.
+    for item_id, quantity in wanted:
+        taken = session.execute(
+            update(Item)
+            .where(Item.id == item_id, Item.stock >= quantity, Item.active.is_(True))
+            .values(stock=Item.stock - quantity)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if taken != 1:
+            stock = session.scalar(select(Item.stock).where(Item.id == item_id))
+            raise OutOfStock(item_id=item_id, stock=stock, name=items[item_id].name)
     return redemption
 
 

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import func, select
 
 from app.clock import local_today, utcnow
 from app.households.models import Household
 from app.points import services as points
+from app.points.ledger import verify
 from app.redemption import services
 from app.redemption.models import Item, Redemption, Shop, StockMovement
 
@@ -185,11 +187,17 @@ def test_insufficient_points_says_how_many_are_missing(world, shop, session, aut
 
 
 def test_out_of_stock_is_refused(world, shop, session, auth, client):
+    household = world.households["tj1"]
+    balance = fresh(session, Household, household.id).balance
     auth.login("tj_clerk")
     r = redeem_form(client, shop, "TJ-001", soap=2)
     assert r.status_code == 409
     assert "库存不足：肥皂 只剩 0" in text(r)
     assert fresh(session, Item, shop.items["soap"].id).stock == 0
+    # The stock is taken last: the entry and the balance written before it are undone.
+    assert fresh(session, Household, household.id).balance == balance
+    assert session.scalar(select(func.count()).select_from(Redemption)) == 0
+    assert verify(session) == []
 
 
 def test_empty_cart_asks_for_an_item(world, shop, auth, client):
