@@ -16,9 +16,10 @@ class Run:
     """Timed samples of a figure, the floor requests interleaved with them (if any), and
     the server's CPU seconds over them (gunicorn workers, plus the PostgreSQL backends)."""
 
-    def __init__(self, samples, floors=None, cpu=None, cpu_db=None):
+    def __init__(self, samples, floors=None, cpu=None, cpu_db=None, block=None):
         self.samples = samples
         self.floors = floors or []
+        self.block = block or []  # a block of floor requests right before the figure
         self.cpu = cpu  # app + database, seconds
         self.cpu_db = cpu_db  # the database's part
 
@@ -100,6 +101,9 @@ class Figures:
                 if run.floors:
                     item["interleaved_floor_median_ms"] = util.median(run.floors) * 1000
                     item["ratio_interleaved"] = item["median_ms"] / item["interleaved_floor_median_ms"]
+                if run.block:
+                    item["adjacent_floor_median_ms"] = util.median(run.block) * 1000
+                    item["ratio_adjacent"] = item["median_ms"] / item["adjacent_floor_median_ms"]
             if run.cpu is not None and item["key"] not in self.floors and not item["key"].endswith("_after"):
                 cpu, cpu_db = run.cpu, run.cpu_db
                 if floor and floor["cpu_ms"] is not None:
@@ -116,11 +120,17 @@ class Figures:
                     item["pass"] = item["median_ms"] / 1000 < item["limit"]
 
 
+ADJACENT_BLOCK = 100
+
+
 def _timed(fn, n: int, warmup: int, floor=None, probe=None) -> Run:
-    """``n`` timed calls after ``warmup`` untimed ones; with ``floor``, a floor request
-    right before each timed call. ``probe()`` reads the server's CPU seconds."""
+    """``n`` timed calls after ``warmup`` untimed ones; with ``floor``, a block of
+    ``ADJACENT_BLOCK`` floor requests first (the same minute's no-op, for the machine's
+    drift) and a floor request right before each timed call. ``probe()`` reads the
+    server's CPU seconds (the block's are not counted)."""
     for i in range(warmup):
         fn(i, True)
+    block = [floor(i, False) for i in range(ADJACENT_BLOCK)] if floor is not None else []
     app0, db0 = probe() if probe else (None, None)
     samples, floors = [], []
     for i in range(n):
@@ -128,9 +138,9 @@ def _timed(fn, n: int, warmup: int, floor=None, probe=None) -> Run:
             floors.append(floor(i, False))
         samples.append(fn(i, False))
     if probe is None:
-        return Run(samples, floors)
+        return Run(samples, floors, block=block)
     app1, db1 = probe()
-    return Run(samples, floors, (app1 - app0) + (db1 - db0), db1 - db0)
+    return Run(samples, floors, (app1 - app0) + (db1 - db0), db1 - db0, block)
 
 
 def _expect(r, status: int, what: str):
