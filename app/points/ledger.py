@@ -249,6 +249,11 @@ _UPDATE_HOUSEHOLD = (
 )
 
 
+def _household_row(h: Household) -> dict:
+    """The parameters of ``_UPDATE_HOUSEHOLD`` for one household's cached columns."""
+    return {"row_id": h.id, "balance": h.balance, "entry_count": h.entry_count, "chain_hash": h.chain_hash}
+
+
 def _upsert_totals(dialect: str):
     """Add each row's counters to its period total, creating the total if it is new."""
     table = PeriodTotal.__table__
@@ -314,8 +319,7 @@ def _write_in_one_round_trip(conn: Connection, entries: list, households: list, 
     if entries:
         params.update({f"e_{k}": getattr(entries[0], k) for k in _ENTRY_COLUMNS})
     if households:
-        h = households[0]
-        params.update(row_id=h.id, balance=h.balance, entry_count=h.entry_count, chain_hash=h.chain_hash)
+        params.update(_household_row(households[0]))
     for i, total in enumerate(totals):
         params.update({f"t{i}_{k}": v for k, v in total.items()})
     ids = conn.execute(_one_round_trip(bool(entries), bool(households), len(totals)), params).scalars().all()
@@ -354,13 +358,7 @@ def _write_apart(conn: Connection, entries: list, households: list, totals: list
     if entries:
         ids = conn.execute(_INSERT_ENTRY, [{k: getattr(e, k) for k in _ENTRY_COLUMNS} for e in entries]).scalars().all()
     if households:
-        conn.execute(
-            _UPDATE_HOUSEHOLD,
-            [
-                {"row_id": h.id, "balance": h.balance, "entry_count": h.entry_count, "chain_hash": h.chain_hash}
-                for h in households
-            ],
-        )
+        conn.execute(_UPDATE_HOUSEHOLD, [_household_row(h) for h in households])
     if totals:
         conn.execute(_UPSERT_TOTALS[conn.dialect.name], totals)
     return ids

@@ -360,17 +360,20 @@ def _rule_entry(
     )
 
 
+def closed_period(village_id, quarter, year, *, allow_notice: bool = False):
+    """A scalar subquery: the village's closed ``quarter`` or ``year`` (values, columns or
+    bound parameters), or NULL. ``allow_notice`` lets a period still in its notice window
+    count as open."""
+    stmt = select(Period.period).where(Period.village_id == village_id, Period.period.in_([quarter, year]))
+    if allow_notice:
+        stmt = stmt.where(Period.status != "notice")
+    return stmt.limit(1).scalar_subquery()
+
+
 # What recording an entry reads, in one round trip: the household (locked, with its
 # village), the rule, and the village's closed quarter or year the day falls in (or NULL).
 _ENTRY_CONTEXT = (
-    select(
-        Household,
-        Rule,
-        select(Period.period)
-        .where(Period.village_id == Household.village_id, Period.period.in_([bindparam("quarter"), bindparam("year")]))
-        .limit(1)
-        .scalar_subquery(),
-    )
+    select(Household, Rule, closed_period(Household.village_id, bindparam("quarter"), bindparam("year")))
     .outerjoin(Rule, Rule.id == bindparam("rule_id"))
     .where(Household.id == bindparam("household_id"))
     .with_for_update(of=Household)
@@ -499,20 +502,10 @@ def record_batch(
     return created, skipped
 
 
-def closed_period(village_id, day: date, *, allow_notice: bool = False):
-    """A scalar subquery: the village's closed quarter or year that ``day`` falls in, or
-    NULL. ``allow_notice`` lets a period still in its notice window count as open."""
-    stmt = select(Period.period).where(
-        Period.village_id == village_id, Period.period.in_((quarter_of(day), year_of(day)))
-    )
-    if allow_notice:
-        stmt = stmt.where(Period.status != "notice")
-    return stmt.limit(1).scalar_subquery()
-
-
 def check_period_open(session: Session, village_id: int, day: date, *, allow_notice: bool = False) -> None:
     """Refuse a change dated inside the village's closed quarter or year (``period_closed``)."""
-    period = session.scalar(select(closed_period(village_id, day, allow_notice=allow_notice)))
+    closed = closed_period(village_id, quarter_of(day), year_of(day), allow_notice=allow_notice)
+    period = session.scalar(select(closed))
     if period is not None:
         raise PeriodClosed(period=period)
 
