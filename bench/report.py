@@ -48,28 +48,25 @@ def _ms(value: float) -> str:
 def table(figures: list[dict], floors: dict) -> str:
     """A Markdown table of the figures, each beside its floor, goal and result."""
     lines = [
-        "| figure | n | median | p95 | floor (median) | ratio | goal | result "
-        "| ratio to interleaved no-op | ratio to adjacent floor block | server CPU / request | CPU ratio |",
-        "|---|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|",
+        "| figure | n | median | p95 | floor (median of the blocks beside it) | ratio | goal | result "
+        "| ratio to the run's end blocks | server CPU / request | CPU ratio |",
+        "|---|---:|---:|---:|---:|---:|---|---|---:|---:|---:|",
     ]
     for f in figures:
-        floor = _ms(f["floor_median_ms"]) if "floor_median_ms" in f else "—"
+        floor = f"{_ms(f['floor_median_ms'])} (n={f['floor_n']})" if "floor_median_ms" in f else "—"
         ratio = f"{f['ratio']:.2f}×" if "ratio" in f else "—"
         result = ("PASS" if f["pass"] else "**FAIL**") if "pass" in f else (f.get("note") or "")
-        inter = f"{f['ratio_interleaved']:.2f}×" if "ratio_interleaved" in f else "—"
-        adjacent = "—"
-        if "ratio_adjacent" in f:
-            adjacent = f"{f['ratio_adjacent']:.2f}× (of {_ms(f['adjacent_floor_median_ms'])})"
+        ends = f"{f['ratio_ends']:.2f}× (of {_ms(f['ends_floor_median_ms'])})" if "ratio_ends" in f else "—"
         cpu = _ms(f["cpu_ms"]) if f.get("cpu_ms") is not None else "—"
         if f.get("db_cpu_ms"):
             cpu += f" (db {_ms(f['db_cpu_ms'])})"
         cpu_ratio = f"{f['cpu_ratio']:.1f}×" if f.get("cpu_ratio") else "—"
         lines.append(
             f"| {f['name']} | {f['n']} | {_ms(f['median_ms'])} | {_ms(f['p95_ms'])} | {floor} | {ratio} | "
-            f"{f.get('goal') or ''} | {result} | {inter} | {adjacent} | {cpu} | {cpu_ratio} |"
+            f"{f.get('goal') or ''} | {result} | {ends} | {cpu} | {cpu_ratio} |"
         )
     notes = [
-        f"Floor = both blocks of `{k}` together: median {_ms(v['median_ms'])}, p95 {_ms(v['p95_ms'])}, n={v['n']}"
+        f"The run's end blocks of `{k}` together: median {_ms(v['median_ms'])}, p95 {_ms(v['p95_ms'])}, n={v['n']}"
         + (f", server CPU {_ms(v['cpu_ms'])}/request" if v.get("cpu_ms") is not None else "")
         + (f" (db {_ms(v['db_cpu_ms'])})" if v.get("db_cpu_ms") else "")
         for k, v in floors.items()

@@ -13,21 +13,22 @@ PING = "/api/v1/ping"
 
 
 class Run:
-    """Timed samples of a figure, the floor requests interleaved with them (if any), and
-    the server's CPU seconds over them (gunicorn workers, plus the PostgreSQL backends)."""
+    """Timed samples of a figure, the floor requests alternated with them (if any), and
+    the server's CPU seconds over the figure's own requests (gunicorn workers, plus the
+    PostgreSQL backends)."""
 
-    def __init__(self, samples, floors=None, cpu=None, cpu_db=None, block=None):
+    def __init__(self, samples, floors=None, cpu=None, cpu_db=None):
         self.samples = samples
-        self.floors = floors or []
-        self.block = block or []  # a block of floor requests right before the figure
+        self.floors = floors or []  # the no-ops sent in blocks between the figure's blocks
         self.cpu = cpu  # app + database, seconds
         self.cpu_db = cpu_db  # the database's part
 
 
 class Figures:
-    """The figures of one run. Ratios are computed by ``finalize`` against the floor
-    measured in two blocks (at the start and at the end of the run, so a drift in the
-    machine's load shows), and also against the no-ops interleaved with the figure."""
+    """The figures of one run. ``finalize`` judges each against the floor requests sent
+    in blocks alternating with its own (the same seconds of the machine), and also
+    reports it against the run's end blocks: the floor measured at the start and at the
+    end of the run, which shows how much the machine drifted in between."""
 
     FLOORS = {"ping": "ping_after", "ping_cookie": "ping_cookie_after"}
 
@@ -59,12 +60,14 @@ class Figures:
         }
         self.items.append(item)
         self.runs[key] = run
-        cpu = ""
+        line = f"  {name}: median {item['median_ms']:.2f} ms, p95 {item['p95_ms']:.2f} ms (n={len(samples)})"
+        if run.floors:
+            line += f"; floor blocks beside it {util.median(run.floors) * 1000:.2f} ms"
         if run.cpu is not None:
-            cpu = f", server CPU {run.cpu / (len(samples) + len(run.floors)) * 1000:.2f} ms per request sent"
+            line += f", server CPU {run.cpu / len(samples) * 1000:.2f} ms per request"
             if run.cpu_db:
-                cpu += f" (database {run.cpu_db / (len(samples) + len(run.floors)) * 1000:.2f} ms)"
-        self.log(f"  {name}: median {item['median_ms']:.2f} ms, p95 {item['p95_ms']:.2f} ms (n={len(samples)}){cpu}")
+                line += f" (database {run.cpu_db / len(samples) * 1000:.2f} ms)"
+        self.log(line)
         return item
 
     def get(self, key) -> dict | None:
@@ -78,41 +81,30 @@ class Figures:
             samples = [x for r in runs for x in r.samples]
             cpu = [r.cpu for r in runs]
             cpu_db = [r.cpu_db for r in runs]
-            floor = {
+            self.floors[key] = {
                 "median_ms": util.median(samples) * 1000,
                 "p95_ms": util.p95(samples) * 1000,
                 "n": len(samples),
                 "cpu_ms": sum(cpu) / len(samples) * 1000 if None not in cpu else None,
                 "db_cpu_ms": sum(cpu_db) / len(samples) * 1000 if None not in cpu_db else None,
             }
-            self.floors[key] = floor
-            for k in (key, after):
-                if self.get(k) and floor["cpu_ms"] is not None:
-                    self.get(k)["cpu_ms"] = self.runs[k].cpu / len(self.runs[k].samples) * 1000
-                    self.get(k)["db_cpu_ms"] = self.runs[k].cpu_db / len(self.runs[k].samples) * 1000
         for item in self.items:
             run = self.runs[item["key"]]
-            floor = self.floors.get(item["floor"]) if item["floor"] else None
-            if floor:
-                item["floor_median_ms"] = floor["median_ms"]
-                item["floor_p95_ms"] = floor["p95_ms"]
-                item["ratio"] = item["median_ms"] / floor["median_ms"]
-                item["ratio_p95"] = item["p95_ms"] / floor["p95_ms"]
-                if run.floors:
-                    item["interleaved_floor_median_ms"] = util.median(run.floors) * 1000
-                    item["ratio_interleaved"] = item["median_ms"] / item["interleaved_floor_median_ms"]
-                if run.block:
-                    item["adjacent_floor_median_ms"] = util.median(run.block) * 1000
-                    item["ratio_adjacent"] = item["median_ms"] / item["adjacent_floor_median_ms"]
-            if run.cpu is not None and item["key"] not in self.floors and not item["key"].endswith("_after"):
-                cpu, cpu_db = run.cpu, run.cpu_db
-                if floor and floor["cpu_ms"] is not None:
-                    cpu -= len(run.floors) * floor["cpu_ms"] / 1000  # the interleaved no-ops' share
-                    cpu_db -= len(run.floors) * floor["db_cpu_ms"] / 1000
-                item["cpu_ms"] = max(cpu, 0) / len(run.samples) * 1000
-                item["db_cpu_ms"] = max(cpu_db, 0) / len(run.samples) * 1000
-                if floor and floor["cpu_ms"]:
-                    item["cpu_ratio"] = item["cpu_ms"] / floor["cpu_ms"]
+            if run.cpu is not None:
+                item["cpu_ms"] = run.cpu / len(run.samples) * 1000
+                item["db_cpu_ms"] = run.cpu_db / len(run.samples) * 1000
+            ends = self.floors.get(item["floor"]) if item["floor"] else None
+            if ends:
+                item["ends_floor_median_ms"] = ends["median_ms"]
+                item["ratio_ends"] = item["median_ms"] / ends["median_ms"]
+                if ends["cpu_ms"]:
+                    item["cpu_ratio"] = item["cpu_ms"] / ends["cpu_ms"]
+            if run.floors:
+                item["floor_median_ms"] = util.median(run.floors) * 1000
+                item["floor_p95_ms"] = util.p95(run.floors) * 1000
+                item["floor_n"] = len(run.floors)
+                item["ratio"] = item["median_ms"] / item["floor_median_ms"]
+                item["ratio_p95"] = item["p95_ms"] / item["floor_p95_ms"]
             if item["limit"] is not None:
                 if item["kind"] == "ratio":
                     item["pass"] = item.get("ratio", float("inf")) <= item["limit"]
@@ -120,27 +112,33 @@ class Figures:
                     item["pass"] = item["median_ms"] / 1000 < item["limit"]
 
 
-ADJACENT_BLOCK = 100
+ROUNDS = 10  # blocks of the figure, each after a block of floor requests
+FLOOR_BLOCK = 20  # floor requests in each of those blocks
 
 
 def _timed(fn, n: int, warmup: int, floor=None, probe=None) -> Run:
-    """``n`` timed calls after ``warmup`` untimed ones; with ``floor``, a block of
-    ``ADJACENT_BLOCK`` floor requests first (the same minute's no-op, for the machine's
-    drift) and a floor request right before each timed call. ``probe()`` reads the
-    server's CPU seconds (the block's are not counted)."""
+    """``n`` timed calls after ``warmup`` untimed ones. With ``floor``, the calls go in
+    up to ``ROUNDS`` blocks, each right after a block of ``FLOOR_BLOCK`` floor requests:
+    the floor is measured in the same seconds as the figure, so the machine's drift
+    (its speed changes within minutes) falls on both alike, and both are sent in runs
+    of like requests, so neither has warmer caches than the other. ``probe()`` reads the
+    server's CPU seconds; only the figure's own blocks are counted."""
     for i in range(warmup):
         fn(i, True)
-    block = [floor(i, False) for i in range(ADJACENT_BLOCK)] if floor is not None else []
-    app0, db0 = probe() if probe else (None, None)
-    samples, floors = [], []
-    for i in range(n):
+    rounds = max(1, min(ROUNDS, n)) if floor is not None else 1
+    samples: list[float] = []
+    floors: list[float] = []
+    cpu = cpu_db = 0.0
+    for r in range(rounds):
         if floor is not None:
-            floors.append(floor(i, False))
-        samples.append(fn(i, False))
+            floors += [floor(i, False) for i in range(FLOOR_BLOCK)]
+        app0, db0 = probe() if probe else (0.0, 0.0)
+        samples += [fn(i, False) for i in range(len(samples), n * (r + 1) // rounds)]
+        app1, db1 = probe() if probe else (0.0, 0.0)
+        cpu, cpu_db = cpu + (app1 - app0) + (db1 - db0), cpu_db + (db1 - db0)
     if probe is None:
-        return Run(samples, floors, block=block)
-    app1, db1 = probe()
-    return Run(samples, floors, (app1 - app0) + (db1 - db0), db1 - db0, block)
+        return Run(samples, floors)
+    return Run(samples, floors, cpu, cpu_db)
 
 
 def _expect(r, status: int, what: str):
@@ -181,10 +179,10 @@ def run(port: int, meta: dict, today: date, raw, args, probe=None, log=print, me
     _timed(ping_cookie, 0, 20)
 
     log("floor")
-    figs.add("ping", "floor: GET /api/v1/ping (bearer), first block", _timed(ping, reps, 20, probe=probe))
+    figs.add("ping", "floor: GET /api/v1/ping (bearer), at the start of the run", _timed(ping, reps, 20, probe=probe))
     figs.add(
         "ping_cookie",
-        "floor: GET /api/v1/ping (session cookie), first block",
+        "floor: GET /api/v1/ping (session cookie), at the start of the run",
         _timed(ping_cookie, reps, 10, probe=probe),
     )
 
@@ -411,15 +409,15 @@ def run(port: int, meta: dict, today: date, raw, args, probe=None, log=print, me
     log("floor again")
     figs.add(
         "ping_after",
-        "floor: GET /api/v1/ping (bearer), second block",
+        "floor: GET /api/v1/ping (bearer), at the end of the run",
         _timed(ping, reps, 5, probe=probe),
-        note="floor, second block",
+        note="the run's end block",
     )
     figs.add(
         "ping_cookie_after",
-        "floor: GET /api/v1/ping (session cookie), second block",
+        "floor: GET /api/v1/ping (session cookie), at the end of the run",
         _timed(ping_cookie, reps, 5, probe=probe),
-        note="floor, second block",
+        note="the run's end block",
     )
     info["reconnects"] = api.reconnects + page.reconnects
     info["quarter"] = quarter
