@@ -90,18 +90,13 @@ def household_standings(
     if limit is not None:
         # Fast path: the top of the period_totals index. Every household outside it has
         # fewer points, so the ranks are exact once ``limit`` positive rows are found.
-        # A township is turned into its village ids first: filtering period_totals by
-        # them keeps both engines on the index instead of joining the whole township.
         params: dict = {"period": period}
         scope = "all"
         if village_id is not None:
             scope, params["village_id"] = "village", village_id
         if township:
-            village_ids = session.scalars(select(Village.id).where(Village.township == township)).all()
-            if not village_ids:
-                return []
             scope = "village_in_township" if village_id is not None else "township"
-            params["village_ids"] = village_ids
+            params["township"] = township
         top = _top(session, scope, params, limit)
         if top is not None:
             return _ranked(top, limit)
@@ -140,14 +135,20 @@ def _top_statement(*scope):
     )
 
 
+# A township's villages as a subquery, in the same statement: both engines still walk
+# the top of the period_totals index and test each row's village (PostgreSQL through a
+# memoized lookup), as they did with a list of the village ids read by a query of its
+# own, which cost a round trip and a third of the request (0.31 ms of 1.44 in-process).
+_TOWNSHIP_VILLAGES = select(Village.id).where(Village.township == bindparam("township")).scalar_subquery()
+
 # Built once: building this statement took longer (0.3 ms) than running it.
 _TOP = {
     "all": _top_statement(),
     "village": _top_statement(PeriodTotal.village_id == bindparam("village_id")),
-    "township": _top_statement(PeriodTotal.village_id.in_(bindparam("village_ids", expanding=True))),
+    "township": _top_statement(PeriodTotal.village_id.in_(_TOWNSHIP_VILLAGES)),
     "village_in_township": _top_statement(
         PeriodTotal.village_id == bindparam("village_id"),
-        PeriodTotal.village_id.in_(bindparam("village_ids", expanding=True)),
+        PeriodTotal.village_id.in_(_TOWNSHIP_VILLAGES),
     ),
 }
 

@@ -122,6 +122,32 @@ def test_limited_standings_equal_the_head_of_the_full_ones(world, session, leagu
             ], (scope, limit)
 
 
+@pytest.mark.parametrize("limit", [None, 1, 3])
+def test_a_township_leaves_out_the_villages_of_other_townships(world, session, league, limit):
+    """The top-N path reads the township's villages in the same statement: a village of
+    another township, with the county's best household, stays out of it."""
+    other = factories.village(session, world.admin, "QT", "前进村", township="下木拉乡")
+    best = factories.household(session, world.admin, other, "QT-001")
+    admin = world.actor("admin")
+    points.record_entry(
+        session,
+        admin,
+        household_id=best.id,
+        rule_id=factories.rule(session, world.admin, other, "HUNDRED", 100).id,
+        occurred_on=TODAY,
+        today=TODAY,
+        now=NOW,
+    )
+    session.commit()
+    numbers = [r.number for r in household_standings(session, Q4, township="上木拉乡", limit=limit)]
+    assert numbers == ["TJ-001", "TJ-002", "TJ-003", "XF-001", "TJ-004", "TJ-006", "XF-003", "TJ-005"][
+        : {None: 8, 1: 1, 3: 4}[limit]
+    ]
+    assert [r.number for r in household_standings(session, Q4, township="下木拉乡", limit=limit)] == ["QT-001"]
+    assert household_standings(session, Q4, limit=limit)[0].number == "QT-001"
+    assert household_standings(session, Q4, township="别的乡", limit=limit) == []
+
+
 def test_year_includes_every_quarter(world, session, league):
     rows = {r.number: r.points for r in household_standings(session, "2026", village_id=world.a.id)}
     assert rows["TJ-006"] == 10
