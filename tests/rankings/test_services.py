@@ -140,9 +140,12 @@ def test_a_township_leaves_out_the_villages_of_other_townships(world, session, l
     )
     session.commit()
     numbers = [r.number for r in household_standings(session, Q4, township="上木拉乡", limit=limit)]
-    assert numbers == ["TJ-001", "TJ-002", "TJ-003", "XF-001", "TJ-004", "TJ-006", "XF-003", "TJ-005"][
-        : {None: 8, 1: 1, 3: 4}[limit]
-    ]
+    assert (
+        numbers
+        == ["TJ-001", "TJ-002", "TJ-003", "XF-001", "TJ-004", "TJ-006", "XF-003", "TJ-005"][
+            : {None: 8, 1: 1, 3: 4}[limit]
+        ]
+    )
     assert [r.number for r in household_standings(session, Q4, township="下木拉乡", limit=limit)] == ["QT-001"]
     assert household_standings(session, Q4, limit=limit)[0].number == "QT-001"
     assert household_standings(session, Q4, township="别的乡", limit=limit) == []
