@@ -91,8 +91,11 @@ class ReasonForm(FlaskForm):
     reason = StringField(_l("理由"), validators=[DataRequired(message=_l("请填写理由")), Length(max=500)])
 
 
-class BulkApproveForm(FlaskForm):
+class BulkDecisionForm(FlaskForm):
+    """The approval queue's ticked entries, and the reason when they are rejected."""
+
     entry_ids = SelectMultipleField(coerce=int, validate_choice=False)
+    reason = StringField(_l("驳回理由"))  # kept to 500 characters, as one rejection's
 
 
 class ActionForm(FlaskForm):

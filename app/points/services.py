@@ -796,15 +796,36 @@ def approve_entries(
     """Approve several pending entries in one transaction; the ones that cannot be
     approved (someone's own, already decided, out of scope) are returned with why."""
     require_role(actor, *REVIEWERS)
-    approved: list[Entry] = []
+    return _decide_each(session, entry_ids, lambda entry_id: approve_entry(session, actor, entry_id, now=now))
+
+
+def reject_entries(
+    session: Session, actor: Actor, entry_ids: list, *, reason: str, now: datetime
+) -> tuple[list[Entry], list[tuple[int, DomainError]]]:
+    """Reject several pending entries with one reason (a duplicated event, a rule that
+    did not apply that day), as ``approve_entries`` approves them. Without a reason
+    nothing is rejected."""
+    require_role(actor, *REVIEWERS)
+    if not (reason or "").strip():
+        raise ValidationFailed({"reason": [str(_l("请填写驳回理由"))]})
+    return _decide_each(
+        session, entry_ids, lambda entry_id: reject_entry(session, actor, entry_id, reason=reason, now=now)
+    )
+
+
+def _decide_each(session: Session, entry_ids: list, decide) -> tuple[list[Entry], list[tuple[int, DomainError]]]:
+    """``decide`` each entry in a savepoint of its own: one that cannot be decided
+    (someone's own, already decided, out of scope) is returned with why, the others
+    stay decided."""
+    decided: list[Entry] = []
     refused: list[tuple[int, DomainError]] = []
     for entry_id in dict.fromkeys(entry_ids):
         try:
             with session.begin_nested():
-                approved.append(approve_entry(session, actor, entry_id, now=now))
+                decided.append(decide(entry_id))
         except DomainError as exc:
             refused.append((entry_id, exc))
-    return approved, refused
+    return decided, refused
 
 
 def batch_entries(session: Session, actor: Actor, rule_id: int, created_at: datetime) -> list[Entry]:

@@ -41,7 +41,7 @@ from app.points import services
 from app.points.forms import (
     ActionForm,
     BatchForm,
-    BulkApproveForm,
+    BulkDecisionForm,
     ReasonForm,
     RecordForm,
     RuleActiveForm,
@@ -361,7 +361,7 @@ def batch_result():
 # --- approvals and reversals ------------------------------------------------------------
 
 
-def _queue(village, *, row_errors=None, typed=None, status=200):
+def _queue(village, *, row_errors=None, typed=None, bulk_error=None, bulk_reason="", status=200):
     page = request.args.get("page", 1, type=int)
     pagination = db.paginate(
         services.approval_queue(village.id), page=page, per_page=QUEUE_PER_PAGE, error_out=False, count=True
@@ -373,6 +373,8 @@ def _queue(village, *, row_errors=None, typed=None, status=200):
         form=ActionForm(),
         row_errors=row_errors or {},
         typed=typed or {},
+        bulk_error=bulk_error,
+        bulk_reason=bulk_reason,
         vargs=_vargs(village.id),
         page=page,
     ), status
@@ -443,7 +445,7 @@ def reject(entry_id: int):
 def approve_bulk():
     actor = page_actor()
     require_role(actor, *services.REVIEWERS)
-    form = BulkApproveForm()  # CSRF is checked for every POST by CSRFProtect
+    form = BulkDecisionForm()  # CSRF is checked for every POST by CSRFProtect
     entry_ids = form.entry_ids.data or []
     if not entry_ids:
         flash(_("请先勾选要通过的记录"), "error")
@@ -452,13 +454,45 @@ def approve_bulk():
     db.session.commit()
     if approved:
         flash(_("已批量通过 %(n)s 条", n=len(approved)))
+    _flash_refused(actor, refused, _("未通过"))
+    return _back_to_queue(request.args.get("village_id", type=int))
+
+
+@bp.route("/approvals/bulk-reject", methods=["POST"])
+@login_required
+def reject_bulk():
+    actor = page_actor()
+    require_role(actor, *services.REVIEWERS)
+    form = BulkDecisionForm()
+    entry_ids = form.entry_ids.data or []
+    if not entry_ids:
+        flash(_("请先勾选要驳回的记录"), "error")
+        return _back_to_queue(request.args.get("village_id", type=int))
+    reason = form.reason.data or ""
+    try:
+        rejected, refused = services.reject_entries(db.session, actor, entry_ids, reason=reason, now=utcnow())
+    except ValidationFailed as exc:  # no reason: the queue again, the reason field marked, nothing rejected
+        db.session.rollback()
+        village = _working_village(actor)
+        message = " ".join(m for msgs in exc.details.values() for m in msgs)
+        if village is None:
+            flash(message, "error")
+            return _back_to_queue(None)
+        return _queue(village, bulk_error=message, bulk_reason=reason, status=422)
+    db.session.commit()
+    if rejected:
+        flash(_("已批量驳回 %(n)s 条", n=len(rejected)))
+    _flash_refused(actor, refused, _("未驳回"))
+    return _back_to_queue(request.args.get("village_id", type=int))
+
+
+def _flash_refused(actor, refused, verb: str) -> None:
     for entry_id, exc in refused:
         try:
             label = _entry_label(services.get_entry(db.session, actor, entry_id))
         except DomainError:
             label = f"#{entry_id}"
-        flash(_("未通过 %(e)s：%(why)s", e=label, why=exc.render_message()), "error")
-    return _back_to_queue(request.args.get("village_id", type=int))
+        flash(_("%(verb)s %(e)s：%(why)s", verb=verb, e=label, why=exc.render_message()), "error")
 
 
 @bp.route("/entries/<int:entry_id>/reverse", methods=["GET", "POST"])

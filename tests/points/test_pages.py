@@ -439,6 +439,41 @@ def test_bulk_approve_with_nothing_ticked(world, login):
     assert "请先勾选要通过的记录" in text(r)
 
 
+def test_bulk_reject_rejects_the_others_with_one_reason_and_lists_the_refused(world, session, login, both):
+    school = world.rules["xf_school"]
+    first = record(session, world, "xf_recorder", world.households["xf1"], school)
+    second = record(session, world, "xf_recorder", world.households["xf2"], school)
+    own = record(session, world, "xf_both", world.households["xf3"], school)
+    client = login("xf_both")
+    assert "批量驳回" in text(client.get("/approvals"))
+    r = client.post(
+        "/approvals/bulk-reject",
+        data={"entry_ids": [first.id, own.id, second.id], "reason": "活动取消，重复录入"},
+        follow_redirects=True,
+    )
+    page = text(r)
+    assert "已批量驳回 2 条" in page
+    assert "未驳回 XF-003 户主xf3 参加夜校 +3：不能审核自己录入的记录" in page
+    session.expire_all()
+    assert [session.get(Entry, i).status for i in (first.id, second.id, own.id)] == ["rejected", "rejected", "pending"]
+    assert {session.get(Entry, i).reject_reason for i in (first.id, second.id)} == {"活动取消，重复录入"}
+    assert balance(session, world.households["xf1"]) == 100  # a rejected entry never counts
+
+
+def test_bulk_reject_without_a_reason_rejects_nothing(world, session, login):
+    e = record(session, world, "xf_recorder", world.households["xf1"], world.rules["xf_school"])
+    client = login("xf_reviewer")
+    r = client.post("/approvals/bulk-reject", data={"entry_ids": [e.id], "reason": "  "})
+    assert r.status_code == 422
+    page = text(r)
+    assert "请填写驳回理由" in page and 'class="bulkbar has-error"' in page
+    session.expire_all()
+    assert session.get(Entry, e.id).status == "pending"
+    assert "请先勾选要驳回的记录" in text(
+        client.post("/approvals/bulk-reject", data={"reason": "x"}, follow_redirects=True)
+    )
+
+
 def test_recorder_cannot_open_the_queue(world, login):
     assert login("tj_recorder").get("/approvals").status_code == 403
 

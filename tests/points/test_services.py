@@ -331,6 +331,25 @@ def test_reject_needs_a_reason_and_decides_once(world, session):
     assert verify(session) == []
 
 
+def test_reject_entries_with_one_reason_in_savepoints(world, session):
+    school = world.rules["xf_school"]
+    first = record(session, world, "xf_recorder", world.households["xf1"], school)
+    second = record(session, world, "xf_recorder", world.households["xf2"], school)
+    reviewer = world.actor("xf_reviewer")
+    with pytest.raises(ValidationFailed):
+        services.reject_entries(session, reviewer, [first.id, second.id], reason=" ", now=NOW)
+    assert (first.status, second.status) == ("pending", "pending")
+    services.approve_entry(session, reviewer, second.id, now=NOW)
+    rejected, refused = services.reject_entries(
+        session, reviewer, [first.id, second.id, first.id], reason="重复", now=NOW
+    )
+    assert [e.id for e in rejected] == [first.id]
+    assert [(i, type(exc)) for i, exc in refused] == [(second.id, NotPending)]
+    session.commit()
+    assert (first.status, first.reject_reason, second.status) == ("rejected", "重复", "approved")
+    assert verify(session) == []
+
+
 # --- reverse ------------------------------------------------------------------------------
 
 
