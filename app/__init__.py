@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Flask, current_app, has_request_context, request, session
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Config
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
@@ -32,6 +33,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     _finish_config(app)
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     register_extensions(app)
     register_blueprints(app)
@@ -118,6 +122,7 @@ def register_blueprints(app: Flask) -> None:
     from app.auth import views as auth_views
     from app.households import api as households_api
     from app.households import views as households_views
+    from app.inputs import refuse_unstorable_page_input
     from app.points import api as points_api
     from app.points import views as points_views
     from app.rankings import api as rankings_api
@@ -133,7 +138,7 @@ def register_blueprints(app: Flask) -> None:
     for module in (auth_api, villages_api, households_api, points_api, redemption_api, rankings_api):
         csrf.exempt(module.blp)  # checked in api_blueprint_login for cookie sessions only
         api.register_blueprint(module.blp)
-    for module in (
+    pages = (
         auth_views,
         villages_views,
         households_views,
@@ -141,5 +146,13 @@ def register_blueprints(app: Flask) -> None:
         redemption_views,
         rankings_views,
         audit_views,
-    ):
+    )
+    for module in pages:
         app.register_blueprint(module.bp)
+    page_blueprints = {module.bp.name for module in pages}
+
+    @app.before_request
+    def _refuse_unstorable_page_input():
+        if request.blueprint in page_blueprints:
+            return refuse_unstorable_page_input()
+        return None

@@ -5,8 +5,6 @@ Views pass their argument schemas to ``blp.arguments`` as instances (``EntryIn()
 given a class, webargs builds a new schema for every request.
 """
 
-import re
-
 from flask import current_app, jsonify, request
 from flask_login import current_user
 from flask_smorest import Api as _Api
@@ -15,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.audit.services import Actor
 from app.errors import BadRequest, DomainError, ValidationFailed
+from app.inputs import DB_INT_MAX, too_big_id, unstorable
 
 API_PREFIX = "/api/v1"
 
@@ -156,39 +155,6 @@ def api_blueprint_login(blp, *, exempt: tuple[str, ...] = ()) -> None:
         return refuse_unstorable_input()
 
 
-DB_INT_MAX = 2**31 - 1  # PostgreSQL ``integer``: no id, count or points value is larger
-# No request body of this API nests more than three levels; Python's JSON parser (and any
-# code walking what it parsed) fails with a RecursionError, a 500, near a thousand.
-MAX_JSON_DEPTH = 32
-# A NUL, which PostgreSQL refuses in text, or half of a UTF-16 surrogate pair: JSON's
-# ``"\ud800"`` escape makes one, and no database driver can encode it as UTF-8.
-_UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
-
-
-def _unstorable(value, depth: int = 0) -> bool:
-    """An integer no column can hold, text no column can hold, or nesting past
-    ``MAX_JSON_DEPTH`` (the depth of the value inside the body is ``depth``)."""
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return abs(value) > DB_INT_MAX
-    if isinstance(value, str):
-        return _UNSTORABLE_TEXT.search(value) is not None
-    if isinstance(value, (dict, list)):
-        if depth >= MAX_JSON_DEPTH:
-            return True
-        if isinstance(value, dict):
-            return any(_unstorable(k) or _unstorable(v, depth + 1) for k, v in value.items())
-        return any(_unstorable(v, depth + 1) for v in value)
-    return False
-
-
-def _too_big_id(name: str, text: str) -> bool:
-    digits = text.strip().lstrip("+-")
-    is_id = name == "id" or name.endswith("_id")
-    return is_id and digits.isascii() and digits.isdigit() and (len(digits) > 10 or int(digits) > DB_INT_MAX)
-
-
 def refuse_unstorable_input():
     """Answer values that would only make the database fail (a 500) before any view runs:
     a path id beyond 32 bits is 404; such a JSON value or query id, a NUL or a lone
@@ -196,14 +162,14 @@ def refuse_unstorable_input():
     to parse is 400."""
     if any(isinstance(v, int) and abs(v) > DB_INT_MAX for v in (request.view_args or {}).values()):
         return error_response(404, "not_found", "未找到")
-    bad = {name for name, text in request.args.items(multi=True) if "\x00" in text or _too_big_id(name, text)}
+    bad = {name for name, text in request.args.items(multi=True) if "\x00" in text or too_big_id(name, text)}
     try:
         data = request.get_json(silent=True) if request.is_json else None
     except RecursionError:  # nested too deep for the parser: it is no body this API takes
         return error_response(400, "validation_error", "请求格式有误（JSON 嵌套过深）")
     if isinstance(data, dict):
-        bad.update(name for name, value in data.items() if _unstorable(name) or _unstorable(value, 1))
-    elif isinstance(data, list) and _unstorable(data):
+        bad.update(name for name, value in data.items() if unstorable(name) or unstorable(value, 1))
+    elif isinstance(data, list) and unstorable(data):
         return error_response(400, "validation_error", "请求格式有误（JSON 嵌套过深或含非法字符）")
     if bad:
         details = {name: ["超出允许的范围或含有非法字符"] for name in sorted(bad)}

@@ -69,8 +69,7 @@ def _login_username() -> str:
         data = request.get_json(silent=True)
     except RecursionError:  # a body nested too deep to parse: refused (400) after the limit check
         data = None
-    name = data.get("username") if isinstance(data, dict) else None
-    return f"user:{str(name or '')[:40].lower()}"
+    return services.login_throttle_key(data.get("username") if isinstance(data, dict) else None)
 
 
 def _login_limit() -> str:

@@ -14,7 +14,7 @@ from app.audit import services as audit
 from app.audit.services import Actor
 from app.auth import models
 from app.auth.models import ROLES, VILLAGE_ROLES, User
-from app.errors import Forbidden, InvalidCredentials, NotFound, ValidationFailed
+from app.errors import BadReference, Forbidden, InvalidCredentials, NotFound, ValidationFailed
 from app.households.models import Household
 from app.villages.models import Village
 
@@ -26,6 +26,13 @@ MIN_PASSWORD = 8
 def _dummy_hash() -> str:
     """Checked when the username is unknown, so both paths take as long."""
     return generate_password_hash("not-a-password", method=models.PASSWORD_METHOD)
+
+
+def login_throttle_key(username) -> str:
+    """The per-username key of the login limit: the name as ``authenticate`` looks it up
+    (trimmed, any case), so that ``" tj_recorder"`` or ``"TJ_recorder"`` draws on the
+    same allowance as ``tj_recorder``."""
+    return f"user:{str(username or '').strip().lower()[:40]}"
 
 
 def authenticate(session: Session, username: str, password: str, *, now: datetime) -> User:
@@ -80,16 +87,22 @@ def validate_user(session: Session, values: dict) -> dict:
     roles = values.get("roles") or []
     if not roles or any(r not in ROLES for r in roles):
         errors["roles"] = [str(_l("角色须从 %(r)s 中选择", r=", ".join(ROLES)))]
+    # A village, household or shop that does not exist (or is not the village's) is a
+    # bad reference, 400 as the contract says, before the fields are judged (422).
     village_id = values.get("village_id")
     village = session.get(Village, village_id) if isinstance(village_id, int) else None
     if village_id is not None and village is None:
-        errors["village_id"] = [str(_l("村不存在"))]
-    if set(roles) & set(VILLAGE_ROLES + ("resident",)) and village is None and "village_id" not in errors:
+        raise BadReference(field="village_id")
+    if set(roles) & set(VILLAGE_ROLES + ("resident",)) and village is None:
         errors["village_id"] = [str(_l("村级角色须指定所属村"))]
     household_id = values.get("household_id")
     if "resident" in roles:
         household = session.get(Household, household_id) if isinstance(household_id, int) else None
-        if household is None or (village is not None and household.village_id != village.id):
+        if isinstance(household_id, int) and (
+            household is None or (village is not None and household.village_id != village.id)
+        ):
+            raise BadReference(field="household_id")
+        if household is None:
             errors["household_id"] = [str(_l("村民账号须关联本村的一户"))]
     elif household_id is not None:
         errors["household_id"] = [str(_l("只有村民账号关联户"))]
@@ -98,7 +111,7 @@ def validate_user(session: Session, values: dict) -> dict:
         shops = User.__table__.metadata.tables["shops"]  # by table: auth does not import the shop package
         shop_village = session.execute(select(shops.c.village_id).where(shops.c.id == shop_id)).scalar()
         if shop_village is None or (village is not None and shop_village != village.id):
-            errors["shop_id"] = [str(_l("超市不存在或不属于本村"))]
+            raise BadReference(field="shop_id")
     if errors:
         raise ValidationFailed(errors)
     return {

@@ -20,7 +20,7 @@ from app.audit.services import Actor
 from app.auth import services
 from app.auth.forms import ROLE_LABELS, ActiveForm, PasswordForm, UserForm
 from app.clock import utcnow
-from app.errors import DomainError, InvalidCredentials, ValidationFailed
+from app.errors import BadReference, DomainError, InvalidCredentials, ValidationFailed
 from app.extensions import db, limiter
 from app.forms import show_errors
 from app.households.models import Household
@@ -37,7 +37,7 @@ class LoginForm(FlaskForm):
 
 
 def _login_key() -> str:
-    return f"user:{(request.form.get('username') or '')[:40].lower()}"
+    return services.login_throttle_key(request.form.get("username"))
 
 
 def _limit() -> str:
@@ -156,11 +156,17 @@ def new_user():
         }
         try:
             user = services.create_user(db.session, actor, values)
+        except BadReference as exc:
+            db.session.rollback()
+            if exc.details.get("field") == "household_id":  # a number that names no household of the village
+                form.household_number.errors = [_("本村没有户号 %(n)s", n=number)]
+                status = 422
+            else:
+                flash(exc.render_message(), "error")
+                status = exc.status
         except ValidationFailed as exc:
             db.session.rollback()
             show_errors(form, exc, rename={"household_id": "household_number"})
-            if number and household is None and form.household_number.errors:
-                form.household_number.errors = [_("本村没有户号 %(n)s", n=number)]
             status = 422
         except DomainError as exc:
             db.session.rollback()

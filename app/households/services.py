@@ -19,6 +19,7 @@ from app.audit import services as audit
 from app.audit.services import Actor
 from app.errors import Forbidden, ValidationFailed
 from app.households.models import Household, Member
+from app.inputs import UNSTORABLE_TEXT
 from app.scope import acting_village_id, household_in_scope, require_role, village_in_scope
 
 NUMBER_RE = re.compile(r"^[0-9A-Za-z\-]{1,20}$")
@@ -236,11 +237,11 @@ def parse_members(text: str) -> list[dict]:
 def _read_table(filename: str, data: bytes) -> list[list]:
     name = (filename or "").lower()
     if name.endswith(".xlsx"):
-        try:
+        try:  # read-only mode parses a sheet's XML only while its rows are read
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds for a broken file
+            return [list(r) for r in wb.active.iter_rows(values_only=True)]
+        except Exception as exc:  # openpyxl (and the XML and zip parsers) raise many kinds for a broken file
             raise ValidationFailed({"file": [str(_l("无法读取该 XLSX 文件"))]}) from exc
-        return [list(r) for r in wb.active.iter_rows(values_only=True)]
     if name.endswith(".csv"):
         for encoding in ("utf-8-sig", "gb18030"):
             try:
@@ -250,7 +251,11 @@ def _read_table(filename: str, data: bytes) -> list[list]:
                 continue
         else:
             raise ValidationFailed({"file": [str(_l("CSV 文件编码无法识别，请存为 UTF-8"))]})
-        return list(csv.reader(io.StringIO(text)))
+        reader = csv.reader(io.StringIO(text))
+        try:
+            return list(reader)
+        except csv.Error as exc:  # a cell longer than the csv module's limit (128 KiB), a stray NUL
+            raise ValidationFailed({"file": [str(_l("CSV 文件第 %(l)s 行无法读取", l=reader.line_num))]}) from exc
     raise ValidationFailed({"file": [str(_l("只支持 .xlsx 或 .csv 文件"))]})
 
 
@@ -275,6 +280,9 @@ def parse_import(session: Session, village_id: int, filename: str, data: bytes) 
         for key, cell in zip(header, raw):
             if key:
                 values[key] = "" if cell is None else str(cell).strip()
+        if any(UNSTORABLE_TEXT.search(v) for v in values.values()):
+            preview.errors.append((line, str(_l("含有无法保存的字符（如 NUL）"))))
+            continue
         if values.get("number", "").endswith(".0"):  # Excel turned 001 into 1.0
             values["number"] = values["number"][:-2]
         values["members"] = parse_members(values.get("members", ""))

@@ -7,7 +7,7 @@ import pytest
 from app.audit.services import Actor
 from app.auth import services
 from app.auth.models import User
-from app.errors import Forbidden, InvalidCredentials, NotFound, ValidationFailed
+from app.errors import BadReference, Forbidden, InvalidCredentials, NotFound, ValidationFailed
 from tests.factories import PASSWORD
 
 NOW = datetime(2026, 11, 20, 2, 0)
@@ -109,8 +109,17 @@ def test_create_user_scope(world, session):
 
 def test_validate_user_names_every_bad_field(world, session):
     with pytest.raises(ValidationFailed) as exc:
-        services.validate_user(session, {"username": "a", "password": "1", "roles": ["king"], "village_id": 10**6})
-    assert set(exc.value.details) == {"username", "password", "roles", "village_id"}
+        services.validate_user(session, {"username": "a", "password": "1", "roles": ["king"]})
+    assert set(exc.value.details) == {"username", "password", "roles"}
+    with pytest.raises(ValidationFailed) as exc:
+        services.validate_user(session, {"username": "a", "password": "1", "roles": ["recorder"]})
+    assert set(exc.value.details) == {"username", "password", "village_id"}
+
+
+def test_validate_user_refuses_a_reference_to_nothing(world, session):
+    with pytest.raises(BadReference) as exc:
+        services.validate_user(session, {"username": "abc", "password": "1", "roles": ["king"], "village_id": 10**6})
+    assert exc.value.details == {"field": "village_id"}
 
 
 def test_roles_are_stored_in_a_fixed_order(world, session):

@@ -1,6 +1,7 @@
 """Household registration and register imports, without HTTP."""
 
 import io
+import zipfile
 from datetime import date
 
 import pytest
@@ -201,6 +202,38 @@ def test_parse_import_refuses_unreadable_files(world, session, filename, data):
     with pytest.raises(ValidationFailed) as exc:
         services.parse_import(session, world.a.id, filename, data)
     assert "file" in exc.value.details
+
+
+def _truncated_sheet() -> bytes:
+    """A workbook that opens, but whose sheet's XML ends mid-tag: read-only openpyxl only
+    finds out while reading its rows."""
+    good = xlsx_bytes([("户号", "户主"), ("301", "好户")])
+    source, out = zipfile.ZipFile(io.BytesIO(good)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as broken:
+        for item in source.infolist():
+            body = source.read(item.filename)
+            broken.writestr(item, body[: len(body) // 2] if item.filename == "xl/worksheets/sheet1.xml" else body)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "filename, data",
+    [
+        ("r.xlsx", _truncated_sheet()),
+        ("r.csv", csv_bytes("户号,户主", "301," + "长" * 140_000)),  # past the csv module's 128 KiB cell
+    ],
+)
+def test_parse_import_names_a_file_broken_past_its_first_bytes(world, session, filename, data):
+    with pytest.raises(ValidationFailed) as exc:
+        services.parse_import(session, world.a.id, filename, data)
+    assert "file" in exc.value.details
+
+
+def test_parse_import_names_a_row_with_a_nul(world, session):
+    preview = services.parse_import(session, world.a.id, "r.csv", csv_bytes("户号,户主", "301,好户", "302,王\x00五"))
+    assert not preview.ok
+    assert [line for line, _ in preview.errors] == [3]
+    assert "NUL" in preview.errors[0][1]
 
 
 def test_import_with_a_bad_row_writes_nothing(world, session):

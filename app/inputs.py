@@ -1,0 +1,72 @@
+"""Values no column can store, refused before any view runs (the API's 422 and 404, a
+page's 400 and 404) instead of failing in the database with a 500: an integer beyond
+PostgreSQL's ``integer`` (SQLite cannot even bind one past 64 bits), a NUL (PostgreSQL
+refuses it in text), half of a UTF-16 surrogate pair (no driver encodes it as UTF-8),
+and JSON nested past any body the API takes."""
+
+import re
+
+from flask import abort, render_template, request
+from flask_babel import gettext as _
+
+DB_INT_MAX = 2**31 - 1  # PostgreSQL ``integer``: no id, count or points value is larger
+# No request body of this API nests more than three levels; Python's JSON parser (and any
+# code walking what it parsed) fails with a RecursionError, a 500, near a thousand.
+MAX_JSON_DEPTH = 32
+# A NUL, which PostgreSQL refuses in text, or half of a UTF-16 surrogate pair: JSON's
+# ``"\ud800"`` escape makes one, and no database driver can encode it as UTF-8.
+UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable(value, depth: int = 0) -> bool:
+    """An integer no column can hold, text no column can hold, or nesting past
+    ``MAX_JSON_DEPTH`` (the depth of the value inside the body is ``depth``)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) > DB_INT_MAX
+    if isinstance(value, str):
+        return UNSTORABLE_TEXT.search(value) is not None
+    if isinstance(value, (dict, list)):
+        if depth >= MAX_JSON_DEPTH:
+            return True
+        if isinstance(value, dict):
+            return any(unstorable(k) or unstorable(v, depth + 1) for k, v in value.items())
+        return any(unstorable(v, depth + 1) for v in value)
+    return False
+
+
+def too_big_id(name: str, text: str) -> bool:
+    digits = text.strip().lstrip("+-")
+    is_id = name == "id" or name.endswith("_id")
+    return is_id and digits.isascii() and digits.isdigit() and (len(digits) > 10 or int(digits) > DB_INT_MAX)
+
+
+def _id_like(name: str) -> bool:
+    """A form field or query argument that carries ids or a page number."""
+    return name in ("id", "page", "per_page") or name.endswith(("_id", "_ids"))
+
+
+def refuse_unstorable_page_input():
+    """The pages' guard, run before every page view: a path id beyond 32 bits is 404; a
+    query or form value with a NUL or a lone surrogate, or an id or page number beyond 32
+    bits, is 400 (no one types these: they come from edited URLs and forged forms)."""
+    if any(isinstance(v, int) and abs(v) > DB_INT_MAX for v in (request.view_args or {}).values()):
+        abort(404)
+    values = list(request.args.items(multi=True))
+    if request.method == "POST" and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values += list(request.form.items(multi=True))
+    bad = sorted(
+        {
+            name
+            for name, text in values
+            if UNSTORABLE_TEXT.search(name)
+            or UNSTORABLE_TEXT.search(text)
+            or (_id_like(name) and too_big_id("id", text))
+        }
+    )
+    if bad:
+        names = "、".join(UNSTORABLE_TEXT.sub("?", name) for name in bad)
+        message = _("输入超出允许的范围或含有非法字符（%(fields)s），请返回检查", fields=names)
+        return render_template("error.html", status=400, message=message), 400
+    return None
