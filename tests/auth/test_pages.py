@@ -144,3 +144,17 @@ def test_the_login_field_keeps_a_phone_from_capitalising_the_name(client):
     page = client.get("/login").get_data(as_text=True)
     field = page[page.index('name="username"') - 200 : page.index('name="username"') + 200]
     assert 'autocapitalize="none"' in field
+
+
+def test_logging_in_starts_a_fresh_session_keeping_only_the_language(world, client):
+    """Session fixation: whatever a session carried before the login (planted by someone
+    who handed the phone over, say) is gone after it; the chosen language stays."""
+    client.get("/login?lang=en")
+    with client.session_transaction() as s:
+        s["planted"] = "by someone else"
+    r = client.post("/login", data={"username": "tj_recorder", "password": PASSWORD})
+    assert r.status_code == 302
+    with client.session_transaction() as s:
+        assert "planted" not in s
+        assert s["lang"] == "en"
+        assert s.get("_user_id") == str(world.users["tj_recorder"].id)

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from app.audit.models import AuditLog
 from app.clock import local_today, quarter_of, year_of
 from app.households.models import Household
 from app.points.models import Entry
@@ -316,3 +317,70 @@ def test_entry_fields(world, api):
     assert e["occurred_on"] == (TODAY - timedelta(days=1)).isoformat()
     assert e["period"] == quarter_of(TODAY - timedelta(days=1))
     assert e["recorded_by"] == world.users["tj_recorder"].id
+
+
+# --- PATCH /households/{id} and POST /households/{id}/move-out ------------------------------
+
+
+def test_patch_changes_only_the_fields_sent_and_is_audited(world, session, api):
+    h = world.households["tj1"]
+    admin = api.as_("tj_village_admin")
+    r = admin.patch(
+        f"/households/{h.id}", json={"phone": "13900001111", "members": [{"name": "王小明", "relation": "子"}]}
+    )
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert (body["number"], body["phone"], body["members"]) == (
+        h.number,
+        "13900001111",
+        [{"name": "王小明", "relation": "子"}],
+    )
+    assert body["balance"] == 100  # the ledger is not touched
+    session.expire_all()
+    row = session.query(AuditLog).filter_by(action="household.update", target_id=h.id).one()
+    assert "phone" in row.changes and "members" in row.changes
+
+
+def test_patch_refuses_a_taken_number_a_bad_phone_and_other_villages(world, session, api):
+    h = world.households["tj1"]
+    admin = api.as_("tj_village_admin")
+    err = assert_error(
+        admin.patch(f"/households/{h.id}", json={"number": world.households["tj2"].number}), 422, "validation_error"
+    )
+    assert "number" in err["details"]
+    assert (
+        "phone"
+        in assert_error(admin.patch(f"/households/{h.id}", json={"phone": "12"}), 422, "validation_error")["details"]
+    )
+    assert_error(
+        admin.patch(f"/households/{world.households['xf1'].id}", json={"phone": "13900001111"}), 404, "not_found"
+    )
+    assert_error(api.as_("tj_recorder").patch(f"/households/{h.id}", json={"phone": "13900001111"}), 403, "forbidden")
+    session.expire_all()
+    assert session.get(Household, h.id).phone != "13900001111"
+
+
+def test_move_out_keeps_the_history_and_leaves_the_standings(world, session, api):
+    h = world.households["tj1"]
+    record(api.as_("tj_recorder"), h, world.rules["tj_school"])
+    r = api.as_("tj_village_admin").post(f"/households/{h.id}/move-out")
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["moved_out_on"] == TODAY.isoformat()
+    standings = (
+        api.as_("tj_recorder").get(f"/leaderboards?period={quarter_of(TODAY)}&village_id={world.a.id}").get_json()
+    )
+    assert h.id not in [s["household_id"] for s in standings["items"]]
+    assert len(api.as_("tj_recorder").get(f"/households/{h.id}/entries").get_json()["items"]) == 2  # opening + rule
+    assert_error(
+        api.as_("tj_recorder").post(
+            "/entries",
+            json={"household_id": h.id, "rule_id": world.rules["tj_school"].id, "occurred_on": TODAY.isoformat()},
+        ),
+        409,
+        "household_moved_out",
+    )
+    # Moving out again changes nothing: the first date stands, one audit row.
+    again = api.as_("tj_village_admin").post(f"/households/{h.id}/move-out")
+    assert again.status_code == 200 and again.get_json()["moved_out_on"] == TODAY.isoformat()
+    session.expire_all()
+    assert session.query(AuditLog).filter_by(action="household.move_out", target_id=h.id).count() == 1
