@@ -6,9 +6,11 @@ households with plenty of points, a few items with large stock and one with exac
 ``bench/server.py`` deploys it, then, with N concurrent clients (threads, one
 keep-alive connection each):
 
-1. the no-op floor: ``GET /api/v1/ping``;
-2. ``POST /api/v1/redemptions`` for a random household, 1 unit of a random item, each
-   with its own ``Idempotency-Key``, for ``--seconds`` or ``--max-requests``;
+1. in ``ROUNDS`` rounds, the no-op floor (``GET /api/v1/ping``) and then ``POST
+   /api/v1/redemptions`` for a random household, 1 unit of a random item, each with
+   its own ``Idempotency-Key``: ``--ping-seconds`` and ``--seconds`` (or
+   ``--max-requests``) in all, so that each rate is measured beside the other in the
+   same seconds;
 3. the oversell race: every client buys the stock-500 item until it is gone; exactly
    500 must be sold (201) and every other answer must be 409 ``out_of_stock``;
 4. ``flask ledger verify`` on the database (exit code 0).
@@ -37,6 +39,7 @@ PASSWORD = "bench-redemption-pw"
 CLERK = "bench_clerk"
 ADMIN = "bench_admin"
 OVERSELL_STOCK = 500
+ROUNDS = 4  # the no-op and the sales alternate this many times
 
 
 def log(msg: str) -> None:
@@ -216,19 +219,6 @@ def bench_engine(engine: str, args) -> dict:
         bearer = login.headers["Authorization"]
         login.close()
 
-        log(f"[{engine}] no-op floor: GET /api/v1/ping, {args.clients} clients, {args.ping_seconds}s")
-        ping = summarize(
-            *run_clients(
-                server.port,
-                bearer,
-                args.clients,
-                args.ping_seconds,
-                args.max_requests,
-                lambda c: c.get("/api/v1/ping"),
-            )
-        )
-        log(f"  {ping['per_second']}/s p95 {ping['p95_ms']} ms {ping['statuses']}")
-
         shop_id, items, hh = data["shop_id"], data["items"], data["households"]
         rng = random.Random(1)
         rng_lock = threading.Lock()
@@ -240,14 +230,45 @@ def bench_engine(engine: str, args) -> dict:
             body = {"shop_id": shop_id, "household_id": household, "lines": [{"item_id": chosen, "quantity": 1}]}
             return client.post("/api/v1/redemptions", body, headers={"Idempotency-Key": uuid.uuid4().hex})
 
-        log(f"[{engine}] redemptions: {args.clients} clients, {args.seconds}s (at most {args.max_requests:,})")
-        workers = server.worker_pids()
-        cpu0 = cpu_seconds(workers)
-        samples, wall, errors = run_clients(server.port, bearer, args.clients, args.seconds, args.max_requests, redeem)
-        redemptions = summarize(samples, wall, errors)
-        redemptions["server_cpu_seconds"] = round(cpu_seconds(workers) - cpu0, 1)
+        # The no-op floor and the sales alternate in rounds, so that each rate is read
+        # beside the other in the same seconds: the machine's speed drifts within minutes.
         log(
-            f"  {redemptions['per_second']}/s median {redemptions['median_ms']} ms "
+            f"[{engine}] {ROUNDS} rounds of {args.clients} clients: the no-op GET /api/v1/ping for "
+            f"{args.ping_seconds / ROUNDS:g}s, then redemptions for {args.seconds / ROUNDS:g}s"
+        )
+        workers = server.worker_pids()
+        pings, sales, rounds = ([], 0.0, []), ([], 0.0, []), []
+        cpu = 0.0
+        for _ in range(ROUNDS):
+            p_samples, p_wall, p_errors = run_clients(
+                server.port,
+                bearer,
+                args.clients,
+                args.ping_seconds / ROUNDS,
+                max(1, args.max_requests // ROUNDS),
+                lambda c: c.get("/api/v1/ping"),
+            )
+            cpu0 = cpu_seconds(workers)
+            s_samples, s_wall, s_errors = run_clients(
+                server.port, bearer, args.clients, args.seconds / ROUNDS, max(1, args.max_requests // ROUNDS), redeem
+            )
+            cpu += cpu_seconds(workers) - cpu0
+            pings = (pings[0] + p_samples, pings[1] + p_wall, pings[2] + p_errors)
+            sales = (sales[0] + s_samples, sales[1] + s_wall, sales[2] + s_errors)
+            rounds.append(
+                {
+                    "ping_per_second": round(len(p_samples) / p_wall, 1),
+                    "redemptions_per_second": round(len(s_samples) / s_wall, 1),
+                }
+            )
+            log(f"  no-op {rounds[-1]['ping_per_second']}/s, then redemptions {rounds[-1]['redemptions_per_second']}/s")
+        ping = summarize(*pings)
+        redemptions = summarize(*sales)
+        redemptions["server_cpu_seconds"] = round(cpu, 1)
+        redemptions["rounds"] = rounds
+        log(f"  no-op in all: {ping['per_second']}/s p95 {ping['p95_ms']} ms {ping['statuses']}")
+        log(
+            f"  redemptions in all: {redemptions['per_second']}/s median {redemptions['median_ms']} ms "
             f"p95 {redemptions['p95_ms']} ms {redemptions['statuses']} {redemptions['error_codes']}"
         )
 
@@ -316,15 +337,19 @@ def bench_engine_dropping(engine: str, args) -> dict:
 
 def table(results: list[dict]) -> str:
     rows = [
-        "| engine | ping/s | ping p95 ms | redemptions/s | median ms | p95 ms | statuses | oversell | ledger verify |",
-        "|---|---:|---:|---:|---:|---:|---|---|---|",
+        "| engine | ping/s | ping p95 ms | redemptions/s | median ms | p95 ms | each round: ping/s → redemptions/s "
+        "| statuses | oversell | ledger verify |",
+        "|---|---:|---:|---:|---:|---:|---|---|---|---|",
     ]
     for r in results:
         p, d, o = r["ping"], r["redemptions"], r["oversell"]
         st = ", ".join(f"{k}: {v}" for k, v in d["statuses"].items())
+        per_round = "; ".join(
+            f"{x['ping_per_second']:.0f} → {x['redemptions_per_second']:.0f}" for x in d.get("rounds", [])
+        )
         rows.append(
             f"| {r['engine']} {r['engine_version']} | {p['per_second']} | {p['p95_ms']} | {d['per_second']} | "
-            f"{d['median_ms']} | {d['p95_ms']} | {st} | {o['sold']} sold / {o['out_of_stock']} × 409 "
+            f"{d['median_ms']} | {d['p95_ms']} | {per_round} | {st} | {o['sold']} sold / {o['out_of_stock']} × 409 "
             f"({'OK' if o['ok'] else 'FAIL'}) | exit {r['ledger_verify']['exit_code']} |"
         )
     return "\n".join(rows)
