@@ -35,7 +35,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     _finish_config(app)
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+        # The address and the scheme only: nginx sets Host itself and would pass a
+        # client's own X-Forwarded-Host through, letting it choose our external URLs.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     register_extensions(app)
     register_blueprints(app)

@@ -7,7 +7,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from app.errors import DomainError
+from app.errors import DomainError, ValidationFailed
 from app.extensions import db
 
 users_cli = AppGroup("users", help="Manage users.")
@@ -39,10 +39,14 @@ def create_user(username, roles, password, village_id, household_id, display_nam
                 "display_name": display_name or username,
             },
         )
-    except DomainError as exc:
+    except ValidationFailed as exc:
         db.session.rollback()
         for field, messages in exc.details.items():
             click.echo(f"{field}: {'; '.join(map(str, messages))}", err=True)
+        sys.exit(2)
+    except DomainError as exc:  # a village or household that does not exist, …
+        db.session.rollback()
+        click.echo(exc.render_message(), err=True)
         sys.exit(2)
     db.session.commit()
     click.echo(f"created user {user.username} (id {user.id}, roles {' '.join(user.roles)})")

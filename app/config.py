@@ -17,7 +17,7 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per 5 minutes")
-    # Reverse proxies in front of the app (nginx: 1). Their X-Forwarded-For/-Proto/-Host
+    # Reverse proxies in front of the app (nginx: 1). Their X-Forwarded-For and -Proto
     # are then believed, so the login limit and the audit log see the phone's address,
     # not the proxy's. 0 (direct): those headers are ignored, as anyone could send them.
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))

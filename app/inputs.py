@@ -37,14 +37,30 @@ def unstorable(value, depth: int = 0) -> bool:
 
 
 def too_big_id(name: str, text: str) -> bool:
-    digits = text.strip().lstrip("+-")
-    is_id = name == "id" or name.endswith("_id")
-    return is_id and digits.isascii() and digits.isdigit() and (len(digits) > 10 or int(digits) > DB_INT_MAX)
+    """An id-named value that ``int()`` reads (as views do: ``type=int``, ``coerce=int``;
+    so ``9_999…`` and full-width digits count) as beyond 32 bits."""
+    return (name == "id" or name.endswith("_id")) and _too_big(text)
+
+
+def _too_big(text: str) -> bool:
+    try:
+        return abs(int(text)) > DB_INT_MAX
+    except ValueError:  # not an integer (or past Python's 4,300 digits): the view refuses it
+        return False
+
+
+_DIGIT_RUN = re.compile(r"\d+")
 
 
 def _id_like(name: str) -> bool:
-    """A form field or query argument that carries ids or a page number."""
-    return name in ("id", "page", "per_page") or name.endswith(("_id", "_ids"))
+    """A form field or query argument that carries ids or a page number (``done``: the
+    household just recorded for)."""
+    return name in ("id", "page", "per_page", "done") or name.endswith(("_id", "_ids"))
+
+
+def _names_a_too_big_id(name: str) -> bool:
+    """A field named after an id (the counter's ``qty-<item id>``) beyond 32 bits."""
+    return any(_too_big(run) for run in _DIGIT_RUN.findall(name))
 
 
 def refuse_unstorable_page_input():
@@ -62,7 +78,8 @@ def refuse_unstorable_page_input():
             for name, text in values
             if UNSTORABLE_TEXT.search(name)
             or UNSTORABLE_TEXT.search(text)
-            or (_id_like(name) and too_big_id("id", text))
+            or (_id_like(name) and _too_big(text))
+            or _names_a_too_big_id(name)
         }
     )
     if bad:

@@ -45,10 +45,23 @@ def test_timed_with_fewer_samples_than_rounds_alternates_once_per_sample():
 
 
 def test_timed_counts_only_the_figures_cpu():
-    readings = iter([(1.0, 0.5), (1.2, 0.6)] + [(2.0, 1.0), (2.0, 1.0)] * 9)
-    run = _timed(lambda i, warm: 0.01, 10, 0, lambda i, warm: 0.001, probe=lambda: next(readings))
-    assert run.cpu == pytest.approx(0.2 + 0.1)  # app + database, in the first round only
-    assert run.cpu_db == pytest.approx(0.1)
+    """The probe reads a CPU counter that each floor request advances by 1 s and each
+    sample by 0.01 s: only the samples' share may be counted."""
+    used = {"app": 0.0, "db": 0.0}
+
+    def figure(i, warm):
+        used["app"] += 0.008
+        used["db"] += 0.002
+        return 0.01
+
+    def floor(i, warm):
+        used["app"] += 1.0
+        used["db"] += 0.5
+        return 0.001
+
+    run = _timed(figure, 25, 3, floor, probe=lambda: (used["app"], used["db"]))
+    assert run.cpu == pytest.approx(25 * 0.01)  # app + database, the 25 samples only
+    assert run.cpu_db == pytest.approx(25 * 0.002)
 
 
 def _figures(samples, floors, limit=3):

@@ -80,6 +80,15 @@ def test_users_create_refuses_bad_values(app, runner):
     assert table_counts(app)["users"] == 1
 
 
+def test_users_create_names_a_village_that_does_not_exist(app, runner):
+    code, output = invoke(
+        runner, "users", "create", "bob", "--role", "recorder", "--password", "long-enough", "--village-id", "9999"
+    )
+    assert code == 2
+    assert "village_id" in output and "v; i" not in output  # the message, not the field's letters
+    assert table_counts(app)["users"] == 0
+
+
 def test_demo_loads_once(app, runner):
     code, output = invoke(runner, "demo")
     assert code == 0, output

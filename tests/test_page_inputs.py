@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.households.models import Household
+from app.points.models import Entry
 
 BIG = "99999999999999999999"
 
@@ -37,6 +38,9 @@ def test_a_path_id_beyond_32_bits_is_not_found(world, auth, client, path):
         f"/audit?page={BIG}",
         f"/batch/result?rule_id={BIG}&at=2026-11-20T00:00:00",
         "/households?q=%00",
+        "/households?page=9_999_999_999_999_999_999_999",  # int() reads underscores
+        "/households?page=%EF%BC%99%EF%BC%99%EF%BC%99%EF%BC%99%EF%BC%99%EF%BC%99%EF%BC%99%EF%BC%99%EF%BC%99%EF%BC%99%EF%BC%99",  # full-width 9s
+        f"/record?done={BIG}",  # the household just recorded for
     ],
 )
 def test_a_query_value_no_column_can_store_is_a_bad_request(world, auth, client, path):
@@ -62,9 +66,26 @@ def test_an_admins_village_choice_beyond_32_bits_is_a_bad_request(world, auth, c
 )
 def test_a_forged_form_id_is_refused_and_writes_nothing(world, auth, client, session, path, form):
     auth.login("tj_reviewer" if "approvals" in path else "tj_recorder")
+    entries = lambda: session.scalar(select(func.count(Entry.id)))  # noqa: E731
+    before = entries()
     r = client.post(path, data=form)
     assert r.status_code == 400
     assert "输入超出允许的范围或含有非法字符" in r.get_data(as_text=True)
+    assert entries() == before
+
+
+def test_a_field_named_after_an_id_beyond_32_bits_is_refused(world, auth, client):
+    """The counter names its quantity fields after the items: ``qty-<item id>``."""
+    auth.login("tj_clerk")
+    r = client.post("/shop/counter/redeem", data={"shop_id": "1", "card": "x", "key": "k", f"qty-{BIG}": "1"})
+    assert r.status_code == 400
+    assert "qty-" in r.get_data(as_text=True)
+
+
+def test_the_api_reads_ids_as_int_does(world, api):
+    r = api.as_("admin").get("/households?village_id=9_999_999_999_999_999_999_999")
+    assert r.status_code == 422
+    assert "village_id" in r.get_json()["error"]["details"]
 
 
 def test_a_nul_in_a_form_field_is_refused_and_writes_nothing(world, auth, client, session):

@@ -87,8 +87,9 @@ def validate_user(session: Session, values: dict) -> dict:
     roles = values.get("roles") or []
     if not roles or any(r not in ROLES for r in roles):
         errors["roles"] = [str(_l("角色须从 %(r)s 中选择", r=", ".join(ROLES)))]
-    # A village, household or shop that does not exist (or is not the village's) is a
-    # bad reference, 400 as the contract says, before the fields are judged (422).
+    # A village that does not exist is a bad reference, 400 as the contract says. So is
+    # a household or shop that does not exist or is not the village's, once every field
+    # is valid: a form with several mistakes shows them all beside their fields first.
     village_id = values.get("village_id")
     village = session.get(Village, village_id) if isinstance(village_id, int) else None
     if village_id is not None and village is None:
@@ -97,23 +98,22 @@ def validate_user(session: Session, values: dict) -> dict:
         errors["village_id"] = [str(_l("村级角色须指定所属村"))]
     household_id = values.get("household_id")
     if "resident" in roles:
-        household = session.get(Household, household_id) if isinstance(household_id, int) else None
-        if isinstance(household_id, int) and (
-            household is None or (village is not None and household.village_id != village.id)
-        ):
-            raise BadReference(field="household_id")
-        if household is None:
+        if not isinstance(household_id, int):
             errors["household_id"] = [str(_l("村民账号须关联本村的一户"))]
     elif household_id is not None:
         errors["household_id"] = [str(_l("只有村民账号关联户"))]
+    if errors:
+        raise ValidationFailed(errors)
+    if "resident" in roles:
+        household = session.get(Household, household_id)
+        if household is None or household.village_id != village.id:
+            raise BadReference(field="household_id")
     shop_id = values.get("shop_id")
     if shop_id is not None:
         shops = User.__table__.metadata.tables["shops"]  # by table: auth does not import the shop package
         shop_village = session.execute(select(shops.c.village_id).where(shops.c.id == shop_id)).scalar()
         if shop_village is None or (village is not None and shop_village != village.id):
             raise BadReference(field="shop_id")
-    if errors:
-        raise ValidationFailed(errors)
     return {
         "username": username,
         "password": password,

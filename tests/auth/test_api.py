@@ -233,6 +233,26 @@ def test_behind_a_trusted_proxy_each_phone_has_its_own_allowance(strict_app):
     assert_error(_guess(client, "another", "203.0.113.99"), 429, "rate_limited")
 
 
+@pytest.mark.parametrize("strict_app", [1], indirect=True)
+def test_a_trusted_proxy_sets_the_address_and_scheme_but_not_the_host(strict_app):
+    """nginx sets Host itself and passes a client's X-Forwarded-Host through: believing
+    it would let the client choose the app's external URLs."""
+    from flask import request, url_for
+
+    headers = {"X-Forwarded-For": "1.2.3.4, 5.6.7.8", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"}
+    seen = {}
+
+    @strict_app.get("/_whoami")
+    def whoami():
+        seen.update(addr=request.remote_addr, scheme=request.scheme, url=url_for("auth.login", _external=True))
+        return ""
+
+    strict_app.test_client().get(
+        "/_whoami", headers={"Host": "bank.example", **headers}, environ_overrides={"REMOTE_ADDR": "127.0.0.1"}
+    )
+    assert seen == {"addr": "5.6.7.8", "scheme": "https", "url": "https://bank.example/login"}
+
+
 def test_without_a_trusted_proxy_a_forwarded_address_is_not_believed(strict_app):
     client = strict_app.test_client()
     for i in range(3):

@@ -79,6 +79,16 @@ def test_user_mistakes_show_beside_their_fields(world, session, auth, client):
     assert user(session, "wang_jg") is None
 
 
+def test_every_field_mistake_shows_before_an_unknown_household(world, session, auth, client):
+    """A short password and an unknown household number: the password's message shows,
+    not only the household's (the household is looked up once the fields are valid)."""
+    auth.login("tj_village_admin")
+    r = client.post("/users/new", data=NEW | {"password": "short", "roles": ["resident"], "household_number": "XF-001"})
+    assert r.status_code == 422
+    assert "密码至少 8 位" in text(r)
+    assert user(session, "wang_jg") is None
+
+
 def test_a_village_admin_cannot_make_an_admin(world, session, auth, client):
     auth.login("tj_village_admin")
     r = client.post("/users/new", data=NEW | {"roles": ["admin"]})

@@ -64,6 +64,39 @@ def test_approval_journey(app, world, live_server, browser):
     reviewer.context.close()
 
 
+def test_enter_in_the_bulk_reason_rejects_the_ticked_entries_and_never_approves(app, world, live_server, phone):
+    """A phone's keyboard "Go" (Enter) submits the bulk bar with its first button: the
+    reason typed is for a rejection, so Enter must reject, not approve."""
+    from app.extensions import db
+    from app.points import services as points
+    from tests.factories import NOW
+
+    with app.app_context():
+        for key in ("xf1", "xf2"):
+            points.record_entry(
+                db.session,
+                world.actor("xf_recorder"),
+                household_id=world.households[key].id,
+                rule_id=world.rules["xf_labour"].id,
+                occurred_on=NOW.date(),
+                today=NOW.date(),
+                now=NOW,
+            )
+        db.session.commit()
+    login(phone, live_server, "xf_reviewer", factories.PASSWORD)
+    phone.goto(f"{live_server}/approvals")
+    for box in phone.locator("input[name=entry_ids]").all():
+        box.check()
+    phone.fill("#bulk input[name=reason]", "活动取消")
+    phone.press("#bulk input[name=reason]", "Enter")
+    phone.wait_for_load_state("networkidle")
+    assert "已批量驳回 2 条" in phone.content()
+    with app.app_context():
+        statuses = db.session.scalars(select(Entry.status).where(Entry.kind == "rule")).all()
+    assert statuses == ["rejected", "rejected"]
+    assert _balance(app, world.households["xf1"].id) == 100
+
+
 def _register(path, rows):
     wb = Workbook()
     ws = wb.active
