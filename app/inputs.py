@@ -36,13 +36,9 @@ def unstorable(value, depth: int = 0) -> bool:
     return False
 
 
-def too_big_id(name: str, text: str) -> bool:
-    """An id-named value that ``int()`` reads (as views do: ``type=int``, ``coerce=int``;
-    so ``9_999…`` and full-width digits count) as beyond 32 bits."""
-    return (name == "id" or name.endswith("_id")) and _too_big(text)
-
-
 def _too_big(text: str) -> bool:
+    """``text`` read by ``int()`` as views read ids (``type=int``, ``coerce=int``; so
+    ``9_999…`` and full-width digits count) is beyond 32 bits."""
     try:
         return abs(int(text)) > DB_INT_MAX
     except ValueError:  # not an integer (or past Python's 4,300 digits): the view refuses it
@@ -52,36 +48,35 @@ def _too_big(text: str) -> bool:
 _DIGIT_RUN = re.compile(r"\d+")
 
 
-def _id_like(name: str) -> bool:
-    """A form field or query argument that carries ids or a page number (``done``: the
-    household just recorded for)."""
-    return name in ("id", "page", "per_page", "done") or name.endswith(("_id", "_ids"))
+def unstorable_field(name: str, text: str) -> bool:
+    """A query argument or form field no column can store: a NUL or a lone surrogate in
+    its name or value, an id or page number beyond 32 bits (``done`` is the household
+    just recorded for), or a name made of an id that large (the counter's
+    ``qty-<item id>``)."""
+    id_like = name in ("id", "page", "per_page", "done") or name.endswith(("_id", "_ids"))
+    return bool(
+        UNSTORABLE_TEXT.search(name)
+        or UNSTORABLE_TEXT.search(text)
+        or (id_like and _too_big(text))
+        or any(_too_big(run) for run in _DIGIT_RUN.findall(name))
+    )
 
 
-def _names_a_too_big_id(name: str) -> bool:
-    """A field named after an id (the counter's ``qty-<item id>``) beyond 32 bits."""
-    return any(_too_big(run) for run in _DIGIT_RUN.findall(name))
+def path_id_too_big() -> bool:
+    """An ``<int:…>`` of the URL beyond 32 bits: no row has that id."""
+    return any(isinstance(v, int) and abs(v) > DB_INT_MAX for v in (request.view_args or {}).values())
 
 
 def refuse_unstorable_page_input():
     """The pages' guard, run before every page view: a path id beyond 32 bits is 404; a
-    query or form value with a NUL or a lone surrogate, or an id or page number beyond 32
-    bits, is 400 (no one types these: they come from edited URLs and forged forms)."""
-    if any(isinstance(v, int) and abs(v) > DB_INT_MAX for v in (request.view_args or {}).values()):
+    query or form field no column can store is 400 (no one types these: they come from
+    edited URLs and forged forms)."""
+    if path_id_too_big():
         abort(404)
     values = list(request.args.items(multi=True))
     if request.method == "POST" and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         values += list(request.form.items(multi=True))
-    bad = sorted(
-        {
-            name
-            for name, text in values
-            if UNSTORABLE_TEXT.search(name)
-            or UNSTORABLE_TEXT.search(text)
-            or (_id_like(name) and _too_big(text))
-            or _names_a_too_big_id(name)
-        }
-    )
+    bad = sorted({name for name, text in values if unstorable_field(name, text)})
     if bad:
         names = "、".join(UNSTORABLE_TEXT.sub("?", name) for name in bad)
         message = _("输入超出允许的范围或含有非法字符（%(fields)s），请返回检查", fields=names)

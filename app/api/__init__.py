@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.audit.services import Actor
 from app.errors import BadRequest, DomainError, ValidationFailed
-from app.inputs import DB_INT_MAX, too_big_id, unstorable
+from app.inputs import path_id_too_big, unstorable, unstorable_field
 
 API_PREFIX = "/api/v1"
 
@@ -160,9 +160,9 @@ def refuse_unstorable_input():
     a path id beyond 32 bits is 404; such a JSON value or query id, a NUL or a lone
     surrogate, or a field nested past ``MAX_JSON_DEPTH`` is 422; a body nested too deep
     to parse is 400."""
-    if any(isinstance(v, int) and abs(v) > DB_INT_MAX for v in (request.view_args or {}).values()):
+    if path_id_too_big():
         return error_response(404, "not_found", "未找到")
-    bad = {name for name, text in request.args.items(multi=True) if "\x00" in text or too_big_id(name, text)}
+    bad = {name for name, text in request.args.items(multi=True) if unstorable_field(name, text)}
     try:
         data = request.get_json(silent=True) if request.is_json else None
     except RecursionError:  # nested too deep for the parser: it is no body this API takes

@@ -4,11 +4,12 @@ from flask import current_app, request, send_file
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from app.api import DB_INT_MAX, actor, api_blueprint_login, image_response, paginated, prebuilt, tz
+from app.api import actor, api_blueprint_login, image_response, paginated, prebuilt, tz
 from app.api.idempotency import mutation
 from app.clock import local_today, utcnow
 from app.errors import ValidationFailed
 from app.extensions import db
+from app.inputs import DB_INT_MAX
 from app.points import services
 from app.points.schemas import (
     BatchIn,

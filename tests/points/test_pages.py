@@ -418,11 +418,18 @@ def test_own_entries_cannot_be_approved(world, session, login, both):
     assert session.get(Entry, e.id).status == "pending"
 
 
-def test_bulk_approve_approves_the_others_and_lists_the_refused(world, session, login, both):
+def _two_pending_and_one_own(session, world):
+    """Two entries of xf_recorder's and one of xf_both's (who reviews), pending in 幸福村."""
     school = world.rules["xf_school"]
-    first = record(session, world, "xf_recorder", world.households["xf1"], school)
-    second = record(session, world, "xf_recorder", world.households["xf2"], school)
-    own = record(session, world, "xf_both", world.households["xf3"], school)
+    return (
+        record(session, world, "xf_recorder", world.households["xf1"], school),
+        record(session, world, "xf_recorder", world.households["xf2"], school),
+        record(session, world, "xf_both", world.households["xf3"], school),
+    )
+
+
+def test_bulk_approve_approves_the_others_and_lists_the_refused(world, session, login, both):
+    first, second, own = _two_pending_and_one_own(session, world)
     client = login("xf_both")
     r = client.post("/approvals/bulk", data={"entry_ids": [first.id, own.id, second.id]}, follow_redirects=True)
     page = text(r)
@@ -440,10 +447,7 @@ def test_bulk_approve_with_nothing_ticked(world, login):
 
 
 def test_bulk_reject_rejects_the_others_with_one_reason_and_lists_the_refused(world, session, login, both):
-    school = world.rules["xf_school"]
-    first = record(session, world, "xf_recorder", world.households["xf1"], school)
-    second = record(session, world, "xf_recorder", world.households["xf2"], school)
-    own = record(session, world, "xf_both", world.households["xf3"], school)
+    first, second, own = _two_pending_and_one_own(session, world)
     client = login("xf_both")
     assert "批量驳回" in text(client.get("/approvals"))
     r = client.post(
