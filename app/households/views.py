@@ -12,11 +12,9 @@ from flask_login import login_required
 from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy.orm import joinedload
 
-from app.auth.views import page_actor
-from app.clock import local_today, quarter_of, utcnow, year_of
-from app.errors import DomainError, Forbidden, ValidationFailed
+from app.clock import quarter_of, utcnow, year_of
+from app.errors import DomainError, Forbidden
 from app.extensions import db
-from app.forms import show_errors
 from app.households import services
 from app.households.forms import (
     TOKEN_RE,
@@ -30,7 +28,7 @@ from app.households.models import Household
 from app.points import services as points
 from app.rankings.services import household_standing
 from app.scope import household_in_scope, require_role, village_in_scope
-from app.villages.views import chosen_village_id, village_choices
+from app.web import current_actor, mutate, show_error, today, village_choices, working_village_id
 
 bp = Blueprint("households", __name__, template_folder="templates")
 
@@ -41,17 +39,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UPLOAD_MAX_AGE = 24 * 3600
 
 
-def _today():
-    return local_today(current_app.config["TIMEZONE"])
-
-
 def _page() -> int:
     return max(1, request.args.get("page", 1, type=int))
-
-
-def _admin_village_arg(actor) -> int | None:
-    """The ``village_id`` to keep in links: only an admin chooses one."""
-    return request.args.get("village_id", type=int) if actor.user.is_admin else None
 
 
 def _pick_village(endpoint: str, title: str):
@@ -68,13 +57,13 @@ class CountedPagination(SelectPagination):
 @bp.route("/households")
 @login_required
 def index():
-    actor = page_actor()
+    actor = current_actor()
     if not actor.user.has_role(*services.OFFICIAL_ROLES):
         if actor.user.household_id:
             return redirect(url_for(".show", household_id=actor.user.household_id))
         raise Forbidden()
     q = request.args.get("q", "").strip()[:50]
-    village_id = _admin_village_arg(actor)
+    village_id = working_village_id(actor)
     stmt = services.list_for(actor, village_id, q)
     pagination = db.paginate(stmt, page=_page(), per_page=PER_PAGE, error_out=False)
     return render_template(
@@ -89,9 +78,9 @@ def index():
 @bp.route("/households/new", methods=["GET", "POST"])
 @login_required
 def new():
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, "village_admin")
-    village_id = chosen_village_id(actor)
+    village_id = working_village_id(actor)
     if village_id is None:
         return _pick_village("households.new", _("登记新农户"))
     village = village_in_scope(db.session, actor, village_id)
@@ -101,17 +90,13 @@ def new():
         values = form.values()
         status = 422
         if values is not None:
-            try:
-                household = points.enroll_household(db.session, actor, village.id, values, today=_today(), now=utcnow())
-            except ValidationFailed as exc:
-                db.session.rollback()
-                show_errors(form, exc)
-            except DomainError as exc:
-                db.session.rollback()
-                flash(exc.render_message(), "error")
-                status = exc.status
-            else:
-                db.session.commit()
+            done = mutate(
+                lambda: points.enroll_household(db.session, actor, village.id, values, today=today(), now=utcnow()),
+                form,
+            )
+            status = done.status
+            if done.ok:
+                household = done.value
                 flash(
                     _(
                         "已登记 %(number)s 户（户主 %(head)s），开户基础分 %(base)s 分",
@@ -127,11 +112,11 @@ def new():
 @bp.route("/households/<int:household_id>")
 @login_required
 def show(household_id):
-    actor = page_actor()
+    actor = current_actor()
     household = household_in_scope(db.session, actor, household_id, options=[joinedload(Household.members)])
     official = actor.user.can_see_village(household.village_id)
-    today = _today()
-    periods = {"quarter": quarter_of(today), "year": year_of(today)}
+    day = today()
+    periods = {"quarter": quarter_of(day), "year": year_of(day)}
     mine = household_standing(db.session, household, periods.values())
     standing = {
         key: {"period": p, "points": mine[p].points, "eligible": mine[p].eligible, "rank": mine[p].rank}
@@ -162,14 +147,14 @@ def show(household_id):
         show_all=show_all,
         can_reverse=official and actor.user.has_role(*points.REVIEWERS),
         reversible_kinds=points.REVERSIBLE_KINDS,
-        printed_on=today,
+        printed_on=day,
     )
 
 
 @bp.route("/households/<int:household_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(household_id):
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, "village_admin")
     household = household_in_scope(db.session, actor, household_id)
     if not actor.user.can_see_village(household.village_id):
@@ -188,17 +173,9 @@ def edit(household_id):
         values = form.values()
         status = 422
         if values is not None:
-            try:
-                services.update_household(db.session, actor, household.id, values)
-            except ValidationFailed as exc:
-                db.session.rollback()
-                show_errors(form, exc)
-            except DomainError as exc:
-                db.session.rollback()
-                flash(exc.render_message(), "error")
-                status = exc.status
-            else:
-                db.session.commit()
+            done = mutate(lambda: services.update_household(db.session, actor, household.id, values), form)
+            status = done.status
+            if done.ok:
                 flash(_("已保存 %(number)s 户的资料", number=household.number))
                 return redirect(url_for(".show", household_id=household.id))
     return (
@@ -210,7 +187,7 @@ def edit(household_id):
 @bp.route("/households/<int:household_id>/move-out", methods=["GET", "POST"])
 @login_required
 def move_out(household_id):
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, "village_admin")
     household = household_in_scope(db.session, actor, household_id)
     if not actor.user.can_see_village(household.village_id):
@@ -222,19 +199,10 @@ def move_out(household_id):
             form.confirm.errors = [_("请勾选确认后再提交")]
             status = 422
         else:
-            try:
-                services.move_out(db.session, actor, household.id, _today())
-            except DomainError as exc:
-                db.session.rollback()
-                flash(exc.render_message(), "error")
-            else:
-                db.session.commit()
+            if mutate(lambda: services.move_out(db.session, actor, household.id, today())).ok:
                 flash(_("%(number)s 户已登记迁出", number=household.number))
             return redirect(url_for(".show", household_id=household.id))
     return render_template("households/move_out.html", form=form, household=household), status
-
-
-# --- import and export ------------------------------------------------------------------
 
 
 def _imports_dir() -> Path:
@@ -265,9 +233,9 @@ def _upload_name(display: str, token: str) -> str:
 @bp.route("/households/import", methods=["GET", "POST"])
 @login_required
 def import_households():
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, "village_admin")
-    village_id = chosen_village_id(actor)
+    village_id = working_village_id(actor)
     if village_id is None:
         return _pick_village("households.import_households", _("导入农户名册"))
     village = village_in_scope(db.session, actor, village_id)
@@ -282,13 +250,10 @@ def import_households():
             filename, data = Path(upload.filename).name, upload.read()
             try:
                 preview, _created = points.import_households(
-                    db.session, actor, village.id, filename, data, today=_today(), now=utcnow(), commit=False
+                    db.session, actor, village.id, filename, data, today=today(), now=utcnow(), commit=False
                 )
-            except ValidationFailed as exc:
-                show_errors(form, exc)
             except DomainError as exc:
-                flash(exc.render_message(), "error")
-                status = exc.status
+                status = show_error(form, exc)
             else:
                 if preview.ok:
                     status = 200
@@ -304,10 +269,10 @@ def import_households():
 @bp.route("/households/import/confirm", methods=["POST"])
 @login_required
 def confirm_import():
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, "village_admin")
-    village = village_in_scope(db.session, actor, chosen_village_id(actor))
-    back = url_for(".import_households", village_id=_admin_village_arg(actor))
+    village = village_in_scope(db.session, actor, working_village_id(actor))
+    back = url_for(".import_households", village_id=working_village_id(actor) if actor.user.is_admin else None)
     form = ConfirmImportForm()
     token = form.token.data or ""
     path = _imports_dir() / token if TOKEN_RE.match(token) else None
@@ -321,7 +286,7 @@ def confirm_import():
             village.id,
             _upload_name(form.filename.data, token),
             path.read_bytes(),
-            today=_today(),
+            today=today(),
             now=utcnow(),
             commit=True,
         )
@@ -343,13 +308,13 @@ def confirm_import():
     path.unlink(missing_ok=True)
     session.pop("household_import", None)
     flash(_("已导入 %(n)s 户，每户已按方案开户", n=len(created)))
-    return redirect(url_for(".index", village_id=_admin_village_arg(actor)))
+    return redirect(url_for(".index", village_id=working_village_id(actor) if actor.user.is_admin else None))
 
 
 @bp.route("/households/import/template.xlsx")
 @login_required
 def import_template():
-    require_role(page_actor(), "village_admin")
+    require_role(current_actor(), "village_admin")
     return send_file(
         BytesIO(services.import_template_xlsx()),
         mimetype=XLSX,
@@ -361,8 +326,8 @@ def import_template():
 @bp.route("/households/export.xlsx")
 @login_required
 def export():
-    actor = page_actor()
-    village_id = chosen_village_id(actor)
+    actor = current_actor()
+    village_id = working_village_id(actor)
     if village_id is None and actor.user.is_admin:
         flash(_("请先选择一个村，再导出名册"), "error")
         return redirect(url_for(".index"))
@@ -372,5 +337,5 @@ def export():
         BytesIO(data),
         mimetype=XLSX,
         as_attachment=True,
-        download_name=_("农户名册-%(day)s.xlsx", day=_today().isoformat()),
+        download_name=_("农户名册-%(day)s.xlsx", day=today().isoformat()),
     )

@@ -16,7 +16,6 @@ from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from app.audit import services as audit
-from app.audit.services import Actor
 from app.auth.models import User
 from app.clock import cap_window, quarter_of, year_of
 from app.errors import (
@@ -52,7 +51,7 @@ from app.points.models import (
     Rule,
 )
 from app.points.standard_sheet import STANDARD_RULES
-from app.scope import require_role, village_in_scope
+from app.scope import Actor, require_role, village_in_scope
 from app.villages.models import Village
 
 MAX_QUANTITY = 100
