@@ -138,7 +138,7 @@ def show(household_id):
         )
         entries = pagination.items
     return render_template(
-        "households/show.html",
+        "home/household.html",
         household=household,
         official=official,
         standing=standing,

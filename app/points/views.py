@@ -134,7 +134,7 @@ def dashboard():
     pending = db.session.scalars(services.approval_queue(village.id).limit(5)).all() if pending_count else []
     top = household_standings(db.session, period, village_id=village.id, limit=10)
     return render_template(
-        "points/dashboard.html",
+        "home/dashboard.html",
         village=village,
         today=day,
         period=period,

@@ -829,7 +829,7 @@ def stats():
     else:
         export_args["scope"] = "all"
     return render_template(
-        "rankings/stats.html",
+        "home/stats.html",
         year=year,
         years=list(range(day.year, day.year - 5, -1)),
         scope_label=scope_label,
