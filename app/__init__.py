@@ -122,7 +122,7 @@ def register_blueprints(app: Flask) -> None:
     from app.audit import views as audit_views
     from app.auth import api as auth_api
     from app.auth import views as auth_views
-    from app.households import api as households_api
+    from app.home import households_api
     from app.home import views as home_views
     from app.households import views as households_views
     from app.inputs import refuse_unstorable_page_input

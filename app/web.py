@@ -55,6 +55,11 @@ def working_village(actor: Actor):
     return None if village_id is None else village_in_scope(db.session, actor, village_id)
 
 
+def page_arg() -> int:
+    """``?page=``, at least 1."""
+    return max(1, request.args.get("page", 1, type=int))
+
+
 def village_choices() -> list:
     """Every village, for an admin's village picker."""
     from app.villages.services import list_villages

@@ -51,7 +51,7 @@ def _login_failed(_response) -> bool:
 @limiter.limit(_limit, methods=["POST"], key_func=_login_key, deduct_when=_login_failed)
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("points.dashboard"))
+        return redirect(url_for("home.dashboard"))
     form = LoginForm()
     if form.validate_on_submit():
         try:
@@ -68,7 +68,7 @@ def login():
             db.session.commit()
             target = request.args.get("next", "")
             if not target.startswith("/") or target.startswith("//"):
-                target = url_for("points.dashboard")
+                target = url_for("home.dashboard")
             return redirect(target)
     return render_template("auth/login.html", form=form)
 
@@ -84,7 +84,7 @@ def logout():
 @bp.route("/me")
 @login_required
 def me():
-    return redirect(url_for("points.dashboard"))
+    return redirect(url_for("home.dashboard"))
 
 
 def _users_back():

@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
-from app.clock import quarter_of, to_local_iso, utcnow
+from app.clock import to_local_iso, utcnow
 from app.errors import (
     DomainError,
     EvidenceRequired,
@@ -48,7 +48,6 @@ from app.points.forms import (
     rule_choices,
 )
 from app.points.models import CATEGORIES
-from app.rankings.services import household_standings, village_standings
 from app.scope import OFFICIAL_ROLES, household_in_scope, require_role, village_in_scope
 from app.villages.services import list_villages
 from app.web import current_actor, mutate, today, tz, village_args, working_village, working_village_id
@@ -76,7 +75,7 @@ ENTRY_FIELDS = {
 
 
 @bp.context_processor
-def _template_helpers():
+def template_helpers():
     return {
         "cap_text": cap_text,
         "skip_reasons": SKIP_REASONS,
@@ -89,7 +88,7 @@ def _evidence_folder() -> Path:
     return Path(current_app.instance_path) / "evidence"
 
 
-def _choose_village(endpoint: str, title: str, **extra):
+def choose_village(endpoint: str, title: str, **extra):
     villages = db.session.scalars(list_villages()).all()
     return render_template("points/choose_village.html", villages=villages, endpoint=endpoint, title=title, **extra)
 
@@ -115,37 +114,6 @@ def _discard_photo(*evidence_ids: str | None) -> None:
         (_evidence_folder() / evidence_id).unlink(missing_ok=True)
 
 
-@bp.route("/")
-@login_required
-def dashboard():
-    actor = current_actor()
-    if not actor.user.has_role(*OFFICIAL_ROLES):
-        if actor.user.household_id:
-            return redirect(url_for("households.show", household_id=actor.user.household_id))
-        return redirect(url_for("rankings.standings"))
-    village = working_village(actor)
-    day = today()
-    period = quarter_of(day)
-    if village is None:  # an admin: the township overview, then pick a village
-        overview = village_standings(db.session, period)
-        return _choose_village("points.dashboard", _("首页"), overview=overview, period=period)
-    todays = db.session.scalars(services.entries_recorded_on(village.id, day, tz()).limit(50)).all()
-    pending_count = services.count_pending(db.session, village.id)
-    pending = db.session.scalars(services.approval_queue(village.id).limit(5)).all() if pending_count else []
-    top = household_standings(db.session, period, village_id=village.id, limit=10)
-    return render_template(
-        "home/dashboard.html",
-        village=village,
-        today=day,
-        period=period,
-        todays=todays,
-        pending_count=pending_count,
-        pending=pending,
-        top=top,
-        vargs=village_args(village.id),
-    )
-
-
 def _household_id(form, village) -> int:
     """The household chosen: the typeahead's hidden id, else the number (or unique name) typed."""
     hidden = (form.household_id.data or "").strip()
@@ -164,7 +132,7 @@ def record():
     require_role(actor, *services.RECORDERS)
     village = working_village(actor)
     if village is None:
-        return _choose_village("points.record", _("记分"))
+        return choose_village("points.record", _("记分"))
     form = RecordForm()
     form.rule_id.choices = rule_choices(db.session.scalars(services.list_rules(village.id, active_only=True)))
     status = 200
@@ -240,7 +208,7 @@ def batch():
     require_role(actor, *services.RECORDERS)
     village = working_village(actor)
     if village is None:
-        return _choose_village("points.batch", _("批量记分"))
+        return choose_village("points.batch", _("批量记分"))
     form = BatchForm()
     form.rule_id.choices = rule_choices(db.session.scalars(services.list_rules(village.id, active_only=True)))
     roster = db.session.scalars(households.search(village.id, include_moved_out=False)).all()
@@ -347,7 +315,7 @@ def approvals():
     require_role(actor, *services.REVIEWERS)
     village = working_village(actor)
     if village is None:
-        return _choose_village("points.approvals", _("审核"))
+        return choose_village("points.approvals", _("审核"))
     return _queue(village)
 
 
@@ -470,7 +438,7 @@ def reverse(entry_id: int):
                     balance=h.balance,
                 )
             )
-            return redirect(url_for("households.show", household_id=h.id))
+            return redirect(url_for("home.household", household_id=h.id))
     elif form.is_submitted():
         status = 422
     return render_template("points/reverse.html", entry=entry, form=form), status
@@ -496,7 +464,7 @@ def rules():
     require_role(actor, *OFFICIAL_ROLES)
     village = working_village(actor)
     if village is None:
-        return _choose_village("points.rules", _("积分规则"))
+        return choose_village("points.rules", _("积分规则"))
     all_rules = db.session.scalars(services.list_rules(village.id)).all()
     categories = list(CATEGORIES) + sorted({r.category for r in all_rules} - set(CATEGORIES))
     groups = [(c, [r for r in all_rules if r.category == c]) for c in categories]
@@ -518,7 +486,7 @@ def rule_new():
     require_role(actor, "village_admin")
     village = working_village(actor)
     if village is None:
-        return _choose_village("points.rule_new", _("新增规则"))
+        return choose_village("points.rule_new", _("新增规则"))
     form = RuleForm()
     status = 200
     if form.validate_on_submit():
@@ -579,7 +547,7 @@ def rules_standard():
     require_role(actor, "village_admin")
     village = working_village(actor)
     if village is None:
-        return _choose_village("points.rules", _("积分规则"))
+        return choose_village("points.rules", _("积分规则"))
     added = mutate(lambda: services.load_standard_sheet(db.session, actor, village.id)).value or []
     if added:
         flash(_("已载入 %(n)s 条标准积分细则", n=len(added)))

@@ -33,14 +33,13 @@ from app.clock import normalize_period, parse_period, quarter_of, utcnow
 from app.errors import BadRequest, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.points import services as points
-from app.points.models import APPROVED, CATEGORIES, KIND_RULE, Entry
-from app.rankings import charts, services
+from app.points.models import APPROVED, KIND_RULE, Entry
 from app.rankings import periods as cycle
+from app.rankings import services
 from app.rankings.forms import OTHER_TITLE, AwardForm, ConfirmForm, DecisionForm, ObjectionForm
 from app.rankings.models import DISMISSED, OPEN, UPHELD, Award, Objection
 from app.rankings.services import household_standings
-from app.redemption.services import monthly_report
-from app.scope import OFFICIAL_ROLES, household_in_scope, require_role, village_in_scope
+from app.scope import OFFICIAL_ROLES, household_in_scope, require_role
 from app.villages.models import Village
 from app.web import (
     current_actor,
@@ -236,7 +235,7 @@ def _mask_names() -> bool:
 
 
 @bp.context_processor
-def _helpers():
+def template_helpers():
     return {
         "period_label": period_label,
         "period_title": period_title,
@@ -746,108 +745,6 @@ def decide_objection(objection_id):
     else:
         flash(_("第 %(id)s 号异议不成立，已答复", id=objection.id))
     return redirect(url_for(".objections", **village_args(working_village_id(actor))))
-
-
-def _stats_scope(actor) -> tuple[int | None, str | None, str]:
-    """(village_id, township, label): an official's own village; an admin's choice."""
-    user = actor.user
-    if user.is_admin:
-        village_id = request.args.get("village_id", type=int)
-        if village_id:
-            village = db.session.get(Village, village_id)
-            if village is None:
-                raise NotFound()
-            return village.id, None, village.name
-        township = (request.args.get("township") or "").strip()[:100]
-        if township:
-            return None, township, township
-        return None, None, _("全部村")
-    village = village_in_scope(db.session, actor, user.village_id)
-    return village.id, None, village.name
-
-
-@bp.route("/stats")
-@login_required
-def stats():
-    actor = current_actor()
-    require_role(actor, *OFFICIAL_ROLES)
-    village_id, township, scope_label = _stats_scope(actor)
-    day = today()
-    year = request.args.get("year", day.year, type=int)
-    if not 2000 <= year <= 2100:
-        year = day.year
-    months = list(range(1, 13))
-    month_labels = [_("%(m)s月", m=m) for m in months]
-
-    by_cat = services.points_by_category_month(db.session, year, village_id=village_id, township=township)
-    present = {c for _m, c in by_cat}
-    categories = [c for c in CATEGORIES if c in present] + sorted(present - set(CATEGORIES))
-    cat_series = [(c or _("未分类"), [by_cat.get((m, c), 0) for m in months]) for c in categories]
-    category_chart = charts.stacked_bar_chart(
-        month_labels, cat_series, title=_("%(y)s 年各月积分（按类别）", y=year), unit=_("分")
-    )
-
-    quarters = [f"{year}Q{q}" for q in range(1, 5)]
-    per_quarter = {q: services.village_standings(db.session, q, township=township) for q in quarters}
-    village_rows: dict[int, dict] = {}
-    for q in quarters:
-        for row in per_quarter[q]:
-            if village_id is not None and row.village_id != village_id:
-                continue
-            item = village_rows.setdefault(row.village_id, {"name": row.name, "code": row.code, "rates": {}})
-            item["rates"][q] = round(row.participation_rate * 100, 1)
-    village_list = sorted(village_rows.values(), key=lambda r: r["code"])
-    participation_chart = charts.grouped_bar_chart(
-        [v["name"] for v in village_list],
-        [
-            (_("第%(q)s季度", q=quarter_numeral(i + 1)), [v["rates"].get(q, 0) for v in village_list])
-            for i, q in enumerate(quarters)
-        ],
-        title=_("%(y)s 年各村各季度参与率", y=year),
-        unit="%",
-    )
-
-    if township:
-        ids = db.session.scalars(select(Village.id).where(Village.township == township)).all()
-        report = [row for vid in ids for row in monthly_report(db.session, vid)]
-    else:
-        report = monthly_report(db.session, village_id)
-    yuan = dict.fromkeys(months, 0.0)
-    for row in report:
-        if row.month.startswith(f"{year}-"):
-            yuan[int(row.month[5:7])] += row.yuan
-    redemption_chart = charts.bar_chart(
-        month_labels, [round(yuan[m], 2) for m in months], title=_("%(y)s 年各月兑换金额", y=year), unit=_("元")
-    )
-
-    export_period = quarter_of(day) if year == day.year else f"{year}Q4"
-    export_args = {"period": export_period}
-    if village_id is not None:
-        export_args["village_id"] = village_id
-    elif township:
-        export_args["township"] = township
-    else:
-        export_args["scope"] = "all"
-    return render_template(
-        "home/stats.html",
-        year=year,
-        years=list(range(day.year, day.year - 5, -1)),
-        scope_label=scope_label,
-        village_id=village_id,
-        township=township,
-        villages=village_choices() if actor.user.is_admin else [],
-        category_chart=category_chart,
-        cat_series=cat_series,
-        month_labels=month_labels,
-        participation_chart=participation_chart,
-        village_list=village_list,
-        quarters=quarters,
-        redemption_chart=redemption_chart,
-        yuan=yuan,
-        months=months,
-        export_period=export_period,
-        export_args=export_args,
-    )
 
 
 def _export_rows():
