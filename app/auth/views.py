@@ -1,6 +1,5 @@
 from flask import (
     Blueprint,
-    current_app,
     flash,
     g,
     redirect,
@@ -19,9 +18,10 @@ from wtforms.validators import DataRequired
 from app.audit.services import Actor
 from app.auth import services
 from app.auth.forms import ROLE_LABELS, ActiveForm, PasswordForm, UserForm
+from app.auth.throttle import login_limits
 from app.clock import utcnow
 from app.errors import BadReference, DomainError, InvalidCredentials, ValidationFailed
-from app.extensions import db, limiter
+from app.extensions import db
 from app.forms import show_errors
 from app.households.models import Household
 from app.households.services import find_by_number
@@ -37,21 +37,8 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("密码"), validators=[DataRequired(message=_l("请输入密码"))])
 
 
-def _login_key() -> str:
-    return services.login_throttle_key(request.form.get("username"))
-
-
-def _limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _login_failed(_response) -> bool:
-    return bool(g.get("login_failed"))
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_limit, methods=["POST"], deduct_when=_login_failed)
-@limiter.limit(_limit, methods=["POST"], key_func=_login_key, deduct_when=_login_failed)
+@login_limits
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("points.dashboard"))
@@ -60,6 +47,7 @@ def login():
         try:
             user = services.authenticate(db.session, form.username.data, form.password.data, now=utcnow())
         except InvalidCredentials as exc:
+            db.session.rollback()  # SQLite: free the write lock before the failure is counted
             g.login_failed = True
             form.password.errors.append(exc.render_message())
         else:
