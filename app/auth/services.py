@@ -28,13 +28,6 @@ def _dummy_hash() -> str:
     return generate_password_hash("not-a-password", method=models.PASSWORD_METHOD)
 
 
-def login_throttle_key(username) -> str:
-    """The per-username key of the login limit: the name as ``authenticate`` looks it up
-    (trimmed, any case), so that ``" tj_recorder"`` or ``"TJ_recorder"`` draws on the
-    same allowance as ``tj_recorder``."""
-    return f"user:{str(username or '').strip().lower()[:40]}"
-
-
 def authenticate(session: Session, username: str, password: str, *, now: datetime) -> User:
     """The user whose name this is, whatever its case: a phone's keyboard capitalises the
     first letter (``Tj_recorder``). Names are unique ignoring case; were two older ones

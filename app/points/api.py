@@ -61,8 +61,7 @@ def create_rule(data):
 @blp.arguments(RuleQuery(), location="query")
 @blp.response(200, RuleList)
 def list_rules(args):
-    me = current_actor().user
-    village_id = args.get("village_id") if me.is_admin else me.village_id
+    village_id = acting_village_id(current_actor(), args.get("village_id"), residents=True)
     if village_id is None:
         raise ValidationFailed({"village_id": ["必填"]})
     stmt = services.list_rules(village_id, active_only=args.get("active") is True)
