@@ -86,13 +86,11 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = None
     login_manager.session_protection = "strong"
 
-    from app.auth.models import User
-    from app.auth.services import user_from_token
+    from app.auth.services import user_from_session, user_from_token
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.active else None
+    def load_user(session_id: str):
+        return user_from_session(db.session, session_id)
 
     @login_manager.request_loader
     def load_user_from_bearer(req):

@@ -74,6 +74,19 @@ def user_from_token(session: Session, token: str, secret: str, max_age: int) -> 
     return user
 
 
+def user_from_session(session: Session, session_id: str) -> User | None:
+    """The user a browser session names (``User.get_id``): none once its password was
+    changed or reset or the account deactivated, as for an API token; a session from
+    before the version was kept ("5") too, so every old session ends."""
+    user_id, _, version = str(session_id).partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = session.get(User, int(user_id)) if int(user_id) <= 2**31 - 1 else None
+    if user is None or not user.active or user.token_version != int(version):
+        return None
+    return user
+
+
 def validate_user(session: Session, values: dict) -> dict:
     errors: dict[str, list[str]] = {}
     username = str(values.get("username") or "").strip()

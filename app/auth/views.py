@@ -25,6 +25,7 @@ from app.extensions import db, limiter
 from app.forms import show_errors
 from app.households.models import Household
 from app.households.services import find_by_number
+from app.redirects import same_site_path
 from app.scope import acting_village_id, require_role
 from app.villages.services import list_villages
 
@@ -68,10 +69,7 @@ def login():
                 session["lang"] = lang
             login_user(user)
             db.session.commit()
-            target = request.args.get("next", "")
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("points.dashboard")
-            return redirect(target)
+            return redirect(same_site_path(request.args.get("next")) or url_for("points.dashboard"))
     return render_template("auth/login.html", form=form)
 
 

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from flask import current_app, request, send_file
+from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
@@ -11,6 +11,7 @@ from app.errors import ValidationFailed
 from app.extensions import db
 from app.inputs import DB_INT_MAX
 from app.points import services
+from app.points.photos import photo_response
 from app.points.schemas import (
     BatchIn,
     BatchOut,
@@ -167,4 +168,4 @@ def upload_evidence(form):
 @blp.doc(responses=image_response("image/jpeg", "image/png"))
 def get_evidence(evidence_id):
     ev = services.evidence_in_scope(db.session, actor(), evidence_id)
-    return send_file(evidence_folder() / ev.id, mimetype=ev.content_type, max_age=3600)
+    return photo_response(evidence_folder(), ev.id, ev.content_type)

@@ -17,7 +17,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -50,6 +49,7 @@ from app.points.forms import (
     rule_choices,
 )
 from app.points.models import CATEGORIES
+from app.points.photos import photo_response
 from app.rankings.services import household_standings, village_standings
 from app.scope import acting_village_id, household_in_scope, require_role, village_in_scope
 from app.villages.services import list_villages
@@ -534,13 +534,7 @@ def reverse(entry_id: int):
 @login_required
 def evidence(evidence_id: str):
     ev = services.evidence_in_scope(db.session, page_actor(), evidence_id)
-    path = _evidence_folder() / ev.id
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype=ev.content_type, max_age=3600)
-    response.cache_control.public = False
-    response.cache_control.private = True  # a household's photo: no shared caches
-    return response
+    return photo_response(_evidence_folder(), ev.id, ev.content_type)
 
 
 # --- rules -----------------------------------------------------------------------------

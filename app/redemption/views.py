@@ -62,6 +62,7 @@ from app.redemption.models import (
     Shop,
     StockMovement,
 )
+from app.redirects import same_site_path
 from app.scope import acting_village_id, household_in_scope, require_role, village_in_scope
 from app.villages.models import Village
 from app.villages.services import list_villages
@@ -114,8 +115,7 @@ def card_svg(token: str) -> Markup:
 
 
 def _safe_next(default: str) -> str:
-    target = request.values.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else default
+    return same_site_path(request.values.get("next")) or default
 
 
 def _form_message(exc: DomainError) -> str:
