@@ -6,6 +6,8 @@ import json
 import os
 import shutil
 import tarfile
+import threading
+import time
 from datetime import date, datetime
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from app import create_app
+from app.audit.services import Actor
+from app.auth.models import User
 from app.clock import utcnow
 from app.extensions import db
 from app.households.models import Household
@@ -266,3 +270,56 @@ def test_restore_refuses_a_file_that_is_not_a_sound_backup(app, session, second_
         assert not [n for n in db.inspect(db.engine).get_table_names() if n != "alembic_version"]
         db.session.remove()
     assert not (Path(second_app.instance_path) / "evidence").exists()
+
+
+def test_backup_taken_while_entries_are_being_recorded(app, session, second_app, tmp_path):
+    """A consistent copy while the app writes: the restored ledger verifies."""
+    w = factories.World.build(session)
+    recorder_id, rule_id = w.users["tj_recorder"].id, w.rules["tj_school"].id
+    household_ids = [w.households[k].id for k in ("tj1", "tj2", "tj3")]
+    session.commit()
+    session.rollback()
+    stop, written, failures = threading.Event(), [], []
+
+    def record():
+        with app.app_context():
+            actor = Actor(db.session.get(User, recorder_id), "127.0.0.1")
+            try:
+                while not stop.is_set() or len(written) < 20:
+                    for hid in household_ids:
+                        points.record_entry(
+                            db.session,
+                            actor,
+                            household_id=hid,
+                            rule_id=rule_id,
+                            occurred_on=TODAY,
+                            today=TODAY,
+                            now=utcnow(),
+                        )
+                    db.session.commit()
+                    written.append(1)
+            except Exception as exc:  # reported below: the thread's failure is the test's
+                failures.append(exc)
+            finally:
+                db.session.remove()
+
+    writer = threading.Thread(target=record)
+    writer.start()
+    try:
+        while len(written) < 5 and writer.is_alive():
+            time.sleep(0.01)
+        backup = tmp_path / "live.tar"
+        code, out = in_app(app, "backup", str(backup))
+    finally:
+        stop.set()
+        writer.join(60)
+    assert code == 0, out
+    assert not failures, failures
+    code, out = in_app(second_app, "restore", str(backup))
+    assert code == 0, out
+    code, out = in_app(second_app, "ledger", "verify", "--jobs", "1")
+    assert code == 0, out
+    with second_app.app_context():
+        restored = db.session.scalar(select(func.count()).select_from(Entry).where(Entry.rule_id == rule_id))
+        db.session.remove()
+    assert restored % 3 == 0 and 0 < restored <= 3 * len(written)  # whole commits only
