@@ -1,5 +1,7 @@
 """One place that turns failures into the API's error JSON or a page in Chinese."""
 
+from contextlib import suppress
+
 from flask import Flask, current_app, render_template, request, session
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -50,10 +52,8 @@ RETRY_AFTER_SECONDS = "10"
 
 
 def _forget_the_transaction() -> None:
-    try:
+    with suppress(DATABASE_UNAVAILABLE):  # the connection is gone: the pool has invalidated it
         db.session.rollback()
-    except DATABASE_UNAVAILABLE:  # the connection is gone: the pool has invalidated it
-        pass
 
 
 def unavailable_response():
