@@ -111,3 +111,16 @@ def test_image_endpoints_document_their_media_type(spec, path, content_types):
     """A client (or a schema-driven fuzzer) reading the document expects an image, not JSON."""
     ops = next(ops for p, ops in spec["paths"].items() if normalise(p) == path)
     assert set(ops["get"]["responses"]["200"]["content"]) == content_types
+
+
+def test_errors_are_declared_as_the_api_answers_them(spec):
+    """``{"error": {"code", "message", "details"}}`` for every error status, not
+    flask-smorest's own ``{code, status, message, errors}`` (the fuzzer checks each answer)."""
+    error = spec["components"]["schemas"]["Error"]
+    assert error["required"] == ["error"] and set(error["properties"]) == {"error"}
+    detail = error["properties"]["error"]
+    detail = spec["components"]["schemas"][detail["$ref"].split("/")[-1]] if "$ref" in detail else detail
+    assert set(detail["required"]) == {"code", "message", "details"}
+    for name in ("DEFAULT_ERROR", "UNPROCESSABLE_ENTITY"):
+        content = spec["components"]["responses"][name]["content"]["application/json"]
+        assert content["schema"]["$ref"] == "#/components/schemas/Error"
