@@ -44,6 +44,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app import error_handlers
 
     error_handlers.init_app(app)
+    from app import security_headers
+
+    security_headers.init_app(app)
     from app import cli
 
     cli.init_app(app)
@@ -122,7 +125,8 @@ def register_blueprints(app: Flask) -> None:
     from app.audit import views as audit_views
     from app.auth import api as auth_api
     from app.auth import views as auth_views
-    from app.households import api as households_api
+    from app.home import households_api
+    from app.home import views as home_views
     from app.households import views as households_views
     from app.inputs import refuse_unstorable_page_input
     from app.points import api as points_api
@@ -151,6 +155,7 @@ def register_blueprints(app: Flask) -> None:
         redemption_views,
         rankings_views,
         audit_views,
+        home_views,
     )
     for module in pages:
         app.register_blueprint(module.bp)

@@ -1,11 +1,31 @@
 """Who may do what, where: checked inside services so pages and API agree."""
 
+from dataclasses import dataclass
+
 from sqlalchemy.orm import Session
 
-from app.audit.services import Actor
 from app.errors import BadReference, Forbidden, NotFound
 from app.households.models import Household
 from app.villages.models import Village
+
+# Roles that act for a whole village, and so need one.
+OFFICIAL_ROLES = ("village_admin", "recorder", "reviewer", "clerk")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who does something, from where: passed to services instead of ``current_user``."""
+
+    user: object | None
+    ip: str = ""
+
+    @property
+    def id(self) -> int | None:
+        return getattr(self.user, "id", None)
+
+    @property
+    def username(self) -> str:
+        return getattr(self.user, "username", "") or "system"
 
 
 def require_role(actor: Actor, *roles: str) -> None:

@@ -5,14 +5,13 @@ Views pass their argument schemas to ``blp.arguments`` as instances (``EntryIn()
 given a class, webargs builds a new schema for every request.
 """
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 from flask_login import current_user
 from flask_smorest import Api as _Api
 from flask_wtf.csrf import CSRFError
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 
-from app.audit.services import Actor
 from app.errors import BadRequest, DomainError, ValidationFailed
 from app.inputs import path_id_too_big, unstorable, unstorable_field
 
@@ -101,10 +100,6 @@ def http_error_response(exc: HTTPException):
     return error_response(exc.code or 500, code, message, details)
 
 
-def actor() -> Actor:
-    return Actor(current_user if current_user.is_authenticated else None, request.remote_addr or "")
-
-
 def validate_with(schema: Schema, data) -> dict:
     """Load ``data`` with a marshmallow schema, raising the contract's 422 on failure."""
     try:
@@ -152,10 +147,6 @@ def image_response(*content_types: str) -> dict:
     """The OpenAPI ``responses`` of a view that answers with an image, not JSON."""
     binary = {"schema": {"type": "string", "format": "binary"}}
     return {"200": {"description": "OK", "content": {ct: binary for ct in content_types}}}
-
-
-def tz() -> str:
-    return current_app.config["TIMEZONE"]
 
 
 def require_json_object() -> None:

@@ -2,7 +2,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from app.api import actor, api_blueprint_login, paginated, tz
+from app.api import api_blueprint_login, paginated
 from app.api.idempotency import mutation
 from app.auth import services
 from app.auth.models import User
@@ -10,6 +10,7 @@ from app.auth.throttle import login_limits
 from app.clock import to_local_iso, utcnow
 from app.extensions import db
 from app.scope import acting_village_id, require_role
+from app.web import current_actor, tz
 
 blp = Blueprint("auth_api", __name__, url_prefix="/api/v1", description="Authentication and users")
 api_blueprint_login(blp, exempt=("issue_token",))
@@ -84,7 +85,7 @@ def issue_token(data):
 @blp.arguments(UserIn())
 @blp.response(201, UserOut)
 def create_user(data):
-    return dump_user(services.create_user(db.session, actor(), data))
+    return dump_user(services.create_user(db.session, current_actor(), data))
 
 
 class UserQuery(Schema):
@@ -95,14 +96,16 @@ class UserQuery(Schema):
 @blp.arguments(UserQuery(), location="query")
 @blp.response(200, UserList)
 def list_users(args):
-    require_role(actor(), "village_admin")
-    return paginated(db.session, services.list_users(acting_village_id(actor(), args.get("village_id"))), dump_user)
+    require_role(current_actor(), "village_admin")
+    return paginated(
+        db.session, services.list_users(acting_village_id(current_actor(), args.get("village_id"))), dump_user
+    )
 
 
 @blp.route("/auth/me", methods=["GET"])
 @blp.response(200, UserOut)
 def me():
-    return dump_user(actor().user)
+    return dump_user(current_actor().user)
 
 
 class PingOut(Schema):
