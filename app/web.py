@@ -9,7 +9,7 @@ from flask import current_app, flash, request, session
 from flask_login import current_user
 
 from app.clock import local_today
-from app.errors import BadReference, DomainError, ValidationFailed
+from app.errors import BadReference, DomainError, NotFound, ValidationFailed
 from app.extensions import db
 from app.scope import Actor, village_in_scope
 
@@ -38,6 +38,9 @@ def working_village_id(actor: Actor) -> int | None:
     when given (remembered in the session; empty forgets it), else the one remembered."""
     user = actor.user
     if not user.is_admin:
+        asked = request.args.get("village_id", type=int)
+        if asked is not None and asked != user.village_id:
+            raise NotFound()  # another village is not found, never quietly the official's own
         return user.village_id
     if "village_id" in request.args:
         chosen = request.args.get("village_id", type=int)
