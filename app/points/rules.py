@@ -128,8 +128,11 @@ def get_rule(session: Session, actor: Actor, rule_id, *, field: str | None = Non
     return rule
 
 
-def list_rules(village_id: int, *, active_only: bool = False):
-    stmt = select(Rule).where(Rule.village_id == village_id).order_by(Rule.category, Rule.points.desc(), Rule.code)
+def list_rules(village_id: int | None, *, active_only: bool = False):
+    """A village's rules; every village's (``None``) for an admin's list."""
+    stmt = select(Rule).order_by(Rule.village_id, Rule.category, Rule.points.desc(), Rule.code)
+    if village_id is not None:
+        stmt = stmt.where(Rule.village_id == village_id)
     if active_only:
         stmt = stmt.where(Rule.active.is_(True))
     return stmt

@@ -144,7 +144,7 @@ def test_list_rules(world, api):
     r = api.as_("tj_recorder").get(f"/rules?village_id={world.a.id}")
     assert {x["village_id"] for x in r.get_json()["items"]} == {world.a.id}
     # The admin names the village.
-    assert_error(api.as_("admin").get("/rules"), 422, "validation_error")
+    assert api.as_("admin").get("/rules").get_json()["total"] == 8  # every village's
     r = api.as_("admin").get(f"/rules?village_id={world.b.id}")
     assert {x["village_id"] for x in r.get_json()["items"]} == {world.b.id}
 
