@@ -18,6 +18,7 @@ from app.households.models import Household
 from app.households.services import search, validate_household
 from app.inputs import UNSTORABLE_TEXT
 from app.scope import Actor, require_role, village_in_scope
+from app.spreadsheet import xlsx_bytes
 
 # Import columns: Chinese headers as printed on village registers, English accepted too.
 COLUMNS = {
@@ -145,27 +146,21 @@ def _field_label(name: str) -> str:
 
 
 def export_xlsx(session: Session, village_id: int) -> bytes:
-    """The village register as XLSX, streamed row by row (write-only workbook)."""
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("households")
-    ws.append(list(EXPORT_HEADERS))
+    """The village register as XLSX, streamed row by row."""
     stmt = search(village_id).options(selectinload(Household.members)).execution_options(yield_per=2000)
-    for h in session.scalars(stmt):
-        members = "；".join(f"{m.name}:{m.relation}" if m.relation else m.name for m in h.members)
-        ws.append(
-            [
-                h.number,
-                h.head_name,
-                h.address or "",
-                h.phone or "",
-                members,
-                h.balance,
-                str(_l("已迁出")) if h.moved_out_on else str(_l("在册")),
-            ]
-        )
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    rows = (
+        [
+            h.number,
+            h.head_name,
+            h.address or "",
+            h.phone or "",
+            "；".join(f"{m.name}:{m.relation}" if m.relation else m.name for m in h.members),
+            h.balance,
+            str(_l("已迁出")) if h.moved_out_on else str(_l("在册")),
+        ]
+        for h in session.scalars(stmt)
+    )
+    return xlsx_bytes(("households", list(EXPORT_HEADERS), rows))
 
 
 TEMPLATE_HEADERS = ("户号", "户主", "地址", "电话", "家庭成员")
