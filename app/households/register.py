@@ -88,6 +88,20 @@ def _read_table(filename: str, data: bytes) -> list[list]:
     raise ValidationFailed({"file": [str(_l("只支持 .xlsx 或 .csv 文件"))]})
 
 
+def _clean_row(header: list, raw) -> tuple[dict | None, list[str]]:
+    """A register row's household values, or what is wrong with them."""
+    values = {key: "" if cell is None else str(cell).strip() for key, cell in zip(header, raw) if key}
+    if any(UNSTORABLE_TEXT.search(v) for v in values.values()):
+        return None, [str(_l("含有无法保存的字符（如 NUL）"))]
+    if values.get("number", "").endswith(".0"):  # Excel turned 001 into 1.0
+        values["number"] = values["number"][:-2]
+    values["members"] = parse_members(values.get("members", ""))
+    try:
+        return validate_household(values), []
+    except ValidationFailed as exc:
+        return None, [f"{_field_label(fld)}：{msgs[0]}" for fld, msgs in exc.details.items()]
+
+
 def parse_import(session: Session, village_id: int, filename: str, data: bytes) -> ImportPreview:
     """Read a register and name every bad row by its line; writes nothing."""
     table = _read_table(filename, data)
@@ -105,21 +119,9 @@ def parse_import(session: Session, village_id: int, filename: str, data: bytes) 
     for line, raw in enumerate(table[1:], start=2):
         if all(c is None or str(c).strip() == "" for c in raw):
             continue
-        values = {}
-        for key, cell in zip(header, raw):
-            if key:
-                values[key] = "" if cell is None else str(cell).strip()
-        if any(UNSTORABLE_TEXT.search(v) for v in values.values()):
-            preview.errors.append((line, str(_l("含有无法保存的字符（如 NUL）"))))
-            continue
-        if values.get("number", "").endswith(".0"):  # Excel turned 001 into 1.0
-            values["number"] = values["number"][:-2]
-        values["members"] = parse_members(values.get("members", ""))
-        try:
-            cleaned = validate_household(values)
-        except ValidationFailed as exc:
-            for fld, msgs in exc.details.items():
-                preview.errors.append((line, f"{_field_label(fld)}：{msgs[0]}"))
+        cleaned, problems = _clean_row(header, raw)
+        if problems:
+            preview.errors.extend((line, problem) for problem in problems)
             continue
         number, key = cleaned["number"], cleaned["number"].upper()  # unique ignoring case
         if key in existing:
