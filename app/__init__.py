@@ -44,6 +44,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app import error_handlers
 
     error_handlers.init_app(app)
+    from app import security_headers
+
+    security_headers.init_app(app)
     from app import cli
 
     cli.init_app(app)
@@ -75,6 +78,8 @@ def register_extensions(app: Flask) -> None:
     end_reads_with_commit(app, db.session)
     migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
     csrf.init_app(app)
+    from app.auth import throttle  # noqa: F401  registers the database:// storage of the login limits
+
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     from app import i18n, nav
@@ -86,13 +91,11 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = None
     login_manager.session_protection = "strong"
 
-    from app.auth.models import User
-    from app.auth.services import user_from_token
+    from app.auth.services import user_from_session, user_from_token
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.active else None
+    def load_user(session_id: str):
+        return user_from_session(db.session, session_id)
 
     @login_manager.request_loader
     def load_user_from_bearer(req):

@@ -8,6 +8,7 @@ given a class, webargs builds a new schema for every request.
 from flask import jsonify, request
 from flask_login import current_user
 from flask_smorest import Api as _Api
+from flask_wtf.csrf import CSRFError
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 
@@ -47,7 +48,19 @@ def domain_error_response(exc: DomainError):
     return error_response(exc.status, exc.code, exc.render_message(), exc.details)
 
 
+def csrf_error_response(exc: CSRFError):
+    """A writing request authenticated by the session cookie without a good CSRF token:
+    what is wrong and how to mend it, not "malformed JSON" (Flask-WTF raises a 400)."""
+    if exc.description == "The CSRF token is missing.":
+        message = "缺少 CSRF 令牌：以浏览器会话（Cookie）登录时，写操作须在 X-CSRFToken 请求头中带上页面给出的令牌；或改用 Bearer 令牌"
+    else:
+        message = "CSRF 令牌无效或已过期：请刷新页面后重试"
+    return error_response(403, "forbidden", message, {"csrf_token": [exc.description]})
+
+
 def http_error_response(exc: HTTPException):
+    if isinstance(exc, CSRFError):
+        return csrf_error_response(exc)
     details = {}
     data = getattr(exc, "data", None) or {}
     if exc.code == 422 and "messages" in data:

@@ -1,4 +1,4 @@
-from flask import current_app, request
+from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
@@ -6,8 +6,9 @@ from app.api import api_blueprint_login, paginated
 from app.api.idempotency import mutation
 from app.auth import services
 from app.auth.models import User
+from app.auth.throttle import login_limits
 from app.clock import to_local_iso, utcnow
-from app.extensions import db, limiter
+from app.extensions import db
 from app.scope import acting_village_id, require_role
 from app.web import current_actor, tz
 
@@ -65,25 +66,8 @@ def dump_user(u: User) -> dict:
     }
 
 
-def _login_username() -> str:
-    try:
-        data = request.get_json(silent=True)
-    except RecursionError:  # a body nested too deep to parse: refused (400) after the limit check
-        data = None
-    return services.login_throttle_key(data.get("username") if isinstance(data, dict) else None)
-
-
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _failed(response) -> bool:
-    return response.status_code == 401
-
-
 @blp.route("/auth/token", methods=["POST"])
-@limiter.limit(_login_limit, deduct_when=_failed)
-@limiter.limit(_login_limit, key_func=_login_username, deduct_when=_failed)
+@login_limits
 @blp.arguments(Credentials())
 @blp.response(200, TokenOut)
 def issue_token(data):

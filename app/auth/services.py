@@ -28,13 +28,6 @@ def _dummy_hash() -> str:
     return generate_password_hash("not-a-password", method=models.PASSWORD_METHOD)
 
 
-def login_throttle_key(username) -> str:
-    """The per-username key of the login limit: the name as ``authenticate`` looks it up
-    (trimmed, any case), so that ``" tj_recorder"`` or ``"TJ_recorder"`` draws on the
-    same allowance as ``tj_recorder``."""
-    return f"user:{str(username or '').strip().lower()[:40]}"
-
-
 def authenticate(session: Session, username: str, password: str, *, now: datetime) -> User:
     """The user whose name this is, whatever its case: a phone's keyboard capitalises the
     first letter (``Tj_recorder``). Names are unique ignoring case; were two older ones
@@ -70,6 +63,19 @@ def user_from_token(session: Session, token: str, secret: str, max_age: int) -> 
         return None
     user = session.get(User, data.get("u")) if isinstance(data.get("u"), int) else None
     if user is None or not user.active or user.token_version != data.get("v"):
+        return None
+    return user
+
+
+def user_from_session(session: Session, session_id: str) -> User | None:
+    """The user a browser session names (``User.get_id``): none once its password was
+    changed or reset or the account deactivated, as for an API token; a session from
+    before the version was kept ("5") too, so every old session ends."""
+    user_id, _, version = str(session_id).partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = session.get(User, int(user_id)) if int(user_id) <= 2**31 - 1 else None
+    if user is None or not user.active or user.token_version != int(version):
         return None
     return user
 

@@ -1,6 +1,5 @@
 from flask import (
     Blueprint,
-    current_app,
     flash,
     g,
     redirect,
@@ -18,11 +17,13 @@ from wtforms.validators import DataRequired
 
 from app.auth import services
 from app.auth.forms import ROLE_LABELS, ActiveForm, PasswordForm, UserForm
+from app.auth.throttle import login_limits
 from app.clock import utcnow
 from app.errors import InvalidCredentials
-from app.extensions import db, limiter
+from app.extensions import db
 from app.households.models import Household
 from app.households.services import find_by_number
+from app.redirects import same_site_path
 from app.scope import require_role
 from app.web import current_actor, mutate, village_args, village_choices, working_village_id
 
@@ -34,21 +35,8 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("密码"), validators=[DataRequired(message=_l("请输入密码"))])
 
 
-def _login_key() -> str:
-    return services.login_throttle_key(request.form.get("username"))
-
-
-def _limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _login_failed(_response) -> bool:
-    return bool(g.get("login_failed"))
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_limit, methods=["POST"], deduct_when=_login_failed)
-@limiter.limit(_limit, methods=["POST"], key_func=_login_key, deduct_when=_login_failed)
+@login_limits
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.dashboard"))
@@ -57,6 +45,7 @@ def login():
         try:
             user = services.authenticate(db.session, form.username.data, form.password.data, now=utcnow())
         except InvalidCredentials as exc:
+            db.session.rollback()  # SQLite: free the write lock before the failure is counted
             g.login_failed = True
             form.password.errors.append(exc.render_message())
         else:
@@ -66,10 +55,7 @@ def login():
                 session["lang"] = lang
             login_user(user)
             db.session.commit()
-            target = request.args.get("next", "")
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("home.dashboard")
-            return redirect(target)
+            return redirect(same_site_path(request.args.get("next")) or url_for("home.dashboard"))
     return render_template("auth/login.html", form=form)
 
 

@@ -128,6 +128,7 @@ def list_households(args):
     me = current_actor()
     if not me.user.has_role("village_admin", "recorder", "reviewer", "clerk"):
         # A resident's list is its own household.
+        acting_village_id(me, args.get("village_id"), residents=True)
         stmt = services.search(None, "").where(Household.id == (me.user.household_id or -1))
     else:
         stmt = services.search(acting_village_id(me, args.get("village_id")), args.get("q", ""))

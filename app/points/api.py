@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from flask import current_app, request, send_file
+from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
@@ -13,6 +13,7 @@ from app.inputs import DB_INT_MAX
 from app.points import decisions, services
 from app.points import evidence as evidence_store
 from app.points import rules as rulebook
+from app.points.photos import photo_response
 from app.points.schemas import (
     BatchIn,
     BatchOut,
@@ -62,8 +63,7 @@ def create_rule(data):
 @blp.arguments(RuleQuery(), location="query")
 @blp.response(200, RuleList)
 def list_rules(args):
-    me = current_actor().user
-    village_id = args.get("village_id") if me.is_admin else me.village_id
+    village_id = acting_village_id(current_actor(), args.get("village_id"), residents=True)
     if village_id is None:
         raise ValidationFailed({"village_id": ["必填"]})
     stmt = rulebook.list_rules(village_id, active_only=args.get("active") is True)
@@ -174,4 +174,4 @@ def upload_evidence(form):
 @blp.doc(responses=image_response("image/jpeg", "image/png"))
 def get_evidence(evidence_id):
     ev = evidence_store.evidence_in_scope(db.session, current_actor(), evidence_id)
-    return send_file(evidence_folder() / ev.id, mimetype=ev.content_type, max_age=3600)
+    return photo_response(evidence_folder(), ev.id, ev.content_type)

@@ -1,16 +1,14 @@
 """Evidence photos of entries: kept after checking they are images, shown in scope."""
 
 import secrets
-from io import BytesIO
 from pathlib import Path
 
-from flask_babel import lazy_gettext as _l
-from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.errors import NotFound, ValidationFailed
+from app.errors import NotFound
 from app.points.models import Entry, Evidence
+from app.points.photos import clean_photo
 from app.points.services import RECORDERS, REVIEWERS
 from app.scope import Actor, require_role, village_in_scope
 
@@ -25,28 +23,15 @@ def store_evidence(
     *,
     field: str = "village_id",
 ) -> Evidence:
-    """Keep a JPEG or PNG photo (checked by decoding it, not by its name)."""
+    """Keep a JPEG or PNG photo, re-encoded without its metadata (``photos.clean_photo``)."""
     require_role(actor, *RECORDERS, *REVIEWERS, "village_admin")
     village = village_in_scope(session, actor, village_id, field=field)
-    if not data:
-        raise ValidationFailed({"evidence": [str(_l("请选择照片"))]})
-    if len(data) > max_bytes:
-        raise ValidationFailed({"evidence": [str(_l("照片不能超过 %(mb)s MB", mb=max_bytes // (1024 * 1024)))]})
-    try:
-        with Image.open(BytesIO(data)) as img:
-            fmt = img.format
-            img.verify()
-    except Image.DecompressionBombError as exc:  # a few KB that claim gigapixels
-        raise ValidationFailed({"evidence": [str(_l("照片尺寸过大"))]}) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        fmt = None
-    if fmt not in ("JPEG", "PNG"):
-        raise ValidationFailed({"evidence": [str(_l("只接受 JPEG 或 PNG 照片"))]})
+    data, content_type = clean_photo(data, max_bytes)
     ev = Evidence(
         id=secrets.token_hex(16),
         village_id=village.id,
         uploaded_by_id=actor.id,
-        content_type="image/jpeg" if fmt == "JPEG" else "image/png",
+        content_type=content_type,
         size=len(data),
     )
     folder.mkdir(parents=True, exist_ok=True)

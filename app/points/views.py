@@ -18,7 +18,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -48,6 +47,7 @@ from app.points.forms import (
     rule_choices,
 )
 from app.points.models import CATEGORIES
+from app.points.photos import photo_response
 from app.scope import OFFICIAL_ROLES, household_in_scope, require_role, village_in_scope
 from app.villages.services import list_villages
 from app.web import current_actor, mutate, today, tz, village_args, working_village, working_village_id
@@ -288,13 +288,7 @@ def batch_result():
 @login_required
 def evidence(evidence_id: str):
     ev = evidence_store.evidence_in_scope(db.session, current_actor(), evidence_id)
-    path = _evidence_folder() / ev.id
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype=ev.content_type, max_age=3600)
-    response.cache_control.public = False
-    response.cache_control.private = True  # a household's photo: no shared caches
-    return response
+    return photo_response(_evidence_folder(), ev.id, ev.content_type)
 
 
 @bp.route("/rules")

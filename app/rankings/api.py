@@ -7,7 +7,7 @@ from app.api.idempotency import mutation
 from app.clock import local_today, to_local_iso, utcnow
 from app.extensions import db
 from app.rankings import periods, services
-from app.scope import acting_village_id
+from app.scope import acting_village_id, existing_village
 from app.web import current_actor, tz
 
 blp = Blueprint("rankings_api", __name__, url_prefix="/api/v1", description="Rankings")
@@ -43,6 +43,8 @@ class LeaderboardOut(Schema):
 def leaderboard(args):
     """Household standings: public to every logged-in user, residents included."""
     period = validate_period_arg(args["period"])
+    if args.get("village_id") is not None:
+        existing_village(args["village_id"])
     rows = services.household_standings(
         db.session,
         period,
@@ -219,6 +221,7 @@ def list_objections(args):
     if me.user.has_role("reviewer", "village_admin"):
         stmt = periods.list_objections(acting_village_id(me, args.get("village_id")), status=args.get("status"))
     else:
+        acting_village_id(me, args.get("village_id"), residents=True)
         stmt = periods.list_objections(
             None, status=args.get("status"), filed_by_id=me.user.id, household_id=me.user.household_id or -1
         )
@@ -303,4 +306,6 @@ def grant_awards(data):
 def list_awards(args):
     """Awards are public to logged-in users (residents included)."""
     period = validate_period_arg(args.get("period"), required=False)
+    if args.get("village_id") is not None:
+        existing_village(args["village_id"])
     return paginated(db.session, periods.list_awards(args.get("village_id"), period), dump_award)

@@ -199,8 +199,7 @@ def create_shop(data):
 @blp.arguments(ShopQuery(), location="query")
 @blp.response(200, ShopList)
 def list_shops(args):
-    me = current_actor().user
-    village_id = args.get("village_id") if me.is_admin else me.village_id
+    village_id = acting_village_id(current_actor(), args.get("village_id"), residents=True)
     return paginated(db.session, shop_services.list_shops(village_id), dump_shop)
 
 
@@ -268,12 +267,17 @@ def create_redemption(data):
 @blp.response(200, RedemptionList)
 def list_redemptions(args):
     me = current_actor()
+    # A shop or household filter names one the caller may see, or the answer is 404.
+    if args.get("shop_id") is not None:
+        shop_services.shop_in_scope(db.session, me, args["shop_id"], residents=True)
+    if args.get("household_id") is not None:
+        household_in_scope(db.session, me, args["household_id"])
     if me.user.has_role("village_admin", "reviewer", "clerk"):
         stmt = services.redemptions(
             shop_id=args.get("shop_id"), household_id=args.get("household_id"), village_id=acting_village_id(me, None)
         )
     else:
-        stmt = services.redemptions(household_id=me.user.household_id or -1)
+        stmt = services.redemptions(shop_id=args.get("shop_id"), household_id=me.user.household_id or -1)
     return paginated(db.session, stmt, dump_redemption)
 
 

@@ -45,6 +45,7 @@ from app.redemption.models import (
     SALE,
     Shop,
 )
+from app.redirects import same_site_path
 from app.scope import require_role
 from app.web import current_actor, error_text, mutate, secret, today, tz, working_village_id
 
@@ -79,8 +80,7 @@ def card_svg(token: str) -> Markup:
 
 
 def _safe_next(default: str) -> str:
-    target = request.values.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else default
+    return same_site_path(request.values.get("next")) or default
 
 
 def _counter_shops(actor) -> list[Shop]:
