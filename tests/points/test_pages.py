@@ -66,9 +66,6 @@ def login(auth):
     return as_
 
 
-# --- dashboard ----------------------------------------------------------------------------
-
-
 def test_logged_out_goes_to_login(world, client):
     r = client.get("/")
     assert r.status_code == 302
@@ -107,9 +104,6 @@ def test_admin_picks_a_village_first(world, login):
     assert "本季度各村户均积分" in page
     page = text(client.get(f"/?village_id={world.b.id}"))
     assert "幸福村" in page and "今日记分" in page
-
-
-# --- recording ------------------------------------------------------------------------------
 
 
 def test_record_page_records_and_the_balance_changes(world, session, login):
@@ -315,9 +309,6 @@ def test_admin_records_in_the_village_it_chose(world, session, login):
     assert balance(session, world.households["tj3"]) == 103
 
 
-# --- batch ----------------------------------------------------------------------------------
-
-
 def test_batch_records_and_lists_skipped_households(world, session, login):
     labour = world.rules["tj_labour"]
     record(session, world, "tj_recorder", world.households["tj2"], labour)  # tj2 has used today's cap
@@ -365,9 +356,6 @@ def test_batch_needs_at_least_one_household(world, session, login):
     assert r.status_code == 422
     assert "未找到户号：XF-001" in text(r)
     assert entry_count(session) == before
-
-
-# --- approvals ------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -482,9 +470,6 @@ def test_recorder_cannot_open_the_queue(world, login):
     assert login("tj_recorder").get("/approvals").status_code == 403
 
 
-# --- reversal -------------------------------------------------------------------------------
-
-
 def test_reverse_works_once(world, session, login):
     h = world.households["tj1"]
     e = record(session, world, "tj_recorder", h, world.rules["tj_school"])
@@ -508,9 +493,6 @@ def test_reverse_works_once(world, session, login):
     assert r.status_code == 409
     assert "该记录已被冲正" in text(r)
     assert balance(session, h) == 100
-
-
-# --- rules ----------------------------------------------------------------------------------
 
 
 def test_rules_are_grouped_by_category(world, login):
