@@ -1,18 +1,17 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.clock import utcnow
 from app.extensions import db
+from app.scope import OFFICIAL_ROLES
 
 ROLES = ("admin", "village_admin", "recorder", "reviewer", "clerk", "resident")
 # Tests lower the cost; production keeps werkzeug's default (scrypt).
 PASSWORD_METHOD = "scrypt"
-# Roles that act for a whole village, and so need one.
-VILLAGE_ROLES = ("village_admin", "recorder", "reviewer", "clerk")
 
 
 class User(UserMixin, db.Model):
@@ -68,7 +67,7 @@ class User(UserMixin, db.Model):
         """Officials see their own village; admins see all. Residents see no village data."""
         if self.is_admin:
             return True
-        return village_id is not None and self.village_id == village_id and bool(set(self.roles) & set(VILLAGE_ROLES))
+        return village_id is not None and self.village_id == village_id and bool(set(self.roles) & set(OFFICIAL_ROLES))
 
     def can_see_household(self, household) -> bool:
         if self.can_see_village(household.village_id):
@@ -77,3 +76,13 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"
+
+
+class RateLimitCounter(db.Model):
+    """A login-throttling counter that every gunicorn worker shares (``auth.throttle``)."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)  # Unix time, as the limits library counts

@@ -14,7 +14,6 @@ from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from app.audit import services as audit
-from app.audit.services import Actor
 from app.auth.models import User
 from app.clock import cap_window, quarter_of, year_of
 from app.errors import (
@@ -51,7 +50,7 @@ from app.points.models import (
 )
 from app.points.photos import clean_photo
 from app.points.standard_sheet import STANDARD_RULES
-from app.scope import require_role, village_in_scope
+from app.scope import Actor, require_role, village_in_scope
 from app.villages.models import Village
 
 MAX_QUANTITY = 100

@@ -139,8 +139,9 @@ def test_list_rules(world, api):
     assert body["total"] == 4
     assert {x["code"] for x in body["items"]} == {"VOL-LABOUR", "WORK-SCHOOL", "LAW-GAMBLE", "CLEAN-COURTYARD"}
     assert {x["village_id"] for x in body["items"]} == {world.a.id}
-    # An official's list is its own village whatever it asks for.
-    r = api.as_("tj_recorder").get(f"/rules?village_id={world.b.id}")
+    # Another village's list is 404 for an official, not its own instead.
+    assert_error(api.as_("tj_recorder").get(f"/rules?village_id={world.b.id}"), 404, "not_found")
+    r = api.as_("tj_recorder").get(f"/rules?village_id={world.a.id}")
     assert {x["village_id"] for x in r.get_json()["items"]} == {world.a.id}
     # The admin names the village.
     assert_error(api.as_("admin").get("/rules"), 422, "validation_error")

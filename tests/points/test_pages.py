@@ -6,12 +6,12 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from app.audit.services import Actor
 from app.clock import local_today, utcnow
 from app.households import services as households
 from app.households.models import Household
 from app.points import services as points
 from app.points.models import Entry, Rule
+from app.scope import Actor
 from tests import factories
 
 
