@@ -11,8 +11,12 @@ resident, another household of the own village).
   redirect to a page that refuses, or (after a POST) back to its form. No request
   changes a row of any table, and nothing answers 5xx.
 - The admin's GETs of the same objects are not refused.
+- Every API list filter the OpenAPI document names (``village_id``, ``shop_id``,
+  ``household_id``, …) is 404 for another village's object (a resident: for any
+  household but its own); the public standings and awards show that village instead.
 
-Not here: ids of other villages passed in query strings and bodies (filters, references).
+Not here: other villages' ids inside request bodies (references), and pages' query
+filters.
 """
 
 import io
@@ -91,7 +95,7 @@ ROUTES = {
     "villages_api.list_villages": LOGIN,
     "villages_api.put_scheme": LOGIN,
     "villages_api.get_scheme": LOGIN,
-    "points.dashboard": LOGIN,
+    "home.dashboard": LOGIN,
     "points.approvals": LOGIN,
     "points.approve": LOGIN,
     "points.reject": LOGIN,
@@ -128,16 +132,16 @@ ROUTES = {
     "rankings.standings": LOGIN,
     "rankings.export_csv": LOGIN,
     "rankings.export_xlsx": LOGIN,
-    "rankings.stats": LOGIN,
+    "home.stats": LOGIN,
     "households.index": LOGIN,
-    "households.show": LOGIN,
+    "home.household": LOGIN,
     "households.edit": LOGIN,
     "households.move_out": LOGIN,
     "households.export": LOGIN,
-    "households.import_households": LOGIN,
-    "households.confirm_import": LOGIN,
+    "home.import_households": LOGIN,
+    "home.confirm_import": LOGIN,
     "households.import_template": LOGIN,
-    "households.new": LOGIN,
+    "home.new_household": LOGIN,
     "auth.logout": LOGIN,
     "auth.me": LOGIN,
     "auth.users": LOGIN,
@@ -278,6 +282,7 @@ def cast(app, world, session):
             "period": "2026Q4",
             "year": 2026,
             "filename": "app.css",
+            "households": {world.households[f"{p}{i}"].id for i in (1, 2, 3)},
         }
     objects["tj2"] = {**objects["tj"], "household_id": world.households["tj2"].id}
     session.commit()
@@ -369,3 +374,50 @@ def test_the_admin_reaches_every_village(app, session, cast, api, auth, client):
         if r.status_code in DENIED:
             refused.append(f"{url}: {r.status_code}")
     assert not refused, refused
+
+
+def query_filters(client) -> list[tuple[str, str]]:
+    """(path, query argument) of every API GET whose filter names an object, from the
+    OpenAPI document: a new filter is in the matrix as soon as it is documented."""
+    doc = client.get("/api/v1/openapi.json").get_json()
+    out = []
+    for path, operations in doc["paths"].items():
+        for parameter in operations.get("get", {}).get("parameters", []):
+            if parameter.get("in") == "query" and parameter["name"] in OBJECTS:
+                out.append((path, parameter["name"]))
+    return sorted(out)
+
+
+def test_the_query_filters_are_all_in_the_matrix(client):
+    """The filters the next test walks: if the document loses them, the test walks nothing."""
+    assert {name for _, name in query_filters(client)} >= {"village_id", "shop_id", "household_id"}
+
+
+# Public to every logged-in user by design (the standings and honours of the notice
+# board): another village's filter shows that village, not one's own.
+PUBLIC_FILTERS = {("/api/v1/leaderboards", "village_id"), ("/api/v1/awards", "village_id")}
+REQUIRED_QUERY = {"/api/v1/leaderboards": {"period": "2026Q3"}}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_filter_naming_another_village_is_404(app, session, cast, role, api, client):
+    """The contract: a list filter outside the caller's scope is 404, never silently
+    replaced by the caller's own (a resident: any household but its own)."""
+    caller = api.as_(f"tj_{role}")
+    leaks = []
+    for path, name in query_filters(client):
+        targets = [cast["xf"][name]]
+        if role == "resident" and name == "household_id":
+            targets.append(cast["tj2"][name])
+        for value in targets:
+            url = re.sub(r"\{(\w+)\}", lambda m: str(cast["tj"][m.group(1)]), path)
+            query = {**REQUIRED_QUERY.get(path, {}), name: value}
+            r = caller.client.get(url, query_string=query, headers=caller.headers)
+            assert r.status_code < 500, (url, name, r.status_code)
+            if (path, name) in PUBLIC_FILTERS:
+                items = r.get_json()["items"]
+                assert r.status_code == 200 and items, (url, r.get_json())
+                assert {i["household_id"] for i in items} <= cast["xf"]["households"], (url, items)
+            elif r.status_code not in DENIED:
+                leaks.append(f"GET {url}?{name}={value}: {r.status_code}")
+    assert not leaks, f"tj_{role} filtered by another's object:\n" + "\n".join(leaks)
