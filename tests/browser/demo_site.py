@@ -43,6 +43,14 @@ class DemoSite:
             db.engine.dispose()
 
 
+def phone_page(browser):
+    """A fresh 360×740 phone (its own cookies), in Chinese."""
+    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
 def login(page, base: str, username: str) -> None:
     page.goto(f"{base}/login")
     page.fill("input[name=username]", username)
@@ -100,6 +108,7 @@ def crawl(page, base: str, start: list[str], *, depth: int = 2, limit: int = 60)
 
 
 def menu_paths(page, base: str) -> list[str]:
+    """Every link of the menu, those in its groups included."""
     hrefs = page.eval_on_selector_all("nav.menu a[href]", "as => as.map(a => a.getAttribute('href'))")
     return [urljoin(page.url, h)[len(base) :] for h in hrefs]
 
