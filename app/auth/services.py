@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.audit import services as audit
-from app.audit.services import Actor
 from app.auth import models
-from app.auth.models import ROLES, VILLAGE_ROLES, User
+from app.auth.models import ROLES, User
 from app.errors import BadReference, Forbidden, InvalidCredentials, NotFound, ValidationFailed
 from app.households.models import Household
+from app.scope import OFFICIAL_ROLES, Actor
 from app.villages.models import Village
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{3,40}$")
@@ -26,13 +26,6 @@ MIN_PASSWORD = 8
 def _dummy_hash() -> str:
     """Checked when the username is unknown, so both paths take as long."""
     return generate_password_hash("not-a-password", method=models.PASSWORD_METHOD)
-
-
-def login_throttle_key(username) -> str:
-    """The per-username key of the login limit: the name as ``authenticate`` looks it up
-    (trimmed, any case), so that ``" tj_recorder"`` or ``"TJ_recorder"`` draws on the
-    same allowance as ``tj_recorder``."""
-    return f"user:{str(username or '').strip().lower()[:40]}"
 
 
 def authenticate(session: Session, username: str, password: str, *, now: datetime) -> User:
@@ -74,6 +67,19 @@ def user_from_token(session: Session, token: str, secret: str, max_age: int) -> 
     return user
 
 
+def user_from_session(session: Session, session_id: str) -> User | None:
+    """The user a browser session names (``User.get_id``): none once its password was
+    changed or reset or the account deactivated, as for an API token; a session from
+    before the version was kept ("5") too, so every old session ends."""
+    user_id, _, version = str(session_id).partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = session.get(User, int(user_id)) if int(user_id) <= 2**31 - 1 else None
+    if user is None or not user.active or user.token_version != int(version):
+        return None
+    return user
+
+
 def validate_user(session: Session, values: dict) -> dict:
     errors: dict[str, list[str]] = {}
     username = str(values.get("username") or "").strip()
@@ -94,7 +100,7 @@ def validate_user(session: Session, values: dict) -> dict:
     village = session.get(Village, village_id) if isinstance(village_id, int) else None
     if village_id is not None and village is None:
         raise BadReference(field="village_id")
-    if set(roles) & set(VILLAGE_ROLES + ("resident",)) and village is None:
+    if set(roles) & set(OFFICIAL_ROLES + ("resident",)) and village is None:
         errors["village_id"] = [str(_l("村级角色须指定所属村"))]
     household_id = values.get("household_id")
     if "resident" in roles:

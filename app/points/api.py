@@ -1,16 +1,17 @@
 from pathlib import Path
 
-from flask import current_app, request, send_file
+from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from app.api import actor, api_blueprint_login, image_response, paginated, prebuilt, tz
+from app.api import api_blueprint_login, image_response, paginated, prebuilt
 from app.api.idempotency import mutation
 from app.clock import local_today, utcnow
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.inputs import DB_INT_MAX
 from app.points import services
+from app.points.photos import photo_response
 from app.points.schemas import (
     BatchIn,
     BatchOut,
@@ -27,6 +28,7 @@ from app.points.schemas import (
     dump_rule,
 )
 from app.scope import acting_village_id, require_role
+from app.web import current_actor, tz
 
 blp = Blueprint("points_api", __name__, url_prefix="/api/v1", description="Rules and the points ledger")
 api_blueprint_login(blp)
@@ -52,15 +54,14 @@ class EntryQuery(Schema):
 @blp.response(201, RuleOut)
 def create_rule(data):
     village_id = data.pop("village_id")
-    return dump_rule(services.create_rule(db.session, actor(), village_id, data))
+    return dump_rule(services.create_rule(db.session, current_actor(), village_id, data))
 
 
 @blp.route("/rules", methods=["GET"])
 @blp.arguments(RuleQuery(), location="query")
 @blp.response(200, RuleList)
 def list_rules(args):
-    me = actor().user
-    village_id = args.get("village_id") if me.is_admin else me.village_id
+    village_id = acting_village_id(current_actor(), args.get("village_id"), residents=True)
     if village_id is None:
         raise ValidationFailed({"village_id": ["必填"]})
     stmt = services.list_rules(village_id, active_only=args.get("active") is True)
@@ -72,13 +73,13 @@ def list_rules(args):
 @blp.arguments(RulePatch())
 @blp.response(200, RuleOut)
 def patch_rule(data, rule_id):
-    return dump_rule(services.update_rule(db.session, actor(), rule_id, data))
+    return dump_rule(services.update_rule(db.session, current_actor(), rule_id, data))
 
 
 @blp.route("/rules/<int:rule_id>", methods=["GET"])
 @blp.response(200, RuleOut)
 def get_rule(rule_id):
-    return dump_rule(services.get_rule(db.session, actor(), rule_id))
+    return dump_rule(services.get_rule(db.session, current_actor(), rule_id))
 
 
 @blp.route("/entries", methods=["POST"])
@@ -86,7 +87,7 @@ def get_rule(rule_id):
 @blp.arguments(EntryIn())
 @blp.response(201, EntryOut)
 def create_entry(data):
-    entry = services.record_entry(db.session, actor(), today=local_today(tz()), now=utcnow(), **data)
+    entry = services.record_entry(db.session, current_actor(), today=local_today(tz()), now=utcnow(), **data)
     return prebuilt(dump_entry(entry), 201)
 
 
@@ -95,7 +96,7 @@ def create_entry(data):
 @blp.arguments(BatchIn())
 @blp.response(201, BatchOut)
 def create_batch(data):
-    created, skipped = services.record_batch(db.session, actor(), today=local_today(tz()), now=utcnow(), **data)
+    created, skipped = services.record_batch(db.session, current_actor(), today=local_today(tz()), now=utcnow(), **data)
     return prebuilt({"created": [dump_entry(e) for e in created], "skipped": skipped}, 201)
 
 
@@ -104,7 +105,7 @@ def create_batch(data):
 @blp.response(200, EntryList)
 def list_entries(args):
     """The approval queue (``status=pending``) of the caller's village."""
-    me = actor()
+    me = current_actor()
     require_role(me, "reviewer", "recorder", "village_admin")
     if args.get("status", "pending") != "pending":
         raise ValidationFailed({"status": ["只支持 pending"]})
@@ -114,14 +115,14 @@ def list_entries(args):
 @blp.route("/entries/<int:entry_id>", methods=["GET"])
 @blp.response(200, EntryOut)
 def get_entry(entry_id):
-    return dump_entry(services.get_entry(db.session, actor(), entry_id))
+    return dump_entry(services.get_entry(db.session, current_actor(), entry_id))
 
 
 @blp.route("/entries/<int:entry_id>/approve", methods=["POST"])
 @mutation
 @blp.response(200, EntryOut)
 def approve(entry_id):
-    return dump_entry(services.approve_entry(db.session, actor(), entry_id, now=utcnow()))
+    return dump_entry(services.approve_entry(db.session, current_actor(), entry_id, now=utcnow()))
 
 
 @blp.route("/entries/<int:entry_id>/reject", methods=["POST"])
@@ -129,7 +130,7 @@ def approve(entry_id):
 @blp.arguments(ReasonIn())
 @blp.response(200, EntryOut)
 def reject(data, entry_id):
-    return dump_entry(services.reject_entry(db.session, actor(), entry_id, reason=data["reason"], now=utcnow()))
+    return dump_entry(services.reject_entry(db.session, current_actor(), entry_id, reason=data["reason"], now=utcnow()))
 
 
 @blp.route("/entries/<int:entry_id>/reverse", methods=["POST"])
@@ -137,7 +138,9 @@ def reject(data, entry_id):
 @blp.arguments(ReasonIn())
 @blp.response(201, EntryOut)
 def reverse(data, entry_id):
-    return dump_entry(services.reverse_entry(db.session, actor(), entry_id, reason=data["reason"], now=utcnow()))
+    return dump_entry(
+        services.reverse_entry(db.session, current_actor(), entry_id, reason=data["reason"], now=utcnow())
+    )
 
 
 class EvidenceForm(Schema):
@@ -154,7 +157,7 @@ def upload_evidence(form):
     data = upload.read() if upload else b""
     ev = services.store_evidence(
         db.session,
-        actor(),
+        current_actor(),
         form["village_id"],
         data,
         evidence_folder(),
@@ -166,5 +169,5 @@ def upload_evidence(form):
 @blp.route("/evidence/<evidence_id>", methods=["GET"])
 @blp.doc(responses=image_response("image/jpeg", "image/png"))
 def get_evidence(evidence_id):
-    ev = services.evidence_in_scope(db.session, actor(), evidence_id)
-    return send_file(evidence_folder() / ev.id, mimetype=ev.content_type, max_age=3600)
+    ev = services.evidence_in_scope(db.session, current_actor(), evidence_id)
+    return photo_response(evidence_folder(), ev.id, ev.content_type)

@@ -1,12 +1,13 @@
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from app.api import actor, api_blueprint_login, paginated
+from app.api import api_blueprint_login, paginated
 from app.api.fields import StrictBoolean, StrictFloat
 from app.api.idempotency import mutation
 from app.extensions import db
 from app.villages import services
 from app.villages.models import Village
+from app.web import current_actor
 
 blp = Blueprint("villages_api", __name__, url_prefix="/api/v1", description="Villages and their scheme")
 api_blueprint_login(blp)
@@ -49,7 +50,7 @@ def dump_village(v: Village) -> dict:
 @blp.arguments(VillageIn())
 @blp.response(201, VillageOut)
 def create_village(data):
-    return dump_village(services.create_village(db.session, actor(), data))
+    return dump_village(services.create_village(db.session, current_actor(), data))
 
 
 @blp.route("/villages", methods=["GET"])
@@ -64,7 +65,7 @@ def list_villages(args):
 @blp.arguments(SchemeSchema())
 @blp.response(200, SchemeSchema)
 def put_scheme(data, village_id):
-    return services.set_scheme(db.session, actor(), village_id, data).scheme()
+    return services.set_scheme(db.session, current_actor(), village_id, data).scheme()
 
 
 @blp.route("/villages/<int:village_id>/scheme", methods=["GET"])
@@ -72,4 +73,4 @@ def put_scheme(data, village_id):
 def get_scheme(village_id):
     from app.scope import village_in_scope
 
-    return village_in_scope(db.session, actor(), village_id).scheme()
+    return village_in_scope(db.session, current_actor(), village_id).scheme()

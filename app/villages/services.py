@@ -7,9 +7,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.audit import services as audit
-from app.audit.services import Actor
 from app.errors import ValidationFailed
-from app.scope import require_role, village_in_scope
+from app.scope import Actor, require_role, village_in_scope
 from app.villages.models import Village
 
 CODE_RE = re.compile(r"^[A-Za-z0-9_\-]{1,30}$")
