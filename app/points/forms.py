@@ -18,8 +18,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app.clock import local_today
+from app.errors import ValidationFailed
 from app.points.models import CATEGORIES
-from app.points.services import MAX_QUANTITY
+from app.points.services import MAX_QUANTITY, validate_rule_fields
 
 CAP_PERIOD_LABELS = {
     "day": _l("每天"),
@@ -154,3 +155,16 @@ class RuleForm(FlaskForm):
             "requires_evidence": bool(self.requires_evidence.data),
             "active": bool(self.active.data),
         }
+
+    def validate(self, extra_validators=None) -> bool:
+        """Every mistake in one round: where the form itself finds one (a missing
+        分值), the rule's own checks run too and name theirs beside their fields."""
+        if super().validate(extra_validators):
+            return True  # the service checks it all at once
+        try:
+            validate_rule_fields(self.values())
+        except ValidationFailed as exc:
+            for name, messages in exc.details.items():
+                if name in self and not self[name].errors:
+                    self[name].errors = list(messages)
+        return False

@@ -574,6 +574,17 @@ def test_rule_errors_are_shown_beside_their_fields(world, session, login):
     assert session.scalar(select(func.count(Rule.id)).where(Rule.village_id == world.a.id)) == 4
 
 
+def test_a_missing_value_does_not_hide_the_rules_other_mistakes(world, session, login):
+    r = login("tj_village_admin").post(
+        "/rules/new", data={"name": "", "code": "X", "category": "", "points": "", "cap_period": "day"}
+    )
+    assert r.status_code == 422
+    page = text(r)
+    assert "请填写分值" in page  # the form's own
+    assert "上限周期和上限次数须同时填写" in page and page.count("必填") >= 2  # the rule's, in the same round
+    assert session.scalar(select(func.count(Rule.id)).where(Rule.village_id == world.a.id)) == 4
+
+
 def test_editing_a_rule_keeps_recorded_entries(world, session, login):
     school = world.rules["tj_school"]
     e = record(session, world, "tj_recorder", world.households["tj1"], school)
