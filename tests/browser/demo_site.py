@@ -23,6 +23,7 @@ class DemoSite:
                 "SECRET_KEY": "demo-site-secret",
                 "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'demo.db'}",
                 "WTF_CSRF_ENABLED": True,
+                "RATELIMIT_STORAGE_URI": "memory://",  # as the tests' app: the limiter is shared
             }
         )
         self.app.instance_path = str(tmp_path / "instance")
