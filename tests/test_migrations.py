@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.extensions import db
+from app.points import rules as rulebook
 
 
 def make_app(uri: str):
@@ -78,7 +79,7 @@ def test_migrated_sqlite_database_works(tmp_path):
 
     from app.auth.services import create_user
     from app.points import services
-    from app.points.ledger import verify
+    from app.points.proof import verify
     from app.scope import Actor
     from app.villages.services import create_village
 
@@ -97,7 +98,7 @@ def test_migrated_sqlite_database_works(tmp_path):
                 today=date(2026, 11, 20),
                 now=datetime(2026, 11, 20),
             )
-            rule = services.create_rule(
+            rule = rulebook.create_rule(
                 db.session, actor, village.id, {"code": "R", "name": "规则", "category": "志愿服务", "points": 5}
             )
             services.record_entry(

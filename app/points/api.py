@@ -10,7 +10,9 @@ from app.clock import local_today, utcnow
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.inputs import DB_INT_MAX
-from app.points import services
+from app.points import decisions, services
+from app.points import evidence as evidence_store
+from app.points import rules as rulebook
 from app.points.photos import photo_response
 from app.points.schemas import (
     BatchIn,
@@ -54,7 +56,7 @@ class EntryQuery(Schema):
 @blp.response(201, RuleOut)
 def create_rule(data):
     village_id = data.pop("village_id")
-    return dump_rule(services.create_rule(db.session, current_actor(), village_id, data))
+    return dump_rule(rulebook.create_rule(db.session, current_actor(), village_id, data))
 
 
 @blp.route("/rules", methods=["GET"])
@@ -64,7 +66,7 @@ def list_rules(args):
     village_id = acting_village_id(current_actor(), args.get("village_id"), residents=True)
     if village_id is None:
         raise ValidationFailed({"village_id": ["必填"]})
-    stmt = services.list_rules(village_id, active_only=args.get("active") is True)
+    stmt = rulebook.list_rules(village_id, active_only=args.get("active") is True)
     return paginated(db.session, stmt, dump_rule)
 
 
@@ -73,13 +75,13 @@ def list_rules(args):
 @blp.arguments(RulePatch())
 @blp.response(200, RuleOut)
 def patch_rule(data, rule_id):
-    return dump_rule(services.update_rule(db.session, current_actor(), rule_id, data))
+    return dump_rule(rulebook.update_rule(db.session, current_actor(), rule_id, data))
 
 
 @blp.route("/rules/<int:rule_id>", methods=["GET"])
 @blp.response(200, RuleOut)
 def get_rule(rule_id):
-    return dump_rule(services.get_rule(db.session, current_actor(), rule_id))
+    return dump_rule(rulebook.get_rule(db.session, current_actor(), rule_id))
 
 
 @blp.route("/entries", methods=["POST"])
@@ -122,7 +124,7 @@ def get_entry(entry_id):
 @mutation
 @blp.response(200, EntryOut)
 def approve(entry_id):
-    return dump_entry(services.approve_entry(db.session, current_actor(), entry_id, now=utcnow()))
+    return dump_entry(decisions.approve_entry(db.session, current_actor(), entry_id, now=utcnow()))
 
 
 @blp.route("/entries/<int:entry_id>/reject", methods=["POST"])
@@ -130,7 +132,9 @@ def approve(entry_id):
 @blp.arguments(ReasonIn())
 @blp.response(200, EntryOut)
 def reject(data, entry_id):
-    return dump_entry(services.reject_entry(db.session, current_actor(), entry_id, reason=data["reason"], now=utcnow()))
+    return dump_entry(
+        decisions.reject_entry(db.session, current_actor(), entry_id, reason=data["reason"], now=utcnow())
+    )
 
 
 @blp.route("/entries/<int:entry_id>/reverse", methods=["POST"])
@@ -139,7 +143,7 @@ def reject(data, entry_id):
 @blp.response(201, EntryOut)
 def reverse(data, entry_id):
     return dump_entry(
-        services.reverse_entry(db.session, current_actor(), entry_id, reason=data["reason"], now=utcnow())
+        decisions.reverse_entry(db.session, current_actor(), entry_id, reason=data["reason"], now=utcnow())
     )
 
 
@@ -155,7 +159,7 @@ def upload_evidence(form):
     """Upload a photo (multipart field ``file``); pass its ``id`` as an entry's ``evidence_id``."""
     upload = request.files.get("file")
     data = upload.read() if upload else b""
-    ev = services.store_evidence(
+    ev = evidence_store.store_evidence(
         db.session,
         current_actor(),
         form["village_id"],
@@ -169,5 +173,5 @@ def upload_evidence(form):
 @blp.route("/evidence/<evidence_id>", methods=["GET"])
 @blp.doc(responses=image_response("image/jpeg", "image/png"))
 def get_evidence(evidence_id):
-    ev = services.evidence_in_scope(db.session, current_actor(), evidence_id)
+    ev = evidence_store.evidence_in_scope(db.session, current_actor(), evidence_id)
     return photo_response(evidence_folder(), ev.id, ev.content_type)
