@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from app.households.models import Household
 from app.households.register import import_households
 from app.points.models import Entry
 from app.points.proof import verify
+from app.points.services import enroll_household
 from app.redemption import reports, shops
 from app.redemption.models import Item, Redemption, StockMovement
 from tests import factories
@@ -115,7 +117,13 @@ def register_csv(count: int, prefix: str) -> bytes:
 def enrol(session, world, count: int, prefix: str) -> list[int]:
     actor = world.actor("tj_village_admin")
     preview, created = import_households(
-        session, actor, world.a.id, "r.csv", register_csv(count, prefix), today=TODAY, now=factories.NOW, commit=True
+        session,
+        actor,
+        world.a.id,
+        "r.csv",
+        register_csv(count, prefix),
+        commit=True,
+        enroll=partial(enroll_household, session, actor, today=TODAY, now=factories.NOW),
     )
     assert preview.ok, preview.errors
     session.commit()
@@ -180,15 +188,18 @@ from app.auth.models import User
 from app.clock import utcnow
 from app.extensions import db
 from app.households.register import import_households
+from app.points.services import enroll_household
+from functools import partial
 from tests.conftest import TODAY
 
 app = create_app()
 with app.app_context():
     user = db.session.scalar(select(User).where(User.username == sys.argv[1]))
     data = open(sys.argv[3], "rb").read()
+    actor = Actor(user, "127.0.0.1")
     preview, created = import_households(
-        db.session, Actor(user, "127.0.0.1"), int(sys.argv[2]), "register.csv", data,
-        today=TODAY, now=utcnow(), commit=True,
+        db.session, actor, int(sys.argv[2]), "register.csv", data,
+        commit=True, enroll=partial(enroll_household, db.session, actor, today=TODAY, now=utcnow()),
     )
     assert preview.ok, preview.errors
     db.session.commit()
