@@ -28,7 +28,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from app.extensions import db
-from app.points import evidence as evidence_store
+from app.points.evidence import store_evidence
 from app.rankings.models import Award, Objection
 from app.redemption import services as shop
 from app.redemption import shops
@@ -265,7 +265,7 @@ def cast(app, world, session):
             village_id=v.id, period="2026Q3", title="文明家庭", household_id=entry.household_id, rank=1, points=1,
         )  # fmt: skip
         session.add_all([objection, award])
-        evidence = evidence_store.store_evidence(
+        evidence = store_evidence(
             session, world.actor(f"{p}_recorder"), v.id, png(), Path(app.instance_path) / "evidence", 10**6
         )
         session.flush()
