@@ -130,6 +130,7 @@ def second_app(target_url, tmp_path):
             "SECRET_KEY": "test-secret",
             "SQLALCHEMY_DATABASE_URI": target_url,
             "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_STORAGE_URI": "memory://",  # the limiter is shared by every app
         },
     )
     other.instance_path = str(tmp_path / "restored-instance")

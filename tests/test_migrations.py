@@ -17,7 +17,14 @@ from app.points import rules as rulebook
 
 
 def make_app(uri: str):
-    return create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": uri})
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "SQLALCHEMY_DATABASE_URI": uri,
+            "RATELIMIT_STORAGE_URI": "memory://",  # the limiter is shared by every app
+        }
+    )
 
 
 def head_revision(app) -> str:
