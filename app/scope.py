@@ -1,5 +1,6 @@
 """Who may do what, where: checked inside services so pages and API agree."""
 
+from sqlalchemy import true
 from sqlalchemy.orm import Session
 
 from app.audit.services import Actor
@@ -38,9 +39,26 @@ def household_in_scope(
     return household
 
 
-def acting_village_id(actor: Actor, requested: int | None) -> int | None:
-    """The village a list is filtered to: an official's own; an admin's choice (or all)."""
+def acting_village_id(actor: Actor, requested: int | None) -> int | frozenset[int] | None:
+    """The village a list is filtered to: an official's own; an admin's choice (or all,
+    None); a region official's choice among its villages (404 outside them) or all of
+    them (a set). Lists filter with ``in_villages``."""
     user = actor.user
     if user.is_admin:
         return requested
+    if user.region_id is not None:
+        if requested is None:
+            return user.region_village_ids()
+        if not user.can_see_village(requested):
+            raise NotFound()
+        return requested
     return user.village_id
+
+
+def in_villages(column, villages: int | frozenset[int] | None):
+    """The condition of a list filtered by ``acting_village_id``'s answer (None: all)."""
+    if villages is None:
+        return true()
+    if isinstance(villages, (set, frozenset)):
+        return column.in_(sorted(villages))
+    return column == villages

@@ -20,6 +20,9 @@ CONTRACT = {
     "/entries/{id}/reject": {"post"},
     "/entries/{id}/reverse": {"post"},
     "/leaderboards": {"get"},
+    "/leaderboards/villages": {"get"},
+    "/regions": {"post", "get"},
+    "/regions/{id}": {"get"},
 }
 
 
@@ -88,6 +91,18 @@ def test_request_bodies_name_the_contract_fields(spec):
     } == fields_of("/villages/{id}/scheme", "put")
     assert {"village_id", "number", "head_name", "address", "phone", "members"} <= fields_of("/households", "post")
     assert {"reason"} == fields_of("/entries/{id}/reverse", "post")
+    assert {"name", "code", "level", "parent_id"} == fields_of("/regions", "post")
+    assert {"name", "code", "township", "region_id"} == fields_of("/villages", "post")
+    assert {"region_id", "village_id"} <= fields_of("/users", "post")
+
+
+def test_query_filters_by_region_are_described(spec):
+    def query_of(path):
+        ops = next(ops for p, ops in spec["paths"].items() if normalise(p) == path)
+        return {p["name"] for p in ops["get"].get("parameters", []) if p["in"] == "query"}
+
+    assert "parent_id" in query_of("/regions")
+    assert "region_id" in query_of("/leaderboards") and "region_id" in query_of("/leaderboards/villages")
 
 
 def test_every_served_api_route_is_documented(app, spec):

@@ -8,6 +8,7 @@ from app.auth import services
 from app.auth.models import User
 from app.clock import to_local_iso, utcnow
 from app.extensions import db, limiter
+from app.regions.services import region_ids_below
 from app.scope import acting_village_id, require_role
 
 blp = Blueprint("auth_api", __name__, url_prefix="/api/v1", description="Authentication and users")
@@ -25,6 +26,7 @@ class UserOut(Schema):
     display_name = fields.String()
     roles = fields.List(fields.String())
     village_id = fields.Integer(allow_none=True)
+    region_id = fields.Integer(allow_none=True)
     household_id = fields.Integer(allow_none=True)
     shop_id = fields.Integer(allow_none=True)
     active = fields.Boolean()
@@ -42,6 +44,7 @@ class UserIn(Schema):
     display_name = fields.String()
     roles = fields.List(fields.String(), required=True)
     village_id = fields.Integer(strict=True, allow_none=True)
+    region_id = fields.Integer(strict=True, allow_none=True)
     household_id = fields.Integer(strict=True, allow_none=True)
     shop_id = fields.Integer(strict=True, allow_none=True)
 
@@ -58,6 +61,7 @@ def dump_user(u: User) -> dict:
         "display_name": u.display_name,
         "roles": u.roles,
         "village_id": u.village_id,
+        "region_id": u.region_id,
         "household_id": u.household_id,
         "shop_id": u.shop_id,
         "active": u.active,
@@ -111,8 +115,13 @@ class UserQuery(Schema):
 @blp.arguments(UserQuery(), location="query")
 @blp.response(200, UserList)
 def list_users(args):
-    require_role(actor(), "village_admin")
-    return paginated(db.session, services.list_users(acting_village_id(actor(), args.get("village_id"))), dump_user)
+    me = actor()
+    require_role(me, "village_admin")
+    village_id = acting_village_id(me, args.get("village_id"))
+    regions = None
+    if me.user.region_id is not None and args.get("village_id") is None:
+        regions = region_ids_below(db.session, me.user.region_id)
+    return paginated(db.session, services.list_users(village_id, regions), dump_user)
 
 
 @blp.route("/auth/me", methods=["GET"])

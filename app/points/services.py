@@ -52,7 +52,7 @@ from app.points.models import (
     Rule,
 )
 from app.points.standard_sheet import STANDARD_RULES
-from app.scope import require_role, village_in_scope
+from app.scope import in_villages, require_role, village_in_scope
 from app.villages.models import Village
 
 MAX_QUANTITY = 100
@@ -662,10 +662,7 @@ def household_entries(household_id: int, period: str | None = None):
 
 
 def pending_entries(village_id: int | None):
-    stmt = select(Entry).where(Entry.status == PENDING).order_by(Entry.id)
-    if village_id is not None:
-        stmt = stmt.where(Entry.village_id == village_id)
-    return stmt
+    return select(Entry).where(Entry.status == PENDING, in_villages(Entry.village_id, village_id)).order_by(Entry.id)
 
 
 def village_of(session: Session, village_id: int) -> Village | None:
@@ -784,9 +781,7 @@ def approval_queue(village_id: int | None):
 
 
 def count_pending(session: Session, village_id: int | None) -> int:
-    stmt = select(func.count(Entry.id)).where(Entry.status == PENDING)
-    if village_id is not None:
-        stmt = stmt.where(Entry.village_id == village_id)
+    stmt = select(func.count(Entry.id)).where(Entry.status == PENDING, in_villages(Entry.village_id, village_id))
     return int(session.scalar(stmt) or 0)
 
 

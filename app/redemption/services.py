@@ -49,7 +49,7 @@ from app.redemption.models import (
     Shop,
     StockMovement,
 )
-from app.scope import household_in_scope, require_role, village_in_scope
+from app.scope import household_in_scope, in_villages, require_role, village_in_scope
 
 MAX_LINES = 50
 MAX_LINE_QUANTITY = 100
@@ -91,9 +91,7 @@ def shop_in_scope(
 
 def list_shops(village_id: int | None):
     stmt = select(Shop).order_by(Shop.village_id, Shop.id)
-    if village_id is not None:
-        stmt = stmt.where(Shop.village_id == village_id)
-    return stmt
+    return stmt.where(in_villages(Shop.village_id, village_id))
 
 
 def _check_item_values(values: dict, *, partial: bool) -> dict:
@@ -522,8 +520,7 @@ def redemptions(
         stmt = stmt.where(Redemption.shop_id == shop_id)
     if household_id is not None:
         stmt = stmt.where(Redemption.household_id == household_id)
-    if village_id is not None:
-        stmt = stmt.where(Redemption.village_id == village_id)
+    stmt = stmt.where(in_villages(Redemption.village_id, village_id))
     if day is not None:
         stmt = stmt.where(Redemption.business_day == day)
     return stmt
@@ -560,8 +557,7 @@ def monthly_report(session: Session, village_id: int | None) -> list[MonthRow]:
         .where(Redemption.status == COMPLETED)
         .group_by(Redemption.shop_id, Shop.name, Redemption.business_day)
     )
-    if village_id is not None:
-        stmt = stmt.where(Redemption.village_id == village_id)
+    stmt = stmt.where(in_villages(Redemption.village_id, village_id))
     rows: dict[tuple[int, str], MonthRow] = {}
     for shop_id, name, day, count, pts, yuan in session.execute(stmt):
         month = f"{day:%Y-%m}"
@@ -581,8 +577,7 @@ def top_items(session: Session, village_id: int | None, limit: int = 10):
         .order_by(func.sum(RedemptionLine.points).desc())
         .limit(limit)
     )
-    if village_id is not None:
-        stmt = stmt.where(Redemption.village_id == village_id)
+    stmt = stmt.where(in_villages(Redemption.village_id, village_id))
     return session.execute(stmt).all()
 
 

@@ -1,10 +1,11 @@
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Integer, Numeric, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
 from app.extensions import db
+from app.regions.models import Region  # noqa: F401  (the table regions.id names)
 
 
 class Village(db.Model):
@@ -16,6 +17,8 @@ class Village(db.Model):
     name: Mapped[str] = mapped_column(String(100))
     code: Mapped[str] = mapped_column(String(30), unique=True)
     township: Mapped[str] = mapped_column(String(100), index=True)
+    # The township region the village hangs under; ``township`` is that region's name.
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
     base_points: Mapped[int] = mapped_column(Integer, default=100)
     redeem_floor: Mapped[int] = mapped_column(Integer, default=100)
     yuan_per_point: Mapped[float] = mapped_column(Numeric(8, 2, asdecimal=False), default=1.0)
