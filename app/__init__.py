@@ -132,13 +132,23 @@ def register_blueprints(app: Flask) -> None:
     from app.redemption import api as redemption_api
     from app.redemption import views as redemption_views
     from app.regions import api as regions_api
+    from app.schemes import api as schemes_api
     from app.villages import api as villages_api
     from app.villages import views as villages_views
 
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearerAuth": []}]
-    for module in (auth_api, regions_api, villages_api, households_api, points_api, redemption_api, rankings_api):
+    for module in (
+        auth_api,
+        regions_api,
+        villages_api,
+        schemes_api,
+        households_api,
+        points_api,
+        redemption_api,
+        rankings_api,
+    ):
         csrf.exempt(module.blp)  # checked in api_blueprint_login for cookie sessions only
         api.register_blueprint(module.blp)
     pages = (

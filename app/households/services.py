@@ -114,6 +114,7 @@ def create_household(
     household = Household(
         village=village,
         village_id=village.id,
+        scheme=village.household_scheme,
         number=values["number"],
         head_name=values["head_name"],
         address=values.get("address"),

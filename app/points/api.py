@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 from app.api import actor, api_blueprint_login, image_response, paginated, prebuilt, tz
 from app.api.idempotency import mutation
 from app.clock import local_today, utcnow
-from app.errors import ValidationFailed
+from app.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.inputs import DB_INT_MAX
 from app.points import services
@@ -26,6 +26,7 @@ from app.points.schemas import (
     dump_entry,
     dump_rule,
 )
+from app.schemes import services as schemes
 from app.scope import acting_village_id, require_role
 
 blp = Blueprint("points_api", __name__, url_prefix="/api/v1", description="Rules and the points ledger")
@@ -38,6 +39,7 @@ def evidence_folder() -> Path:
 
 class RuleQuery(Schema):
     village_id = fields.Integer()
+    scheme_id = fields.Integer()
     active = fields.Boolean()
 
 
@@ -51,19 +53,28 @@ class EntryQuery(Schema):
 @blp.arguments(RuleIn())
 @blp.response(201, RuleOut)
 def create_rule(data):
-    village_id = data.pop("village_id")
-    return dump_rule(services.create_rule(db.session, actor(), village_id, data))
+    village_id, scheme_id = data.pop("village_id", None), data.pop("scheme_id", None)
+    return dump_rule(services.create_rule(db.session, actor(), village_id, data, scheme_id=scheme_id))
 
 
 @blp.route("/rules", methods=["GET"])
 @blp.arguments(RuleQuery(), location="query")
 @blp.response(200, RuleList)
 def list_rules(args):
-    me = actor().user
-    village_id = args.get("village_id") if me.is_admin else me.village_id
+    me = actor()
+    active_only = args.get("active") is True
+    if args.get("scheme_id") is not None:
+        scheme = schemes.scheme_in_scope(db.session, me, args["scheme_id"])
+        return paginated(db.session, services.list_rules(None, active_only=active_only, scheme_id=scheme.id), dump_rule)
+    if me.user.region_id is not None:
+        village_id = args.get("village_id")
+        if village_id is not None and not me.user.can_see_village(village_id):
+            raise NotFound()
+    else:
+        village_id = args.get("village_id") if me.user.is_admin else me.user.village_id
     if village_id is None:
         raise ValidationFailed({"village_id": ["必填"]})
-    stmt = services.list_rules(village_id, active_only=args.get("active") is True)
+    stmt = services.list_rules(village_id, active_only=active_only)
     return paginated(db.session, stmt, dump_rule)
 
 

@@ -25,6 +25,7 @@ from app.errors import (
     CapReached,
     DomainError,
     EvidenceRequired,
+    Forbidden,
     HouseholdMovedOut,
     NotApproved,
     NotFound,
@@ -52,6 +53,8 @@ from app.points.models import (
     Rule,
 )
 from app.points.standard_sheet import STANDARD_RULES
+from app.schemes import services as schemes
+from app.schemes.models import Scheme
 from app.scope import in_villages, require_role, village_in_scope
 from app.villages.models import Village
 
@@ -71,8 +74,9 @@ _REVERSAL = aliased(Entry)
 # --- rules -------------------------------------------------------------------------
 
 
-def validate_rule_fields(values: dict, *, partial: bool = False) -> dict:
-    """Domain checks shared by the API and the pages; returns cleaned values."""
+def validate_rule_fields(values: dict, *, partial: bool = False, categories=CATEGORIES) -> dict:
+    """Domain checks shared by the API and the pages; returns cleaned values. The
+    category must be one of the scheme's ``categories``."""
     errors: dict[str, list[str]] = {}
     out = dict(values)
 
@@ -87,8 +91,8 @@ def validate_rule_fields(values: dict, *, partial: bool = False) -> dict:
             elif len(text) > longest:  # the column's width: PostgreSQL would refuse the row
                 errors[field] = [str(_l("最多 %(n)s 个字", n=longest))]
             out[field] = text
-    if need("category") and out.get("category") and out["category"] not in CATEGORIES:
-        errors["category"] = [str(_l("类别须为：%(c)s", c="、".join(CATEGORIES)))]
+    if need("category") and out.get("category") and out["category"] not in categories:
+        errors["category"] = [str(_l("类别须为：%(c)s", c="、".join(categories)))]
     if need("points"):
         pts = values.get("points")
         if not isinstance(pts, int) or isinstance(pts, bool) or pts == 0 or abs(pts) > MAX_RULE_POINTS:
@@ -108,14 +112,30 @@ def validate_rule_fields(values: dict, *, partial: bool = False) -> dict:
     return out
 
 
-def create_rule(session: Session, actor: Actor, village_id: int, values: dict, *, field="village_id") -> Rule:
+def _code_taken(scheme: Scheme) -> str:
+    if scheme.account_kind == "household":
+        return str(_l("该村已有此编码的规则"))
+    return str(_l("该方案已有此编码的规则"))
+
+
+def create_rule(
+    session: Session, actor: Actor, village_id, values: dict, *, field="village_id", scheme_id=None
+) -> Rule:
+    """A rule of a scheme: ``scheme_id``'s, or the household scheme of ``village_id``."""
     require_role(actor, "village_admin")
-    village = village_in_scope(session, actor, village_id, field=field)
-    values = validate_rule_fields(values)
-    if session.scalar(select(Rule.id).where(Rule.village_id == village.id, Rule.code == values["code"])):
-        raise ValidationFailed({"code": [str(_l("该村已有此编码的规则"))]})
+    if scheme_id is not None:
+        scheme = schemes.scheme_in_scope(session, actor, scheme_id, field="scheme_id")
+        if scheme.village_id is None and "admin" not in actor.user.roles:
+            raise Forbidden()  # a region's rule sheet is its admins'
+    else:
+        village = village_in_scope(session, actor, village_id, field=field)
+        scheme = schemes.household_scheme(session, village.id)
+    values = validate_rule_fields(values, categories=scheme.categories)
+    if session.scalar(select(Rule.id).where(Rule.scheme_id == scheme.id, Rule.code == values["code"])):
+        raise ValidationFailed({"code": [_code_taken(scheme)]})
     rule = Rule(
-        village_id=village.id,
+        scheme_id=scheme.id,
+        village_id=scheme.village_id,
         code=values["code"],
         name=values["name"],
         category=values["category"],
@@ -132,7 +152,7 @@ def create_rule(session: Session, actor: Actor, village_id: int, values: dict, *
         session,
         actor,
         "rule.create",
-        village_id=village.id,
+        village_id=scheme.village_id,
         target=rule,
         summary=f"{rule.code} {rule.name} {rule.points:+d}",
     )
@@ -145,15 +165,15 @@ def update_rule(session: Session, actor: Actor, rule_id: int, values: dict) -> R
     rule = get_rule(session, actor, rule_id)
     merged = {f: getattr(rule, f) for f in ("code", "name", "category", "points", "cap_period", "cap_count")}
     merged.update(values)
-    cleaned = validate_rule_fields(merged)
+    cleaned = validate_rule_fields(merged, categories=rule.scheme.categories)
     allowed = ("code", "name", "category", "points", "cap_period", "cap_count", "veto", "requires_evidence", "active")
     new = {k: cleaned[k] for k in allowed if k in values}
     if (
         "code" in new
         and new["code"] != rule.code
-        and session.scalar(select(Rule.id).where(Rule.village_id == rule.village_id, Rule.code == new["code"]))
+        and session.scalar(select(Rule.id).where(Rule.scheme_id == rule.scheme_id, Rule.code == new["code"]))
     ):
-        raise ValidationFailed({"code": [str(_l("该村已有此编码的规则"))]})
+        raise ValidationFailed({"code": [_code_taken(rule.scheme)]})
     for flag in ("veto", "requires_evidence", "active"):
         if flag in new:
             new[flag] = bool(new[flag])
@@ -176,9 +196,12 @@ def update_rule(session: Session, actor: Actor, rule_id: int, values: dict) -> R
 
 def get_rule(session: Session, actor: Actor, rule_id, *, field: str | None = None) -> Rule:
     rule = session.get(Rule, rule_id) if isinstance(rule_id, int) else None
-    visible = rule is not None and (
-        actor.user.can_see_village(rule.village_id) or actor.user.village_id == rule.village_id
-    )
+    if rule is None:
+        visible = False
+    elif rule.village_id is None:  # a region's scheme
+        visible = schemes.can_see_scheme(session, actor.user, rule.scheme)
+    else:
+        visible = actor.user.can_see_village(rule.village_id) or actor.user.village_id == rule.village_id
     if not visible:
         if field:
             raise BadReference(field=field)
@@ -186,23 +209,32 @@ def get_rule(session: Session, actor: Actor, rule_id, *, field: str | None = Non
     return rule
 
 
-def list_rules(village_id: int, *, active_only: bool = False):
-    stmt = select(Rule).where(Rule.village_id == village_id).order_by(Rule.category, Rule.points.desc(), Rule.code)
+def list_rules(village_id: int | None, *, active_only: bool = False, scheme_id: int | None = None):
+    """The rules of a scheme: ``scheme_id``'s, or the household scheme of ``village_id``."""
+    if scheme_id is None:
+        scheme_id = (
+            select(Scheme.id)
+            .where(Scheme.village_id == village_id, Scheme.account_kind == "household")
+            .scalar_subquery()
+        )
+    stmt = select(Rule).where(Rule.scheme_id == scheme_id).order_by(Rule.category, Rule.points.desc(), Rule.code)
     if active_only:
         stmt = stmt.where(Rule.active.is_(True))
     return stmt
 
 
 def load_standard_sheet(session: Session, actor: Actor, village_id: int) -> list[Rule]:
-    """Add the standard rules the village does not have yet (by code); idempotent."""
+    """Add the standard rules the village's household scheme does not have yet (by code),
+    in the categories the scheme has; idempotent."""
     require_role(actor, "village_admin")
     village = village_in_scope(session, actor, village_id)
-    have = set(session.scalars(select(Rule.code).where(Rule.village_id == village.id)))
+    scheme = schemes.household_scheme(session, village.id)
+    have = set(session.scalars(select(Rule.code).where(Rule.scheme_id == scheme.id)))
     added = []
     for values in STANDARD_RULES:
-        if values["code"] in have:
+        if values["code"] in have or values["category"] not in scheme.categories:
             continue
-        rule = Rule(village_id=village.id, **values)
+        rule = Rule(village_id=village.id, scheme_id=scheme.id, **values)
         session.add(rule)
         added.append(rule)
     session.flush()
@@ -310,9 +342,11 @@ def _cap_used(session: Session, household_ids: list[int], rule: Rule, occurred_o
     return {hid: int(used or 0) for hid, used in rows}
 
 
-def _usable_rule(session: Session, actor: Actor, rule_id, village_id: int, evidence_id) -> tuple[Rule, str | None]:
+def _usable_rule(
+    session: Session, actor: Actor, rule_id, village_id: int, scheme_id: int, evidence_id
+) -> tuple[Rule, str | None]:
     rule = get_rule(session, actor, rule_id, field="rule_id")
-    if rule.village_id != village_id:
+    if rule.scheme_id != scheme_id:
         raise BadReference(field="rule_id")
     if not rule.active:
         raise RuleInactive()
@@ -339,7 +373,7 @@ def _rule_entry(
     member_name: str,
     evidence: str | None,
 ) -> Entry:
-    status = PENDING if household.village.approval_required else APPROVED
+    status = PENDING if household.scheme.approval_required else APPROVED
     return writer.append(
         household,
         kind=KIND_RULE,
@@ -414,7 +448,9 @@ def record_entry(
     if found is None or not actor.user.can_see_household(found[0]):
         raise BadReference(field="household_id")
     household, closed = found[0], found[2]
-    rule, evidence = _usable_rule(session, actor, rule_id, household.village_id, evidence_id)  # identity map
+    rule, evidence = _usable_rule(
+        session, actor, rule_id, household.village_id, household.scheme_id, evidence_id
+    )  # the rule: from the identity map
     if closed is not None:
         raise PeriodClosed(period=closed)
     if household.moved_out_on is not None:
@@ -465,7 +501,7 @@ def record_batch(
     rule = get_rule(session, actor, rule_id, field="rule_id")
     if not actor.user.can_see_village(rule.village_id):
         raise BadReference(field="rule_id")
-    rule, evidence = _usable_rule(session, actor, rule_id, rule.village_id, evidence_id)
+    rule, evidence = _usable_rule(session, actor, rule_id, rule.village_id, rule.scheme_id, evidence_id)
     check_period_open(session, rule.village_id, occurred_on)
 
     households = lock_households(session, household_ids)
@@ -478,7 +514,7 @@ def record_batch(
             skipped.append({"household_id": hid, "reason": "duplicate"})
             continue
         seen.add(hid)
-        if household is None or household.village_id != rule.village_id:
+        if household is None or household.scheme_id != rule.scheme_id:
             skipped.append({"household_id": hid, "reason": "not_found"})
         elif household.moved_out_on is not None:
             skipped.append({"household_id": hid, "reason": "moved_out"})
@@ -624,7 +660,7 @@ def reverse_entry(
 
 def open_account(session: Session, household: Household, actor: Actor, *, today: date, now: datetime) -> Entry | None:
     """A new household's opening entry of the scheme's ``base_points``."""
-    base = household.village.base_points
+    base = household.scheme.base_points
     household.entry_count = household.entry_count or 0
     household.balance = household.balance or 0
     if not base:

@@ -49,7 +49,6 @@ from app.points.forms import (
     cap_text,
     rule_choices,
 )
-from app.points.models import CATEGORIES
 from app.rankings.services import household_standings, village_standings
 from app.scope import acting_village_id, household_in_scope, require_role, village_in_scope
 from app.villages.services import list_villages
@@ -93,18 +92,22 @@ def _evidence_folder() -> Path:
 
 
 def _working_village(actor):
-    """An official's own village; the village an admin chose with ``?village_id=``."""
+    """An official's own village; the village an admin or a region's official chose with
+    ``?village_id=`` (None: it has to choose)."""
     village_id = acting_village_id(actor, request.args.get("village_id", type=int))
-    return None if village_id is None else village_in_scope(db.session, actor, village_id)
+    if village_id is None or not isinstance(village_id, int):
+        return None
+    return village_in_scope(db.session, actor, village_id)
 
 
 def _vargs(village_id) -> dict:
-    """Query arguments that keep an admin in the village it chose."""
-    return {"village_id": village_id} if current_user.is_admin and village_id else {}
+    """Query arguments that keep an admin (or a region's official) in the village it chose."""
+    chooses = current_user.is_admin or current_user.region_id is not None
+    return {"village_id": village_id} if chooses and village_id else {}
 
 
 def _choose_village(endpoint: str, title: str, **extra):
-    villages = db.session.scalars(list_villages()).all()
+    villages = db.session.scalars(list_villages(region_id=current_user.region_id)).all()
     return render_template("points/choose_village.html", villages=villages, endpoint=endpoint, title=title, **extra)
 
 
@@ -166,7 +169,7 @@ def dashboard():
     today = local_today(_tz())
     period = quarter_of(today)
     if village is None:  # an admin: the township overview, then pick a village
-        overview = village_standings(db.session, period)
+        overview = village_standings(db.session, period, region_id=actor.user.region_id)
         return _choose_village("points.dashboard", _("首页"), overview=overview, period=period)
     todays = db.session.scalars(services.entries_recorded_on(village.id, today, _tz()).limit(50)).all()
     pending_count = services.count_pending(db.session, village.id)
@@ -555,7 +558,8 @@ def rules():
     if village is None:
         return _choose_village("points.rules", _("积分规则"))
     all_rules = db.session.scalars(services.list_rules(village.id)).all()
-    categories = list(CATEGORIES) + sorted({r.category for r in all_rules} - set(CATEGORIES))
+    sheet = village.household_scheme.categories
+    categories = list(sheet) + sorted({r.category for r in all_rules} - set(sheet))
     groups = [(c, [r for r in all_rules if r.category == c]) for c in categories]
     return render_template(
         "points/rules.html",
@@ -576,7 +580,7 @@ def rule_new():
     village = _working_village(actor)
     if village is None:
         return _choose_village("points.rule_new", _("新增规则"))
-    form = RuleForm()
+    form = RuleForm().with_categories(village.household_scheme.categories)
     status = 200
     if form.validate_on_submit():
         try:
@@ -601,7 +605,7 @@ def rule_edit(rule_id: int):
     actor = page_actor()
     require_role(actor, "village_admin")
     rule = services.get_rule(db.session, actor, rule_id)
-    form = RuleForm(obj=rule)
+    form = RuleForm(obj=rule).with_categories(rule.scheme.categories)
     status = 200
     if form.validate_on_submit():
         try:

@@ -32,6 +32,7 @@ from app.points.ledger import LedgerWriter, lock_households
 from app.points.models import KIND_RULE, Entry, Period
 from app.rankings.models import AWARD_TITLES, DISMISSED, OPEN, UPHELD, Award, Objection, Publication
 from app.rankings.services import household_standings
+from app.schemes.models import Scheme
 from app.scope import in_villages, require_role, village_in_scope
 from app.villages.models import Village
 
@@ -460,7 +461,12 @@ def roll_year(session: Session, year: int, *, now: datetime, today: date, actor:
         raise YearNotEnded(year=year, today=today.isoformat())
     actor = actor or Actor(None)
     total = 0
-    villages = session.scalars(select(Village).where(Village.annual_reset.is_(True))).all()
+    villages = session.scalars(
+        select(Village)
+        .join(Scheme, Scheme.village_id == Village.id)
+        .where(Scheme.account_kind == "household", Scheme.annual_reset.is_(True))
+        .order_by(Village.id)
+    ).all()
     for village in villages:
         count = 0
         done = set(

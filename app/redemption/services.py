@@ -391,7 +391,7 @@ def redeem(
     total = sum(items[i].price_points * q for i, q in wanted)
     if household.moved_out_on is not None:
         raise HouseholdMovedOut()
-    floor = household.village.redeem_floor
+    floor = household.scheme.redeem_floor
     if household.balance - total < floor:
         redeemable = max(0, household.balance - floor)
         raise InsufficientPoints(redeemable=redeemable, needed=total, short=total - redeemable)
@@ -412,7 +412,7 @@ def redeem(
         village_id=shop.village_id,
         household_id=household.id,
         total_points=total,
-        yuan_value=round(total * float(household.village.yuan_per_point), 2),
+        yuan_value=round(total * float(household.scheme.yuan_per_point), 2),
         balance_after=household.balance,
         status=COMPLETED,
         entry=entry,

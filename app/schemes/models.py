@@ -35,6 +35,23 @@ class Scheme(db.Model):
     annual_reset: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
+    @classmethod
+    def for_village(cls, village) -> "Scheme":
+        """A new village's household scheme: the standard settings and categories."""
+        return cls(
+            name=f"{village.name}积分方案"[:100],
+            village_id=village.id,
+            account_kind="household",
+            cadence="quarter",
+            categories=list(STANDARD_CATEGORIES),
+            base_points=100,
+            redeem_floor=100,
+            yuan_per_point=1.0,
+            approval_required=False,
+            notice_days=7,
+            annual_reset=False,
+        )
+
     def settings(self) -> dict:
         return {f: getattr(self, f) for f in SETTINGS}
 

@@ -10,7 +10,8 @@ from app.audit import services as audit
 from app.audit.services import Actor
 from app.errors import Forbidden, ValidationFailed
 from app.regions import services as regions
-from app.scope import require_role, village_in_scope
+from app.schemes.models import Scheme
+from app.scope import require_role
 from app.villages.models import Village
 
 CODE_RE = re.compile(r"^[A-Za-z0-9_\-]{1,30}$")
@@ -48,48 +49,12 @@ def create_village(session: Session, actor: Actor, values: dict) -> Village:
     village = Village(name=name, code=code, township=township, region_id=region.id)
     session.add(village)
     session.flush()
+    session.add(Scheme.for_village(village))
+    session.flush()
     regions.forget_village_ids(session)
     audit.record(
         session, actor, "village.create", village_id=village.id, target=village, summary=f"{code} {name} ({township})"
     )
-    return village
-
-
-def validate_scheme(values: dict) -> dict:
-    errors = {}
-    for field in ("base_points", "redeem_floor", "notice_days"):
-        v = values.get(field)
-        upper = 90 if field == "notice_days" else 100_000
-        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= upper:
-            errors[field] = [str(_l("须为 0 到 %(n)s 的整数", n=upper))]
-    ypp = values.get("yuan_per_point")
-    # Kept to the fen (``Numeric(8, 2)``): 0.004 would be stored as 0.
-    if isinstance(ypp, bool) or not isinstance(ypp, (int, float)) or not 0 < round(ypp, 2) <= 1000:
-        errors["yuan_per_point"] = [str(_l("每分折合金额须大于 0、不超过 1000 元"))]
-    for field in ("approval_required", "annual_reset"):
-        if not isinstance(values.get(field), bool):
-            errors[field] = [str(_l("须为是或否"))]
-    if errors:
-        raise ValidationFailed(errors)
-    return {f: values[f] for f in Village.SCHEME_FIELDS} | {"yuan_per_point": round(float(ypp), 2)}
-
-
-def set_scheme(session: Session, actor: Actor, village_id, values: dict) -> Village:
-    """Change the scheme. Balances already on the ledger are not touched."""
-    require_role(actor, "village_admin")
-    village = village_in_scope(session, actor, village_id)
-    changes = audit.diff(village, validate_scheme(values))
-    if changes:
-        audit.record(
-            session,
-            actor,
-            "village.scheme",
-            village_id=village.id,
-            target=village,
-            summary=f"{village.name} scheme",
-            changes=changes,
-        )
-    session.flush()
     return village
 
 

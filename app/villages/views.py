@@ -9,6 +9,7 @@ from app.errors import DomainError, ValidationFailed
 from app.extensions import db
 from app.forms import show_errors
 from app.households import services as households
+from app.schemes import services as schemes
 from app.scope import acting_village_id, require_role, village_in_scope
 from app.villages import services
 from app.villages.forms import SchemeForm, VillageForm
@@ -39,7 +40,7 @@ def scheme():
     status = 200
     if form.validate_on_submit():
         try:
-            services.set_scheme(db.session, actor, village.id, form.values())
+            schemes.set_village_scheme(db.session, actor, village.id, form.values())
         except ValidationFailed as exc:
             db.session.rollback()
             show_errors(form, exc)

@@ -269,3 +269,12 @@ def test_village_standings_of_a_region(county, api):
     r = api.as_("cg_reviewer").get(f"/leaderboards/villages?period=2026Q4&region_id={county.gs.id}")
     assert [row["name"] for row in r.get_json()["items"]] == ["清风村"]
     assert_error(api.as_("admin").get("/leaderboards/villages?period=2026Q4&region_id=9999"), 404, "not_found")
+
+
+def test_a_township_official_picks_among_its_villages_on_the_pages(county, client, auth):
+    auth.login("cg_reviewer")
+    page = client.get("/").get_data(as_text=True)
+    assert "和平村" in page and "清风村" not in page and "团结村" not in page
+    r = client.get(f"/approvals?village_id={county.hp.id}")
+    assert r.status_code == 200
+    assert client.get(f"/approvals?village_id={county.qf.id}").status_code == 404

@@ -63,3 +63,15 @@ def test_township_named_makes_one_top_level_township(world, session):
     first = regions.township_named(session, "新乡")
     assert regions.township_named(session, "新乡").id == first.id
     assert (first.level, first.parent_id) == ("township", None)
+
+
+def test_a_region_admin_manages_the_users_below_its_region(county, world, session):
+    from app.auth.services import manages
+
+    cg_admin = county.users["cg_admin"]
+    assert manages(session, cg_admin, county.users["cg_recorder"])
+    assert not manages(session, cg_admin, county.users["dk_recorder"])  # the county's, above it
+    assert not manages(session, cg_admin, world.users["tj_recorder"])
+    assert manages(session, county.users["dk_admin"], county.users["cg_recorder"])
+    assert not manages(session, world.users["tj_village_admin"], county.users["cg_recorder"])
+    assert manages(session, world.admin, county.users["dk_admin"])
