@@ -75,6 +75,8 @@ def register_extensions(app: Flask) -> None:
     end_reads_with_commit(app, db.session)
     migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
     csrf.init_app(app)
+    from app.auth import throttle  # noqa: F401  registers the database:// storage of the login limits
+
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     from app import i18n, nav
@@ -86,13 +88,11 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = None
     login_manager.session_protection = "strong"
 
-    from app.auth.models import User
-    from app.auth.services import user_from_token
+    from app.auth.services import user_from_session, user_from_token
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-        return user if user is not None and user.active else None
+    def load_user(session_id: str):
+        return user_from_session(db.session, session_id)
 
     @login_manager.request_loader
     def load_user_from_bearer(req):
@@ -122,7 +122,8 @@ def register_blueprints(app: Flask) -> None:
     from app.audit import views as audit_views
     from app.auth import api as auth_api
     from app.auth import views as auth_views
-    from app.households import api as households_api
+    from app.home import households_api
+    from app.home import views as home_views
     from app.households import views as households_views
     from app.inputs import refuse_unstorable_page_input
     from app.points import api as points_api
@@ -159,6 +160,7 @@ def register_blueprints(app: Flask) -> None:
         redemption_views,
         rankings_views,
         audit_views,
+        home_views,
     )
     for module in pages:
         app.register_blueprint(module.bp)

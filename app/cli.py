@@ -1,4 +1,4 @@
-"""Command line of the contract: ``users create``, ``demo``, ``ledger verify``."""
+"""Command line of the contract: ``users create``, ``demo``, ``ledger verify``, ``backup``, ``restore``."""
 
 import os
 import sys
@@ -126,7 +126,11 @@ def roll_year(year):
 
 
 def init_app(app: Flask) -> None:
+    from app.backup import backup_command, restore_command
+
     app.cli.add_command(users_cli)
     app.cli.add_command(ledger_cli)
     app.cli.add_command(periods_cli)
     app.cli.add_command(demo)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

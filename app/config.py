@@ -14,9 +14,12 @@ class Config:
     MAX_CONTENT_LENGTH = 8 * 1024 * 1024
     EVIDENCE_MAX_BYTES = 5 * 1024 * 1024
     API_TOKEN_MAX_AGE = 30 * 24 * 3600
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Login throttling counts where every gunicorn worker sees it: the app's own database
+    # (``database://``, app/auth/throttle.py) unless Redis is named (``redis://host:6379``).
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "database://")
     RATELIMIT_HEADERS_ENABLED = True
-    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per 5 minutes")
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per 5 minutes")  # per address and username
+    LOGIN_IP_RATE_LIMIT = os.environ.get("LOGIN_IP_RATE_LIMIT", "30 per 5 minutes")  # per address
     # Reverse proxies in front of the app (nginx: 1). Their X-Forwarded-For and -Proto
     # are then believed, so the login limit and the audit log see the phone's address,
     # not the proxy's. 0 (direct): those headers are ignored, as anyone could send them.

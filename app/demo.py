@@ -9,13 +9,13 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.audit.services import Actor
 from app.auth.models import User
 from app.auth.services import create_user
 from app.clock import local_today, utcnow
 from app.errors import DomainError
 from app.points import services as points
 from app.points.models import Rule
+from app.scope import Actor
 from app.villages.models import Village
 
 DEMO_PASSWORD = "demo1234"

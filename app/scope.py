@@ -1,12 +1,32 @@
 """Who may do what, where: checked inside services so pages and API agree."""
 
+from dataclasses import dataclass
+
 from sqlalchemy import true
 from sqlalchemy.orm import Session
 
-from app.audit.services import Actor
 from app.errors import BadReference, Forbidden, NotFound
 from app.households.models import Household
 from app.villages.models import Village
+
+# Roles that act for a whole village, and so need one.
+OFFICIAL_ROLES = ("village_admin", "recorder", "reviewer", "clerk")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who does something, from where: passed to services instead of ``current_user``."""
+
+    user: object | None
+    ip: str = ""
+
+    @property
+    def id(self) -> int | None:
+        return getattr(self.user, "id", None)
+
+    @property
+    def username(self) -> str:
+        return getattr(self.user, "username", "") or "system"
 
 
 def require_role(actor: Actor, *roles: str) -> None:
@@ -39,19 +59,22 @@ def household_in_scope(
     return household
 
 
-def acting_village_id(actor: Actor, requested: int | None) -> int | frozenset[int] | None:
-    """The village a list is filtered to: an official's own; an admin's choice (or all,
-    None); a region official's choice among its villages (404 outside them) or all of
-    them (a set). Lists filter with ``in_villages``."""
+def acting_village_id(actor: Actor, requested: int | None, *, residents: bool = False) -> int | frozenset[int] | None:
+    """The village a list is filtered to: the one asked for, if it exists and is the
+    caller's to see (``residents``: a resident's own village counts, for the lists open to
+    residents), else NotFound, never quietly the caller's own (API.md Conventions); none
+    asked for, an official's own (an admin's: all, None; a region official's: every
+    village below its region, a set). Lists filter with ``in_villages``."""
     user = actor.user
-    if user.is_admin:
-        return requested
-    if user.region_id is not None:
-        if requested is None:
-            return user.region_village_ids()
-        if not user.can_see_village(requested):
+    if requested is not None:
+        village = existing_village(requested)
+        if not (user.can_see_village(village.id) or (residents and user.village_id == village.id)):
             raise NotFound()
-        return requested
+        return village.id
+    if user.is_admin:
+        return None
+    if user.region_id is not None:
+        return user.region_village_ids()
     return user.village_id
 
 
@@ -62,3 +85,17 @@ def in_villages(column, villages: int | frozenset[int] | None):
     if isinstance(villages, (set, frozenset)):
         return column.in_(sorted(villages))
     return column == villages
+
+
+def existing_village(village_id) -> Village:
+    """A village named by a filter of a list open to every village (the leaderboards):
+    NotFound if there is none."""
+    # The request's session: a filter is read in a view, which passes no session on.
+    from app.extensions import db
+
+    village = (
+        db.session.get(Village, village_id) if isinstance(village_id, int) and 0 < village_id <= 2**31 - 1 else None
+    )
+    if village is None:
+        raise NotFound()
+    return village

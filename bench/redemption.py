@@ -71,12 +71,12 @@ def seed(database_url: str, households: int) -> dict:
 def _seed_here(households: int) -> dict:
     """Runs in the child: ``DATABASE_URL`` and ``SECRET_KEY`` are set, ``MORALBANK_DEV`` is not."""
     from app import create_app
-    from app.audit.services import Actor
     from app.auth import services as auth
     from app.clock import local_today, utcnow
     from app.extensions import db
     from app.points import services as points
     from app.redemption import services as shop_services
+    from app.scope import Actor
     from app.villages import services as villages
 
     app = create_app()

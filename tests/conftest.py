@@ -42,8 +42,8 @@ def _app(tmp_path_factory):
     def _fresh_request_state():
         """The ``session`` fixture keeps an app context pushed, and Flask reuses it for
         test-client requests: forget what a previous request cached in ``g`` (the
-        Flask-Login user, Flask-Babel's locale), as a real request would."""
-        for key in ("_login_user", "_flask_babel"):
+        Flask-Login user, Flask-Babel's locale, Flask-WTF's CSRF token), as a real request would."""
+        for key in ("_login_user", "_flask_babel", "csrf_token"):
             g.pop(key, None)
 
     yield app

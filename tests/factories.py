@@ -3,12 +3,12 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from app.audit.services import Actor
 from app.auth.models import User
 from app.auth.services import create_user
 from app.clock import utcnow
 from app.points import services as points
 from app.points.models import Rule
+from app.scope import Actor
 from app.villages.models import Village
 from app.villages.services import create_village
 

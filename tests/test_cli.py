@@ -33,7 +33,7 @@ def test_users_create(app, runner, client):
 def test_users_create_with_several_roles_in_a_village(app, runner):
     invoke(runner, "users", "create", "root", "--role", "admin", "--password", "long-enough")
     with app.app_context():
-        from app.audit.services import Actor
+        from app.scope import Actor
         from app.villages.services import create_village
 
         root = db.session.scalar(select(User).where(User.username == "root"))

@@ -76,10 +76,10 @@ def test_migrated_sqlite_database_works(tmp_path):
     """The app runs on the migrated schema (not only on ``create_all``)."""
     from datetime import date, datetime
 
-    from app.audit.services import Actor
     from app.auth.services import create_user
     from app.points import services
     from app.points.ledger import verify
+    from app.scope import Actor
     from app.villages.services import create_village
 
     app = make_app(f"sqlite:///{tmp_path / 'works.db'}")

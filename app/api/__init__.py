@@ -5,13 +5,13 @@ Views pass their argument schemas to ``blp.arguments`` as instances (``EntryIn()
 given a class, webargs builds a new schema for every request.
 """
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 from flask_login import current_user
 from flask_smorest import Api as _Api
+from flask_wtf.csrf import CSRFError
 from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.exceptions import HTTPException
 
-from app.audit.services import Actor
 from app.errors import BadRequest, DomainError, ValidationFailed
 from app.inputs import path_id_too_big, unstorable, unstorable_field
 
@@ -48,7 +48,19 @@ def domain_error_response(exc: DomainError):
     return error_response(exc.status, exc.code, exc.render_message(), exc.details)
 
 
+def csrf_error_response(exc: CSRFError):
+    """A writing request authenticated by the session cookie without a good CSRF token:
+    what is wrong and how to mend it, not "malformed JSON" (Flask-WTF raises a 400)."""
+    if exc.description == "The CSRF token is missing.":
+        message = "缺少 CSRF 令牌：以浏览器会话（Cookie）登录时，写操作须在 X-CSRFToken 请求头中带上页面给出的令牌；或改用 Bearer 令牌"
+    else:
+        message = "CSRF 令牌无效或已过期：请刷新页面后重试"
+    return error_response(403, "forbidden", message, {"csrf_token": [exc.description]})
+
+
 def http_error_response(exc: HTTPException):
+    if isinstance(exc, CSRFError):
+        return csrf_error_response(exc)
     details = {}
     data = getattr(exc, "data", None) or {}
     if exc.code == 422 and "messages" in data:
@@ -71,10 +83,6 @@ def http_error_response(exc: HTTPException):
     if exc.code == 400 and not details:
         message = "请求格式有误（须为合法 JSON）"
     return error_response(exc.code or 500, code, message, details)
-
-
-def actor() -> Actor:
-    return Actor(current_user if current_user.is_authenticated else None, request.remote_addr or "")
 
 
 def validate_with(schema: Schema, data) -> dict:
@@ -124,10 +132,6 @@ def image_response(*content_types: str) -> dict:
     """The OpenAPI ``responses`` of a view that answers with an image, not JSON."""
     binary = {"schema": {"type": "string", "format": "binary"}}
     return {"200": {"description": "OK", "content": {ct: binary for ct in content_types}}}
-
-
-def tz() -> str:
-    return current_app.config["TIMEZONE"]
 
 
 def require_json_object() -> None:

@@ -1,29 +1,13 @@
 """The audit log of administrative acts. Services call ``record`` inside their own
 transaction, so an act and its audit row commit (or vanish) together."""
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditLog
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who does something, from where: passed to services instead of ``current_user``."""
-
-    user: object | None
-    ip: str = ""
-
-    @property
-    def id(self) -> int | None:
-        return getattr(self.user, "id", None)
-
-    @property
-    def username(self) -> str:
-        return getattr(self.user, "username", "") or "system"
+from app.scope import Actor
 
 
 def record(

@@ -1,17 +1,16 @@
 """The audit log page: who did what, when and from where, for officials and admins."""
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from sqlalchemy import select
 
 from app.audit import services
 from app.audit.models import AuditLog
-from app.auth.views import page_actor
 from app.clock import to_local_iso
 from app.extensions import db
-from app.scope import acting_village_id, require_role
-from app.villages.services import list_villages
+from app.scope import require_role
+from app.web import current_actor, tz, village_choices, working_village_id
 
 bp = Blueprint("audit", __name__, template_folder="templates")
 
@@ -109,9 +108,9 @@ def show_changes(changes) -> list[str]:
 @bp.route("/audit")
 @login_required
 def index():
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, "village_admin", "reviewer")
-    village_id = acting_village_id(actor, request.args.get("village_id", type=int))
+    village_id = working_village_id(actor)
     q = request.args.get("q", "").strip()[:100]
     action = request.args.get("action", "").strip()[:40]
     actions = select(AuditLog.action).distinct().order_by(AuditLog.action)
@@ -123,7 +122,6 @@ def index():
         per_page=50,
         error_out=False,
     )
-    tz = current_app.config["TIMEZONE"]
     return render_template(
         "audit/index.html",
         pagination=pagination,
@@ -131,8 +129,8 @@ def index():
         action=action,
         actions=db.session.scalars(actions).all(),
         village_id=village_id,
-        villages=db.session.scalars(list_villages()).all() if actor.user.is_admin else [],
+        villages=village_choices() if actor.user.is_admin else [],
         action_label=action_label,
         show_changes=show_changes,
-        local_time=lambda at: (to_local_iso(at, tz) or "").replace("T", " ")[:19],
+        local_time=lambda at: (to_local_iso(at, tz()) or "").replace("T", " ")[:19],
     )

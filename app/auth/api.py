@@ -1,15 +1,17 @@
-from flask import current_app, request
+from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from app.api import actor, api_blueprint_login, paginated, tz
+from app.api import api_blueprint_login, paginated
 from app.api.idempotency import mutation
 from app.auth import services
 from app.auth.models import User
+from app.auth.throttle import login_limits
 from app.clock import to_local_iso, utcnow
-from app.extensions import db, limiter
+from app.extensions import db
 from app.regions.services import region_ids_below
 from app.scope import acting_village_id, require_role
+from app.web import current_actor, tz
 
 blp = Blueprint("auth_api", __name__, url_prefix="/api/v1", description="Authentication and users")
 api_blueprint_login(blp, exempt=("issue_token",))
@@ -68,25 +70,8 @@ def dump_user(u: User) -> dict:
     }
 
 
-def _login_username() -> str:
-    try:
-        data = request.get_json(silent=True)
-    except RecursionError:  # a body nested too deep to parse: refused (400) after the limit check
-        data = None
-    return services.login_throttle_key(data.get("username") if isinstance(data, dict) else None)
-
-
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _failed(response) -> bool:
-    return response.status_code == 401
-
-
 @blp.route("/auth/token", methods=["POST"])
-@limiter.limit(_login_limit, deduct_when=_failed)
-@limiter.limit(_login_limit, key_func=_login_username, deduct_when=_failed)
+@login_limits
 @blp.arguments(Credentials())
 @blp.response(200, TokenOut)
 def issue_token(data):
@@ -104,7 +89,7 @@ def issue_token(data):
 @blp.arguments(UserIn())
 @blp.response(201, UserOut)
 def create_user(data):
-    return dump_user(services.create_user(db.session, actor(), data))
+    return dump_user(services.create_user(db.session, current_actor(), data))
 
 
 class UserQuery(Schema):
@@ -115,7 +100,7 @@ class UserQuery(Schema):
 @blp.arguments(UserQuery(), location="query")
 @blp.response(200, UserList)
 def list_users(args):
-    me = actor()
+    me = current_actor()
     require_role(me, "village_admin")
     village_id = acting_village_id(me, args.get("village_id"))
     regions = None
@@ -127,7 +112,7 @@ def list_users(args):
 @blp.route("/auth/me", methods=["GET"])
 @blp.response(200, UserOut)
 def me():
-    return dump_user(actor().user)
+    return dump_user(current_actor().user)
 
 
 @blp.route("/ping", methods=["GET"])

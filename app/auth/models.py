@@ -1,19 +1,18 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, object_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.clock import utcnow
 from app.extensions import db
+from app.scope import OFFICIAL_ROLES
 
 ROLES = ("admin", "village_admin", "recorder", "reviewer", "clerk", "resident")
 # Tests lower the cost; production keeps werkzeug's default (scrypt).
 PASSWORD_METHOD = "scrypt"
-# Roles that act for a whole village, and so need one.
-VILLAGE_ROLES = ("village_admin", "recorder", "reviewer", "clerk")
-# Roles that may act for a region (every village below it) instead.
+# Roles that may act for a region (every village below it) instead of a village.
 REGION_ROLES = ("admin", "reviewer", "recorder")
 
 
@@ -31,7 +30,8 @@ class User(UserMixin, db.Model):
     region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
     shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Bumped on password change or deactivation: outstanding API tokens stop working.
+    # Bumped on password change or deactivation: outstanding API tokens and browser
+    # sessions (which hold it through ``get_id``) stop working.
     token_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -66,6 +66,11 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login
         return self.active
 
+    def get_id(self) -> str:
+        """What a login session keeps (Flask-Login): the id and the token version, so a
+        session ends with the password that opened it (``auth.services.user_from_session``)."""
+        return f"{self.id}:{self.token_version}"
+
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
 
@@ -80,7 +85,7 @@ class User(UserMixin, db.Model):
             return False
         if self.region_id is not None:
             return bool(set(self.roles) & set(REGION_ROLES)) and village_id in self.region_village_ids()
-        return self.village_id == village_id and bool(set(self.roles) & set(VILLAGE_ROLES))
+        return self.village_id == village_id and bool(set(self.roles) & set(OFFICIAL_ROLES))
 
     def can_see_household(self, household) -> bool:
         if self.can_see_village(household.village_id):
@@ -89,3 +94,13 @@ class User(UserMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"
+
+
+class RateLimitCounter(db.Model):
+    """A login-throttling counter that every gunicorn worker shares (``auth.throttle``)."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)  # Unix time, as the limits library counts

@@ -11,14 +11,13 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.audit import services as audit
-from app.audit.services import Actor
 from app.auth import models
-from app.auth.models import REGION_ROLES, ROLES, VILLAGE_ROLES, User
+from app.auth.models import REGION_ROLES, ROLES, User
 from app.errors import BadReference, Forbidden, InvalidCredentials, NotFound, ValidationFailed
 from app.households.models import Household
 from app.regions.models import Region
 from app.regions.services import region_ids_below
-from app.scope import in_villages
+from app.scope import OFFICIAL_ROLES, Actor, in_villages
 from app.villages.models import Village
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{3,40}$")
@@ -29,13 +28,6 @@ MIN_PASSWORD = 8
 def _dummy_hash() -> str:
     """Checked when the username is unknown, so both paths take as long."""
     return generate_password_hash("not-a-password", method=models.PASSWORD_METHOD)
-
-
-def login_throttle_key(username) -> str:
-    """The per-username key of the login limit: the name as ``authenticate`` looks it up
-    (trimmed, any case), so that ``" tj_recorder"`` or ``"TJ_recorder"`` draws on the
-    same allowance as ``tj_recorder``."""
-    return f"user:{str(username or '').strip().lower()[:40]}"
 
 
 def authenticate(session: Session, username: str, password: str, *, now: datetime) -> User:
@@ -77,6 +69,19 @@ def user_from_token(session: Session, token: str, secret: str, max_age: int) -> 
     return user
 
 
+def user_from_session(session: Session, session_id: str) -> User | None:
+    """The user a browser session names (``User.get_id``): none once its password was
+    changed or reset or the account deactivated, as for an API token; a session from
+    before the version was kept ("5") too, so every old session ends."""
+    user_id, _, version = str(session_id).partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = session.get(User, int(user_id)) if int(user_id) <= 2**31 - 1 else None
+    if user is None or not user.active or user.token_version != int(version):
+        return None
+    return user
+
+
 def validate_user(session: Session, values: dict) -> dict:
     errors: dict[str, list[str]] = {}
     username = str(values.get("username") or "").strip()
@@ -106,7 +111,7 @@ def validate_user(session: Session, values: dict) -> dict:
             errors["region_id"] = [str(_l("所属区域和所属村只能填一项"))]
         elif roles and not set(roles) <= set(REGION_ROLES):
             errors["roles"] = [str(_l("区域账号的角色须从 %(r)s 中选择", r=", ".join(REGION_ROLES)))]
-    elif set(roles) & set(VILLAGE_ROLES + ("resident",)) and village is None:
+    elif set(roles) & set(OFFICIAL_ROLES + ("resident",)) and village is None:
         errors["village_id"] = [str(_l("村级角色须指定所属村"))]
     household_id = values.get("household_id")
     if "resident" in roles:

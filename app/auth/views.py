@@ -1,6 +1,5 @@
 from flask import (
     Blueprint,
-    current_app,
     flash,
     g,
     redirect,
@@ -16,17 +15,17 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from app.audit.services import Actor
 from app.auth import services
 from app.auth.forms import ROLE_LABELS, ActiveForm, PasswordForm, UserForm
+from app.auth.throttle import login_limits
 from app.clock import utcnow
-from app.errors import BadReference, DomainError, InvalidCredentials, ValidationFailed
-from app.extensions import db, limiter
-from app.forms import show_errors
+from app.errors import InvalidCredentials
+from app.extensions import db
 from app.households.models import Household
 from app.households.services import find_by_number
-from app.scope import acting_village_id, require_role
-from app.villages.services import list_villages
+from app.redirects import same_site_path
+from app.scope import require_role
+from app.web import current_actor, mutate, village_args, village_choices, working_village_id
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -36,29 +35,17 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("密码"), validators=[DataRequired(message=_l("请输入密码"))])
 
 
-def _login_key() -> str:
-    return services.login_throttle_key(request.form.get("username"))
-
-
-def _limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _login_failed(_response) -> bool:
-    return bool(g.get("login_failed"))
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_limit, methods=["POST"], deduct_when=_login_failed)
-@limiter.limit(_limit, methods=["POST"], key_func=_login_key, deduct_when=_login_failed)
+@login_limits
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("points.dashboard"))
+        return redirect(url_for("home.dashboard"))
     form = LoginForm()
     if form.validate_on_submit():
         try:
             user = services.authenticate(db.session, form.username.data, form.password.data, now=utcnow())
         except InvalidCredentials as exc:
+            db.session.rollback()  # SQLite: free the write lock before the failure is counted
             g.login_failed = True
             form.password.errors.append(exc.render_message())
         else:
@@ -68,10 +55,7 @@ def login():
                 session["lang"] = lang
             login_user(user)
             db.session.commit()
-            target = request.args.get("next", "")
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("points.dashboard")
-            return redirect(target)
+            return redirect(same_site_path(request.args.get("next")) or url_for("home.dashboard"))
     return render_template("auth/login.html", form=form)
 
 
@@ -83,44 +67,29 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
-def page_actor() -> Actor:
-    return Actor(current_user if current_user.is_authenticated else None, request.remote_addr or "")
-
-
 @bp.route("/me")
 @login_required
 def me():
-    return redirect(url_for("points.dashboard"))
-
-
-# --- user management -------------------------------------------------------------------
+    return redirect(url_for("home.dashboard"))
 
 
 def _users_back():
     return redirect(url_for("auth.users", village_id=request.args.get("village_id", type=int)))
 
 
-def _chosen_village_id(actor: Actor) -> int | None:
-    return acting_village_id(actor, request.args.get("village_id", type=int))
-
-
-def _villages() -> list:
-    return db.session.scalars(list_villages()).all()
-
-
 @bp.route("/users")
 @login_required
 def users():
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, "village_admin")
-    village_id = _chosen_village_id(actor)
+    village_id = working_village_id(actor)
     pagination = db.paginate(
         services.list_users(village_id),
         page=max(1, request.args.get("page", 1, type=int)),
         per_page=50,
         error_out=False,
     )
-    villages = {v.id: v for v in _villages()}
+    villages = {v.id: v for v in village_choices()}
     households = {u.household_id: db.session.get(Household, u.household_id) for u in pagination.items if u.household_id}
     return render_template(
         "auth/users.html",
@@ -135,10 +104,10 @@ def users():
 @bp.route("/users/new", methods=["GET", "POST"])
 @login_required
 def new_user():
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, "village_admin")
     admin = actor.user.is_admin
-    form = UserForm(village_id=_chosen_village_id(actor) or 0).setup(_villages(), admin=admin)
+    form = UserForm(village_id=working_village_id(actor) or 0).setup(village_choices(), admin=admin)
     status = 200
     if form.validate_on_submit():
         village_id = (form.village_id.data or None) if admin else actor.user.village_id
@@ -154,28 +123,17 @@ def new_user():
             # like a missing one (-1 is never an id); its message is made precise below.
             "household_id": household.id if household else (-1 if number else None),
         }
-        try:
-            user = services.create_user(db.session, actor, values)
-        except BadReference as exc:
-            db.session.rollback()
-            if exc.details.get("field") == "household_id":  # a number that names no household of the village
-                form.household_number.errors = [_("本村没有户号 %(n)s", n=number)]
-                status = 422
-            else:
-                flash(exc.render_message(), "error")
-                status = exc.status
-        except ValidationFailed as exc:
-            db.session.rollback()
-            show_errors(form, exc, rename={"household_id": "household_number"})
-            status = 422
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.render_message(), "error")
-            status = exc.status
-        else:
-            db.session.commit()
-            flash(_("已新建用户 %(name)s", name=user.username))
-            return redirect(url_for("auth.users", village_id=user.village_id if admin else None))
+        done = mutate(
+            lambda: services.create_user(db.session, actor, values),
+            form,
+            rename={"household_id": "household_number"},
+            # A number that names no household of the village: said the page's way.
+            fields={"household_id": ("household_number", _("本村没有户号 %(n)s", n=number))},
+        )
+        if done.ok:
+            flash(_("已新建用户 %(name)s", name=done.value.username))
+            return redirect(url_for("auth.users", **village_args(done.value.village_id)))
+        status = 422 if form.household_number.errors else done.status
     elif form.is_submitted():
         status = 422
     return render_template("auth/users_new.html", form=form), status
@@ -186,40 +144,25 @@ def new_user():
 def set_user_active(user_id):
     form = ActiveForm()
     if form.validate_on_submit():
-        try:
-            user = services.set_active(db.session, page_actor(), user_id, form.active.data == "1")
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.render_message(), "error")
-        else:
-            db.session.commit()
-            if user.active:
-                flash(_("已启用 %(name)s", name=user.username))
-            else:
-                flash(_("已停用 %(name)s，该账号不能再登录", name=user.username))
+        done = mutate(lambda: services.set_active(db.session, current_actor(), user_id, form.active.data == "1"))
+        if done.ok and done.value.active:
+            flash(_("已启用 %(name)s", name=done.value.username))
+        elif done.ok:
+            flash(_("已停用 %(name)s，该账号不能再登录", name=done.value.username))
     return _users_back()
 
 
 @bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
 @login_required
 def reset_password(user_id):
-    actor = page_actor()
+    actor = current_actor()
     user = services.user_in_scope(db.session, actor, user_id)
     form = PasswordForm()
     status = 200
     if form.validate_on_submit():
-        try:
-            services.reset_password(db.session, actor, user.id, form.password.data or "")
-        except ValidationFailed as exc:
-            db.session.rollback()
-            show_errors(form, exc)
-            status = 422
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.render_message(), "error")
-            status = exc.status
-        else:
-            db.session.commit()
+        done = mutate(lambda: services.reset_password(db.session, actor, user.id, form.password.data or ""), form)
+        if done.ok:
             flash(_("已重置 %(name)s 的密码，请当面告知本人", name=user.username))
-            return redirect(url_for("auth.users", village_id=user.village_id if actor.user.is_admin else None))
+            return redirect(url_for("auth.users", **village_args(user.village_id)))
+        status = done.status
     return render_template("auth/users_password.html", form=form, user=user), status

@@ -8,8 +8,8 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 
 from app.errors import ValidationFailed
-from app.forms import show_errors
 from app.households.services import validate_household
+from app.web import show_error
 
 TOKEN_RE = re.compile(r"^[0-9a-f]{32}\.(xlsx|csv)$")
 
@@ -68,7 +68,7 @@ class HouseholdForm(FlaskForm):
         try:
             validate_household({k: v for k, v in values.items() if k != "members"})
         except ValidationFailed as exc:
-            show_errors(self, exc)
+            show_error(self, exc)
         return None
 
 

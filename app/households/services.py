@@ -16,11 +16,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.audit import services as audit
-from app.audit.services import Actor
 from app.errors import Forbidden, ValidationFailed
 from app.households.models import Household, Member
 from app.inputs import UNSTORABLE_TEXT
-from app.scope import acting_village_id, household_in_scope, in_villages, require_role, village_in_scope
+from app.scope import Actor, acting_village_id, household_in_scope, in_villages, require_role, village_in_scope
 
 NUMBER_RE = re.compile(r"^[0-9A-Za-z\-]{1,20}$")
 PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")

@@ -1,16 +1,17 @@
 from pathlib import Path
 
-from flask import current_app, request, send_file
+from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from app.api import actor, api_blueprint_login, image_response, paginated, prebuilt, tz
+from app.api import api_blueprint_login, image_response, paginated, prebuilt
 from app.api.idempotency import mutation
 from app.clock import local_today, utcnow
-from app.errors import NotFound, ValidationFailed
+from app.errors import ValidationFailed
 from app.extensions import db
 from app.inputs import DB_INT_MAX
 from app.points import services
+from app.points.photos import photo_response
 from app.points.schemas import (
     BatchIn,
     BatchOut,
@@ -28,6 +29,7 @@ from app.points.schemas import (
 )
 from app.schemes import services as schemes
 from app.scope import acting_village_id, require_role
+from app.web import current_actor, tz
 
 blp = Blueprint("points_api", __name__, url_prefix="/api/v1", description="Rules and the points ledger")
 api_blueprint_login(blp)
@@ -54,24 +56,21 @@ class EntryQuery(Schema):
 @blp.response(201, RuleOut)
 def create_rule(data):
     village_id, scheme_id = data.pop("village_id", None), data.pop("scheme_id", None)
-    return dump_rule(services.create_rule(db.session, actor(), village_id, data, scheme_id=scheme_id))
+    return dump_rule(services.create_rule(db.session, current_actor(), village_id, data, scheme_id=scheme_id))
 
 
 @blp.route("/rules", methods=["GET"])
 @blp.arguments(RuleQuery(), location="query")
 @blp.response(200, RuleList)
 def list_rules(args):
-    me = actor()
+    me = current_actor()
     active_only = args.get("active") is True
     if args.get("scheme_id") is not None:
         scheme = schemes.scheme_in_scope(db.session, me, args["scheme_id"])
         return paginated(db.session, services.list_rules(None, active_only=active_only, scheme_id=scheme.id), dump_rule)
-    if me.user.region_id is not None:
-        village_id = args.get("village_id")
-        if village_id is not None and not me.user.can_see_village(village_id):
-            raise NotFound()
-    else:
-        village_id = args.get("village_id") if me.user.is_admin else me.user.village_id
+    village_id = acting_village_id(me, args.get("village_id"), residents=True)
+    if not isinstance(village_id, int):  # an admin's or a region official's: which village?
+        village_id = None
     if village_id is None:
         raise ValidationFailed({"village_id": ["必填"]})
     stmt = services.list_rules(village_id, active_only=active_only)
@@ -83,13 +82,13 @@ def list_rules(args):
 @blp.arguments(RulePatch())
 @blp.response(200, RuleOut)
 def patch_rule(data, rule_id):
-    return dump_rule(services.update_rule(db.session, actor(), rule_id, data))
+    return dump_rule(services.update_rule(db.session, current_actor(), rule_id, data))
 
 
 @blp.route("/rules/<int:rule_id>", methods=["GET"])
 @blp.response(200, RuleOut)
 def get_rule(rule_id):
-    return dump_rule(services.get_rule(db.session, actor(), rule_id))
+    return dump_rule(services.get_rule(db.session, current_actor(), rule_id))
 
 
 @blp.route("/entries", methods=["POST"])
@@ -97,7 +96,7 @@ def get_rule(rule_id):
 @blp.arguments(EntryIn())
 @blp.response(201, EntryOut)
 def create_entry(data):
-    entry = services.record_entry(db.session, actor(), today=local_today(tz()), now=utcnow(), **data)
+    entry = services.record_entry(db.session, current_actor(), today=local_today(tz()), now=utcnow(), **data)
     return prebuilt(dump_entry(entry), 201)
 
 
@@ -106,7 +105,7 @@ def create_entry(data):
 @blp.arguments(BatchIn())
 @blp.response(201, BatchOut)
 def create_batch(data):
-    created, skipped = services.record_batch(db.session, actor(), today=local_today(tz()), now=utcnow(), **data)
+    created, skipped = services.record_batch(db.session, current_actor(), today=local_today(tz()), now=utcnow(), **data)
     return prebuilt({"created": [dump_entry(e) for e in created], "skipped": skipped}, 201)
 
 
@@ -115,7 +114,7 @@ def create_batch(data):
 @blp.response(200, EntryList)
 def list_entries(args):
     """The approval queue (``status=pending``) of the caller's village."""
-    me = actor()
+    me = current_actor()
     require_role(me, "reviewer", "recorder", "village_admin")
     if args.get("status", "pending") != "pending":
         raise ValidationFailed({"status": ["只支持 pending"]})
@@ -125,14 +124,14 @@ def list_entries(args):
 @blp.route("/entries/<int:entry_id>", methods=["GET"])
 @blp.response(200, EntryOut)
 def get_entry(entry_id):
-    return dump_entry(services.get_entry(db.session, actor(), entry_id))
+    return dump_entry(services.get_entry(db.session, current_actor(), entry_id))
 
 
 @blp.route("/entries/<int:entry_id>/approve", methods=["POST"])
 @mutation
 @blp.response(200, EntryOut)
 def approve(entry_id):
-    return dump_entry(services.approve_entry(db.session, actor(), entry_id, now=utcnow()))
+    return dump_entry(services.approve_entry(db.session, current_actor(), entry_id, now=utcnow()))
 
 
 @blp.route("/entries/<int:entry_id>/reject", methods=["POST"])
@@ -140,7 +139,7 @@ def approve(entry_id):
 @blp.arguments(ReasonIn())
 @blp.response(200, EntryOut)
 def reject(data, entry_id):
-    return dump_entry(services.reject_entry(db.session, actor(), entry_id, reason=data["reason"], now=utcnow()))
+    return dump_entry(services.reject_entry(db.session, current_actor(), entry_id, reason=data["reason"], now=utcnow()))
 
 
 @blp.route("/entries/<int:entry_id>/reverse", methods=["POST"])
@@ -148,7 +147,9 @@ def reject(data, entry_id):
 @blp.arguments(ReasonIn())
 @blp.response(201, EntryOut)
 def reverse(data, entry_id):
-    return dump_entry(services.reverse_entry(db.session, actor(), entry_id, reason=data["reason"], now=utcnow()))
+    return dump_entry(
+        services.reverse_entry(db.session, current_actor(), entry_id, reason=data["reason"], now=utcnow())
+    )
 
 
 class EvidenceForm(Schema):
@@ -165,7 +166,7 @@ def upload_evidence(form):
     data = upload.read() if upload else b""
     ev = services.store_evidence(
         db.session,
-        actor(),
+        current_actor(),
         form["village_id"],
         data,
         evidence_folder(),
@@ -177,5 +178,5 @@ def upload_evidence(form):
 @blp.route("/evidence/<evidence_id>", methods=["GET"])
 @blp.doc(responses=image_response("image/jpeg", "image/png"))
 def get_evidence(evidence_id):
-    ev = services.evidence_in_scope(db.session, actor(), evidence_id)
-    return send_file(evidence_folder() / ev.id, mimetype=ev.content_type, max_age=3600)
+    ev = services.evidence_in_scope(db.session, current_actor(), evidence_id)
+    return photo_response(evidence_folder(), ev.id, ev.content_type)

@@ -6,17 +6,14 @@ but never commit (the request boundary commits), and raise ``app.errors`` except
 
 import secrets
 from datetime import UTC, date, datetime, time, timedelta
-from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from PIL import Image, UnidentifiedImageError
 from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from app.audit import services as audit
-from app.audit.services import Actor
 from app.auth.models import User
 from app.clock import cap_window, quarter_of, year_of
 from app.errors import (
@@ -52,10 +49,11 @@ from app.points.models import (
     Period,
     Rule,
 )
+from app.points.photos import clean_photo
 from app.points.standard_sheet import STANDARD_RULES
 from app.schemes import services as schemes
 from app.schemes.models import Scheme
-from app.scope import in_villages, require_role, village_in_scope
+from app.scope import Actor, in_villages, require_role, village_in_scope
 from app.villages.models import Village
 
 MAX_QUANTITY = 100
@@ -262,28 +260,15 @@ def store_evidence(
     *,
     field: str = "village_id",
 ) -> Evidence:
-    """Keep a JPEG or PNG photo (checked by decoding it, not by its name)."""
+    """Keep a JPEG or PNG photo, re-encoded without its metadata (``photos.clean_photo``)."""
     require_role(actor, *RECORDERS, *REVIEWERS, "village_admin")
     village = village_in_scope(session, actor, village_id, field=field)
-    if not data:
-        raise ValidationFailed({"evidence": [str(_l("请选择照片"))]})
-    if len(data) > max_bytes:
-        raise ValidationFailed({"evidence": [str(_l("照片不能超过 %(mb)s MB", mb=max_bytes // (1024 * 1024)))]})
-    try:
-        with Image.open(BytesIO(data)) as img:
-            fmt = img.format
-            img.verify()
-    except Image.DecompressionBombError as exc:  # a few KB that claim gigapixels
-        raise ValidationFailed({"evidence": [str(_l("照片尺寸过大"))]}) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        fmt = None
-    if fmt not in ("JPEG", "PNG"):
-        raise ValidationFailed({"evidence": [str(_l("只接受 JPEG 或 PNG 照片"))]})
+    data, content_type = clean_photo(data, max_bytes)
     ev = Evidence(
         id=secrets.token_hex(16),
         village_id=village.id,
         uploaded_by_id=actor.id,
-        content_type="image/jpeg" if fmt == "JPEG" else "image/png",
+        content_type=content_type,
         size=len(data),
     )
     folder.mkdir(parents=True, exist_ok=True)

@@ -17,18 +17,15 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import login_required
 
-from app.auth.views import page_actor
-from app.clock import local_today, quarter_of, to_local_iso, utcnow
+from app.clock import to_local_iso, utcnow
 from app.errors import (
-    BadReference,
     DomainError,
     EvidenceRequired,
     HouseholdMovedOut,
@@ -49,13 +46,21 @@ from app.points.forms import (
     cap_text,
     rule_choices,
 )
-from app.rankings.services import household_standings, village_standings
-from app.scope import acting_village_id, household_in_scope, require_role, village_in_scope
-from app.villages.services import list_villages
+from app.points.photos import photo_response
+from app.scope import OFFICIAL_ROLES, household_in_scope, require_role, village_in_scope
+from app.web import (
+    current_actor,
+    mutate,
+    today,
+    tz,
+    village_args,
+    village_choices,
+    working_village,
+    working_village_id,
+)
 
 bp = Blueprint("points", __name__, template_folder="templates")
 
-OFFICIALS = ("village_admin", "recorder", "reviewer", "clerk")
 QUEUE_PER_PAGE = 20
 SKIPPED_KEPT = 100  # skipped households remembered for the batch result (the session is a cookie)
 SKIP_REASONS = {
@@ -64,73 +69,35 @@ SKIP_REASONS = {
     "not_found": _l("未找到"),
     "duplicate": _l("重复"),
 }
-# A service's reference to a field → the field of the page, and what to say there.
-REFERENCES = {
+# Where a service's refusal is shown on the entry forms: the page's field for an error
+# class, or for the field a reference names (with what to say there).
+ENTRY_FIELDS = {
     "household_id": ("household", _l("未找到该户：只能为本村在册农户记分")),
     "rule_id": ("rule_id", _l("请选择本村的规则")),
     "evidence_id": ("evidence", _l("照片无效，请重新上传")),
+    EvidenceRequired: "evidence",
+    HouseholdMovedOut: "household",
+    RuleInactive: "rule_id",
 }
-ERROR_FIELDS = {EvidenceRequired: "evidence", HouseholdMovedOut: "household", RuleInactive: "rule_id"}
 
 
 @bp.context_processor
-def _template_helpers():
+def template_helpers():
     return {
         "cap_text": cap_text,
         "skip_reasons": SKIP_REASONS,
-        "local_time": lambda value: (to_local_iso(value, _tz()) or "")[11:16],
-        "today_iso": local_today(_tz()).isoformat(),
+        "local_time": lambda value: (to_local_iso(value, tz()) or "")[11:16],
+        "today_iso": today().isoformat(),
     }
-
-
-def _tz() -> str:
-    return current_app.config["TIMEZONE"]
 
 
 def _evidence_folder() -> Path:
     return Path(current_app.instance_path) / "evidence"
 
 
-def _working_village(actor):
-    """An official's own village; the village an admin or a region's official chose with
-    ``?village_id=`` (None: it has to choose)."""
-    village_id = acting_village_id(actor, request.args.get("village_id", type=int))
-    if village_id is None or not isinstance(village_id, int):
-        return None
-    return village_in_scope(db.session, actor, village_id)
-
-
-def _vargs(village_id) -> dict:
-    """Query arguments that keep an admin (or a region's official) in the village it chose."""
-    chooses = current_user.is_admin or current_user.region_id is not None
-    return {"village_id": village_id} if chooses and village_id else {}
-
-
-def _choose_village(endpoint: str, title: str, **extra):
-    villages = db.session.scalars(list_villages(region_id=current_user.region_id)).all()
+def choose_village(endpoint: str, title: str, **extra):
+    villages = village_choices()
     return render_template("points/choose_village.html", villages=villages, endpoint=endpoint, title=title, **extra)
-
-
-def _show_error(form, exc: DomainError) -> int:
-    """Put a service's refusal beside its field (or atop the form); the status to answer."""
-
-    def attach(name, messages):
-        if name in form:
-            form[name].errors = [*form[name].errors, *messages]
-        else:
-            form.form_errors.extend(messages)
-
-    if isinstance(exc, ValidationFailed):
-        for name, messages in exc.details.items():
-            attach(name, [messages] if isinstance(messages, str) else list(messages))
-    elif isinstance(exc, BadReference) and exc.details.get("field") in REFERENCES:
-        name, message = REFERENCES[exc.details["field"]]
-        attach(name, [str(message)])
-    elif type(exc) in ERROR_FIELDS:
-        attach(ERROR_FIELDS[type(exc)], [exc.render_message()])
-    else:
-        form.form_errors.append(exc.render_message())
-    return exc.status
 
 
 def _store_photo(actor, village, upload) -> str | None:
@@ -148,47 +115,10 @@ def _store_photo(actor, village, upload) -> str | None:
     return ev.id
 
 
-def _discard_photo(evidence_id: str | None) -> None:
+def _discard_photo(*evidence_ids: str | None) -> None:
     """The photo of an entry that was not written: its row rolled back, so drop the file."""
-    if evidence_id:
+    for evidence_id in filter(None, evidence_ids):
         (_evidence_folder() / evidence_id).unlink(missing_ok=True)
-
-
-# --- dashboard -------------------------------------------------------------------------
-
-
-@bp.route("/")
-@login_required
-def dashboard():
-    actor = page_actor()
-    if not actor.user.has_role(*OFFICIALS):
-        if actor.user.household_id:
-            return redirect(url_for("households.show", household_id=actor.user.household_id))
-        return redirect(url_for("rankings.standings"))
-    village = _working_village(actor)
-    today = local_today(_tz())
-    period = quarter_of(today)
-    if village is None:  # an admin: the township overview, then pick a village
-        overview = village_standings(db.session, period, region_id=actor.user.region_id)
-        return _choose_village("points.dashboard", _("首页"), overview=overview, period=period)
-    todays = db.session.scalars(services.entries_recorded_on(village.id, today, _tz()).limit(50)).all()
-    pending_count = services.count_pending(db.session, village.id)
-    pending = db.session.scalars(services.approval_queue(village.id).limit(5)).all() if pending_count else []
-    top = household_standings(db.session, period, village_id=village.id, limit=10)
-    return render_template(
-        "points/dashboard.html",
-        village=village,
-        today=today,
-        period=period,
-        todays=todays,
-        pending_count=pending_count,
-        pending=pending,
-        top=top,
-        vargs=_vargs(village.id),
-    )
-
-
-# --- recording -------------------------------------------------------------------------
 
 
 def _household_id(form, village) -> int:
@@ -205,11 +135,11 @@ def _household_id(form, village) -> int:
 @bp.route("/record", methods=["GET", "POST"])
 @login_required
 def record():
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, *services.RECORDERS)
-    village = _working_village(actor)
+    village = working_village(actor)
     if village is None:
-        return _choose_village("points.record", _("记分"))
+        return choose_village("points.record", _("记分"))
     form = RecordForm()
     form.rule_id.choices = rule_choices(db.session.scalars(services.list_rules(village.id, active_only=True)))
     status = 200
@@ -217,42 +147,42 @@ def record():
         chosen = household_in_scope(db.session, actor, request.args.get("household_id", type=int))
         form.household.data, form.household_id.data = f"{chosen.number} {chosen.head_name}", str(chosen.id)
     if form.validate_on_submit():
-        evidence_id = None
-        try:
+        stored = []
+
+        def work():
             household_id = _household_id(form, village)
-            evidence_id = _store_photo(actor, village, form.evidence.data)
-            entry = services.record_entry(
+            stored.append(_store_photo(actor, village, form.evidence.data))
+            return services.record_entry(
                 db.session,
                 actor,
                 household_id=household_id,
                 rule_id=form.rule_id.data,
                 quantity=form.quantity.data,
                 occurred_on=form.occurred_on.data,
-                today=local_today(_tz()),
+                today=today(),
                 now=utcnow(),
                 note=form.note.data or "",
                 member_name=form.member_name.data or "",
-                evidence_id=evidence_id,
+                evidence_id=stored[-1],
             )
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            _discard_photo(evidence_id)
-            status = _show_error(form, exc)
-        else:
+
+        done = mutate(work, form, fields=ENTRY_FIELDS, on_error=lambda: _discard_photo(*stored))
+        status = done.status
+        if done.ok:
+            entry = done.value
             h = entry.household
             values = {"number": h.number, "head": h.head_name, "points": f"{entry.points:+d}", "balance": h.balance}
             if entry.status == "pending":
                 flash(_("已为 %(number)s %(head)s 记分 %(points)s，待审核", **values))
             else:
                 flash(_("已为 %(number)s %(head)s 记分 %(points)s，当前余额 %(balance)s", **values))
-            return redirect(url_for("points.record", done=h.id, **_vargs(village.id)))
+            return redirect(url_for("points.record", done=h.id, **village_args(village.id)))
     elif form.is_submitted():
         status = 422
     done = request.args.get("done", type=int)
     last = household_in_scope(db.session, actor, done) if done and request.method == "GET" else None
     return render_template(
-        "points/record.html", form=form, village=village, last=last, vargs=_vargs(village.id)
+        "points/record.html", form=form, village=village, last=last, vargs=village_args(village.id)
     ), status
 
 
@@ -260,9 +190,9 @@ def record():
 @login_required
 def lookup():
     """Up to 10 active households of the village whose number or name matches ``q``."""
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, *services.RECORDERS)
-    village_id = acting_village_id(actor, request.args.get("village_id", type=int))
+    village_id = working_village_id(actor)
     q = (request.args.get("q") or "").strip()[:50]
     if not q or village_id is None:
         return jsonify(items=[])
@@ -281,11 +211,11 @@ def _split_numbers(text: str) -> list[str]:
 @bp.route("/batch", methods=["GET", "POST"])
 @login_required
 def batch():
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, *services.RECORDERS)
-    village = _working_village(actor)
+    village = working_village(actor)
     if village is None:
-        return _choose_village("points.batch", _("批量记分"))
+        return choose_village("points.batch", _("批量记分"))
     form = BatchForm()
     form.rule_id.choices = rule_choices(db.session.scalars(services.list_rules(village.id, active_only=True)))
     roster = db.session.scalars(households.search(village.id, include_moved_out=False)).all()
@@ -295,47 +225,48 @@ def batch():
         found = services.households_by_numbers(db.session, village.id, numbers)
         unknown = [n for n in numbers if n not in found]
         household_ids = list(form.household_ids.data or []) + [found[n].id for n in numbers if n in found]
-        evidence_id = None
-        try:
+        stored, now = [], utcnow()
+
+        def work():
             if unknown and not household_ids:
                 raise ValidationFailed({"numbers": [_("未找到户号：%(n)s", n="、".join(unknown))]})
-            evidence_id = _store_photo(actor, village, form.evidence.data)
-            now = utcnow()
-            created, skipped = services.record_batch(
+            stored.append(_store_photo(actor, village, form.evidence.data))
+            return services.record_batch(
                 db.session,
                 actor,
                 rule_id=form.rule_id.data,
                 household_ids=household_ids,
                 occurred_on=form.occurred_on.data,
-                today=local_today(_tz()),
+                today=today(),
                 now=now,
                 note=form.note.data or "",
-                evidence_id=evidence_id,
+                evidence_id=stored[-1],
             )
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            _discard_photo(evidence_id)
-            status = _show_error(form, exc)
-        else:
+
+        done = mutate(work, form, fields=ENTRY_FIELDS, on_error=lambda: _discard_photo(*stored))
+        status = done.status
+        if done.ok:
+            created, skipped = done.value
             skipped = [[s["household_id"], s["reason"]] for s in skipped] + [[n, "not_found"] for n in unknown]
             session["batch_skipped"] = {"at": now.isoformat(), "items": skipped[:SKIPPED_KEPT], "total": len(skipped)}
             flash(_("已记分 %(n)s 户，略过 %(m)s 户", n=len(created), m=len(skipped)))
             return redirect(
-                url_for("points.batch_result", rule_id=form.rule_id.data, at=now.isoformat(), **_vargs(village.id))
+                url_for(
+                    "points.batch_result", rule_id=form.rule_id.data, at=now.isoformat(), **village_args(village.id)
+                )
             )
     elif form.is_submitted():
         status = 422
     chosen = set(form.household_ids.data or [])
     return render_template(
-        "points/batch.html", form=form, village=village, roster=roster, chosen=chosen, vargs=_vargs(village.id)
+        "points/batch.html", form=form, village=village, roster=roster, chosen=chosen, vargs=village_args(village.id)
     ), status
 
 
 @bp.route("/batch/result")
 @login_required
 def batch_result():
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, *services.RECORDERS)
     try:
         at = datetime.fromisoformat(request.args.get("at", ""))
@@ -357,11 +288,8 @@ def batch_result():
         created=created,
         skipped=skipped,
         skipped_total=skipped_total,
-        vargs=_vargs(rule.village_id),
+        vargs=village_args(rule.village_id),
     )
-
-
-# --- approvals and reversals ------------------------------------------------------------
 
 
 def _queue(village, *, row_errors=None, typed=None, bulk_error=None, bulk_reason="", status=200):
@@ -378,7 +306,7 @@ def _queue(village, *, row_errors=None, typed=None, bulk_error=None, bulk_reason
         typed=typed or {},
         bulk_error=bulk_error,
         bulk_reason=bulk_reason,
-        vargs=_vargs(village.id),
+        vargs=village_args(village.id),
         page=page,
     ), status
 
@@ -390,71 +318,62 @@ def _entry_label(entry) -> str:
 @bp.route("/approvals")
 @login_required
 def approvals():
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, *services.REVIEWERS)
-    village = _working_village(actor)
+    village = working_village(actor)
     if village is None:
-        return _choose_village("points.approvals", _("审核"))
+        return choose_village("points.approvals", _("审核"))
     return _queue(village)
 
 
 def _back_to_queue(village_id):
-    return redirect(url_for("points.approvals", page=request.args.get("page", type=int), **_vargs(village_id)))
+    return redirect(url_for("points.approvals", page=request.args.get("page", type=int), **village_args(village_id)))
 
 
 @bp.route("/approvals/<int:entry_id>/approve", methods=["POST"])
 @login_required
 def approve(entry_id: int):
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, *services.REVIEWERS)
-    try:
-        entry = services.approve_entry(db.session, actor, entry_id, now=utcnow())
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.render_message(), "error")
+    done = mutate(lambda: services.approve_entry(db.session, actor, entry_id, now=utcnow()))
+    if not done.ok:
         return _back_to_queue(request.args.get("village_id", type=int))
-    flash(_("已通过：%(e)s", e=_entry_label(entry)))
-    return _back_to_queue(entry.village_id)
+    flash(_("已通过：%(e)s", e=_entry_label(done.value)))
+    return _back_to_queue(done.value.village_id)
 
 
 @bp.route("/approvals/<int:entry_id>/reject", methods=["POST"])
 @login_required
 def reject(entry_id: int):
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, *services.REVIEWERS)
     form = ReasonForm()
-    try:
-        entry = services.reject_entry(db.session, actor, entry_id, reason=form.reason.data or "", now=utcnow())
-        db.session.commit()
-    except ValidationFailed as exc:
-        db.session.rollback()
-        village = _working_village(actor)
-        messages = [m for msgs in exc.details.values() for m in msgs]
-        if village is None:
-            flash(" ".join(messages), "error")
-            return _back_to_queue(None)
-        return _queue(village, row_errors={entry_id: messages}, typed={entry_id: form.reason.data}, status=422)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.render_message(), "error")
+    village = working_village(actor)
+    done = mutate(
+        lambda: services.reject_entry(db.session, actor, entry_id, reason=form.reason.data or "", now=utcnow()),
+        form if village is not None else None,
+    )
+    if isinstance(done.error, ValidationFailed) and village is not None:
+        row_errors = {entry_id: [*form.reason.errors, *form.form_errors]}
+        return _queue(village, row_errors=row_errors, typed={entry_id: form.reason.data}, status=422)
+    if not done.ok:
         return _back_to_queue(request.args.get("village_id", type=int))
-    flash(_("已驳回：%(e)s", e=_entry_label(entry)))
-    return _back_to_queue(entry.village_id)
+    flash(_("已驳回：%(e)s", e=_entry_label(done.value)))
+    return _back_to_queue(done.value.village_id)
 
 
 @bp.route("/approvals/bulk", methods=["POST"])
 @login_required
 def approve_bulk():
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, *services.REVIEWERS)
     form = BulkDecisionForm()  # CSRF is checked for every POST by CSRFProtect
     entry_ids = form.entry_ids.data or []
     if not entry_ids:
         flash(_("请先勾选要通过的记录"), "error")
         return _back_to_queue(request.args.get("village_id", type=int))
-    approved, refused = services.approve_entries(db.session, actor, entry_ids, now=utcnow())
-    db.session.commit()
+    done = mutate(lambda: services.approve_entries(db.session, actor, entry_ids, now=utcnow()))
+    approved, refused = done.value if done.ok else ([], [])
     if approved:
         flash(_("已批量通过 %(n)s 条", n=len(approved)))
     _flash_refused(actor, refused, _("未通过"))
@@ -464,7 +383,7 @@ def approve_bulk():
 @bp.route("/approvals/bulk-reject", methods=["POST"])
 @login_required
 def reject_bulk():
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, *services.REVIEWERS)
     form = BulkDecisionForm()
     entry_ids = form.entry_ids.data or []
@@ -472,17 +391,17 @@ def reject_bulk():
         flash(_("请先勾选要驳回的记录"), "error")
         return _back_to_queue(request.args.get("village_id", type=int))
     reason = form.reason.data or ""
-    try:
-        rejected, refused = services.reject_entries(db.session, actor, entry_ids, reason=reason, now=utcnow())
-    except ValidationFailed as exc:  # no reason: the queue again, the reason field marked, nothing rejected
-        db.session.rollback()
-        village = _working_village(actor)
-        message = " ".join(m for msgs in exc.details.values() for m in msgs)
+    village = working_village(actor)
+    done = mutate(
+        lambda: services.reject_entries(db.session, actor, entry_ids, reason=reason, now=utcnow()),
+        form if village is not None else None,
+    )
+    if not done.ok:  # no reason: the queue again, the reason field marked, nothing rejected
         if village is None:
-            flash(message, "error")
             return _back_to_queue(None)
+        message = " ".join([*form.reason.errors, *form.form_errors])
         return _queue(village, bulk_error=message, bulk_reason=reason, status=422)
-    db.session.commit()
+    rejected, refused = done.value
     if rejected:
         flash(_("已批量驳回 %(n)s 条", n=len(rejected)))
     _flash_refused(actor, refused, _("未驳回"))
@@ -501,7 +420,7 @@ def _flash_refused(actor, refused, verb: str) -> None:
 @bp.route("/entries/<int:entry_id>/reverse", methods=["GET", "POST"])
 @login_required
 def reverse(entry_id: int):
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, *services.REVIEWERS)
     entry = services.get_entry(db.session, actor, entry_id)
     if not actor.user.can_see_village(entry.village_id):
@@ -509,13 +428,12 @@ def reverse(entry_id: int):
     form = ReasonForm()
     status = 200
     if form.validate_on_submit():
-        try:
-            reversal = services.reverse_entry(db.session, actor, entry_id, reason=form.reason.data, now=utcnow())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            status = _show_error(form, exc)
-        else:
+        done = mutate(
+            lambda: services.reverse_entry(db.session, actor, entry_id, reason=form.reason.data, now=utcnow()), form
+        )
+        status = done.status
+        if done.ok:
+            reversal = done.value
             h = reversal.household
             flash(
                 _(
@@ -527,7 +445,7 @@ def reverse(entry_id: int):
                     balance=h.balance,
                 )
             )
-            return redirect(url_for("households.show", household_id=h.id))
+            return redirect(url_for("home.household", household_id=h.id))
     elif form.is_submitted():
         status = 422
     return render_template("points/reverse.html", entry=entry, form=form), status
@@ -536,27 +454,18 @@ def reverse(entry_id: int):
 @bp.route("/evidence/<evidence_id>")
 @login_required
 def evidence(evidence_id: str):
-    ev = services.evidence_in_scope(db.session, page_actor(), evidence_id)
-    path = _evidence_folder() / ev.id
-    if not path.is_file():
-        abort(404)
-    response = send_file(path, mimetype=ev.content_type, max_age=3600)
-    response.cache_control.public = False
-    response.cache_control.private = True  # a household's photo: no shared caches
-    return response
-
-
-# --- rules -----------------------------------------------------------------------------
+    ev = services.evidence_in_scope(db.session, current_actor(), evidence_id)
+    return photo_response(_evidence_folder(), ev.id, ev.content_type)
 
 
 @bp.route("/rules")
 @login_required
 def rules():
-    actor = page_actor()
-    require_role(actor, *OFFICIALS)
-    village = _working_village(actor)
+    actor = current_actor()
+    require_role(actor, *OFFICIAL_ROLES)
+    village = working_village(actor)
     if village is None:
-        return _choose_village("points.rules", _("积分规则"))
+        return choose_village("points.rules", _("积分规则"))
     all_rules = db.session.scalars(services.list_rules(village.id)).all()
     sheet = village.household_scheme.categories
     categories = list(sheet) + sorted({r.category for r in all_rules} - set(sheet))
@@ -568,93 +477,82 @@ def rules():
         total=len(all_rules),
         can_edit=actor.user.has_role("village_admin"),
         form=ActionForm(),
-        vargs=_vargs(village.id),
+        vargs=village_args(village.id),
     )
 
 
 @bp.route("/rules/new", methods=["GET", "POST"])
 @login_required
 def rule_new():
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, "village_admin")
-    village = _working_village(actor)
+    village = working_village(actor)
     if village is None:
-        return _choose_village("points.rule_new", _("新增规则"))
+        return choose_village("points.rule_new", _("新增规则"))
     form = RuleForm().with_categories(village.household_scheme.categories)
     status = 200
     if form.validate_on_submit():
-        try:
-            rule = services.create_rule(db.session, actor, village.id, form.values())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            status = _show_error(form, exc)
-        else:
-            flash(_("已添加规则：%(name)s", name=rule.name))
-            return redirect(url_for("points.rules", **_vargs(village.id)))
+        done = mutate(lambda: services.create_rule(db.session, actor, village.id, form.values()), form)
+        status = done.status
+        if done.ok:
+            flash(_("已添加规则：%(name)s", name=done.value.name))
+            return redirect(url_for("points.rules", **village_args(village.id)))
     elif form.is_submitted():
         status = 422
     return render_template(
-        "points/rule_form.html", form=form, rule=None, village=village, vargs=_vargs(village.id)
+        "points/rule_form.html", form=form, rule=None, village=village, vargs=village_args(village.id)
     ), status
 
 
 @bp.route("/rules/<int:rule_id>/edit", methods=["GET", "POST"])
 @login_required
 def rule_edit(rule_id: int):
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, "village_admin")
     rule = services.get_rule(db.session, actor, rule_id)
     form = RuleForm(obj=rule).with_categories(rule.scheme.categories)
     status = 200
     if form.validate_on_submit():
-        try:
-            rule = services.update_rule(db.session, actor, rule.id, form.values())
-            db.session.commit()
-        except DomainError as exc:
-            db.session.rollback()
-            status = _show_error(form, exc)
-        else:
+        done = mutate(lambda: services.update_rule(db.session, actor, rule.id, form.values()), form)
+        status = done.status
+        if done.ok:
+            rule = done.value
             flash(_("已保存规则：%(name)s（已记录的积分不变）", name=rule.name))
-            return redirect(url_for("points.rules", **_vargs(rule.village_id)))
+            return redirect(url_for("points.rules", **village_args(rule.village_id)))
     elif form.is_submitted():
         status = 422
     village = services.village_of(db.session, rule.village_id)
     return render_template(
-        "points/rule_form.html", form=form, rule=rule, village=village, vargs=_vargs(rule.village_id)
+        "points/rule_form.html", form=form, rule=rule, village=village, vargs=village_args(rule.village_id)
     ), status
 
 
 @bp.route("/rules/<int:rule_id>/active", methods=["POST"])
 @login_required
 def rule_active(rule_id: int):
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, "village_admin")
     form = RuleActiveForm()
     active = form.active.data == "1"
-    try:
-        rule = services.update_rule(db.session, actor, rule_id, {"active": active})
-        db.session.commit()
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.render_message(), "error")
-        return redirect(url_for("points.rules", **_vargs(request.args.get("village_id", type=int))))
+    done = mutate(lambda: services.update_rule(db.session, actor, rule_id, {"active": active}))
+    if not done.ok:
+        return redirect(url_for("points.rules", **village_args(request.args.get("village_id", type=int))))
+    rule = done.value
     flash(_("已启用：%(name)s", name=rule.name) if active else _("已停用：%(name)s", name=rule.name))
-    return redirect(url_for("points.rules", **_vargs(rule.village_id)))
+    return redirect(url_for("points.rules", **village_args(rule.village_id)))
 
 
 @bp.route("/rules/standard", methods=["POST"])
 @login_required
 def rules_standard():
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, "village_admin")
-    village = _working_village(actor)
+    village = working_village(actor)
     if village is None:
-        return _choose_village("points.rules", _("积分规则"))
-    added = services.load_standard_sheet(db.session, actor, village.id)
-    db.session.commit()
+        return choose_village("points.rules", _("积分规则"))
+    added = mutate(lambda: services.load_standard_sheet(db.session, actor, village.id)).value or []
     if added:
         flash(_("已载入 %(n)s 条标准积分细则", n=len(added)))
     else:
         flash(_("标准积分细则已全部载入，没有新增"))
-    return redirect(url_for("points.rules", **_vargs(village.id)))
+    return redirect(url_for("points.rules", **village_args(village.id)))

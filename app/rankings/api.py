@@ -1,7 +1,7 @@
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from app.api import actor, api_blueprint_login, paginated, prebuilt, tz, validate_period_arg
+from app.api import api_blueprint_login, paginated, prebuilt, validate_period_arg
 from app.api.fields import StrictBoolean
 from app.api.idempotency import mutation
 from app.clock import local_today, to_local_iso, utcnow
@@ -9,7 +9,8 @@ from app.errors import NotFound
 from app.extensions import db
 from app.rankings import periods, services
 from app.regions.models import Region
-from app.scope import acting_village_id
+from app.scope import acting_village_id, existing_village
+from app.web import current_actor, tz
 
 blp = Blueprint("rankings_api", __name__, url_prefix="/api/v1", description="Rankings")
 api_blueprint_login(blp)
@@ -54,6 +55,8 @@ def _region_arg(args) -> int | None:
 def leaderboard(args):
     """Household standings: public to every logged-in user, residents included."""
     period = validate_period_arg(args["period"])
+    if args.get("village_id") is not None:
+        existing_village(args["village_id"])
     rows = services.household_standings(
         db.session,
         period,
@@ -134,7 +137,9 @@ def dump_period(view: periods.PeriodView) -> dict:
 @blp.arguments(VillageIdIn())
 @blp.response(200, PeriodOut)
 def close_period(data, period):
-    view = periods.close_period(db.session, actor(), data["village_id"], period, now=utcnow(), today=local_today(tz()))
+    view = periods.close_period(
+        db.session, current_actor(), data["village_id"], period, now=utcnow(), today=local_today(tz())
+    )
     return dump_period(view)
 
 
@@ -142,7 +147,7 @@ def close_period(data, period):
 @blp.arguments(VillageIdQuery(), location="query")
 @blp.response(200, PeriodOut)
 def get_period(args, period):
-    return dump_period(periods.get_period(db.session, actor(), args["village_id"], period))
+    return dump_period(periods.get_period(db.session, current_actor(), args["village_id"], period))
 
 
 @blp.route("/periods/<period>/finalize", methods=["POST"])
@@ -151,7 +156,7 @@ def get_period(args, period):
 @blp.response(200, PeriodOut)
 def finalize_period(data, period):
     view = periods.finalize_period(
-        db.session, actor(), data["village_id"], period, now=utcnow(), today=local_today(tz())
+        db.session, current_actor(), data["village_id"], period, now=utcnow(), today=local_today(tz())
     )
     return dump_period(view)
 
@@ -218,7 +223,7 @@ def dump_objection(o) -> dict:
 @blp.arguments(ObjectionIn())
 @blp.response(201, ObjectionOut)
 def file_objection(data):
-    o = periods.file_objection(db.session, actor(), now=utcnow(), **data)
+    o = periods.file_objection(db.session, current_actor(), now=utcnow(), **data)
     return dump_objection(o)
 
 
@@ -226,10 +231,11 @@ def file_objection(data):
 @blp.arguments(ObjectionQuery(), location="query")
 @blp.response(200, ObjectionList)
 def list_objections(args):
-    me = actor()
+    me = current_actor()
     if me.user.has_role("reviewer", "village_admin"):
         stmt = periods.list_objections(acting_village_id(me, args.get("village_id")), status=args.get("status"))
     else:
+        acting_village_id(me, args.get("village_id"), residents=True)
         stmt = periods.list_objections(
             None, status=args.get("status"), filed_by_id=me.user.id, household_id=me.user.household_id or -1
         )
@@ -239,7 +245,7 @@ def list_objections(args):
 @blp.route("/objections/<int:objection_id>", methods=["GET"])
 @blp.response(200, ObjectionOut)
 def get_objection(objection_id):
-    return dump_objection(periods.objection_in_scope(db.session, actor(), objection_id))
+    return dump_objection(periods.objection_in_scope(db.session, current_actor(), objection_id))
 
 
 @blp.route("/objections/<int:objection_id>/decide", methods=["POST"])
@@ -248,7 +254,7 @@ def get_objection(objection_id):
 @blp.response(200, ObjectionOut)
 def decide_objection(data, objection_id):
     o = periods.decide_objection(
-        db.session, actor(), objection_id, upheld=data["upheld"], note=data["note"], now=utcnow()
+        db.session, current_actor(), objection_id, upheld=data["upheld"], note=data["note"], now=utcnow()
     )
     return dump_objection(o)
 
@@ -304,7 +310,7 @@ def dump_award(a) -> dict:
 @blp.arguments(AwardIn())
 @blp.response(201, AwardList)
 def grant_awards(data):
-    awards = periods.grant_awards(db.session, actor(), now=utcnow(), today=local_today(tz()), **data)
+    awards = periods.grant_awards(db.session, current_actor(), now=utcnow(), today=local_today(tz()), **data)
     return {"items": [dump_award(a) for a in awards], "total": len(awards)}
 
 
@@ -314,4 +320,6 @@ def grant_awards(data):
 def list_awards(args):
     """Awards are public to logged-in users (residents included)."""
     period = validate_period_arg(args.get("period"), required=False)
+    if args.get("village_id") is not None:
+        existing_village(args["village_id"])
     return paginated(db.session, periods.list_awards(args.get("village_id"), period), dump_award)

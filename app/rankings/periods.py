@@ -14,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit import services as audit
-from app.audit.services import Actor
 from app.clock import normalize_period, parse_period, quarter_of, year_of
 from app.errors import (
     BadReference,
@@ -33,7 +32,7 @@ from app.points.models import KIND_RULE, Entry, Period
 from app.rankings.models import AWARD_TITLES, DISMISSED, OPEN, UPHELD, Award, Objection, Publication
 from app.rankings.services import household_standings
 from app.schemes.models import Scheme
-from app.scope import in_villages, require_role, village_in_scope
+from app.scope import Actor, in_villages, require_role, village_in_scope
 from app.villages.models import Village
 
 NOTICE, FINAL = "notice", "final"

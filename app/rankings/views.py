@@ -29,23 +29,28 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from app.auth.models import VILLAGE_ROLES
-from app.auth.views import page_actor
-from app.clock import local_today, normalize_period, parse_period, quarter_of, utcnow
-from app.errors import BadRequest, DomainError, Forbidden, NotFound, ValidationFailed
+from app.clock import normalize_period, parse_period, quarter_of, utcnow
+from app.errors import BadRequest, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.points import services as points
-from app.points.models import APPROVED, CATEGORIES, KIND_RULE, Entry
-from app.rankings import charts, services
+from app.points.models import APPROVED, KIND_RULE, Entry
 from app.rankings import periods as cycle
+from app.rankings import services
 from app.rankings.forms import OTHER_TITLE, AwardForm, ConfirmForm, DecisionForm, ObjectionForm
 from app.rankings.models import DISMISSED, OPEN, UPHELD, Award, Objection
 from app.rankings.services import household_standings
-from app.redemption.services import monthly_report
-from app.scope import acting_village_id, household_in_scope, require_role, village_in_scope
-from app.villages.forms import show_errors
+from app.scope import OFFICIAL_ROLES, household_in_scope, require_role
 from app.villages.models import Village
-from app.villages.services import list_villages
+from app.web import (
+    current_actor,
+    mutate,
+    show_error,
+    today,
+    village_args,
+    village_choices,
+    working_village,
+    working_village_id,
+)
 
 bp = Blueprint("rankings", __name__, template_folder="templates")
 
@@ -132,9 +137,9 @@ def _scope(villages) -> tuple[str, int | None, str | None]:
 @bp.route("/standings")
 @login_required
 def standings():
-    today = local_today(current_app.config["TIMEZONE"])
-    quarters, years = recent_periods(today)
-    period = quarter_of(today)
+    day = today()
+    quarters, years = recent_periods(day)
+    period = quarter_of(day)
     if request.args.get("period"):
         try:
             period = normalize_period(request.args["period"])
@@ -142,7 +147,7 @@ def standings():
             flash(_("期间格式须为 2026Q3 或 2026，已显示本季度"), "error")
     if period not in quarters + years:
         (years if len(period) == 4 else quarters).append(period)
-    villages = db.session.scalars(list_villages()).all()
+    villages = village_choices()
     scope, village_id, township = _scope(villages)
     rows = household_standings(db.session, period, village_id=village_id, township=township)
     page = ListPage.of(rows, request.args.get("page", 1, type=int), PER_PAGE)
@@ -182,10 +187,6 @@ CERTIFICATES_MAX = 500
 OBJECTIONS_PER_PAGE = 20
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_CHUNK_ROWS = 500
-
-
-def _today():
-    return local_today(current_app.config["TIMEZONE"])
 
 
 def _local(value: datetime | None) -> datetime | None:
@@ -234,7 +235,7 @@ def _mask_names() -> bool:
 
 
 @bp.context_processor
-def _helpers():
+def template_helpers():
     return {
         "period_label": period_label,
         "period_title": period_title,
@@ -244,13 +245,6 @@ def _helpers():
         "objection_status": OBJECTION_STATUS,
         "period_status": PERIOD_STATUS,
     }
-
-
-def _error_text(exc: DomainError) -> str:
-    """A refusal as one line: the field messages of a ValidationFailed, else its message."""
-    if isinstance(exc, ValidationFailed):
-        return "；".join(str(m) for messages in exc.details.values() for m in messages)
-    return exc.render_message()
 
 
 def _period_arg(default: str) -> str:
@@ -263,20 +257,6 @@ def _period_arg(default: str) -> str:
     except ValueError:
         flash(_("期间格式须为 2026Q3 或 2026，已显示 %(p)s", p=default), "error")
         return default
-
-
-def _admin_args(actor) -> dict:
-    """``village_id`` kept in links and redirects: only an admin chooses one."""
-    vid = request.args.get("village_id", type=int)
-    return {"village_id": vid} if actor.user.is_admin and vid else {}
-
-
-def _official_village(actor) -> Village | None:
-    """An official's own village; the one an admin chose with ``?village_id=`` (else None)."""
-    village_id = acting_village_id(actor, request.args.get("village_id", type=int))
-    if village_id is None:
-        return None
-    return village_in_scope(db.session, actor, village_id)
 
 
 def _reader_village(actor, village_id: int | None) -> Village | None:
@@ -297,9 +277,7 @@ def _reader_village(actor, village_id: int | None) -> Village | None:
 
 
 def _pick_village(title: str):
-    return render_template(
-        "rankings/pick_village.html", title=title, villages=db.session.scalars(list_villages()).all()
-    )
+    return render_template("rankings/pick_village.html", title=title, villages=village_choices())
 
 
 def _standing_rows(standings: list[dict], mask: bool) -> list[dict]:
@@ -313,12 +291,9 @@ def _standing_rows(standings: list[dict], mask: bool) -> list[dict]:
     ]
 
 
-# --- period management (reviewers) -------------------------------------------------------------
-
-
 def _render_periods(actor, village: Village, forms: dict | None = None, status: int = 200):
-    today = _today()
-    names = cycle.periods_of(today)
+    day = today()
+    names = cycle.periods_of(day)
     pending = services.pending_by_period(db.session, village.id)
     open_objections = db.session.scalars(cycle.list_objections(village.id, status=OPEN)).all()
     awards_by_period: dict[str, list] = {}
@@ -332,14 +307,14 @@ def _render_periods(actor, village: Village, forms: dict | None = None, status: 
             {
                 "period": name,
                 "view": view,
-                "ended": parse_period(name)[1] < today,
+                "ended": parse_period(name)[1] < day,
                 "pending": pending.get(name, 0),
                 "objections": sum(
                     1 for o in open_objections if o.period == name or (len(name) == 4 and o.period[:4] == name)
                 ),
                 "awards": awards_by_period.get(name, []),
                 "form": forms.get(name) or AwardForm(prefix=f"award-{name}", formdata=None),
-                "notice_over": view.notice_ends_on is not None and today > view.notice_ends_on,
+                "notice_over": view.notice_ends_on is not None and day > view.notice_ends_on,
             }
         )
     return (
@@ -348,8 +323,8 @@ def _render_periods(actor, village: Village, forms: dict | None = None, status: 
             village=village,
             rows=rows,
             confirm=ConfirmForm(),
-            admin_args=_admin_args(actor),
-            today=today,
+            admin_args=village_args(working_village_id(actor)),
+            today=day,
         ),
         status,
     )
@@ -358,9 +333,9 @@ def _render_periods(actor, village: Village, forms: dict | None = None, status: 
 @bp.route("/periods")
 @login_required
 def periods():
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, "reviewer")
-    village = _official_village(actor)
+    village = working_village(actor)
     if village is None:
         return _pick_village(_("公示与评优"))
     return _render_periods(actor, village)
@@ -368,25 +343,21 @@ def periods():
 
 def _cycle_action(action, period: str, done):
     """Run a 公示/定稿 button: one service call, commit, a flash, back to the list."""
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, "reviewer")
-    village = _official_village(actor)
+    village = working_village(actor)
     if village is None:
         raise NotFound()
     if not ConfirmForm().validate_on_submit():
         flash(_("页面已过期，请刷新后重试"), "error")
     else:
-        try:
-            view = action(db.session, actor, village.id, period, now=utcnow(), today=_today())
-        except (NotFound, Forbidden):
-            raise
-        except DomainError as exc:
-            db.session.rollback()
-            flash(_error_text(exc), "error")
-        else:
-            db.session.commit()
-            flash(done(view))
-    return redirect(url_for(".periods", **_admin_args(actor)))
+        outcome = mutate(
+            lambda: action(db.session, actor, village.id, period, now=utcnow(), today=today()),
+            reraise=(NotFound, Forbidden),
+        )
+        if outcome.ok:
+            flash(done(outcome.value))
+    return redirect(url_for(".periods", **village_args(working_village_id(actor))))
 
 
 @bp.route("/periods/<period>/close", methods=["POST"])
@@ -415,9 +386,9 @@ def finalize_period(period):
 @bp.route("/periods/<period>/awards", methods=["POST"])
 @login_required
 def grant_awards(period):
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, "reviewer")
-    village = _official_village(actor)
+    village = working_village(actor)
     if village is None:
         raise NotFound()
     try:
@@ -427,28 +398,18 @@ def grant_awards(period):
     form = AwardForm(prefix=f"award-{period}")
     if not form.validate_on_submit():
         return _render_periods(actor, village, {period: form}, 422)
-    try:
-        awards = cycle.grant_awards(
-            db.session,
-            actor,
-            period=period,
-            village_id=village.id,
-            now=utcnow(),
-            today=_today(),
-            **form.values(),
-        )
-    except ValidationFailed as exc:
-        db.session.rollback()
-        title_field = "title_other" if form.title_choice.data == OTHER_TITLE else "title_choice"
-        show_errors(form, exc, rename={"title": title_field})
-        return _render_periods(actor, village, {period: form}, 422)
-    except (NotFound, Forbidden):
-        raise
-    except DomainError as exc:
-        db.session.rollback()
-        form.form_errors.append(exc.render_message())
-        return _render_periods(actor, village, {period: form}, exc.status)
-    db.session.commit()
+    title_field = "title_other" if form.title_choice.data == OTHER_TITLE else "title_choice"
+    done = mutate(
+        lambda: cycle.grant_awards(
+            db.session, actor, period=period, village_id=village.id, now=utcnow(), today=today(), **form.values()
+        ),
+        form,
+        rename={"title": title_field},
+        reraise=(NotFound, Forbidden),
+    )
+    if not done.ok:
+        return _render_periods(actor, village, {period: form}, done.status)
+    awards = done.value
     values = form.values()
     flash(
         _(
@@ -458,21 +419,18 @@ def grant_awards(period):
             bonus=_("，每户奖励 %(b)s 分", b=values["bonus_points"]) if values["bonus_points"] else "",
         )
     )
-    return redirect(url_for(".periods", **_admin_args(actor)))
-
-
-# --- the notice board (公示栏) and the hall's big screen ------------------------------------------
+    return redirect(url_for(".periods", **village_args(working_village_id(actor))))
 
 
 @bp.route("/notice")
 @login_required
 def notice_latest():
     """The village's most recent publication (or this quarter, not yet published)."""
-    actor = page_actor()
+    actor = current_actor()
     village = _reader_village(actor, request.args.get("village_id", type=int))
     if village is None:
         return _pick_village(_("公示栏"))
-    names = cycle.periods_of(_today())
+    names = cycle.periods_of(today())
     chosen = next((p for p in names if cycle.view_period(db.session, village.id, p).publication), names[0])
     return redirect(url_for(".notice", period=chosen, village_id=village.id))
 
@@ -480,7 +438,7 @@ def notice_latest():
 @bp.route("/notice/<period>")
 @login_required
 def notice(period):
-    actor = page_actor()
+    actor = current_actor()
     village = _reader_village(actor, request.args.get("village_id", type=int))
     if village is None:
         return _pick_village(_("公示栏"))
@@ -505,8 +463,8 @@ def notice(period):
         mask=mask,
         mask_name=mask_name,
         objection_url=url_for(".new_objection", period=period, village_id=village.id, _external=True),
-        periods=cycle.periods_of(_today()),
-        printed_on=_today(),
+        periods=cycle.periods_of(today()),
+        printed_on=today(),
     )
 
 
@@ -514,11 +472,11 @@ def notice(period):
 @login_required
 def bigscreen():
     """The village hall's television: top 20 and the latest awards, reloading itself."""
-    actor = page_actor()
+    actor = current_actor()
     village = _reader_village(actor, request.args.get("village_id", type=int))
     if village is None:
         return _pick_village(_("大屏展示"))
-    period = _period_arg(quarter_of(_today()))
+    period = _period_arg(quarter_of(today()))
     view = cycle.view_period(db.session, village.id, period)
     if view.publication:
         standings = [s for s in view.standings if s["rank"] <= BIGSCREEN_TOP]
@@ -543,13 +501,10 @@ def bigscreen():
     )
 
 
-# --- awards and certificates (奖状) ----------------------------------------------------------------
-
-
 @bp.route("/awards")
 @login_required
 def awards():
-    actor = page_actor()
+    actor = current_actor()
     village = _reader_village(actor, request.args.get("village_id", type=int))
     if village is None:
         return _pick_village(_("评优结果"))
@@ -560,7 +515,7 @@ def awards():
         village=village,
         period=period,
         awards=rows,
-        periods=cycle.periods_of(_today()),
+        periods=cycle.periods_of(today()),
         mask=_mask_names(),
         mask_name=mask_name,
     )
@@ -573,7 +528,7 @@ def _certificate_context(village: Village) -> dict:
 @bp.route("/awards/<int:award_id>/certificate")
 @login_required
 def certificate(award_id):
-    actor = page_actor()
+    actor = current_actor()
     award = db.session.get(Award, award_id)
     if award is None:
         raise NotFound()
@@ -587,7 +542,7 @@ def certificate(award_id):
 @login_required
 def certificates():
     """Every certificate of a period (or of the village), one per A4 page."""
-    actor = page_actor()
+    actor = current_actor()
     village = _reader_village(actor, request.args.get("village_id", type=int))
     if village is None:
         return _pick_village(_("打印奖状"))
@@ -603,19 +558,16 @@ def certificates():
     )
 
 
-# --- the yearly passbook (存折) ------------------------------------------------------------------
-
-
 @bp.route("/passbook/<int:household_id>")
 @login_required
 def passbook_this_year(household_id):
-    return redirect(url_for(".passbook", household_id=household_id, year=_today().year))
+    return redirect(url_for(".passbook", household_id=household_id, year=today().year))
 
 
 @bp.route("/passbook/<int:household_id>/<int:year>")
 @login_required
 def passbook(household_id, year):
-    actor = page_actor()
+    actor = current_actor()
     household = household_in_scope(db.session, actor, household_id)
     if not 2000 <= year <= 2100:
         raise NotFound()
@@ -641,7 +593,7 @@ def passbook(household_id, year):
         and e.period not in final
         and e.period[:4] not in final
     }
-    today = _today()
+    day = today()
     return render_template(
         "rankings/passbook.html",
         household=household,
@@ -651,12 +603,9 @@ def passbook(household_id, year):
         lines=lines,
         objectable=objectable,
         official=user.can_see_village(household.village_id),
-        this_year=today.year,
-        printed_on=today,
+        this_year=day.year,
+        printed_on=day,
     )
-
-
-# --- objections (异议) ------------------------------------------------------------------------------
 
 
 def _entries_by_id(ids) -> dict:
@@ -669,7 +618,7 @@ def _entries_by_id(ids) -> dict:
 @bp.route("/objections/new", methods=["GET", "POST"])
 @login_required
 def new_objection():
-    actor = page_actor()
+    actor = current_actor()
     user = actor.user
     if not (user.household_id or user.has_role("reviewer")):
         raise Forbidden()
@@ -681,8 +630,8 @@ def new_objection():
     village_id = request.args.get("village_id", type=int) or (
         int(form.village_id.data) if (form.village_id.data or "").isdigit() else user.village_id
     )
-    today = _today()
-    names = cycle.periods_of(today)
+    day = today()
+    names = cycle.periods_of(day)
     form.period.choices = [SelectChoice(p, period_label(p)) for p in names]
     if request.method == "GET":
         form.entry_id.data = str(entry.id) if entry else ""
@@ -696,19 +645,12 @@ def new_objection():
     status = 200
     if form.validate_on_submit():
         target = {"entry_id": entry.id} if entry else {"period": form.period.data, "village_id": village_id}
-        try:
-            objection = cycle.file_objection(db.session, actor, reason=form.reason.data, now=utcnow(), **target)
-        except ValidationFailed as exc:
-            db.session.rollback()
-            show_errors(form, exc)
-            status = 422
-        except DomainError as exc:
-            db.session.rollback()
-            form.form_errors.append(_error_text(exc))
-            status = exc.status
-        else:
-            db.session.commit()
-            flash(_("异议已提交（第 %(id)s 号），村评议会将尽快处理", id=objection.id))
+        done = mutate(
+            lambda: cycle.file_objection(db.session, actor, reason=form.reason.data, now=utcnow(), **target), form
+        )
+        status = done.status
+        if done.ok:
+            flash(_("异议已提交（第 %(id)s 号），村评议会将尽快处理", id=done.value.id))
             return redirect(url_for(".my_objections"))
     elif form.is_submitted():
         status = 422
@@ -726,7 +668,7 @@ def new_objection():
 @bp.route("/objections/mine")
 @login_required
 def my_objections():
-    actor = page_actor()
+    actor = current_actor()
     user = actor.user
     stmt = cycle.list_objections(None, filed_by_id=user.id, household_id=user.household_id or -1)
     pagination = db.paginate(stmt, page=max(1, request.args.get("page", 1, type=int)), per_page=OBJECTIONS_PER_PAGE)
@@ -738,7 +680,7 @@ def my_objections():
 
 
 def _render_queue(actor, forms: dict | None = None, status: int = 200):
-    village_id = acting_village_id(actor, request.args.get("village_id", type=int))
+    village_id = working_village_id(actor)
     open_rows = list(reversed(db.session.scalars(cycle.list_objections(village_id, status=OPEN)).all()))
     decided = db.paginate(
         cycle.list_objections(village_id).where(Objection.status != OPEN),
@@ -756,8 +698,8 @@ def _render_queue(actor, forms: dict | None = None, status: int = 200):
             decided=decided,
             forms=forms,
             entries=_entries_by_id([o.entry_id for o in open_rows] + [o.entry_id for o in decided.items]),
-            admin_args=_admin_args(actor),
-            villages=db.session.scalars(list_villages()).all() if actor.user.is_admin else [],
+            admin_args=village_args(working_village_id(actor)),
+            villages=village_choices() if actor.user.is_admin else [],
             village_id=village_id,
         ),
         status,
@@ -767,7 +709,7 @@ def _render_queue(actor, forms: dict | None = None, status: int = 200):
 @bp.route("/objections")
 @login_required
 def objections():
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, "reviewer")
     return _render_queue(actor)
 
@@ -775,7 +717,7 @@ def objections():
 @bp.route("/objections/<int:objection_id>/decide", methods=["POST"])
 @login_required
 def decide_objection(objection_id):
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, "reviewer")
     form = DecisionForm(prefix=f"o{objection_id}")
     if not form.validate_on_submit():
@@ -784,144 +726,36 @@ def decide_objection(objection_id):
             raise NotFound()
         return _render_queue(actor, {objection_id: form}, 422)
     upheld = form.upheld.data == "yes"
-    try:
-        objection = cycle.decide_objection(
+    done = mutate(
+        lambda: cycle.decide_objection(
             db.session, actor, objection_id, upheld=upheld, note=form.note.data, now=utcnow()
-        )
-    except ValidationFailed as exc:
-        db.session.rollback()
-        show_errors(form, exc)
+        ),
+        reraise=(NotFound, Forbidden),
+    )
+    if isinstance(done.error, ValidationFailed):
+        show_error(form, done.error)
         return _render_queue(actor, {objection_id: form}, 422)
-    except (NotFound, Forbidden):
-        raise
-    except DomainError as exc:
-        db.session.rollback()
-        flash(_error_text(exc), "error")
-        return redirect(url_for(".objections", **_admin_args(actor)))
-    db.session.commit()
+    if not done.ok:
+        return redirect(url_for(".objections", **village_args(working_village_id(actor))))
+    objection = done.value
     if upheld and objection.reversal_entry_id:
         flash(_("第 %(id)s 号异议成立：该笔记录已冲正，排名已重新公示", id=objection.id))
     elif upheld:
         flash(_("第 %(id)s 号异议成立", id=objection.id))
     else:
         flash(_("第 %(id)s 号异议不成立，已答复", id=objection.id))
-    return redirect(url_for(".objections", **_admin_args(actor)))
-
-
-# --- statistics and exports -------------------------------------------------------------------
-
-
-def _stats_scope(actor) -> tuple[int | None, str | None, str]:
-    """(village_id, township, label): an official's own village; an admin's choice."""
-    user = actor.user
-    if user.is_admin:
-        village_id = request.args.get("village_id", type=int)
-        if village_id:
-            village = db.session.get(Village, village_id)
-            if village is None:
-                raise NotFound()
-            return village.id, None, village.name
-        township = (request.args.get("township") or "").strip()[:100]
-        if township:
-            return None, township, township
-        return None, None, _("全部村")
-    village = village_in_scope(db.session, actor, user.village_id)
-    return village.id, None, village.name
-
-
-@bp.route("/stats")
-@login_required
-def stats():
-    actor = page_actor()
-    require_role(actor, *VILLAGE_ROLES)
-    village_id, township, scope_label = _stats_scope(actor)
-    today = _today()
-    year = request.args.get("year", today.year, type=int)
-    if not 2000 <= year <= 2100:
-        year = today.year
-    months = list(range(1, 13))
-    month_labels = [_("%(m)s月", m=m) for m in months]
-
-    by_cat = services.points_by_category_month(db.session, year, village_id=village_id, township=township)
-    present = {c for _m, c in by_cat}
-    categories = [c for c in CATEGORIES if c in present] + sorted(present - set(CATEGORIES))
-    cat_series = [(c or _("未分类"), [by_cat.get((m, c), 0) for m in months]) for c in categories]
-    category_chart = charts.stacked_bar_chart(
-        month_labels, cat_series, title=_("%(y)s 年各月积分（按类别）", y=year), unit=_("分")
-    )
-
-    quarters = [f"{year}Q{q}" for q in range(1, 5)]
-    per_quarter = {q: services.village_standings(db.session, q, township=township) for q in quarters}
-    village_rows: dict[int, dict] = {}
-    for q in quarters:
-        for row in per_quarter[q]:
-            if village_id is not None and row.village_id != village_id:
-                continue
-            item = village_rows.setdefault(row.village_id, {"name": row.name, "code": row.code, "rates": {}})
-            item["rates"][q] = round(row.participation_rate * 100, 1)
-    village_list = sorted(village_rows.values(), key=lambda r: r["code"])
-    participation_chart = charts.grouped_bar_chart(
-        [v["name"] for v in village_list],
-        [
-            (_("第%(q)s季度", q=quarter_numeral(i + 1)), [v["rates"].get(q, 0) for v in village_list])
-            for i, q in enumerate(quarters)
-        ],
-        title=_("%(y)s 年各村各季度参与率", y=year),
-        unit="%",
-    )
-
-    if township:
-        ids = db.session.scalars(select(Village.id).where(Village.township == township)).all()
-        report = [row for vid in ids for row in monthly_report(db.session, vid)]
-    else:
-        report = monthly_report(db.session, village_id)
-    yuan = dict.fromkeys(months, 0.0)
-    for row in report:
-        if row.month.startswith(f"{year}-"):
-            yuan[int(row.month[5:7])] += row.yuan
-    redemption_chart = charts.bar_chart(
-        month_labels, [round(yuan[m], 2) for m in months], title=_("%(y)s 年各月兑换金额", y=year), unit=_("元")
-    )
-
-    export_period = quarter_of(today) if year == today.year else f"{year}Q4"
-    export_args = {"period": export_period}
-    if village_id is not None:
-        export_args["village_id"] = village_id
-    elif township:
-        export_args["township"] = township
-    else:
-        export_args["scope"] = "all"
-    return render_template(
-        "rankings/stats.html",
-        year=year,
-        years=list(range(today.year, today.year - 5, -1)),
-        scope_label=scope_label,
-        village_id=village_id,
-        township=township,
-        villages=db.session.scalars(list_villages()).all() if actor.user.is_admin else [],
-        category_chart=category_chart,
-        cat_series=cat_series,
-        month_labels=month_labels,
-        participation_chart=participation_chart,
-        village_list=village_list,
-        quarters=quarters,
-        redemption_chart=redemption_chart,
-        yuan=yuan,
-        months=months,
-        export_period=export_period,
-        export_args=export_args,
-    )
+    return redirect(url_for(".objections", **village_args(working_village_id(actor))))
 
 
 def _export_rows():
     """The standings to export: ``?period=`` and ``?scope=``/``?village_id=``/``?township=``
     as on the standings page. Officials only: it is the whole register's names at once."""
-    require_role(page_actor(), *VILLAGE_ROLES)
+    require_role(current_actor(), *OFFICIAL_ROLES)
     try:
-        period = normalize_period(request.args.get("period") or quarter_of(_today()))
+        period = normalize_period(request.args.get("period") or quarter_of(today()))
     except ValueError as exc:
         raise BadRequest() from exc
-    _label, village_id, township = _scope(db.session.scalars(list_villages()).all())
+    _label, village_id, township = _scope(village_choices())
     rows = services.iter_household_standings(db.session, period, village_id=village_id, township=township)
     return period, rows
 

@@ -2,7 +2,7 @@ from flask import Response, current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from app.api import actor, api_blueprint_login, image_response, paginated, tz
+from app.api import api_blueprint_login, image_response, paginated
 from app.api.idempotency import mutation
 from app.clock import local_today, to_local_iso, utcnow
 from app.errors import ValidationFailed
@@ -10,6 +10,7 @@ from app.extensions import db
 from app.redemption import qr, services
 from app.redemption.models import Item, Redemption, Shop
 from app.scope import acting_village_id, household_in_scope
+from app.web import current_actor, tz
 
 blp = Blueprint("redemption_api", __name__, url_prefix="/api/v1", description="Points shop and QR cards")
 api_blueprint_login(blp)
@@ -190,15 +191,14 @@ def _secret() -> str:
 @blp.arguments(ShopIn())
 @blp.response(201, ShopOut)
 def create_shop(data):
-    return dump_shop(services.create_shop(db.session, actor(), data["village_id"], data["name"]))
+    return dump_shop(services.create_shop(db.session, current_actor(), data["village_id"], data["name"]))
 
 
 @blp.route("/shops", methods=["GET"])
 @blp.arguments(ShopQuery(), location="query")
 @blp.response(200, ShopList)
 def list_shops(args):
-    me = actor().user
-    village_id = args.get("village_id") if me.is_admin else me.village_id
+    village_id = acting_village_id(current_actor(), args.get("village_id"), residents=True)
     return paginated(db.session, services.list_shops(village_id), dump_shop)
 
 
@@ -208,7 +208,7 @@ def list_shops(args):
 @blp.response(201, ItemOut)
 def create_item(data):
     shop_id = data.pop("shop_id")
-    return dump_item(services.create_item(db.session, actor(), shop_id, data, now=utcnow()))
+    return dump_item(services.create_item(db.session, current_actor(), shop_id, data, now=utcnow()))
 
 
 @blp.route("/items", methods=["GET"])
@@ -216,7 +216,7 @@ def create_item(data):
 @blp.response(200, ItemList)
 def list_items(args):
     """The catalogue: officials of the village and its residents."""
-    shop = services.shop_in_scope(db.session, actor(), args["shop_id"], residents=True)
+    shop = services.shop_in_scope(db.session, current_actor(), args["shop_id"], residents=True)
     return paginated(db.session, services.list_items(shop.id), dump_item)
 
 
@@ -225,7 +225,7 @@ def list_items(args):
 @blp.arguments(ItemPatch())
 @blp.response(200, ItemOut)
 def patch_item(data, item_id):
-    return dump_item(services.update_item(db.session, actor(), item_id, data, now=utcnow()))
+    return dump_item(services.update_item(db.session, current_actor(), item_id, data, now=utcnow()))
 
 
 @blp.route("/items/<int:item_id>/receipts", methods=["POST"])
@@ -235,7 +235,7 @@ def patch_item(data, item_id):
 def receive(data, item_id):
     """Goods received (入库) or written off (``reason: loss``): a stock movement."""
     item = services.receive_stock(
-        db.session, actor(), item_id, data["quantity"], reason=data["reason"], note=data["note"], now=utcnow()
+        db.session, current_actor(), item_id, data["quantity"], reason=data["reason"], note=data["note"], now=utcnow()
     )
     return dump_item(item)
 
@@ -249,7 +249,7 @@ def create_redemption(data):
         raise ValidationFailed({"qr_token": ["须提供 qr_token 或 household_id"]})
     r = services.redeem(
         db.session,
-        actor(),
+        current_actor(),
         shop_id=data["shop_id"],
         lines=data["lines"],
         qr_token=data.get("qr_token"),
@@ -265,20 +265,25 @@ def create_redemption(data):
 @blp.arguments(RedemptionQuery(), location="query")
 @blp.response(200, RedemptionList)
 def list_redemptions(args):
-    me = actor()
+    me = current_actor()
+    # A shop or household filter names one the caller may see, or the answer is 404.
+    if args.get("shop_id") is not None:
+        services.shop_in_scope(db.session, me, args["shop_id"], residents=True)
+    if args.get("household_id") is not None:
+        household_in_scope(db.session, me, args["household_id"])
     if me.user.has_role("village_admin", "reviewer", "clerk"):
         stmt = services.redemptions(
             shop_id=args.get("shop_id"), household_id=args.get("household_id"), village_id=acting_village_id(me, None)
         )
     else:
-        stmt = services.redemptions(household_id=me.user.household_id or -1)
+        stmt = services.redemptions(shop_id=args.get("shop_id"), household_id=me.user.household_id or -1)
     return paginated(db.session, stmt, dump_redemption)
 
 
 @blp.route("/redemptions/<int:redemption_id>", methods=["GET"])
 @blp.response(200, RedemptionOut)
 def get_redemption(redemption_id):
-    return dump_redemption(services.redemption_in_scope(db.session, actor(), redemption_id))
+    return dump_redemption(services.redemption_in_scope(db.session, current_actor(), redemption_id))
 
 
 @blp.route("/redemptions/<int:redemption_id>/cancel", methods=["POST"])
@@ -286,28 +291,30 @@ def get_redemption(redemption_id):
 @blp.arguments(CancelIn())
 @blp.response(200, RedemptionOut)
 def cancel(data, redemption_id):
-    r = services.cancel_redemption(db.session, actor(), redemption_id, reason=data["reason"], now=utcnow(), tz=tz())
+    r = services.cancel_redemption(
+        db.session, current_actor(), redemption_id, reason=data["reason"], now=utcnow(), tz=tz()
+    )
     return dump_redemption(r)
 
 
 @blp.route("/households/<int:household_id>/qr", methods=["GET"])
 @blp.response(200, CardTokenOut)
 def card(household_id):
-    household = household_in_scope(db.session, actor(), household_id)
+    household = household_in_scope(db.session, current_actor(), household_id)
     return {"token": services.card_token(_secret(), household)}
 
 
 @blp.route("/households/<int:household_id>/qr.png", methods=["GET"])
 @blp.doc(responses=image_response("image/png"))
 def card_png(household_id):
-    household = household_in_scope(db.session, actor(), household_id)
+    household = household_in_scope(db.session, current_actor(), household_id)
     return Response(qr.png(services.card_token(_secret(), household)), mimetype="image/png")
 
 
 @blp.route("/households/<int:household_id>/qr.svg", methods=["GET"])
 @blp.doc(responses=image_response("image/svg+xml"))
 def card_svg(household_id):
-    household = household_in_scope(db.session, actor(), household_id)
+    household = household_in_scope(db.session, current_actor(), household_id)
     return Response(qr.svg(services.card_token(_secret(), household)), mimetype="image/svg+xml")
 
 
@@ -315,4 +322,4 @@ def card_svg(household_id):
 @mutation
 @blp.response(200, CardTokenOut)
 def revoke(household_id):
-    return {"token": services.revoke_card(db.session, actor(), household_id, _secret())}
+    return {"token": services.revoke_card(db.session, current_actor(), household_id, _secret())}

@@ -17,7 +17,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from app.audit import services as audit
-from app.audit.services import Actor
 from app.clock import local_today
 from app.errors import (
     AlreadyCancelled,
@@ -49,7 +48,7 @@ from app.redemption.models import (
     Shop,
     StockMovement,
 )
-from app.scope import household_in_scope, in_villages, require_role, village_in_scope
+from app.scope import Actor, household_in_scope, in_villages, require_role, village_in_scope
 
 MAX_LINES = 50
 MAX_LINE_QUANTITY = 100

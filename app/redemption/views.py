@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -33,11 +32,9 @@ from wtforms.fields.choices import SelectChoice
 
 from app.api import domain_error_response, refuse_unstorable_input
 from app.api.idempotency import IdempotencyRecord
-from app.auth.views import page_actor
-from app.clock import local_today, utcnow
-from app.errors import DomainError, IdempotencyConflict, NotFound, ValidationFailed
+from app.clock import utcnow
+from app.errors import DomainError, IdempotencyConflict, NotFound
 from app.extensions import db
-from app.forms import show_errors
 from app.households.models import Household
 from app.redemption import qr, services
 from app.redemption.forms import (
@@ -62,9 +59,11 @@ from app.redemption.models import (
     Shop,
     StockMovement,
 )
-from app.scope import acting_village_id, household_in_scope, require_role, village_in_scope
+from app.redirects import same_site_path
+from app.scope import household_in_scope, require_role, village_in_scope
 from app.villages.models import Village
 from app.villages.services import list_villages
+from app.web import current_actor, error_text, mutate, secret, today, tz, village_choices, working_village_id
 
 bp = Blueprint("redemption", __name__, template_folder="templates")
 
@@ -83,21 +82,9 @@ REASON_LABELS = {
 }
 
 
-def _tz() -> str:
-    return current_app.config["TIMEZONE"]
-
-
-def _secret() -> str:
-    return current_app.config["SECRET_KEY"]
-
-
-def _today() -> date:
-    return local_today(_tz())
-
-
 @bp.context_processor
 def _template_helpers():
-    zone = ZoneInfo(_tz())
+    zone = ZoneInfo(tz())
 
     def local(value, fmt="%Y-%m-%d %H:%M"):
         return value.replace(tzinfo=UTC).astimezone(zone).strftime(fmt) if value else ""
@@ -114,19 +101,7 @@ def card_svg(token: str) -> Markup:
 
 
 def _safe_next(default: str) -> str:
-    target = request.values.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else default
-
-
-def _form_message(exc: DomainError) -> str:
-    """A refusal in one sentence; for field errors, the fields' own messages."""
-    if isinstance(exc, ValidationFailed):
-        parts = [str(m) for msgs in exc.details.values() for m in (msgs if isinstance(msgs, list) else [msgs])]
-        return "；".join(parts) or exc.render_message()
-    return exc.render_message()
-
-
-# --- the counter ---------------------------------------------------------------------------------
+    return same_site_path(request.values.get("next")) or default
 
 
 def _counter_shops(actor) -> list[Shop]:
@@ -135,7 +110,9 @@ def _counter_shops(actor) -> list[Shop]:
     user = actor.user
     if user.shop_id and not user.is_admin:
         return [services.counter_shop(db.session, actor, user.shop_id)]
-    stmt = services.list_shops(acting_village_id(actor, None)).where(Shop.active.is_(True))
+    stmt = services.list_shops(working_village_id(actor) if not actor.user.is_admin else None).where(
+        Shop.active.is_(True)
+    )
     return list(db.session.scalars(stmt))
 
 
@@ -183,7 +160,7 @@ def _render_counter(shops, shop, *, household=None, card="", lookup_form=None, t
 @bp.route("/shop/counter")
 @login_required
 def counter():
-    shops = _counter_shops(page_actor())
+    shops = _counter_shops(current_actor())
     return _render_counter(shops, _chosen_shop(shops, request.args.get("shop_id", type=int)))
 
 
@@ -192,7 +169,7 @@ def counter():
 def counter_lookup():
     """The household of a scanned card or typed number: JSON for the counter's script,
     the counter page itself for a browser without it."""
-    actor = page_actor()
+    actor = current_actor()
     if request.is_json:
         refused = refuse_unstorable_input()  # a body too deep to parse, a lone surrogate: the API's answer
         if refused is not None:
@@ -202,7 +179,7 @@ def counter_lookup():
         card = str(data.get("card") or "")
         try:
             shop = services.counter_shop(db.session, actor, as_int(str(data.get("shop_id") or "")))
-            household = services.household_at_counter(db.session, actor, shop, card, _secret())
+            household = services.household_at_counter(db.session, actor, shop, card, secret())
         except DomainError as exc:
             db.session.rollback()
             return domain_error_response(exc)
@@ -214,10 +191,10 @@ def counter_lookup():
         return redirect(url_for(".counter"))
     if form.validate_on_submit():
         try:
-            household = services.household_at_counter(db.session, actor, shop, form.card.data or "", _secret())
+            household = services.household_at_counter(db.session, actor, shop, form.card.data or "", secret())
         except DomainError as exc:
             db.session.rollback()
-            form.card.errors = [_form_message(exc)]
+            form.card.errors = [error_text(exc)]
             return _render_counter(shops, shop, lookup_form=form, status=exc.status)
         return _render_counter(shops, shop, household=household, card=form.card.data or "")
     return _render_counter(shops, shop, lookup_form=form)
@@ -252,7 +229,7 @@ def _redeem_once(key: str, run) -> int:
 @login_required
 def counter_redeem():
     """The cart posted as a form (the counter's script uses the API instead)."""
-    actor = page_actor()
+    actor = current_actor()
     shops = _counter_shops(actor)
     form = CartForm()
     shop = _chosen_shop(shops, as_int(form.shop_id.data or ""))
@@ -261,10 +238,10 @@ def counter_redeem():
         return redirect(url_for(".counter"))
     card = form.card.data or ""
     try:
-        household = services.household_at_counter(db.session, actor, shop, card, _secret())
+        household = services.household_at_counter(db.session, actor, shop, card, secret())
     except DomainError as exc:
         db.session.rollback()
-        flash(_form_message(exc), "error")
+        flash(error_text(exc), "error")
         return redirect(url_for(".counter"))
     lines = form.lines(request.form)
     household_id = household.id
@@ -279,8 +256,8 @@ def counter_redeem():
                     lines=lines,
                     household_id=household_id,
                     now=utcnow(),
-                    today=_today(),
-                    secret=_secret(),
+                    today=today(),
+                    secret=secret(),
                 ).id
             ),
         )
@@ -292,7 +269,7 @@ def counter_redeem():
             household=db.session.get(Household, household_id),
             card=card,
             typed=form.quantities(request.form),
-            error=_form_message(exc),
+            error=error_text(exc),
             status=exc.status,
         )
     db.session.commit()
@@ -302,7 +279,7 @@ def counter_redeem():
 @bp.route("/shop/redemptions/<int:redemption_id>/receipt")
 @login_required
 def receipt(redemption_id):
-    actor = page_actor()
+    actor = current_actor()
     r = services.redemption_in_scope(db.session, actor, redemption_id)
     official = actor.user.can_see_village(r.village_id)
     return render_template(
@@ -318,26 +295,21 @@ def receipt(redemption_id):
 @bp.route("/shop/redemptions/<int:redemption_id>/cancel", methods=["POST"])
 @login_required
 def cancel(redemption_id):
-    actor = page_actor()
+    actor = current_actor()
     form = CancelForm()
     back = _safe_next(url_for(".receipt", redemption_id=redemption_id))
     if not form.validate_on_submit():
         flash(_("页面已过期，请重试"), "error")
         return redirect(back)
-    try:
-        r = services.cancel_redemption(
-            db.session, actor, redemption_id, reason=form.reason.data or "", now=utcnow(), tz=_tz()
+    done = mutate(
+        lambda: services.cancel_redemption(
+            db.session, actor, redemption_id, reason=form.reason.data or "", now=utcnow(), tz=tz()
         )
-    except DomainError as exc:
-        db.session.rollback()
-        flash(_form_message(exc), "error")
-    else:
-        db.session.commit()
+    )
+    if done.ok:
+        r = done.value
         flash(_("已撤销兑换 %(number)s：%(points)s 分和商品已退回", number=r.number, points=r.total_points))
     return redirect(back)
-
-
-# --- shops, items and stock -------------------------------------------------------------------
 
 
 def _staff_shop(actor, shop_id) -> Shop:
@@ -353,12 +325,12 @@ def _staff_shop(actor, shop_id) -> Shop:
 @bp.route("/shop/shops", methods=["GET", "POST"])
 @login_required
 def shops():
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, *SHOP_STAFF)
     user = actor.user
     if user.shop_id and not user.has_role("village_admin", "reviewer"):
         return redirect(url_for(".shop", shop_id=user.shop_id))
-    village_id = acting_village_id(actor, request.args.get("village_id", type=int))
+    village_id = working_village_id(actor)
     form, status = None, 200
     if user.has_role("village_admin"):
         form = ShopForm()
@@ -372,20 +344,11 @@ def shops():
             del form.village_id
         if form.validate_on_submit():
             target = form.village_id.data if "village_id" in form else user.village_id
-            try:
-                shop = services.create_shop(db.session, actor, target, form.name.data or "")
-            except ValidationFailed as exc:
-                db.session.rollback()
-                show_errors(form, exc)
-                status = 422
-            except DomainError as exc:
-                db.session.rollback()
-                form.form_errors.append(exc.render_message())
-                status = exc.status
-            else:
-                db.session.commit()
-                flash(_("已新建积分超市：%(name)s", name=shop.name))
-                return redirect(url_for(".shop", shop_id=shop.id))
+            done = mutate(lambda: services.create_shop(db.session, actor, target, form.name.data or ""), form)
+            status = done.status
+            if done.ok:
+                flash(_("已新建积分超市：%(name)s", name=done.value.name))
+                return redirect(url_for(".shop", shop_id=done.value.id))
     shop_list = list(db.session.scalars(services.list_shops(village_id)))
     return render_template("redemption/shops.html", shops=shop_list, form=form, village_id=village_id), status
 
@@ -394,29 +357,21 @@ def _day_arg() -> date:
     try:
         return date.fromisoformat(request.args.get("day", ""))
     except ValueError:
-        return _today()
+        return today()
 
 
 @bp.route("/shop/shops/<int:shop_id>", methods=["GET", "POST"])
 @login_required
 def shop(shop_id):
     """A shop's shelf, low-stock list and one day's redemptions; POST adds an item."""
-    actor = page_actor()
+    actor = current_actor()
     shop = _staff_shop(actor, shop_id)
     form, status = ItemForm(), 200
     if form.validate_on_submit():
-        try:
-            item = services.create_item(db.session, actor, shop.id, form.values(), now=utcnow())
-        except ValidationFailed as exc:
-            db.session.rollback()
-            show_errors(form, exc)
-            status = 422
-        except DomainError as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.render_message())
-            status = exc.status
-        else:
-            db.session.commit()
+        done = mutate(lambda: services.create_item(db.session, actor, shop.id, form.values(), now=utcnow()), form)
+        status = done.status
+        if done.ok:
+            item = done.value
             flash(
                 _("已上架 %(name)s（%(price)s 分/%(unit)s）", name=item.name, price=item.price_points, unit=item.unit)
             )
@@ -436,7 +391,7 @@ def shop(shop_id):
         low=list(db.session.scalars(services.low_stock_items(shop.id))),
         form=form,
         day=day,
-        today=_today(),
+        today=today(),
         redemptions=day_redemptions,
         day_points=sum(r.total_points for r in day_redemptions if r.status == COMPLETED),
         cancel_form=CancelForm(formdata=None),
@@ -482,7 +437,7 @@ def _render_item(actor, item: Item, form=None, stock_form=None, status=200):
 @login_required
 def item(item_id):
     """An item: its edit form, goods in and losses, and its stock movements; POST edits."""
-    actor = page_actor()
+    actor = current_actor()
     item = services.item_in_scope(db.session, actor, item_id)
     _staff_shop(actor, item.shop_id)
     if request.method == "GET":
@@ -490,17 +445,9 @@ def item(item_id):
     form = ItemForm()
     del form.stock
     if form.validate_on_submit():
-        try:
-            services.update_item(db.session, actor, item.id, form.values(), now=utcnow())
-        except ValidationFailed as exc:
-            db.session.rollback()
-            show_errors(form, exc)
-            return _render_item(actor, item, form=form, status=422)
-        except DomainError as exc:
-            db.session.rollback()
-            form.form_errors.append(exc.render_message())
-            return _render_item(actor, item, form=form, status=exc.status)
-        db.session.commit()
+        done = mutate(lambda: services.update_item(db.session, actor, item.id, form.values(), now=utcnow()), form)
+        if not done.ok:
+            return _render_item(actor, item, form=form, status=done.status)
         flash(_("已保存 %(name)s", name=item.name))
         return redirect(url_for(".shop", shop_id=item.shop_id))
     return _render_item(actor, item, form=form)
@@ -510,13 +457,13 @@ def item(item_id):
 @login_required
 def item_stock(item_id):
     """Goods received (入库) or written off (报损)."""
-    actor = page_actor()
+    actor = current_actor()
     item = services.item_in_scope(db.session, actor, item_id)
     _staff_shop(actor, item.shop_id)
     form = StockForm()
     if form.validate_on_submit():
-        try:
-            item = services.receive_stock(
+        done = mutate(
+            lambda: services.receive_stock(
                 db.session,
                 actor,
                 item.id,
@@ -524,27 +471,21 @@ def item_stock(item_id):
                 reason=form.reason.data,
                 note=(form.note.data or "").strip(),
                 now=utcnow(),
-            )
-        except ValidationFailed as exc:
-            db.session.rollback()
-            show_errors(form, exc)
-            return _render_item(actor, item, stock_form=form, status=422)
-        except DomainError as exc:
-            db.session.rollback()
-            form.quantity.errors = [exc.render_message()]
-            return _render_item(actor, item, stock_form=form, status=exc.status)
-        db.session.commit()
+            ),
+            form,
+            fields={DomainError: "quantity"},
+        )
+        if not done.ok:
+            return _render_item(actor, item, stock_form=form, status=done.status)
+        item = done.value
         flash(_("%(name)s 现有库存 %(stock)s%(unit)s", name=item.name, stock=item.stock, unit=item.unit))
         return redirect(url_for(".item", item_id=item.id))
     return _render_item(actor, item, stock_form=form)
 
 
-# --- reports ---------------------------------------------------------------------------------------
-
-
 def _report_scope(actor) -> tuple[int | None, str | None]:
     require_role(actor, *REPORT_ROLES)
-    village_id = acting_village_id(actor, request.args.get("village_id", type=int))
+    village_id = working_village_id(actor)
     month = request.args.get("month", "")
     return village_id, month if re.fullmatch(r"20\d\d-(0[1-9]|1[0-2])", month) else None
 
@@ -552,7 +493,7 @@ def _report_scope(actor) -> tuple[int | None, str | None]:
 @bp.route("/shop/reports")
 @login_required
 def reports():
-    actor = page_actor()
+    actor = current_actor()
     village_id, month = _report_scope(actor)
     rows = services.monthly_report(db.session, village_id)
     months = sorted({r.month for r in rows}, reverse=True)
@@ -565,7 +506,7 @@ def reports():
         months=months,
         month=month,
         village_id=village_id,
-        villages=list(db.session.scalars(list_villages())) if actor.user.is_admin else [],
+        villages=village_choices() if actor.user.is_admin else [],
         shops_by_id=shops_by_id,
         totals={
             "redemptions": sum(r.redemptions for r in rows),
@@ -579,19 +520,16 @@ def reports():
 @bp.route("/shop/reports.xlsx")
 @login_required
 def reports_xlsx():
-    actor = page_actor()
+    actor = current_actor()
     village_id, month = _report_scope(actor)
     village = db.session.get(Village, village_id) if village_id else None
-    data = services.settlement_xlsx(db.session, village_id, _tz(), month)
+    data = services.settlement_xlsx(db.session, village_id, tz(), month)
     name = _(
         "兑换结算-%(village)s-%(month)s.xlsx",
         village=village.name if village else _("全部村"),
         month=month or _("全部"),
     )
     return send_file(BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=name)
-
-
-# --- residents -------------------------------------------------------------------------------------
 
 
 def _own_household(actor) -> Household:
@@ -603,9 +541,9 @@ def _own_household(actor) -> Household:
 @bp.route("/shop/my-card")
 @login_required
 def my_card():
-    household = _own_household(page_actor())
+    household = _own_household(current_actor())
     return render_template(
-        "redemption/my_card.html", household=household, qr_svg=card_svg(services.card_token(_secret(), household))
+        "redemption/my_card.html", household=household, qr_svg=card_svg(services.card_token(secret(), household))
     )
 
 
@@ -613,7 +551,7 @@ def my_card():
 @login_required
 def catalogue():
     """The village's shops and what they have, for residents and officials."""
-    actor = page_actor()
+    actor = current_actor()
     user = actor.user
     household = _own_household(actor) if user.household_id else None
     if user.is_admin:
@@ -630,14 +568,14 @@ def catalogue():
         village=village,
         household=household,
         shop_items=shop_items,
-        villages=list(db.session.scalars(list_villages())) if user.is_admin else [],
+        villages=village_choices() if user.is_admin else [],
     )
 
 
 @bp.route("/shop/my-redemptions")
 @login_required
 def my_redemptions():
-    household = _own_household(page_actor())
+    household = _own_household(current_actor())
     pagination = db.paginate(
         services.redemptions(household_id=household.id).options(joinedload(Redemption.shop)),
         page=max(1, request.args.get("page", 1, type=int)),
@@ -647,19 +585,16 @@ def my_redemptions():
     return render_template("redemption/my_redemptions.html", household=household, pagination=pagination)
 
 
-# --- printable cards -------------------------------------------------------------------------------
-
-
 @bp.route("/shop/cards/<int:household_id>")
 @login_required
 def card(household_id):
     """One household's card, ID-1 size: for the village's officials and the household."""
-    actor = page_actor()
+    actor = current_actor()
     household = household_in_scope(db.session, actor, household_id)
     return render_template(
         "redemption/card.html",
         household=household,
-        qr_svg=card_svg(services.card_token(_secret(), household)),
+        qr_svg=card_svg(services.card_token(secret(), household)),
         can_revoke=actor.user.has_role("village_admin") and actor.user.can_see_village(household.village_id),
         revoke_form=RevokeForm(formdata=None),
     )
@@ -669,17 +604,10 @@ def card(household_id):
 @login_required
 def revoke_card(household_id):
     """补办: a new card; the old one is refused at the counter from now on."""
-    actor = page_actor()
+    actor = current_actor()
     form = RevokeForm()
-    if form.validate_on_submit():
-        try:
-            services.revoke_card(db.session, actor, household_id, _secret())
-        except DomainError as exc:
-            db.session.rollback()
-            flash(exc.render_message(), "error")
-        else:
-            db.session.commit()
-            flash(_("已补办新卡，旧卡从现在起作废。请打印新卡交给农户。"))
+    if form.validate_on_submit() and mutate(lambda: services.revoke_card(db.session, actor, household_id, secret())).ok:
+        flash(_("已补办新卡，旧卡从现在起作废。请打印新卡交给农户。"))
     return redirect(url_for(".card", household_id=household_id))
 
 
@@ -687,15 +615,13 @@ def revoke_card(household_id):
 @login_required
 def cards():
     """Every card of a village on A4 sheets, ten to a page."""
-    actor = page_actor()
+    actor = current_actor()
     require_role(actor, "village_admin")
-    village_id = acting_village_id(actor, request.args.get("village_id", type=int))
+    village_id = working_village_id(actor)
     if village_id is None:
-        return render_template(
-            "redemption/cards.html", village=None, cards=[], villages=list(db.session.scalars(list_villages()))
-        )
+        return render_template("redemption/cards.html", village=None, cards=[], villages=village_choices())
     village = village_in_scope(db.session, actor, village_id)
-    secret = _secret()
+    key = secret()
     households = db.session.scalars(services.card_households(village.id))
-    cards = [(h, card_svg(services.card_token(secret, h))) for h in households]
+    cards = [(h, card_svg(services.card_token(key, h))) for h in households]
     return render_template("redemption/cards.html", village=village, cards=cards, villages=[])

@@ -1,11 +1,12 @@
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from app.api import actor, api_blueprint_login, paginated
+from app.api import api_blueprint_login, paginated
 from app.api.idempotency import mutation
 from app.extensions import db
 from app.regions import services
 from app.regions.models import Region
+from app.web import current_actor
 
 blp = Blueprint("regions_api", __name__, url_prefix="/api/v1", description="Regions: cities, counties, townships")
 api_blueprint_login(blp)
@@ -49,18 +50,18 @@ def dump_region(r: Region) -> dict:
 @blp.arguments(RegionIn())
 @blp.response(201, RegionOut)
 def create_region(data):
-    return dump_region(services.create_region(db.session, actor(), data))
+    return dump_region(services.create_region(db.session, current_actor(), data))
 
 
 @blp.route("/regions", methods=["GET"])
 @blp.arguments(RegionQuery(), location="query")
 @blp.response(200, RegionList)
 def list_regions(args):
-    return paginated(db.session, services.list_regions(db.session, actor(), args.get("parent_id")), dump_region)
+    return paginated(db.session, services.list_regions(db.session, current_actor(), args.get("parent_id")), dump_region)
 
 
 @blp.route("/regions/<int:region_id>", methods=["GET"])
 @blp.response(200, RegionDetail)
 def get_region(region_id):
-    region = services.region_in_scope(db.session, actor(), region_id)
+    region = services.region_in_scope(db.session, current_actor(), region_id)
     return dump_region(region) | services.region_counts(db.session, region.id)

@@ -8,10 +8,10 @@ from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.audit import services as audit
-from app.audit.services import Actor
 from app.errors import BadReference, Forbidden, NotFound, ValidationFailed
 from app.households.models import Household
 from app.regions.models import LEVELS, Region
+from app.scope import Actor
 from app.villages.models import Village
 
 CODE_RE = re.compile(r"^[A-Za-z0-9_\-]{1,30}$")

@@ -1,13 +1,14 @@
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from app.api import actor, api_blueprint_login, paginated, tz
+from app.api import api_blueprint_login, paginated
 from app.api.fields import StrictBoolean, StrictFloat
 from app.api.idempotency import mutation
 from app.clock import to_local_iso
 from app.extensions import db
 from app.schemes import services
 from app.schemes.models import SETTINGS, Scheme
+from app.web import current_actor, tz
 
 blp = Blueprint("schemes_api", __name__, url_prefix="/api/v1", description="Schemes (积分方案)")
 api_blueprint_login(blp)
@@ -74,7 +75,7 @@ def dump_scheme(s: Scheme) -> dict:
 @blp.arguments(SchemeIn())
 @blp.response(201, SchemeOut)
 def create_scheme(data):
-    return dump_scheme(services.create_scheme(db.session, actor(), data))
+    return dump_scheme(services.create_scheme(db.session, current_actor(), data))
 
 
 @blp.route("/schemes", methods=["GET"])
@@ -82,7 +83,7 @@ def create_scheme(data):
 @blp.response(200, SchemeList)
 def list_schemes(args):
     stmt = services.list_schemes(
-        db.session, actor(), village_id=args.get("village_id"), region_id=args.get("region_id")
+        db.session, current_actor(), village_id=args.get("village_id"), region_id=args.get("region_id")
     )
     return paginated(db.session, stmt, dump_scheme)
 
@@ -90,7 +91,7 @@ def list_schemes(args):
 @blp.route("/schemes/<int:scheme_id>", methods=["GET"])
 @blp.response(200, SchemeOut)
 def get_scheme(scheme_id):
-    return dump_scheme(services.scheme_in_scope(db.session, actor(), scheme_id))
+    return dump_scheme(services.scheme_in_scope(db.session, current_actor(), scheme_id))
 
 
 @blp.route("/schemes/<int:scheme_id>", methods=["PATCH"])
@@ -98,4 +99,4 @@ def get_scheme(scheme_id):
 @blp.arguments(SchemePatch())
 @blp.response(200, SchemeOut)
 def patch_scheme(data, scheme_id):
-    return dump_scheme(services.update_scheme(db.session, actor(), scheme_id, data))
+    return dump_scheme(services.update_scheme(db.session, current_actor(), scheme_id, data))

@@ -5,13 +5,12 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.audit import services as audit
-from app.audit.services import Actor
 from app.errors import BadReference, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.regions.models import Region
 from app.regions.services import can_see_region, region_ids_below, region_in_scope
 from app.schemes.models import ACCOUNT_KINDS, CADENCES, SETTINGS, STANDARD_CATEGORIES, Scheme
-from app.scope import require_role, village_in_scope
+from app.scope import Actor, require_role, village_in_scope
 
 MAX_CATEGORIES = 30
 CATEGORY_LENGTH = 20  # rules.category

@@ -1,7 +1,7 @@
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from app.api import actor, api_blueprint_login, paginated
+from app.api import api_blueprint_login, paginated
 from app.api.fields import StrictBoolean, StrictFloat
 from app.api.idempotency import mutation
 from app.errors import NotFound
@@ -10,6 +10,7 @@ from app.regions.models import Region
 from app.schemes import services as schemes
 from app.villages import services
 from app.villages.models import Village
+from app.web import current_actor
 
 blp = Blueprint("villages_api", __name__, url_prefix="/api/v1", description="Villages and their scheme")
 api_blueprint_login(blp)
@@ -62,7 +63,7 @@ def dump_village(v: Village) -> dict:
 @blp.arguments(VillageIn())
 @blp.response(201, VillageOut)
 def create_village(data):
-    return dump_village(services.create_village(db.session, actor(), data))
+    return dump_village(services.create_village(db.session, current_actor(), data))
 
 
 @blp.route("/villages", methods=["GET"])
@@ -80,7 +81,7 @@ def list_villages(args):
 @blp.arguments(SchemeSchema())
 @blp.response(200, SchemeSchema)
 def put_scheme(data, village_id):
-    schemes.set_village_scheme(db.session, actor(), village_id, data)
+    schemes.set_village_scheme(db.session, current_actor(), village_id, data)
     return db.session.get(Village, village_id).scheme()
 
 
@@ -89,4 +90,4 @@ def put_scheme(data, village_id):
 def get_scheme(village_id):
     from app.scope import village_in_scope
 
-    return village_in_scope(db.session, actor(), village_id).scheme()
+    return village_in_scope(db.session, current_actor(), village_id).scheme()

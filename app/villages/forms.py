@@ -5,8 +5,6 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, IntegerField, StringField
 from wtforms.validators import InputRequired
 
-from app.forms import show_errors  # noqa: F401  (re-exported for older imports)
-
 _required = InputRequired(message=_l("必填"))
 
 

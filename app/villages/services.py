@@ -7,11 +7,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.audit import services as audit
-from app.audit.services import Actor
 from app.errors import Forbidden, ValidationFailed
 from app.regions import services as regions
 from app.schemes.models import Scheme
-from app.scope import require_role
+from app.scope import Actor, require_role
 from app.villages.models import Village
 
 CODE_RE = re.compile(r"^[A-Za-z0-9_\-]{1,30}$")

@@ -167,4 +167,4 @@ def test_logging_in_starts_a_fresh_session_keeping_only_the_language(world, clie
     with client.session_transaction() as s:
         assert "planted" not in s
         assert s["lang"] == "en"
-        assert s.get("_user_id") == str(world.users["tj_recorder"].id)
+        assert s.get("_user_id") == world.users["tj_recorder"].get_id()

@@ -4,10 +4,10 @@ from datetime import datetime
 
 import pytest
 
-from app.audit.services import Actor
 from app.auth import services
 from app.auth.models import User
 from app.errors import BadReference, Forbidden, InvalidCredentials, NotFound, ValidationFailed
+from app.scope import Actor
 from tests.factories import PASSWORD
 
 NOW = datetime(2026, 11, 20, 2, 0)

@@ -11,7 +11,6 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from app.audit.services import Actor
 from app.auth.models import User
 from app.clock import local_today
 from app.errors import AlreadyReversed, CapReached, NotPending
@@ -20,6 +19,7 @@ from app.households.models import Household
 from app.points import services
 from app.points.ledger import verify
 from app.points.models import Entry
+from app.scope import Actor
 from tests import factories
 from tests.factories import NOW, PASSWORD
 

@@ -9,7 +9,6 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.audit.services import Actor
 from app.auth.models import User
 from app.errors import BadReference, DomainError, Forbidden, NotFound, NotPending, PeriodClosed, ValidationFailed
 from app.extensions import db
@@ -21,6 +20,7 @@ from app.points.models import Entry
 from app.rankings import periods
 from app.rankings.models import Award, Objection, Publication
 from app.rankings.services import household_period_points, household_standings
+from app.scope import Actor
 from tests import factories
 from tests.factories import NOW
 

@@ -75,9 +75,11 @@ def test_only_village_admins_change_the_scheme(world, session, auth, client):
 
 def test_a_village_admin_stays_in_its_village(world, session, auth, client):
     auth.login("tj_village_admin")
-    r = client.post(f"/scheme?village_id={world.b.id}", data=SCHEME)
-    assert r.status_code == 302
-    assert village(session, "TJ").base_points == 60 and village(session, "XF").base_points == 100
+    # Another village's scheme is not found, rather than its own changed instead.
+    assert client.post(f"/scheme?village_id={world.b.id}", data=SCHEME).status_code == 404
+    assert village(session, "TJ").base_points == 100 and village(session, "XF").base_points == 100
+    assert client.post("/scheme", data=SCHEME).status_code == 302
+    assert village(session, "TJ").base_points == 60
 
 
 def test_admin_chooses_the_village(world, session, auth, client):

@@ -5,7 +5,7 @@ rankings services (their domain code never imports it)."""
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from app.api import actor, api_blueprint_login, paginated, tz, validate_period_arg
+from app.api import api_blueprint_login, paginated, validate_period_arg
 from app.api.idempotency import mutation
 from app.clock import local_today, quarter_of, utcnow, year_of
 from app.extensions import db
@@ -15,6 +15,7 @@ from app.points import services as points
 from app.points.schemas import EntryList, dump_entry
 from app.rankings.services import household_standing
 from app.scope import acting_village_id, household_in_scope
+from app.web import current_actor, tz
 
 blp = Blueprint("households_api", __name__, url_prefix="/api/v1", description="Households")
 api_blueprint_login(blp)
@@ -114,7 +115,9 @@ def dump_account(h: Household) -> dict:
 @blp.response(201, HouseholdDetail)
 def create_household(data):
     village_id = data.pop("village_id")
-    household = points.enroll_household(db.session, actor(), village_id, data, today=local_today(tz()), now=utcnow())
+    household = points.enroll_household(
+        db.session, current_actor(), village_id, data, today=local_today(tz()), now=utcnow()
+    )
     return dump_account(household)
 
 
@@ -122,9 +125,10 @@ def create_household(data):
 @blp.arguments(HouseholdQuery(), location="query")
 @blp.response(200, HouseholdList)
 def list_households(args):
-    me = actor()
+    me = current_actor()
     if not me.user.has_role("village_admin", "recorder", "reviewer", "clerk"):
         # A resident's list is its own household.
+        acting_village_id(me, args.get("village_id"), residents=True)
         stmt = services.search(None, "").where(Household.id == (me.user.household_id or -1))
     else:
         stmt = services.search(acting_village_id(me, args.get("village_id")), args.get("q", ""))
@@ -134,7 +138,7 @@ def list_households(args):
 @blp.route("/households/<int:household_id>", methods=["GET"])
 @blp.response(200, HouseholdDetail)
 def get_household(household_id):
-    return dump_account(household_in_scope(db.session, actor(), household_id))
+    return dump_account(household_in_scope(db.session, current_actor(), household_id))
 
 
 @blp.route("/households/<int:household_id>", methods=["PATCH"])
@@ -142,21 +146,21 @@ def get_household(household_id):
 @blp.arguments(HouseholdPatch())
 @blp.response(200, HouseholdDetail)
 def patch_household(data, household_id):
-    return dump_account(services.update_household(db.session, actor(), household_id, data))
+    return dump_account(services.update_household(db.session, current_actor(), household_id, data))
 
 
 @blp.route("/households/<int:household_id>/move-out", methods=["POST"])
 @mutation
 @blp.response(200, HouseholdDetail)
 def move_out(household_id):
-    return dump_account(services.move_out(db.session, actor(), household_id, local_today(tz())))
+    return dump_account(services.move_out(db.session, current_actor(), household_id, local_today(tz())))
 
 
 @blp.route("/households/<int:household_id>/entries", methods=["GET"])
 @blp.arguments(PeriodQuery(), location="query")
 @blp.response(200, EntryList)
 def household_entries(args, household_id):
-    household = household_in_scope(db.session, actor(), household_id)
+    household = household_in_scope(db.session, current_actor(), household_id)
     period = validate_period_arg(args.get("period"), required=False)
     return paginated(
         db.session,

@@ -128,9 +128,9 @@ def test_list_is_the_callers_village(world, api):
     body = r.get_json()
     assert body["total"] == 3
     assert [h["number"] for h in body["items"]] == ["TJ-001", "TJ-002", "TJ-003"]
-    # An official cannot widen the list to another village.
+    # Another village is not the caller's to list: 404, not its own village instead.
     r = api.as_("tj_recorder").get(f"/households?village_id={world.b.id}")
-    assert [h["number"] for h in r.get_json()["items"]] == ["TJ-001", "TJ-002", "TJ-003"]
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
 
 
 def test_admin_lists_all_or_one_village(world, api):

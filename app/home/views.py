@@ -1,0 +1,227 @@
+"""The composed pages: the dashboard, a household's page and the statistics."""
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from flask_sqlalchemy.pagination import SelectPagination
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from app.clock import quarter_of, year_of
+from app.errors import NotFound
+from app.extensions import db
+from app.households.models import Household
+from app.points import services as points
+from app.points import views as points_views
+from app.points.models import CATEGORIES
+from app.points.views import choose_village
+from app.rankings import charts
+from app.rankings import services as rankings
+from app.rankings import views as rankings_views
+from app.rankings.services import household_standing, household_standings, village_standings
+from app.rankings.views import quarter_numeral
+from app.redemption.services import monthly_report
+from app.scope import OFFICIAL_ROLES, household_in_scope, require_role, village_in_scope
+from app.villages.models import Village
+from app.web import current_actor, page_arg, today, tz, village_args, village_choices, working_village
+
+bp = Blueprint("home", __name__, template_folder="templates")
+
+
+@bp.context_processor
+def _template_helpers():
+    """The helpers of the domains' templates these pages include."""
+    return {**points_views.template_helpers(), **rankings_views.template_helpers()}
+
+
+@bp.route("/")
+@login_required
+def dashboard():
+    actor = current_actor()
+    if not actor.user.has_role(*OFFICIAL_ROLES):
+        if actor.user.household_id:
+            return redirect(url_for(".household", household_id=actor.user.household_id))
+        return redirect(url_for("rankings.standings"))
+    village = working_village(actor)
+    day = today()
+    period = quarter_of(day)
+    if village is None:  # an admin or a region's official: the overview, then pick a village
+        overview = village_standings(
+            db.session, period, region_id=None if actor.user.is_admin else actor.user.region_id
+        )
+        return choose_village("home.dashboard", _("首页"), overview=overview, period=period)
+    todays = db.session.scalars(points.entries_recorded_on(village.id, day, tz()).limit(50)).all()
+    pending_count = points.count_pending(db.session, village.id)
+    pending = db.session.scalars(points.approval_queue(village.id).limit(5)).all() if pending_count else []
+    top = household_standings(db.session, period, village_id=village.id, limit=10)
+    return render_template(
+        "home/dashboard.html",
+        village=village,
+        today=day,
+        period=period,
+        todays=todays,
+        pending_count=pending_count,
+        pending=pending,
+        top=top,
+        vargs=village_args(village.id),
+    )
+
+
+PASSBOOK_PER_PAGE = 20
+
+
+PASSBOOK_PRINT_MAX = 2000
+
+
+class CountedPagination(SelectPagination):
+    """A page of ``select`` whose total the caller already knows (``total=``)."""
+
+    def _query_count(self) -> int:
+        return self._query_args["total"]
+
+
+@bp.route("/households/<int:household_id>")
+@login_required
+def household(household_id):
+    actor = current_actor()
+    household = household_in_scope(db.session, actor, household_id, options=[joinedload(Household.members)])
+    official = actor.user.can_see_village(household.village_id)
+    day = today()
+    periods = {"quarter": quarter_of(day), "year": year_of(day)}
+    mine = household_standing(db.session, household, periods.values())
+    standing = {
+        key: {"period": p, "points": mine[p].points, "eligible": mine[p].eligible, "rank": mine[p].rank}
+        for key, p in periods.items()
+    }
+    stmt = points.household_entries(household.id).options(*points.PASSBOOK_ROW_LOADS)
+    show_all = request.args.get("all") == "1"
+    if show_all:
+        pagination, entries = None, db.session.scalars(stmt.limit(PASSBOOK_PRINT_MAX)).all()
+    else:
+        # The chain head already counts the passbook: no COUNT over its rows.
+        pagination = CountedPagination(
+            select=stmt,
+            session=db.session,
+            total=household.entry_count,
+            page=page_arg(),
+            per_page=PASSBOOK_PER_PAGE,
+            error_out=False,
+        )
+        entries = pagination.items
+    return render_template(
+        "home/household.html",
+        household=household,
+        official=official,
+        standing=standing,
+        entries=entries,
+        pagination=pagination,
+        show_all=show_all,
+        can_reverse=official and actor.user.has_role(*points.REVIEWERS),
+        reversible_kinds=points.REVERSIBLE_KINDS,
+        printed_on=day,
+    )
+
+
+def _stats_scope(actor) -> tuple[int | None, str | None, str]:
+    """(village_id, township, label): an official's own village; an admin's choice."""
+    user = actor.user
+    if user.is_admin:
+        village_id = request.args.get("village_id", type=int)
+        if village_id:
+            village = db.session.get(Village, village_id)
+            if village is None:
+                raise NotFound()
+            return village.id, None, village.name
+        township = (request.args.get("township") or "").strip()[:100]
+        if township:
+            return None, township, township
+        return None, None, _("全部村")
+    village = village_in_scope(db.session, actor, user.village_id)
+    return village.id, None, village.name
+
+
+@bp.route("/stats")
+@login_required
+def stats():
+    actor = current_actor()
+    require_role(actor, *OFFICIAL_ROLES)
+    village_id, township, scope_label = _stats_scope(actor)
+    day = today()
+    year = request.args.get("year", day.year, type=int)
+    if not 2000 <= year <= 2100:
+        year = day.year
+    months = list(range(1, 13))
+    month_labels = [_("%(m)s月", m=m) for m in months]
+
+    by_cat = rankings.points_by_category_month(db.session, year, village_id=village_id, township=township)
+    present = {c for _m, c in by_cat}
+    categories = [c for c in CATEGORIES if c in present] + sorted(present - set(CATEGORIES))
+    cat_series = [(c or _("未分类"), [by_cat.get((m, c), 0) for m in months]) for c in categories]
+    category_chart = charts.stacked_bar_chart(
+        month_labels, cat_series, title=_("%(y)s 年各月积分（按类别）", y=year), unit=_("分")
+    )
+
+    quarters = [f"{year}Q{q}" for q in range(1, 5)]
+    per_quarter = {q: rankings.village_standings(db.session, q, township=township) for q in quarters}
+    village_rows: dict[int, dict] = {}
+    for q in quarters:
+        for row in per_quarter[q]:
+            if village_id is not None and row.village_id != village_id:
+                continue
+            item = village_rows.setdefault(row.village_id, {"name": row.name, "code": row.code, "rates": {}})
+            item["rates"][q] = round(row.participation_rate * 100, 1)
+    village_list = sorted(village_rows.values(), key=lambda r: r["code"])
+    participation_chart = charts.grouped_bar_chart(
+        [v["name"] for v in village_list],
+        [
+            (_("第%(q)s季度", q=quarter_numeral(i + 1)), [v["rates"].get(q, 0) for v in village_list])
+            for i, q in enumerate(quarters)
+        ],
+        title=_("%(y)s 年各村各季度参与率", y=year),
+        unit="%",
+    )
+
+    if township:
+        ids = db.session.scalars(select(Village.id).where(Village.township == township)).all()
+        report = [row for vid in ids for row in monthly_report(db.session, vid)]
+    else:
+        report = monthly_report(db.session, village_id)
+    yuan = dict.fromkeys(months, 0.0)
+    for row in report:
+        if row.month.startswith(f"{year}-"):
+            yuan[int(row.month[5:7])] += row.yuan
+    redemption_chart = charts.bar_chart(
+        month_labels, [round(yuan[m], 2) for m in months], title=_("%(y)s 年各月兑换金额", y=year), unit=_("元")
+    )
+
+    export_period = quarter_of(day) if year == day.year else f"{year}Q4"
+    export_args = {"period": export_period}
+    if village_id is not None:
+        export_args["village_id"] = village_id
+    elif township:
+        export_args["township"] = township
+    else:
+        export_args["scope"] = "all"
+    return render_template(
+        "home/stats.html",
+        year=year,
+        years=list(range(day.year, day.year - 5, -1)),
+        scope_label=scope_label,
+        village_id=village_id,
+        township=township,
+        villages=village_choices() if actor.user.is_admin else [],
+        category_chart=category_chart,
+        cat_series=cat_series,
+        month_labels=month_labels,
+        participation_chart=participation_chart,
+        village_list=village_list,
+        quarters=quarters,
+        redemption_chart=redemption_chart,
+        yuan=yuan,
+        months=months,
+        export_period=export_period,
+        export_args=export_args,
+    )
+
+
+from app.home import registration  # noqa: E402, F401  (its routes are on bp)

@@ -1,0 +1,172 @@
+"""What every page shares: who acts, in which village, what day it is, where a
+refusal is shown, and the one request boundary of a page that writes."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app, flash, request, session
+from flask_login import current_user
+
+from app.clock import local_today
+from app.errors import BadReference, DomainError, NotFound, ValidationFailed
+from app.extensions import db
+from app.scope import Actor, village_in_scope
+
+WORKING_VILLAGE = "working_village_id"
+
+
+def current_actor() -> Actor:
+    """The logged-in user (or nobody) and the client's address: pages and API alike."""
+    return Actor(current_user if current_user.is_authenticated else None, request.remote_addr or "")
+
+
+def tz() -> str:
+    return current_app.config["TIMEZONE"]
+
+
+def today() -> date:
+    return local_today(tz())
+
+
+def secret() -> str:
+    return current_app.config["SECRET_KEY"]
+
+
+def chooses_village(user) -> bool:
+    """Whether the user picks the village a page works in: the deployment's admin among
+    every village, a region's official among the villages below its region."""
+    return user.is_admin or user.region_id is not None
+
+
+def working_village_id(actor: Actor) -> int | None:
+    """The village a page works in: an official's own; for an admin (or a region's
+    official), ``?village_id=`` when given (remembered in the session; empty forgets it),
+    else the one remembered."""
+    user = actor.user
+    if not chooses_village(user):
+        asked = request.args.get("village_id", type=int)
+        if asked and asked != user.village_id:  # another village: not found, never quietly its own
+            raise NotFound()
+        return user.village_id
+    if "village_id" in request.args:
+        chosen = request.args.get("village_id", type=int)
+        if chosen:
+            session[WORKING_VILLAGE] = chosen
+        else:
+            session.pop(WORKING_VILLAGE, None)
+        return chosen
+    return session.get(WORKING_VILLAGE)
+
+
+def working_village(actor: Actor):
+    """The working village, checked against the actor's scope; None while an admin has not chosen."""
+    village_id = working_village_id(actor)
+    return None if village_id is None else village_in_scope(db.session, actor, village_id)
+
+
+def page_arg() -> int:
+    """``?page=``, at least 1."""
+    return max(1, request.args.get("page", 1, type=int))
+
+
+def village_choices() -> list:
+    """The villages of an admin's village picker: every village, or those below a region
+    official's region."""
+    from app.villages.services import list_villages
+
+    region_id = None if current_user.is_admin else current_user.region_id
+    return db.session.scalars(list_villages(region_id=region_id)).all()
+
+
+def village_args(village_id: int | None) -> dict:
+    """Query arguments that keep an admin (or a region's official) in the village it works in."""
+    return {"village_id": village_id} if chooses_village(current_user) and village_id else {}
+
+
+def error_text(exc: DomainError) -> str:
+    """A refusal in one line: the field messages of a ValidationFailed, else its message."""
+    if isinstance(exc, ValidationFailed):
+        parts = [str(m) for msgs in exc.details.values() for m in (msgs if isinstance(msgs, list) else [msgs])]
+        return "；".join(parts) or exc.render_message()
+    return exc.render_message()
+
+
+def show_error(form, exc: DomainError, *, rename: dict | None = None, fields: dict | None = None) -> int:
+    """Put a refusal beside its field of ``form`` (or atop it; a flash without a form);
+    returns the status to answer. ``rename`` maps a service's field names to the form's;
+    ``fields`` maps an error class, or the field a ``BadReference`` names, to a form
+    field, or to ``(field, message)`` to say it the page's way."""
+    if form is None:
+        flash(error_text(exc), "error")
+        return exc.status
+
+    def attach(name, messages):
+        target = form._fields.get(name)
+        if target is not None:
+            target.errors = [*target.errors, *map(str, messages)]
+        else:
+            form.form_errors.extend(map(str, messages))
+
+    fields = fields or {}
+    target = None
+    for cls in type(exc).__mro__:  # the nearest class named; a ValidationFailed keeps its fields
+        if cls in fields or cls is ValidationFailed:
+            target = fields.get(cls)
+            break
+    if isinstance(exc, BadReference) and exc.details.get("field") in fields:
+        target = fields[exc.details["field"]]
+    if isinstance(exc, ValidationFailed) and target is None:
+        for name, messages in exc.details.items():
+            attach((rename or {}).get(name, name), messages if isinstance(messages, list) else [messages])
+    elif isinstance(target, tuple):
+        attach(target[0], [target[1]])
+    elif target is not None:
+        attach(target, [exc.render_message()])
+    else:
+        form.form_errors.append(exc.render_message())
+    return exc.status
+
+
+@dataclass
+class Outcome:
+    """What a page's write came to: its value, or the refusal (already shown) and its status."""
+
+    value: object = None
+    error: DomainError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def status(self) -> int:
+        return 200 if self.error is None else self.error.status
+
+
+def mutate(
+    work: Callable,
+    form=None,
+    *,
+    rename: dict | None = None,
+    fields: dict | None = None,
+    reraise: tuple = (),
+    on_error: Callable | None = None,
+) -> Outcome:
+    """Run a page's write (``work()``, its service calls) and commit once; on a
+    ``DomainError`` roll back and show it beside its field of ``form`` (a flash without
+    one). Errors of the classes in ``reraise`` propagate (a 404 stays a 404);
+    ``on_error()`` undoes what the database does not (a stored file)."""
+    try:
+        value = work()
+        db.session.commit()
+    except reraise:
+        db.session.rollback()
+        raise
+    except DomainError as exc:
+        db.session.rollback()
+        if on_error is not None:
+            on_error()
+        show_error(form, exc, rename=rename, fields=fields)
+        return Outcome(error=exc)
+    return Outcome(value)

@@ -1,0 +1,61 @@
+"""The code's shape: domain packages import only downward, and every file fits in a head."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+APP = Path(__file__).resolve().parent.parent / "app"
+MAX_LINES = 500
+# Files still over the limit, with their size when this test was written: each may only
+# shrink, and leaves the list once it fits.
+OVERSIZED = {
+    "rankings/periods.py": 513,
+    "points/views.py": 556,
+    "points/ledger.py": 593,
+    "redemption/views.py": 627,
+    "redemption/services.py": 673,
+    "rankings/views.py": 833,
+    "points/services.py": 852,
+}
+# What each domain package may not import: the packages above it.
+FORBIDDEN = {
+    "households": {"points", "rankings", "redemption", "home"},
+    "points": {"rankings", "redemption", "home"},
+    "rankings": {"redemption", "home"},
+    "redemption": {"rankings", "home"},
+}
+
+
+def imported_packages(path: Path) -> set[str]:
+    """The ``app.<package>`` names a module imports, at any depth of its code."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found.update(name.split(".")[1] for name in names if name.startswith("app.") and name.count(".") >= 1)
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_domain_packages_do_not_import_upward(package):
+    upward = {
+        str(path.relative_to(APP)): sorted(imported_packages(path) & FORBIDDEN[package])
+        for path in sorted((APP / package).rglob("*.py"))
+    }
+    assert {name: found for name, found in upward.items() if found} == {}
+
+
+def test_the_check_sees_an_upward_import(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from app.rankings.services import household_standing\n")
+    assert "rankings" in imported_packages(module)
+
+
+def test_no_file_in_app_is_over_500_lines():
+    sizes = {str(p.relative_to(APP)): len(p.read_text(encoding="utf-8").splitlines()) for p in APP.rglob("*.py")}
+    assert {name: n for name, n in sizes.items() if n > OVERSIZED.get(name, MAX_LINES)} == {}

@@ -1,0 +1,345 @@
+"""The ledger's invariants under random sequences of operations (hypothesis, no HTTP).
+
+Each step calls one service as a request would (commit on success, roll back on a
+domain error); after every step: each balance equals its ledger, each period total
+equals its ledger, each item's stock equals its movements and is not negative, every
+hash chain is whole (``ledger verify``'s own code), a sale never leaves a balance below
+the village's floor, and a final period's standings never change.
+
+The budget: ``STATE_MACHINE_EXAMPLES`` sequences of ``STATE_MACHINE_STEPS`` steps
+(12 × 30 in ``make test``; ``.ci/run`` sets a larger one).
+"""
+
+import os
+from datetime import date, datetime, time, timedelta
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, multiple, precondition, rule
+from sqlalchemy import select
+
+from app.clock import quarter_of
+from app.errors import DomainError
+from app.extensions import db
+from app.points import services as points
+from app.points.ledger import verify
+from app.points.models import Entry, Period, PeriodTotal
+from app.rankings import periods
+from app.rankings.models import Objection
+from app.rankings.services import household_standings
+from app.redemption import services as shop
+from app.redemption.models import Item, Redemption
+from tests import factories
+from tests.conftest import _empty_tables
+
+EXAMPLES = int(os.environ.get("STATE_MACHINE_EXAMPLES", "12"))
+STEPS = int(os.environ.get("STATE_MACHINE_STEPS", "30"))
+START = date(2026, 10, 5)
+LAST_DAY = date(2027, 3, 31)
+TZ = "Asia/Shanghai"
+SECRET = "test-secret"
+HOUSEHOLDS = [f"{v}{i}" for v in ("tj", "xf") for i in (1, 2, 3)]
+RULES = ("labour", "school", "gamble")
+
+
+def noon(day: date) -> datetime:
+    """04:00 UTC: noon of ``day`` in Asia/Shanghai, so local_today(now) is ``day``."""
+    return datetime.combine(day, time(4, 0))
+
+
+class Ledger(RuleBasedStateMachine):
+    """One village that records at once (tj, annual reset) and one that approves (xf)."""
+
+    entries = Bundle("entries")
+    sales = Bundle("sales")
+    objections = Bundle("objections")
+
+    def __init__(self):
+        super().__init__()
+        self.session = db.session
+        self.session.remove()
+        _empty_tables()
+        self.world = w = factories.World.build(self.session)
+        w.a.annual_reset = True
+        w.a.redeem_floor = w.b.redeem_floor = 70  # part of the opening base may be spent
+        self.items = {}
+        for v, p in ((w.a, "tj"), (w.b, "xf")):
+            s = shop.create_shop(self.session, w.actor(f"{p}_village_admin"), v.id, f"{p}店")
+            self.items[p] = [
+                shop.create_item(
+                    self.session,
+                    w.actor(f"{p}_clerk"),
+                    s.id,
+                    {"name": name, "price_points": price, "stock": 5},
+                    now=noon(START),
+                ).id
+                for name, price in (("肥皂", 3), ("大米", 25))
+            ]
+            self.items[f"{p}_shop"] = s.id
+        self.session.commit()
+        self.today = START
+        self.final: dict[tuple[int, str], tuple] = {}
+
+    def teardown(self):
+        self.session.rollback()
+        self.session.remove()
+
+    # --- the request boundary -----------------------------------------------------------
+
+    def attempt(self, operation):
+        """Run ``operation`` as one request: commit it, or roll back a domain refusal.
+        Any other exception is a bug and fails the run."""
+        try:
+            result = operation()
+        except DomainError:
+            self.session.rollback()
+            return None
+        self.session.commit()
+        return result
+
+    def actor(self, name):
+        return self.world.actor(name)
+
+    @property
+    def now(self):
+        return noon(self.today)
+
+    # --- rules --------------------------------------------------------------------------
+
+    @rule(target=entries, key=st.sampled_from(HOUSEHOLDS), rule_name=st.sampled_from(RULES),
+          quantity=st.integers(1, 3), days_back=st.integers(0, 120))  # fmt: skip
+    def record(self, key, rule_name, quantity, days_back):
+        w, p = self.world, key[:2]
+        entry = self.attempt(
+            lambda: points.record_entry(
+                self.session,
+                self.actor(f"{p}_recorder"),
+                household_id=w.households[key].id,
+                rule_id=w.rules[f"{p}_{rule_name}"].id,
+                quantity=quantity,
+                occurred_on=self.today - timedelta(days=days_back),
+                today=self.today,
+                now=self.now,
+            )
+        )
+        return entry.id if entry else multiple()
+
+    @rule(target=entries, village=st.sampled_from(("tj", "xf")), days_back=st.integers(0, 40),
+          picks=st.lists(st.sampled_from((1, 2, 3)), min_size=1, max_size=4))  # fmt: skip
+    def record_batch(self, village, days_back, picks):
+        w = self.world
+        result = self.attempt(
+            lambda: points.record_batch(
+                self.session,
+                self.actor(f"{village}_recorder"),
+                rule_id=w.rules[f"{village}_school"].id,
+                household_ids=[w.households[f"{village}{i}"].id for i in picks],
+                occurred_on=self.today - timedelta(days=days_back),
+                today=self.today,
+                now=self.now,
+            )
+        )
+        return multiple(*(e.id for e in result[0])) if result else multiple()
+
+    @rule(entry=entries, second=st.booleans())
+    def approve(self, entry, second):
+        p = self._village_of(entry)
+        reviewer = f"{p}_reviewer2" if second else f"{p}_reviewer"
+        self.attempt(lambda: points.approve_entry(self.session, self.actor(reviewer), entry, now=self.now))
+
+    @rule(entry=entries)
+    def reject(self, entry):
+        p = self._village_of(entry)
+        if p:
+            self.attempt(
+                lambda: points.reject_entry(
+                    self.session, self.actor(f"{p}_reviewer"), entry, reason="不符", now=self.now
+                )
+            )
+
+    @rule(entry=entries)
+    def reverse(self, entry):
+        p = self._village_of(entry)
+        if p:
+            self.attempt(
+                lambda: points.reverse_entry(
+                    self.session, self.actor(f"{p}_reviewer"), entry, reason="记错", now=self.now
+                )
+            )
+
+    @rule(target=sales, key=st.sampled_from(HOUSEHOLDS), lines=st.lists(
+        st.tuples(st.integers(0, 1), st.integers(1, 3)), min_size=1, max_size=2, unique_by=lambda t: t[0]))  # fmt: skip
+    def sell(self, key, lines):
+        p, w = key[:2], self.world
+        sale = self.attempt(
+            lambda: shop.redeem(
+                self.session,
+                self.actor(f"{p}_clerk"),
+                shop_id=self.items[f"{p}_shop"],
+                lines=[{"item_id": self.items[p][i], "quantity": q} for i, q in lines],
+                household_id=w.households[key].id,
+                now=self.now,
+                today=self.today,
+                secret=SECRET,
+            )
+        )
+        if sale is None:
+            return multiple()
+        household = w.households[key]
+        self.session.refresh(household)
+        floor = household.village.redeem_floor
+        assert household.balance >= floor, f"a sale left {key} at {household.balance}, below the floor {floor}"
+        self.session.rollback()
+        return sale.id
+
+    @rule(sale=consumes(sales), by_clerk=st.booleans())
+    def cancel(self, sale, by_clerk):
+        village = "tj" if self._sale_village(sale) == self.world.a.id else "xf"
+        who = f"{village}_clerk" if by_clerk else f"{village}_reviewer"
+        self.attempt(
+            lambda: shop.cancel_redemption(self.session, self.actor(who), sale, reason="退货", now=self.now, tz=TZ)
+        )
+
+    @rule(village=st.sampled_from(("tj", "xf")), which=st.integers(0, 1), quantity=st.integers(1, 4),
+          loss=st.booleans())  # fmt: skip
+    def stock(self, village, which, quantity, loss):
+        self.attempt(
+            lambda: shop.receive_stock(
+                self.session,
+                self.actor(f"{village}_clerk"),
+                self.items[village][which],
+                quantity,
+                reason="loss" if loss else "receipt",
+                now=self.now,
+            )
+        )
+
+    # Mostly a past quarter: closing the current one or the year stops all recording in it.
+    @rule(village=st.sampled_from(("tj", "xf")), back=st.sampled_from((1, 1, 2, 3, 0)),
+          year=st.sampled_from((False, False, False, True)))  # fmt: skip
+    def close(self, village, back, year):
+        day = self.today
+        for _ in range(back):
+            day = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1) - timedelta(days=1)
+        period = str(day.year) if year else quarter_of(day)
+        self.attempt(
+            lambda: periods.close_period(
+                self.session,
+                self.actor(f"{village}_reviewer"),
+                getattr(self.world, "a" if village == "tj" else "b").id,
+                period,
+                now=self.now,
+                today=self.today,
+            )
+        )
+
+    @rule(village=st.sampled_from(("tj", "xf")), early=st.booleans())
+    def finalize(self, village, early):
+        v = self.world.a if village == "tj" else self.world.b
+        rows = self.session.scalars(select(Period).where(Period.village_id == v.id, Period.status == "notice")).all()
+        names = [r.period for r in rows]
+        self.session.rollback()
+        for period in names:
+            who = self.actor("admin") if early else self.actor(f"{village}_reviewer")
+            done = self.attempt(
+                lambda period=period, who=who: periods.finalize_period(
+                    self.session, who, v.id, period, now=self.now, today=self.today
+                )
+            )
+            if done is not None:
+                self.final[(v.id, period)] = self._standings(v.id, period)
+                self.session.rollback()
+
+    @rule(target=objections, entry=entries, by_resident=st.booleans())
+    def object_to(self, entry, by_resident):
+        p = self._village_of(entry)
+        who = f"{p}_resident" if by_resident else f"{p}_reviewer"
+        objection = self.attempt(
+            lambda: periods.file_objection(self.session, self.actor(who), reason="不公", now=self.now, entry_id=entry)
+        )
+        return objection.id if objection else multiple()
+
+    @rule(objection=consumes(objections), upheld=st.booleans())
+    def decide(self, objection, upheld):
+        v = self.session.get(Objection, objection).village_id
+        p = "tj" if v == self.world.a.id else "xf"
+        self.session.rollback()
+        self.attempt(
+            lambda: periods.decide_objection(
+                self.session, self.actor(f"{p}_reviewer"), objection, upheld=upheld, note="已核实", now=self.now
+            )
+        )
+
+    @rule(village=st.sampled_from(("tj", "xf")), title=st.sampled_from(("文明家庭", "美德户")),
+          top_n=st.integers(1, 3), bonus=st.integers(0, 10))  # fmt: skip
+    def award(self, village, title, top_n, bonus):
+        v = self.world.a if village == "tj" else self.world.b
+        for _, period in [k for k in self.final if k[0] == v.id]:
+            self.attempt(
+                lambda period=period: periods.grant_awards(
+                    self.session,
+                    self.actor(f"{village}_reviewer"),
+                    period=period,
+                    village_id=v.id,
+                    title=title,
+                    top_n=top_n,
+                    bonus_points=bonus,
+                    now=self.now,
+                    today=self.today,
+                )
+            )
+
+    @precondition(lambda self: self.today.year > START.year)
+    @rule()
+    def roll_year(self):
+        self.attempt(lambda: periods.roll_year(self.session, START.year, now=self.now, today=self.today))
+
+    @precondition(lambda self: self.today < LAST_DAY)
+    @rule(days=st.integers(1, 45))
+    def advance(self, days):
+        self.today = min(LAST_DAY, self.today + timedelta(days=days))
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _village_of(self, entry_id):
+        entry = self.session.get(Entry, entry_id)
+        village = entry.village_id
+        self.session.rollback()
+        return "tj" if village == self.world.a.id else "xf"
+
+    def _sale_village(self, sale_id):
+        village = self.session.get(Redemption, sale_id).village_id
+        self.session.rollback()
+        return village
+
+    def _standings(self, village_id, period):
+        totals = self.session.execute(
+            select(PeriodTotal.household_id, PeriodTotal.points, PeriodTotal.veto_count, PeriodTotal.positive_count)
+            .where(PeriodTotal.village_id == village_id, PeriodTotal.period == period)
+            .order_by(PeriodTotal.household_id)
+        ).all()
+        return tuple(totals), tuple(household_standings(self.session, period, village_id=village_id))
+
+    # --- invariants ---------------------------------------------------------------------
+
+    @invariant()
+    def ledger_holds(self):
+        problems = verify(self.session, jobs=1) + shop.verify_stock(self.session)
+        assert not problems, "\n".join(map(str, problems))
+        negative = self.session.execute(select(Item.id, Item.stock).where(Item.stock < 0)).all()
+        assert not negative, f"negative stock: {negative}"
+        for (village_id, period), standings in self.final.items():
+            assert self._standings(village_id, period) == standings, f"final {period} of village {village_id} changed"
+        self.session.rollback()
+
+
+def test_ledger_invariants_under_random_operations(app):
+    with app.app_context():
+        Ledger.TestCase.settings = settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=STEPS,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        )
+        Ledger.TestCase().runTest()
