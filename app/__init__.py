@@ -44,6 +44,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from app import error_handlers
 
     error_handlers.init_app(app)
+    from app import security_headers
+
+    security_headers.init_app(app)
     from app import cli
 
     cli.init_app(app)

@@ -6,7 +6,7 @@ has a village or a household, which household, the language and the URL prefix),
 the rendered HTML is kept per key in this process.
 """
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_babel import get_locale
 from flask_login import current_user
 from markupsafe import Markup
@@ -32,5 +32,12 @@ def menu() -> Markup:
     return html
 
 
+def favicon():
+    """Pages name the icon with a <link>; this answers the browsers that ask for
+    /favicon.ico anyway (the API's JSON, the docs), so no request ends in a 404."""
+    return current_app.send_static_file("favicon.svg")
+
+
 def init_app(app: Flask) -> None:
     app.add_template_global(menu, "nav_menu")
+    app.add_url_rule("/favicon.ico", "favicon", favicon)

@@ -1,6 +1,10 @@
 """Small bar charts rendered on the server as inline SVG: no JavaScript library, no CDN,
 and they print. Labels may be Chinese; every text is escaped.
 
+Each chart is drawn twice, wide (shown on screens from 600 px and on paper) and narrow
+(shown on phones): one viewBox scaled down to a 360 px phone would shrink its 12 px
+labels to 6 px. Styles are presentation attributes, as the CSP allows no inline style.
+
 ``bar_chart`` draws one series; ``stacked_bar_chart`` stacks several (positive parts
 upwards, negative parts downwards from zero); ``grouped_bar_chart`` puts them side by side.
 """
@@ -12,6 +16,8 @@ from markupsafe import Markup, escape
 
 PALETTE = ("#a8322d", "#1e6fa8", "#1e7a3c", "#c98a00", "#6b4aa8", "#0f8a8a", "#8a5a2b", "#c2417a", "#555555")
 WIDTH, HEIGHT = 720, 300
+PHONE_WIDTH, PHONE_HEIGHT = 360, 280
+FONT = "'Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif"
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 16, 48
 LEGEND_ROW = 20
 
@@ -45,9 +51,21 @@ def _legend(series_names, width: int) -> tuple[list[str], int]:
     return parts, (y - TOP + LEGEND_ROW + 4) if series_names else 0
 
 
-def _chart(
-    labels, series, *, title: str, unit: str, mode: str, width: int, height: int, empty_text: str | None = None
-) -> Markup:
+def _fits(text: str, band: float) -> bool:
+    """Whether a value label (11 units, digits about 6.5 wide) fits above its bar."""
+    return len(text) * 6.5 <= band
+
+
+def _chart(labels, series, *, title: str, unit: str, mode: str, width: int, height: int) -> Markup:
+    """Both drawings: the wide one for screens and paper, the narrow one for phones."""
+    wide = _drawing(labels, series, title=title, unit=unit, mode=mode, width=width, height=height, variant="wide")
+    narrow = _drawing(
+        labels, series, title=title, unit=unit, mode=mode, width=PHONE_WIDTH, height=PHONE_HEIGHT, variant="narrow"
+    )
+    return Markup(wide + narrow)
+
+
+def _drawing(labels, series, *, title: str, unit: str, mode: str, width: int, height: int, variant: str) -> str:
     labels = [str(label) for label in labels]
     names = [name for name, _values in series]
     values = [[float(v or 0) for v in vals] for _name, vals in series]
@@ -73,18 +91,16 @@ def _chart(
         return top + plot_h * (hi - value) / (hi - lo)
 
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" class="chart" role="img"'
-        f' aria-label="{escape(title)}" preserveAspectRatio="xMidYMid meet">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" class="chart chart-{variant}"'
+        f' role="img" aria-label="{escape(title)}" preserveAspectRatio="xMidYMid meet"'
+        f' font-size="12" font-family="{FONT}" fill="#1d1d1f">',
         f"<title>{escape(title)}</title>",
-        "<style>.chart text{font-size:12px;fill:#1d1d1f;font-family:'Noto Sans CJK SC','PingFang SC',"
-        "'Microsoft YaHei',sans-serif}.chart .axis{stroke:#666;stroke-width:1}.chart .grid{stroke:#ddd;"
-        "stroke-width:1}.chart .value{font-size:11px}</style>",
         *legend,
     ]
     tick = lo
     while tick <= hi + step / 1000:
         ty = y(tick)
-        parts.append(f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{ty:.1f}" y2="{ty:.1f}" class="grid"/>')
+        parts.append(f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{ty:.1f}" y2="{ty:.1f}" class="grid" stroke="#ddd"/>')
         parts.append(f'<text x="{LEFT - 6}" y="{ty + 4:.1f}" text-anchor="end">{_number(tick)}</text>')
         tick += step
     if unit:
@@ -113,10 +129,10 @@ def _chart(
                     f' fill="{PALETTE[s % len(PALETTE)]}"><title>{escape(label)} · {escape(names[s])}：'
                     f"{_number(v)}{escape(unit)}</title></rect>"
                 )
-            if up or down:
-                total = sum(vals[i] for vals in values)
+            total = sum(vals[i] for vals in values)
+            if (up or down) and _fits(_number(total), band):
                 parts.append(
-                    f'<text x="{x0 + bar_w / 2:.1f}" y="{y(up) - 4:.1f}" text-anchor="middle" class="value">'
+                    f'<text x="{x0 + bar_w / 2:.1f}" y="{y(up) - 4:.1f}" text-anchor="middle" class="value" font-size="11">'
                     f"{_number(total)}</text>"
                 )
         else:
@@ -132,10 +148,10 @@ def _chart(
                     f' height="{max(bottom_y - top_y, 0):.1f}" fill="{PALETTE[s % len(PALETTE)]}">'
                     f"<title>{escape(label)}{name}：{_number(v)}{escape(unit)}</title></rect>"
                 )
-                if n == 1 and v and len(labels) <= 16:
+                if n == 1 and v and len(labels) <= 16 and _fits(_number(v), band):
                     vy = top_y - 4 if v > 0 else bottom_y + 12
                     parts.append(
-                        f'<text x="{bx + each / 2:.1f}" y="{vy:.1f}" text-anchor="middle" class="value">'
+                        f'<text x="{bx + each / 2:.1f}" y="{vy:.1f}" text-anchor="middle" class="value" font-size="11">'
                         f"{_number(v)}</text>"
                     )
         lx, ly = LEFT + band * i + band / 2, height - BOTTOM + 16
@@ -150,13 +166,13 @@ def _chart(
         no_data = _("暂无数据")
         parts.append(
             f'<text x="{LEFT + plot_w / 2:.1f}" y="{top + plot_h / 2:.1f}" text-anchor="middle" class="empty">'
-            f"{escape(empty_text or no_data)}</text>"
+            f"{escape(no_data)}</text>"
         )
     zero = y(0)
-    parts.append(f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{zero:.1f}" y2="{zero:.1f}" class="axis"/>')
-    parts.append(f'<line x1="{LEFT}" x2="{LEFT}" y1="{top}" y2="{height - BOTTOM}" class="axis"/>')
+    parts.append(f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{zero:.1f}" y2="{zero:.1f}" class="axis" stroke="#666"/>')
+    parts.append(f'<line x1="{LEFT}" x2="{LEFT}" y1="{top}" y2="{height - BOTTOM}" class="axis" stroke="#666"/>')
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return "".join(parts)
 
 
 def bar_chart(labels, values, *, title: str, unit: str = "", width: int = WIDTH, height: int = HEIGHT) -> Markup:

@@ -27,6 +27,12 @@ PHONE = "13912345678"
 ADDRESS = "幸福路八号院"
 
 
+def linked_css(client, page: str) -> str:
+    """The stylesheets a page links (its print layout lives there, not inline)."""
+    hrefs = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page)
+    return "\n".join(client.get(href).get_data(as_text=True) for href in hrefs)
+
+
 def text(response) -> str:
     return response.get_data(as_text=True)
 
@@ -134,7 +140,8 @@ def test_residents_and_recorders_cannot_manage_periods(world, login):
 
 def test_notice_board_shows_the_published_standings_without_personal_data(world, session, quarter, login):
     view = close(session, world)
-    page = text(login("tj_resident").get(f"/notice/{LAST_Q}?village_id={world.a.id}"))
+    client = login("tj_resident")
+    page = text(client.get(f"/notice/{LAST_Q}?village_id={world.a.id}"))
     assert "团结村" in page and period_title(LAST_Q) in page
     assert f"公示期：{TODAY.isoformat()} 至 {view.notice_ends_on.isoformat()}" in page
     assert "第 1 次公示" in page and "异议成立后更新" not in page
@@ -150,7 +157,7 @@ def test_notice_board_shows_the_published_standings_without_personal_data(world,
     # How to object, with the page's address for a phone.
     assert f"如有异议，请于 {view.notice_ends_on.isoformat()} 前向村评议会提出，或在手机上提交异议" in page
     assert f"/objections/new?period={LAST_Q}&amp;village_id={world.a.id}" in page
-    assert "@page { size: A4; margin: 15mm; }" in page
+    assert "@page { size: A4; margin: 15mm; }" in linked_css(client, page)
 
 
 def test_ties_are_shown_as_ties(world, session, login):
@@ -251,17 +258,18 @@ def test_awards_form_names_the_winners_and_prints_certificates(world, session, q
     listing = text(client.get(f"/awards?village_id={world.a.id}&period={LAST_Q}"))
     assert f"/awards/{award.id}/certificate" in listing
 
-    cert = text(login("tj_resident").get(f"/awards/{award.id}/certificate"))
+    resident = login("tj_resident")
+    cert = text(resident.get(f"/awards/{award.id}/certificate"))
     words = plain(cert)
     assert "荣誉证书" in words
     assert f"户主tj1 家庭（户号 TJ-001）在 {period_title(LAST_Q)}道德积分评比中荣获「季度道德之星」称号" in words
     assert "团结村村民委员会" in words
     assert f"{TODAY.year} 年 {TODAY.month} 月 {TODAY.day} 日" in words
-    assert "size: A4 landscape" in cert
+    assert "size: A4 landscape" in linked_css(resident, cert)
 
     every = text(client.get(f"/awards/certificates?period={LAST_Q}&village_id={world.a.id}"))
     assert every.count('<article class="cert">') == 1
-    assert "page-break-after: always" in every
+    assert "page-break-after: always" in linked_css(client, every)
 
 
 def test_a_free_text_title_and_field_errors_beside_the_fields(world, session, quarter, login):
@@ -298,14 +306,15 @@ def test_passbook_running_balance_ends_at_the_households_balance(world, session,
     tj1 = world.households["tj1"]
     points.reverse_entry(session, world.actor("tj_reviewer"), quarter["tj1_school"].id, reason="重复", now=utcnow())
     session.commit()
-    page = text(login("tj_resident").get(f"/passbook/{tj1.id}/{TODAY.year}"))
+    resident = login("tj_resident")
+    page = text(resident.get(f"/passbook/{tj1.id}/{TODAY.year}"))
     closing = re.search(r'id="closing-balance">(-?\d+)<', page).group(1)
     session.expire_all()
     assert int(closing) == session.get(Household, tj1.id).balance
     balances = [int(b) for b in re.findall(r'class="num balance">(-?\d+)<', page)]
     assert balances[-1] == int(closing) and len(balances) >= 4
     assert "已冲正" in page and "冲正第" in page
-    assert "size: A4" in page
+    assert "size: A4" in linked_css(resident, page)
 
 
 def test_passbook_opening_balance_is_everything_before_the_year(world, session, quarter, login):

@@ -1,0 +1,113 @@
+"""The demo village (``flask demo``) served once per test module, for the tests that
+walk the pages as each demo user at phone size. Its own app and SQLite file: the demo
+takes ~12 s to load, too long to repeat for every test."""
+
+import threading
+from collections import deque
+from urllib.parse import urljoin, urlsplit
+
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.demo import DEMO_PASSWORD, demo_users, load_demo
+from app.extensions import db
+
+ROLES = [username for username, _role, _what in demo_users()]
+
+
+class DemoSite:
+    def __init__(self, tmp_path):
+        self.app = create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "demo-site-secret",
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'demo.db'}",
+                "WTF_CSRF_ENABLED": True,
+            }
+        )
+        self.app.instance_path = str(tmp_path / "instance")
+        with self.app.app_context():
+            db.create_all()
+            load_demo(db.session)
+            db.session.commit()
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def close(self):
+        self.server.shutdown()
+        self.thread.join(timeout=10)
+        with self.app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def login(page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert "/login" not in page.url, f"{username} could not log in"
+
+
+def pattern(url: str) -> str:
+    """A page's kind: its path with numbers as N, and its query's names. One page of each
+    kind is visited (one household, not sixty)."""
+    parts = urlsplit(url)
+    path = "/".join("N" if segment.isdigit() else segment for segment in parts.path.split("/"))
+    names = sorted({pair.split("=", 1)[0] for pair in parts.query.split("&") if pair})
+    return path + "?" + "&".join(names)
+
+
+SKIP = ("/logout", "/export", ".xlsx", ".csv", "lang=", "/evidence/")
+
+
+def links(page, base: str) -> list[str]:
+    hrefs = page.eval_on_selector_all("a[href]", "as => as.map(a => a.getAttribute('href'))")
+    found = []
+    for href in hrefs:
+        if not href or href.startswith(("#", "mailto:", "tel:")):
+            continue
+        url = urljoin(page.url, href)
+        if not url.startswith(base) or any(s in url for s in SKIP):
+            continue
+        found.append(url[len(base) :].split("#", 1)[0])
+    return found
+
+
+def crawl(page, base: str, start: list[str], *, depth: int = 2, limit: int = 60) -> list[str]:
+    """Pages reachable from ``start`` (the menu) within ``depth`` clicks, one of each kind."""
+    queue, seen, visited = deque((path, 0) for path in start), set(), []
+    while queue and len(visited) < limit:
+        path, level = queue.popleft()
+        if pattern(path) in seen:
+            continue
+        seen.add(pattern(path))
+        try:
+            response = page.goto(base + path)
+        except Exception as exc:  # a download (a workbook, a photo) is no page to check
+            if "Download is starting" in str(exc):
+                continue
+            raise
+        if response is None or "text/html" not in (response.headers.get("content-type") or ""):
+            continue
+        visited.append(path)
+        if level < depth:
+            queue.extend((link, level + 1) for link in links(page, base))
+    return visited
+
+
+def menu_paths(page, base: str) -> list[str]:
+    hrefs = page.eval_on_selector_all("nav.menu a[href]", "as => as.map(a => a.getAttribute('href'))")
+    return [urljoin(page.url, h)[len(base) :] for h in hrefs]
+
+
+def watch(page) -> list[str]:
+    """Console errors (CSP refusals among them), script errors and failed requests."""
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"{page.url}: console: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"{page.url}: script error: {e}"))
+    page.on("response", lambda r: problems.append(f"{page.url}: {r.status} for {r.url}") if r.status >= 400 else None)
+    return problems

@@ -1,0 +1,81 @@
+"""The CSP breaks no page: each demo user, on a 360×740 phone in Chromium, walks every
+page its menu reaches and the pages those link to (one of each kind), and the browser
+logs no CSP refusal, no script error and no failed request (the favicon included)."""
+
+import pytest
+
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _chromium_missing
+from tests.browser.demo_site import ROLES, DemoSite, crawl, login, menu_paths, watch
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    reason = _chromium_missing()
+    if reason:
+        pytest.skip(reason)
+    site = DemoSite(tmp_path_factory.mktemp("demo"))
+    yield site
+    site.close()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def phone_page(chromium):
+    context = chromium.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return page
+
+
+@pytest.mark.parametrize("username", ROLES)
+def test_no_page_of_a_demo_user_breaks_the_csp(demo, chromium, username):
+    page = phone_page(chromium)
+    problems = watch(page)
+    login(page, demo.url, username)
+    start = menu_paths(page, demo.url)
+    assert start, f"{username} has no menu"
+    visited = crawl(page, demo.url, [page.url[len(demo.url) :], *start])
+    page.context.close()
+    assert len(visited) >= len(set(start)) // 2
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_login_error_and_api_docs_pages_keep_the_csp(demo, chromium):
+    page = phone_page(chromium)
+    problems = watch(page)
+    page.goto(f"{demo.url}/login")
+    page.wait_for_load_state("networkidle")
+    page.goto(f"{demo.url}/no-such-page")
+    page.wait_for_load_state("networkidle")
+    assert "未找到" in page.content()
+    problems = [p for p in problems if "404 for " + f"{demo.url}/no-such-page" not in p and "404 (NOT FOUND)" not in p]
+    page.goto(f"{demo.url}/api/v1/docs")
+    page.wait_for_selector(".swagger-ui .info", timeout=30_000)
+    assert "Moral Bank API" in page.content()
+    page.context.close()
+    assert problems == [], "\n".join(problems)
+
+
+def test_an_injected_inline_script_is_refused(demo, chromium):
+    """The policy itself works: an inline script (as an XSS would add) does not run."""
+    page = phone_page(chromium)
+    problems = watch(page)
+    page.goto(f"{demo.url}/login")
+    ran = page.evaluate(
+        """() => { window.injected = false;
+                   const s = document.createElement('script'); s.textContent = 'window.injected = true';
+                   document.body.appendChild(s); return window.injected; }"""
+    )
+    page.context.close()
+    assert ran is False
+    assert any("Content Security Policy" in p for p in problems)
