@@ -357,7 +357,21 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
         village_rows.append((v, name, village_code[v], township, t + 2, created0))
         # Scheme v: village v's household scheme.
         scheme_rows.append(
-            (v, f"{name}积分方案", v, "household", "quarter", categories, 100, 100, 1.0, approval[v], 7, False, created0)
+            (
+                v,
+                f"{name}积分方案",
+                v,
+                "household",
+                "quarter",
+                categories,
+                100,
+                100,
+                1.0,
+                approval[v],
+                7,
+                False,
+                created0,
+            )
         )
         for j, r in enumerate(rules_template):
             rule_rows.append(
