@@ -137,6 +137,7 @@ def register_blueprints(app: Flask) -> None:
     from app.redemption import views as redemption_views
     from app.regions import api as regions_api
     from app.schemes import api as schemes_api
+    from app.schemes import views as schemes_views
     from app.villages import api as villages_api
     from app.villages import views as villages_views
 
@@ -164,6 +165,7 @@ def register_blueprints(app: Flask) -> None:
         rankings_views,
         audit_views,
         home_views,
+        schemes_views,
     )
     for module in pages:
         app.register_blueprint(module.bp)

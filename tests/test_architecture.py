@@ -10,13 +10,13 @@ MAX_LINES = 500
 # Files still over the limit, with their size when this test was written: each may only
 # shrink, and leaves the list once it fits.
 OVERSIZED = {
-    "rankings/periods.py": 513,
-    "points/views.py": 556,
+    "rankings/periods.py": 512,
+    "points/views.py": 550,
     "points/ledger.py": 593,
     "redemption/views.py": 627,
     "redemption/services.py": 673,
     "rankings/views.py": 833,
-    "points/services.py": 852,
+    "points/services.py": 703,
 }
 # What each domain package may not import: the packages above it.
 FORBIDDEN = {
@@ -24,6 +24,8 @@ FORBIDDEN = {
     "points": {"rankings", "redemption", "home"},
     "rankings": {"redemption", "home"},
     "redemption": {"rankings", "home"},
+    "regions": {"schemes", "points", "rankings", "redemption", "home"},
+    "schemes": {"points", "rankings", "redemption", "home"},
 }
 
 

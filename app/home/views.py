@@ -224,4 +224,4 @@ def stats():
     )
 
 
-from app.home import registration  # noqa: E402, F401  (its routes are on bp)
+from app.home import region, registration  # noqa: E402, F401  (their routes are on bp)

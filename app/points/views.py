@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
+from app import web
 from app.clock import to_local_iso, utcnow
 from app.errors import (
     DomainError,
@@ -48,16 +49,7 @@ from app.points.forms import (
 )
 from app.points.photos import photo_response
 from app.scope import OFFICIAL_ROLES, household_in_scope, require_role, village_in_scope
-from app.web import (
-    current_actor,
-    mutate,
-    today,
-    tz,
-    village_args,
-    village_choices,
-    working_village,
-    working_village_id,
-)
+from app.web import current_actor, mutate, today, tz, village_args, working_village, working_village_id
 
 bp = Blueprint("points", __name__, template_folder="templates")
 
@@ -96,7 +88,7 @@ def _evidence_folder() -> Path:
 
 
 def choose_village(endpoint: str, title: str, **extra):
-    villages = village_choices()
+    villages = web.village_choices()
     return render_template("points/choose_village.html", villages=villages, endpoint=endpoint, title=title, **extra)
 
 

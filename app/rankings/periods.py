@@ -31,7 +31,7 @@ from app.points.ledger import LedgerWriter, lock_households
 from app.points.models import KIND_RULE, Entry, Period
 from app.rankings.models import AWARD_TITLES, DISMISSED, OPEN, UPHELD, Award, Objection, Publication
 from app.rankings.services import household_standings
-from app.schemes.models import Scheme
+from app.schemes.services import yearly_reset_villages
 from app.scope import Actor, in_villages, require_role, village_in_scope
 from app.villages.models import Village
 
@@ -333,8 +333,7 @@ def list_objections(
     filed_by_id: int | None = None,
     household_id: int | None = None,
 ):
-    stmt = select(Objection).order_by(Objection.id.desc())
-    stmt = stmt.where(in_villages(Objection.village_id, village_id))
+    stmt = select(Objection).where(in_villages(Objection.village_id, village_id)).order_by(Objection.id.desc())
     if status:
         stmt = stmt.where(Objection.status == status)
     if filed_by_id is not None or household_id is not None:
@@ -460,12 +459,7 @@ def roll_year(session: Session, year: int, *, now: datetime, today: date, actor:
         raise YearNotEnded(year=year, today=today.isoformat())
     actor = actor or Actor(None)
     total = 0
-    villages = session.scalars(
-        select(Village)
-        .join(Scheme, Scheme.village_id == Village.id)
-        .where(Scheme.account_kind == "household", Scheme.annual_reset.is_(True))
-        .order_by(Village.id)
-    ).all()
+    villages = session.scalars(select(Village).where(Village.id.in_(yearly_reset_villages()))).all()
     for village in villages:
         count = 0
         done = set(

@@ -1,7 +1,7 @@
 """Schemes (积分方案): a rule sheet with its settings, run by a village or a region."""
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.audit import services as audit
@@ -61,6 +61,13 @@ def categories_in_use(session: Session, scheme_id: int) -> set[str]:
     """The categories the scheme's rules are in (by table: rules sit above schemes)."""
     rules = db.metadata.tables["rules"]
     return set(session.scalars(select(rules.c.category).where(rules.c.scheme_id == scheme_id).distinct()))
+
+
+def rules_by_category(session: Session, scheme_id: int) -> dict[str, int]:
+    """``{category: rules}`` of the scheme's rules."""
+    rules = db.metadata.tables["rules"]
+    stmt = select(rules.c.category, func.count()).where(rules.c.scheme_id == scheme_id).group_by(rules.c.category)
+    return {category: int(n) for category, n in session.execute(stmt)}
 
 
 def _keep_used_categories(session: Session, scheme: Scheme, categories: list[str]) -> None:
@@ -251,6 +258,11 @@ def rename_category(session: Session, actor: Actor, scheme_id, old: str, new: st
         .values(category=categories[categories.index(new.strip())])
     )
     return _apply(session, actor, scheme, {"categories": categories})
+
+
+def yearly_reset_villages():
+    """``SELECT`` the villages whose household scheme resets spendable points yearly."""
+    return select(Scheme.village_id).where(Scheme.account_kind == "household", Scheme.annual_reset.is_(True))
 
 
 def list_schemes(session: Session, actor: Actor, *, village_id=None, region_id=None):

@@ -92,7 +92,9 @@ def test_admin_sees_every_village_and_can_filter(world, auth, client):
 
 def test_an_official_cannot_list_another_village(world, auth, client):
     auth.login("tj_recorder")
-    page = text(client.get(f"/households?village_id={world.b.id}"))
+    # Another village named is not found, never quietly the official's own (API.md).
+    assert client.get(f"/households?village_id={world.b.id}").status_code == 404
+    page = text(client.get("/households"))
     assert "TJ-001" in page and "XF-001" not in page
 
 
