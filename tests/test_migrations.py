@@ -285,7 +285,7 @@ def test_a_postgres_deployment_of_the_previous_version_upgrades():
 
 
 def check_previous_version_upgrades(url: str) -> None:
-    """Data written at the previous head (0004) upgrades: each village's settings move to
+    """Data written at the previous head (0005) upgrades: each village's settings move to
     its household scheme, every village hangs under a township region named as its
     township, the ledger still verifies and the v1 answers are the same."""
     from app.points.ledger import verify
@@ -298,7 +298,7 @@ def check_previous_version_upgrades(url: str) -> None:
             before = _v1_answers(app.test_client(), ids)
             assert {path: status for path, (status, _) in before.items() if status != 200} == {}
             db.session.remove()
-            flask_migrate.downgrade(revision="0004")
+            flask_migrate.downgrade(revision="0005")
             with db.engine.connect() as conn:
                 settings = conn.execute(text("SELECT code, base_points, approval_required FROM villages ORDER BY id"))
                 assert [(c, b, bool(a)) for c, b, a in settings] == [

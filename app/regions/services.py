@@ -128,7 +128,7 @@ def create_region(session: Session, actor: Actor, values: dict) -> Region:
 
 def township_code(session: Session, name: str) -> str:
     """A code for a township region made from a village's ``township`` name."""
-    base = "T-" + hashlib.sha1(name.encode()).hexdigest()[:8]  # as the migration 0005 makes them
+    base = "T-" + hashlib.sha1(name.encode()).hexdigest()[:8]  # as the migration 0006 makes them
     code, n = base, 1
     while session.scalar(select(Region.id).where(func.lower(Region.code) == code.lower())):
         n += 1
