@@ -65,8 +65,8 @@ def create_user(username, roles, password, village_id, region_id, household_id, 
 def verify(jobs):
     """Recompute balances, period totals and stock from their ledgers; check every hash chain."""
     from app.database import read_only
-    from app.points.ledger import verify as verify_points
-    from app.redemption.services import verify_stock
+    from app.points.proof import verify as verify_points
+    from app.redemption.reports import verify_stock
 
     engine = db.engine
     with read_only():
@@ -103,7 +103,7 @@ def roll_year(year):
 
     from app.clock import local_today, utcnow
     from app.errors import YearNotEnded
-    from app.rankings.periods import roll_year as roll
+    from app.points.year import roll_year as roll
 
     if not 2000 <= year <= 2100:
         click.echo("YEAR must be between 2000 and 2100", err=True)

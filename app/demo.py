@@ -13,8 +13,11 @@ from app.auth.models import User
 from app.auth.services import create_user
 from app.clock import local_today, utcnow
 from app.errors import DomainError
+from app.points import decisions
+from app.points import rules as rulebook
 from app.points import services as points
 from app.points.models import Rule
+from app.redemption import shops as shop_services
 from app.scope import Actor
 from app.villages.models import Village
 
@@ -134,7 +137,7 @@ def load_demo(session: Session, *, seed: int = 2026) -> bool:
         region = regions[spec["township"]]
         village = create_village(session, system, {"name": spec["name"], "code": spec["code"], "region_id": region.id})
         village.approval_required = spec["approval_required"]
-        points.load_standard_sheet(session, system, village.id)
+        rulebook.load_standard_sheet(session, system, village.id)
         households = []
         for i in range(1, spec["households"] + 1):
             head = _name(rng)
@@ -219,7 +222,7 @@ def _record_quarter(session, rng, village, households, staff, prefix, today, now
             except DomainError:
                 continue  # a cap was reached: the real sheet would refuse it too
             if entry.status == "pending" and rng.random() < 0.85:
-                points.approve_entry(session, reviewer, entry.id, now=now)
+                decisions.approve_entry(session, reviewer, entry.id, now=now)
 
 
 def print_logins(address: str = "127.0.0.1:5000") -> None:
@@ -243,9 +246,11 @@ def _open_shop(session, rng, village, households, staff, prefix, today, now) -> 
     from app.redemption import services as shop
 
     manager = Actor(staff[f"{prefix}_admin"])
-    store = shop.create_shop(session, manager, village.id, f"{village.name}积分超市")
+    store = shop_services.create_shop(session, manager, village.id, f"{village.name}积分超市")
     items = [
-        shop.create_item(session, manager, store.id, {"name": n, "unit": u, "price_points": p, "stock": q}, now=now)
+        shop_services.create_item(
+            session, manager, store.id, {"name": n, "unit": u, "price_points": p, "stock": q}, now=now
+        )
         for n, u, p, q in SHOP_ITEMS
     ]
     clerk_user = staff.get(f"{prefix}_clerk")

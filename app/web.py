@@ -9,9 +9,9 @@ from flask import current_app, flash, request, session
 from flask_login import current_user
 
 from app.clock import local_today
-from app.errors import BadReference, DomainError, NotFound, ValidationFailed
+from app.errors import BadReference, DomainError, ValidationFailed
 from app.extensions import db
-from app.scope import Actor, village_in_scope
+from app.scope import Actor, acting_village_id, village_in_scope
 
 WORKING_VILLAGE = "working_village_id"
 
@@ -45,10 +45,8 @@ def working_village_id(actor: Actor) -> int | None:
     else the one remembered."""
     user = actor.user
     if not chooses_village(user):
-        asked = request.args.get("village_id", type=int)
-        if asked and asked != user.village_id:  # another village: not found, never quietly its own
-            raise NotFound()
-        return user.village_id
+        # Another village named is not found, never quietly the official's own.
+        return acting_village_id(actor, request.args.get("village_id", type=int))
     if "village_id" in request.args:
         chosen = request.args.get("village_id", type=int)
         if chosen:

@@ -70,7 +70,7 @@ def main(argv=None) -> int:
         event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2].split()[0].upper()))
 
     if args.figure == "verify":
-        from app.points.ledger import verify
+        from app.points.proof import verify
 
         with app.app_context():
             return _profile(lambda: verify(db.session), 1, args, statements)

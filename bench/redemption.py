@@ -75,7 +75,7 @@ def _seed_here(households: int) -> dict:
     from app.clock import local_today, utcnow
     from app.extensions import db
     from app.points import services as points
-    from app.redemption import services as shop_services
+    from app.redemption import shops as shop_services
     from app.scope import Actor
     from app.villages import services as villages
 

@@ -6,6 +6,8 @@ from datetime import datetime
 from app.auth.models import User
 from app.auth.services import create_user
 from app.clock import utcnow
+from app.points import decisions
+from app.points import rules as rulebook
 from app.points import services as points
 from app.points.models import Rule
 from app.scope import Actor
@@ -55,7 +57,7 @@ def rule(session, admin: User, village: Village, code: str, points_: int, **extr
         "points": points_,
         **extra,
     }
-    return points.create_rule(session, Actor(admin), village.id, values)
+    return rulebook.create_rule(session, Actor(admin), village.id, values)
 
 
 def score(session, world, key, rule, *, day, today, quantity=1, approve=False):
@@ -73,7 +75,7 @@ def score(session, world, key, rule, *, day, today, quantity=1, approve=False):
         now=utcnow(),
     )
     if approve and entry.status == "pending":
-        points.approve_entry(session, world.actor(f"{prefix}_reviewer"), entry.id, now=utcnow())
+        decisions.approve_entry(session, world.actor(f"{prefix}_reviewer"), entry.id, now=utcnow())
     return entry
 
 

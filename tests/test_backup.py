@@ -17,16 +17,19 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from app.audit.services import Actor
 from app.auth.models import User
 from app.clock import utcnow
 from app.extensions import db
 from app.households.models import Household
+from app.points import decisions
+from app.points import evidence as evidence_store
 from app.points import services as points
 from app.points.models import Entry, Evidence, Period
 from app.rankings import periods
 from app.redemption import services as shop
+from app.redemption import shops
 from app.redemption.models import Redemption
+from app.scope import Actor
 from tests import factories
 from tests.conftest import TODAY
 
@@ -48,13 +51,13 @@ def populate(app, session) -> dict:
         factories.score(session, w, key, "school", day=date(2026, 8, 10), today=TODAY, quantity=4)
     periods.close_period(session, w.actor("tj_reviewer"), w.a.id, "2026Q3", now=now, today=TODAY)
     pending = factories.score(session, w, "xf1", "school", day=TODAY, today=TODAY)
-    points.approve_entry(session, w.actor("xf_reviewer"), pending.id, now=now)
+    decisions.approve_entry(session, w.actor("xf_reviewer"), pending.id, now=now)
     other = factories.score(session, w, "xf2", "school", day=TODAY, today=TODAY)
-    points.reject_entry(session, w.actor("xf_reviewer"), other.id, reason="无证明", now=now)
+    decisions.reject_entry(session, w.actor("xf_reviewer"), other.id, reason="无证明", now=now)
     wrong = factories.score(session, w, "tj1", "labour", day=TODAY, today=TODAY)
-    points.reverse_entry(session, w.actor("tj_reviewer"), wrong.id, reason="记错户", now=now)
+    decisions.reverse_entry(session, w.actor("tj_reviewer"), wrong.id, reason="记错户", now=now)
     folder = Path(app.instance_path) / "evidence"
-    photo = points.store_evidence(session, w.actor("tj_recorder"), w.a.id, jpeg_bytes(), folder, 10**6)
+    photo = evidence_store.store_evidence(session, w.actor("tj_recorder"), w.a.id, jpeg_bytes(), folder, 10**6)
     points.record_entry(
         session,
         w.actor("tj_recorder"),
@@ -65,8 +68,8 @@ def populate(app, session) -> dict:
         now=now,
         evidence_id=photo.id,
     )
-    s = shop.create_shop(session, w.actor("tj_village_admin"), w.a.id, "村超市")
-    item = shop.create_item(
+    s = shops.create_shop(session, w.actor("tj_village_admin"), w.a.id, "村超市")
+    item = shops.create_item(
         session, w.actor("tj_clerk"), s.id, {"name": "洗衣粉", "price_points": 5, "stock": 10}, now=now
     )
     shop.redeem(

@@ -122,8 +122,8 @@ def test_ledger_verify_names_a_tampered_household(world, session, runner):
 
 
 def test_users_create_a_region_official(app, runner, session, world):
-    from app.audit.services import Actor
     from app.regions.services import create_region
+    from app.scope import Actor
 
     county = create_region(session, Actor(world.admin), {"name": "洞口县", "code": "DK", "level": "county"})
     session.commit()

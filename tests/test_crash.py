@@ -21,10 +21,10 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from app.households.models import Household
-from app.points.ledger import verify
+from app.households.register import import_households
 from app.points.models import Entry
-from app.points.services import import_households
-from app.redemption import services as shop
+from app.points.proof import verify
+from app.redemption import reports, shops
 from app.redemption.models import Item, Redemption, StockMovement
 from tests import factories
 from tests.conftest import TODAY
@@ -125,7 +125,7 @@ def enrol(session, world, count: int, prefix: str) -> list[int]:
 def proof(session) -> None:
     session.expire_all()
     assert verify(session) == []
-    assert shop.verify_stock(session) == []
+    assert reports.verify_stock(session) == []
     session.rollback()
 
 
@@ -175,11 +175,11 @@ IMPORT_SCRIPT = """
 import sys
 from sqlalchemy import select
 from app import create_app
-from app.audit.services import Actor
+from app.scope import Actor
 from app.auth.models import User
 from app.clock import utcnow
 from app.extensions import db
-from app.points.services import import_households
+from app.households.register import import_households
 from tests.conftest import TODAY
 
 app = create_app()
@@ -247,8 +247,8 @@ def test_workers_killed_in_a_stream_of_sales(world, session, serve, watcher):
     buyers = enrol(session, world, 4, "S")
     for hid in buyers:
         give_points(session, world, session.get(Household, hid), 1000)
-    store = shop.create_shop(session, admin, world.a.id, "团结村积分超市")
-    soap = shop.create_item(
+    store = shops.create_shop(session, admin, world.a.id, "团结村积分超市")
+    soap = shops.create_item(
         session, admin, store.id, {"name": "肥皂", "price_points": 3, "stock": 100000}, now=factories.NOW
     )
     session.commit()

@@ -21,12 +21,14 @@ from sqlalchemy import select
 from app.clock import quarter_of
 from app.errors import DomainError
 from app.extensions import db
+from app.points import decisions, year
 from app.points import services as points
-from app.points.ledger import verify
 from app.points.models import Entry, Period, PeriodTotal
+from app.points.proof import verify
 from app.rankings import periods
 from app.rankings.models import Objection
 from app.rankings.services import household_standings
+from app.redemption import reports, shops
 from app.redemption import services as shop
 from app.redemption.models import Item, Redemption
 from tests import factories
@@ -64,9 +66,9 @@ class Ledger(RuleBasedStateMachine):
         w.a.redeem_floor = w.b.redeem_floor = 70  # part of the opening base may be spent
         self.items = {}
         for v, p in ((w.a, "tj"), (w.b, "xf")):
-            s = shop.create_shop(self.session, w.actor(f"{p}_village_admin"), v.id, f"{p}店")
+            s = shops.create_shop(self.session, w.actor(f"{p}_village_admin"), v.id, f"{p}店")
             self.items[p] = [
-                shop.create_item(
+                shops.create_item(
                     self.session,
                     w.actor(f"{p}_clerk"),
                     s.id,
@@ -145,14 +147,14 @@ class Ledger(RuleBasedStateMachine):
     def approve(self, entry, second):
         p = self._village_of(entry)
         reviewer = f"{p}_reviewer2" if second else f"{p}_reviewer"
-        self.attempt(lambda: points.approve_entry(self.session, self.actor(reviewer), entry, now=self.now))
+        self.attempt(lambda: decisions.approve_entry(self.session, self.actor(reviewer), entry, now=self.now))
 
     @rule(entry=entries)
     def reject(self, entry):
         p = self._village_of(entry)
         if p:
             self.attempt(
-                lambda: points.reject_entry(
+                lambda: decisions.reject_entry(
                     self.session, self.actor(f"{p}_reviewer"), entry, reason="不符", now=self.now
                 )
             )
@@ -162,7 +164,7 @@ class Ledger(RuleBasedStateMachine):
         p = self._village_of(entry)
         if p:
             self.attempt(
-                lambda: points.reverse_entry(
+                lambda: decisions.reverse_entry(
                     self.session, self.actor(f"{p}_reviewer"), entry, reason="记错", now=self.now
                 )
             )
@@ -204,7 +206,7 @@ class Ledger(RuleBasedStateMachine):
           loss=st.booleans())  # fmt: skip
     def stock(self, village, which, quantity, loss):
         self.attempt(
-            lambda: shop.receive_stock(
+            lambda: shops.receive_stock(
                 self.session,
                 self.actor(f"{village}_clerk"),
                 self.items[village][which],
@@ -292,7 +294,7 @@ class Ledger(RuleBasedStateMachine):
     @precondition(lambda self: self.today.year > START.year)
     @rule()
     def roll_year(self):
-        self.attempt(lambda: periods.roll_year(self.session, START.year, now=self.now, today=self.today))
+        self.attempt(lambda: year.roll_year(self.session, START.year, now=self.now, today=self.today))
 
     @precondition(lambda self: self.today < LAST_DAY)
     @rule(days=st.integers(1, 45))
@@ -324,7 +326,7 @@ class Ledger(RuleBasedStateMachine):
 
     @invariant()
     def ledger_holds(self):
-        problems = verify(self.session, jobs=1) + shop.verify_stock(self.session)
+        problems = verify(self.session, jobs=1) + reports.verify_stock(self.session)
         assert not problems, "\n".join(map(str, problems))
         negative = self.session.execute(select(Item.id, Item.stock).where(Item.stock < 0)).all()
         assert not negative, f"negative stock: {negative}"

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.extensions import db
+from app.points import rules as rulebook
 
 
 def make_app(uri: str):
@@ -78,7 +79,7 @@ def test_migrated_sqlite_database_works(tmp_path):
 
     from app.auth.services import create_user
     from app.points import services
-    from app.points.ledger import verify
+    from app.points.proof import verify
     from app.scope import Actor
     from app.villages.services import create_village
 
@@ -97,7 +98,7 @@ def test_migrated_sqlite_database_works(tmp_path):
                 today=date(2026, 11, 20),
                 now=datetime(2026, 11, 20),
             )
-            rule = services.create_rule(
+            rule = rulebook.create_rule(
                 db.session, actor, village.id, {"code": "R", "name": "规则", "category": "志愿服务", "points": 5}
             )
             services.record_entry(
@@ -158,11 +159,14 @@ def _build_v1_data(session):
     a redemption and a closed period: what a deployment of the previous version holds."""
     from datetime import date, datetime
 
-    from app.audit.services import Actor
     from app.auth.services import create_user
+    from app.points import decisions
+    from app.points import rules as rulebook
     from app.points import services as points
     from app.rankings import periods
     from app.redemption import services as shop
+    from app.redemption import shops
+    from app.scope import Actor
     from app.villages.services import create_village
 
     def user(name, roles, village=None, household=None):
@@ -180,7 +184,7 @@ def _build_v1_data(session):
     session.flush()
     homes = {}
     for v in (tj, xf, hn):
-        points.load_standard_sheet(session, admin, v.id)
+        rulebook.load_standard_sheet(session, admin, v.id)
         for i in (1, 2):
             homes[f"{v.code}{i}"] = points.enroll_household(
                 session, admin, v.id, {"number": f"{v.code}-{i}", "head_name": f"户主{i}"}, today=today, now=now
@@ -217,10 +221,10 @@ def _build_v1_data(session):
         today=today,
         now=now,
     )
-    points.reverse_entry(session, admin, done.id, reason="记错", now=now)
+    decisions.reverse_entry(session, admin, done.id, reason="记错", now=now)
     periods.close_period(session, admin, tj.id, "2026Q3", now=now, today=today)
-    store = shop.create_shop(session, admin, tj.id, "团结村积分超市")
-    soap = shop.create_item(session, admin, store.id, {"name": "肥皂", "price_points": 5, "stock": 9}, now=now)
+    store = shops.create_shop(session, admin, tj.id, "团结村积分超市")
+    soap = shops.create_item(session, admin, store.id, {"name": "肥皂", "price_points": 5, "stock": 9}, now=now)
     user("tj_res", ["resident"], tj, homes["TJ1"])
     session.flush()
     shop.redeem(
@@ -288,7 +292,7 @@ def check_previous_version_upgrades(url: str) -> None:
     """Data written at the previous head (0005) upgrades: each village's settings move to
     its household scheme, every village hangs under a township region named as its
     township, the ledger still verifies and the v1 answers are the same."""
-    from app.points.ledger import verify
+    from app.points.proof import verify
 
     app = make_app(url)
     try:

@@ -1,4 +1,4 @@
-from app.points.ledger import verify
+from app.points.proof import verify
 
 
 def test_world_builds_with_opening_balances(world, session):

@@ -3,6 +3,7 @@ account is opened on the ledger, so these pages compose households and points.""
 
 import secrets
 import time
+from functools import partial
 from pathlib import Path
 
 from flask import current_app, flash, redirect, render_template, session, url_for
@@ -13,6 +14,7 @@ from app.clock import utcnow
 from app.errors import DomainError
 from app.extensions import db
 from app.home.views import bp
+from app.households import register
 from app.households.forms import TOKEN_RE, ConfirmImportForm, HouseholdForm, ImportForm
 from app.households.views import pick_village
 from app.points import services as points
@@ -54,6 +56,11 @@ def new_household():
                 )
                 return redirect(url_for(".household", household_id=household.id))
     return render_template("households/form.html", form=form, village=village, household=None), status
+
+
+def _enroller(actor):
+    """Register a household and open its account: what an imported row becomes."""
+    return partial(points.enroll_household, db.session, actor, today=today(), now=utcnow())
 
 
 def _imports_dir() -> Path:
@@ -100,8 +107,8 @@ def import_households():
         else:
             filename, data = Path(upload.filename).name, upload.read()
             try:
-                preview, _created = points.import_households(
-                    db.session, actor, village.id, filename, data, today=today(), now=utcnow(), commit=False
+                preview, _created = register.import_households(
+                    db.session, actor, village.id, filename, data, commit=False, enroll=_enroller(actor)
                 )
             except DomainError as exc:
                 status = show_error(form, exc)
@@ -131,15 +138,14 @@ def confirm_import():
         flash(_("上传的文件已失效，请重新上传"), "error")
         return redirect(back)
     try:
-        preview, created = points.import_households(
+        preview, created = register.import_households(
             db.session,
             actor,
             village.id,
             _upload_name(form.filename.data, token),
             path.read_bytes(),
-            today=today(),
-            now=utcnow(),
             commit=True,
+            enroll=_enroller(actor),
         )
     except DomainError as exc:
         db.session.rollback()

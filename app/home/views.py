@@ -4,23 +4,21 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from flask_sqlalchemy.pagination import SelectPagination
-from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.clock import quarter_of, year_of
 from app.errors import NotFound
 from app.extensions import db
 from app.households.models import Household
+from app.points import decisions
 from app.points import services as points
 from app.points import views as points_views
-from app.points.models import CATEGORIES
 from app.points.views import choose_village
-from app.rankings import charts
-from app.rankings import services as rankings
+from app.rankings import charts, statistics
 from app.rankings import views as rankings_views
 from app.rankings.services import household_standing, household_standings, village_standings
 from app.rankings.views import quarter_numeral
-from app.redemption.services import monthly_report
+from app.redemption import reports as shop_reports
 from app.scope import OFFICIAL_ROLES, household_in_scope, require_role, village_in_scope
 from app.villages.models import Village
 from app.web import current_actor, page_arg, today, tz, village_args, village_choices, working_village
@@ -117,7 +115,7 @@ def household(household_id):
         pagination=pagination,
         show_all=show_all,
         can_reverse=official and actor.user.has_role(*points.REVIEWERS),
-        reversible_kinds=points.REVERSIBLE_KINDS,
+        reversible_kinds=decisions.REVERSIBLE_KINDS,
         printed_on=day,
     )
 
@@ -153,24 +151,16 @@ def stats():
     months = list(range(1, 13))
     month_labels = [_("%(m)s月", m=m) for m in months]
 
-    by_cat = rankings.points_by_category_month(db.session, year, village_id=village_id, township=township)
-    present = {c for _m, c in by_cat}
-    categories = [c for c in CATEGORIES if c in present] + sorted(present - set(CATEGORIES))
-    cat_series = [(c or _("未分类"), [by_cat.get((m, c), 0) for m in months]) for c in categories]
+    cat_series = [
+        (c or _("未分类"), values)
+        for c, values in statistics.category_series(db.session, year, village_id=village_id, township=township)
+    ]
     category_chart = charts.stacked_bar_chart(
         month_labels, cat_series, title=_("%(y)s 年各月积分（按类别）", y=year), unit=_("分")
     )
-
-    quarters = [f"{year}Q{q}" for q in range(1, 5)]
-    per_quarter = {q: rankings.village_standings(db.session, q, township=township) for q in quarters}
-    village_rows: dict[int, dict] = {}
-    for q in quarters:
-        for row in per_quarter[q]:
-            if village_id is not None and row.village_id != village_id:
-                continue
-            item = village_rows.setdefault(row.village_id, {"name": row.name, "code": row.code, "rates": {}})
-            item["rates"][q] = round(row.participation_rate * 100, 1)
-    village_list = sorted(village_rows.values(), key=lambda r: r["code"])
+    quarters, village_list = statistics.participation_by_quarter(
+        db.session, year, village_id=village_id, township=township
+    )
     participation_chart = charts.grouped_bar_chart(
         [v["name"] for v in village_list],
         [
@@ -180,16 +170,7 @@ def stats():
         title=_("%(y)s 年各村各季度参与率", y=year),
         unit="%",
     )
-
-    if township:
-        ids = db.session.scalars(select(Village.id).where(Village.township == township)).all()
-        report = [row for vid in ids for row in monthly_report(db.session, vid)]
-    else:
-        report = monthly_report(db.session, village_id)
-    yuan = dict.fromkeys(months, 0.0)
-    for row in report:
-        if row.month.startswith(f"{year}-"):
-            yuan[int(row.month[5:7])] += row.yuan
+    yuan = shop_reports.yuan_by_month(db.session, year, village_id=village_id, township=township)
     redemption_chart = charts.bar_chart(
         month_labels, [round(yuan[m], 2) for m in months], title=_("%(y)s 年各月兑换金额", y=year), unit=_("元")
     )

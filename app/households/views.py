@@ -9,7 +9,7 @@ from flask_login import login_required
 
 from app.errors import Forbidden
 from app.extensions import db
-from app.households import services
+from app.households import register, services
 from app.households.forms import (
     HouseholdForm,
     MoveOutForm,
@@ -108,7 +108,7 @@ def move_out(household_id):
 def import_template():
     require_role(current_actor(), "village_admin")
     return send_file(
-        BytesIO(services.import_template_xlsx()),
+        BytesIO(register.import_template_xlsx()),
         mimetype=XLSX,
         as_attachment=True,
         download_name=_("农户名册模板.xlsx"),
@@ -123,7 +123,7 @@ def export():
     if village_id is None and actor.user.is_admin:
         flash(_("请先选择一个村，再导出名册"), "error")
         return redirect(url_for(".index"))
-    data = services.export_register(db.session, actor, village_id)
+    data = register.export_register(db.session, actor, village_id)
     db.session.commit()
     return send_file(
         BytesIO(data),

@@ -10,7 +10,9 @@ from app.clock import local_today, utcnow
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.inputs import DB_INT_MAX
-from app.points import services
+from app.points import decisions, services
+from app.points import evidence as evidence_store
+from app.points import rules as rulebook
 from app.points.photos import photo_response
 from app.points.schemas import (
     BatchIn,
@@ -56,7 +58,7 @@ class EntryQuery(Schema):
 @blp.response(201, RuleOut)
 def create_rule(data):
     village_id, scheme_id = data.pop("village_id", None), data.pop("scheme_id", None)
-    return dump_rule(services.create_rule(db.session, current_actor(), village_id, data, scheme_id=scheme_id))
+    return dump_rule(rulebook.create_rule(db.session, current_actor(), village_id, data, scheme_id=scheme_id))
 
 
 @blp.route("/rules", methods=["GET"])
@@ -67,13 +69,13 @@ def list_rules(args):
     active_only = args.get("active") is True
     if args.get("scheme_id") is not None:
         scheme = schemes.scheme_in_scope(db.session, me, args["scheme_id"])
-        return paginated(db.session, services.list_rules(None, active_only=active_only, scheme_id=scheme.id), dump_rule)
+        return paginated(db.session, rulebook.list_rules(None, active_only=active_only, scheme_id=scheme.id), dump_rule)
     village_id = acting_village_id(me, args.get("village_id"), residents=True)
     if not isinstance(village_id, int):  # an admin's or a region official's: which village?
         village_id = None
     if village_id is None:
         raise ValidationFailed({"village_id": ["必填"]})
-    stmt = services.list_rules(village_id, active_only=active_only)
+    stmt = rulebook.list_rules(village_id, active_only=active_only)
     return paginated(db.session, stmt, dump_rule)
 
 
@@ -82,13 +84,13 @@ def list_rules(args):
 @blp.arguments(RulePatch())
 @blp.response(200, RuleOut)
 def patch_rule(data, rule_id):
-    return dump_rule(services.update_rule(db.session, current_actor(), rule_id, data))
+    return dump_rule(rulebook.update_rule(db.session, current_actor(), rule_id, data))
 
 
 @blp.route("/rules/<int:rule_id>", methods=["GET"])
 @blp.response(200, RuleOut)
 def get_rule(rule_id):
-    return dump_rule(services.get_rule(db.session, current_actor(), rule_id))
+    return dump_rule(rulebook.get_rule(db.session, current_actor(), rule_id))
 
 
 @blp.route("/entries", methods=["POST"])
@@ -131,7 +133,7 @@ def get_entry(entry_id):
 @mutation
 @blp.response(200, EntryOut)
 def approve(entry_id):
-    return dump_entry(services.approve_entry(db.session, current_actor(), entry_id, now=utcnow()))
+    return dump_entry(decisions.approve_entry(db.session, current_actor(), entry_id, now=utcnow()))
 
 
 @blp.route("/entries/<int:entry_id>/reject", methods=["POST"])
@@ -139,7 +141,9 @@ def approve(entry_id):
 @blp.arguments(ReasonIn())
 @blp.response(200, EntryOut)
 def reject(data, entry_id):
-    return dump_entry(services.reject_entry(db.session, current_actor(), entry_id, reason=data["reason"], now=utcnow()))
+    return dump_entry(
+        decisions.reject_entry(db.session, current_actor(), entry_id, reason=data["reason"], now=utcnow())
+    )
 
 
 @blp.route("/entries/<int:entry_id>/reverse", methods=["POST"])
@@ -148,7 +152,7 @@ def reject(data, entry_id):
 @blp.response(201, EntryOut)
 def reverse(data, entry_id):
     return dump_entry(
-        services.reverse_entry(db.session, current_actor(), entry_id, reason=data["reason"], now=utcnow())
+        decisions.reverse_entry(db.session, current_actor(), entry_id, reason=data["reason"], now=utcnow())
     )
 
 
@@ -164,7 +168,7 @@ def upload_evidence(form):
     """Upload a photo (multipart field ``file``); pass its ``id`` as an entry's ``evidence_id``."""
     upload = request.files.get("file")
     data = upload.read() if upload else b""
-    ev = services.store_evidence(
+    ev = evidence_store.store_evidence(
         db.session,
         current_actor(),
         form["village_id"],
@@ -178,5 +182,5 @@ def upload_evidence(form):
 @blp.route("/evidence/<evidence_id>", methods=["GET"])
 @blp.doc(responses=image_response("image/jpeg", "image/png"))
 def get_evidence(evidence_id):
-    ev = services.evidence_in_scope(db.session, current_actor(), evidence_id)
+    ev = evidence_store.evidence_in_scope(db.session, current_actor(), evidence_id)
     return photo_response(evidence_folder(), ev.id, ev.content_type)

@@ -4,35 +4,28 @@ Functions take the session, the acting user (``Actor``), ids and the time; they 
 but never commit (the request boundary commits), and raise ``app.errors`` exceptions.
 """
 
-import secrets
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
-from app.audit import services as audit
 from app.auth.models import User
 from app.clock import cap_window, quarter_of, year_of
 from app.errors import (
-    AlreadyReversed,
     BadReference,
     CapReached,
-    DomainError,
     EvidenceRequired,
     HouseholdMovedOut,
-    NotApproved,
     NotFound,
-    NotPending,
     PeriodClosed,
     RuleInactive,
-    SelfApproval,
     ValidationFailed,
 )
 from app.households import services as households
 from app.households.models import Household
+from app.points import rules as rulebook
 from app.points.ledger import LedgerWriter, lock_households
 from app.points.models import (
     APPROVED,
@@ -40,23 +33,12 @@ from app.points.models import (
     KIND_REVERSAL,
     KIND_RULE,
     PENDING,
-    REJECTED,
     Entry,
     Evidence,
     Period,
     Rule,
 )
-from app.points.photos import clean_photo
-from app.points.rules import (  # noqa: F401  (the rule sheet's operations are services too)
-    MAX_RULE_POINTS,
-    create_rule,
-    get_rule,
-    list_rules,
-    load_standard_sheet,
-    update_rule,
-    validate_rule_fields,
-)
-from app.scope import Actor, in_villages, require_role, village_in_scope
+from app.scope import Actor, in_villages, require_role
 from app.villages.models import Village
 
 MAX_QUANTITY = 100
@@ -64,55 +46,16 @@ MAX_BATCH = 2000
 EARLIEST_DATE = date(2000, 1, 1)
 RECORDERS = ("recorder",)
 REVIEWERS = ("reviewer",)
-REVERSIBLE_KINDS = (KIND_OPENING, KIND_RULE, "award")
 OPENING_TITLE = "开户基础分"  # stored data, like a rule's name
 
 # One alias for every query: ``aliased()`` adapts every column when built.
 _REVERSAL = aliased(Entry)
 
 
+# --- rules -------------------------------------------------------------------------
+
+
 # --- evidence ----------------------------------------------------------------------
-
-
-def store_evidence(
-    session: Session,
-    actor: Actor,
-    village_id: int,
-    data: bytes,
-    folder: Path,
-    max_bytes: int,
-    *,
-    field: str = "village_id",
-) -> Evidence:
-    """Keep a JPEG or PNG photo, re-encoded without its metadata (``photos.clean_photo``)."""
-    require_role(actor, *RECORDERS, *REVIEWERS, "village_admin")
-    village = village_in_scope(session, actor, village_id, field=field)
-    data, content_type = clean_photo(data, max_bytes)
-    ev = Evidence(
-        id=secrets.token_hex(16),
-        village_id=village.id,
-        uploaded_by_id=actor.id,
-        content_type=content_type,
-        size=len(data),
-    )
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / ev.id).write_bytes(data)
-    session.add(ev)
-    session.flush()
-    return ev
-
-
-def evidence_in_scope(session: Session, actor: Actor, evidence_id: str) -> Evidence:
-    """Evidence is shown to officials of its village and to the household it is about."""
-    ev = session.get(Evidence, evidence_id) if isinstance(evidence_id, str) else None
-    if ev is None:
-        raise NotFound()
-    if actor.user.can_see_village(ev.village_id):
-        return ev
-    own = actor.user.household_id
-    if own and session.scalar(select(Entry.id).where(Entry.evidence == ev.id, Entry.household_id == own)):
-        return ev
-    raise NotFound()
 
 
 # --- entries -----------------------------------------------------------------------
@@ -154,8 +97,8 @@ def _cap_used(session: Session, household_ids: list[int], rule: Rule, occurred_o
 def _usable_rule(
     session: Session, actor: Actor, rule_id, village_id: int, scheme_id: int, evidence_id
 ) -> tuple[Rule, str | None]:
-    rule = get_rule(session, actor, rule_id, field="rule_id")
-    if rule.scheme_id != scheme_id:
+    rule = rulebook.get_rule(session, actor, rule_id, field="rule_id")
+    if rule.scheme_id != scheme_id:  # a rule of the account's scheme
         raise BadReference(field="rule_id")
     if not rule.active:
         raise RuleInactive()
@@ -307,7 +250,7 @@ def record_batch(
     if len(household_ids) > MAX_BATCH:
         raise ValidationFailed({"household_ids": [str(_l("一次最多 %(n)s 户", n=MAX_BATCH))]})
     _check_quantity_and_date(1, occurred_on, today)
-    rule = get_rule(session, actor, rule_id, field="rule_id")
+    rule = rulebook.get_rule(session, actor, rule_id, field="rule_id")
     if not actor.user.can_see_village(rule.village_id):
         raise BadReference(field="rule_id")
     rule, evidence = _usable_rule(session, actor, rule_id, rule.village_id, rule.scheme_id, evidence_id)
@@ -364,107 +307,6 @@ def _entry_in_scope(session: Session, actor: Actor, entry_id) -> Entry:
 
 def get_entry(session: Session, actor: Actor, entry_id) -> Entry:
     return _entry_in_scope(session, actor, entry_id)
-
-
-def _locked_entry(session: Session, actor: Actor, entry_id) -> tuple[Household, Entry]:
-    entry = _entry_in_scope(session, actor, entry_id)
-    if not actor.user.can_see_village(entry.village_id):
-        raise NotFound()
-    household = lock_households(session, [entry.household_id])[entry.household_id]
-    session.refresh(entry)
-    return household, entry
-
-
-def approve_entry(session: Session, actor: Actor, entry_id, *, now: datetime) -> Entry:
-    """A second person approves a pending entry; only then does it count."""
-    require_role(actor, *REVIEWERS)
-    household, entry = _locked_entry(session, actor, entry_id)
-    if entry.status != PENDING:
-        raise NotPending()
-    if entry.recorded_by_id == actor.id:
-        raise SelfApproval()
-    check_period_open(session, entry.village_id, entry.occurred_on)
-    LedgerWriter(session, now).decide(household, entry, APPROVED, actor.id)
-    audit.record(
-        session,
-        actor,
-        "entry.approve",
-        village_id=entry.village_id,
-        target=entry,
-        summary=f"{household.number} {entry.title} {entry.points:+d}",
-    )
-    session.flush()
-    return entry
-
-
-def reject_entry(session: Session, actor: Actor, entry_id, *, reason: str, now: datetime) -> Entry:
-    require_role(actor, *REVIEWERS)
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationFailed({"reason": [str(_l("请填写驳回理由"))]})
-    household, entry = _locked_entry(session, actor, entry_id)
-    if entry.status != PENDING:
-        raise NotPending()
-    if entry.recorded_by_id == actor.id:
-        raise SelfApproval()
-    LedgerWriter(session, now).decide(household, entry, REJECTED, actor.id, reason[:500])
-    audit.record(
-        session,
-        actor,
-        "entry.reject",
-        village_id=entry.village_id,
-        target=entry,
-        summary=f"{household.number} {entry.title}: {reason}"[:300],
-    )
-    session.flush()
-    return entry
-
-
-def reverse_entry(
-    session: Session, actor: Actor, entry_id, *, reason: str, now: datetime, during_notice: bool = False
-) -> Entry:
-    """Correct an approved entry by appending its opposite; once only.
-
-    Inside a closed period only an upheld objection may reverse (``during_notice``),
-    and only while the period is in notice; a final period changes no more.
-    """
-    require_role(actor, *REVIEWERS)
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationFailed({"reason": [str(_l("请填写冲正理由"))]})
-    household, entry = _locked_entry(session, actor, entry_id)
-    if entry.kind == KIND_REVERSAL or session.scalar(select(Entry.id).where(Entry.reverses_id == entry.id)):
-        raise AlreadyReversed()
-    if entry.status != APPROVED or entry.kind not in REVERSIBLE_KINDS:
-        raise NotApproved()
-    if entry.ranked or entry.veto:
-        check_period_open(session, entry.village_id, entry.occurred_on, allow_notice=during_notice)
-    reversal = LedgerWriter(session, now).append(
-        household,
-        kind=KIND_REVERSAL,
-        rule=entry.rule,
-        title=entry.title,
-        category=entry.category,
-        quantity=entry.quantity,
-        points=-entry.points,
-        ranked=entry.ranked,
-        veto=entry.veto,
-        occurred_on=entry.occurred_on,
-        recorded_by_id=actor.id,
-        approved_by_id=actor.id,
-        note=reason[:500],
-        reverses=entry,
-    )
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "entry.reverse",
-        village_id=entry.village_id,
-        target=entry,
-        summary=f"{household.number} {entry.title} {entry.points:+d}: {reason}"[:300],
-    )
-    return reversal
 
 
 def open_account(session: Session, household: Household, actor: Actor, *, today: date, now: datetime) -> Entry | None:
@@ -534,72 +376,7 @@ def enroll_household(
     return household
 
 
-def import_households(
-    session: Session,
-    actor: Actor,
-    village_id: int,
-    filename: str,
-    data: bytes,
-    *,
-    today: date,
-    now: datetime,
-    commit: bool,
-) -> tuple[households.ImportPreview, list]:
-    """Preview a register file; with ``commit`` and a clean file, enrol every row.
-
-    Nothing is written unless every row is valid.
-    """
-    require_role(actor, "village_admin")
-    village = village_in_scope(session, actor, village_id)
-    preview = households.parse_import(session, village.id, filename, data)
-    if not commit or not preview.ok:
-        return preview, []
-    created = []
-    for row in preview.rows:
-        values = {k: v for k, v in row.items() if k != "line"}
-        created.append(enroll_household(session, actor, village.id, values, today=today, now=now))
-    audit.record(
-        session,
-        actor,
-        "household.import",
-        village_id=village.id,
-        summary=f"{len(created)} households from {filename}"[:300],
-    )
-    return preview, created
-
-
 # --- for the pages -------------------------------------------------------------------
-
-
-def find_household(session: Session, village_id: int, text: str) -> Household | None:
-    """The household a recorder typed: its number, or its head's name when only one
-    household of the village has that name (a page without JavaScript)."""
-    text = (text or "").strip()
-    if not text:
-        return None
-    household = households.find_by_number(session, village_id, text)
-    if household is not None:
-        return household
-    named = session.scalars(
-        select(Household).where(Household.village_id == village_id, Household.head_name == text).limit(2)
-    ).all()
-    return named[0] if len(named) == 1 else None
-
-
-def households_by_numbers(session: Session, village_id: int, numbers: list[str]) -> dict[str, Household]:
-    """``{number: household}`` for the numbers found in the village."""
-    wanted = sorted({n for n in numbers if n})
-    if not wanted:
-        return {}
-    found = session.scalars(
-        select(Household).where(Household.village_id == village_id, Household.number.in_(wanted))
-    ).all()
-    return {h.number: h for h in found}
-
-
-def lookup_households(village_id: int | None, q: str, *, limit: int = 10):
-    """Active households matching a number prefix or a name, for the typeahead."""
-    return households.search(village_id, q, include_moved_out=False).limit(limit)
 
 
 def entries_recorded_on(village_id: int, day: date, tz_name: str):
@@ -640,44 +417,6 @@ def count_pending(session: Session, village_id: int | None) -> int:
     return int(session.scalar(stmt) or 0)
 
 
-def approve_entries(
-    session: Session, actor: Actor, entry_ids: list, *, now: datetime
-) -> tuple[list[Entry], list[tuple[int, DomainError]]]:
-    """Approve several pending entries in one transaction; the ones that cannot be
-    approved (someone's own, already decided, out of scope) are returned with why."""
-    require_role(actor, *REVIEWERS)
-    return _decide_each(session, entry_ids, lambda entry_id: approve_entry(session, actor, entry_id, now=now))
-
-
-def reject_entries(
-    session: Session, actor: Actor, entry_ids: list, *, reason: str, now: datetime
-) -> tuple[list[Entry], list[tuple[int, DomainError]]]:
-    """Reject several pending entries with one reason (a duplicated event, a rule that
-    did not apply that day), as ``approve_entries`` approves them. Without a reason
-    nothing is rejected."""
-    require_role(actor, *REVIEWERS)
-    if not (reason or "").strip():
-        raise ValidationFailed({"reason": [str(_l("请填写驳回理由"))]})
-    return _decide_each(
-        session, entry_ids, lambda entry_id: reject_entry(session, actor, entry_id, reason=reason, now=now)
-    )
-
-
-def _decide_each(session: Session, entry_ids: list, decide) -> tuple[list[Entry], list[tuple[int, DomainError]]]:
-    """``decide`` each entry in a savepoint of its own: one that cannot be decided
-    (someone's own, already decided, out of scope) is returned with why, the others
-    stay decided."""
-    decided: list[Entry] = []
-    refused: list[tuple[int, DomainError]] = []
-    for entry_id in dict.fromkeys(entry_ids):
-        try:
-            with session.begin_nested():
-                decided.append(decide(entry_id))
-        except DomainError as exc:
-            refused.append((entry_id, exc))
-    return decided, refused
-
-
 def batch_entries(session: Session, actor: Actor, rule_id: int, created_at: datetime) -> list[Entry]:
     """The entries one ``record_batch`` call of the actor wrote (they share ``created_at``)."""
     return list(
@@ -693,11 +432,3 @@ def batch_entries(session: Session, actor: Actor, rule_id: int, created_at: date
             .order_by(Entry.id)
         )
     )
-
-
-def households_by_ids(session: Session, village_id: int, ids: list) -> dict[int, Household]:
-    wanted = sorted({i for i in ids if isinstance(i, int)})
-    if not wanted:
-        return {}
-    found = session.scalars(select(Household).where(Household.village_id == village_id, Household.id.in_(wanted)))
-    return {h.id: h for h in found}

@@ -1,4 +1,5 @@
-"""Pages of the points ledger: the dashboard, recording, approvals, reversals and rules.
+"""Pages of the points ledger: recording, batches, evidence and rules (the reviewer's
+pages are in ``review.py``).
 
 Each view parses a form, calls a service of ``app.points.services`` and commits; a
 refusal from the service is shown beside its field or atop the form.
@@ -27,7 +28,6 @@ from flask_login import login_required
 from app import web
 from app.clock import to_local_iso, utcnow
 from app.errors import (
-    DomainError,
     EvidenceRequired,
     HouseholdMovedOut,
     RuleInactive,
@@ -35,12 +35,12 @@ from app.errors import (
 )
 from app.extensions import db
 from app.households import services as households
+from app.points import evidence as evidence_store
+from app.points import rules as rulebook
 from app.points import services
 from app.points.forms import (
     ActionForm,
     BatchForm,
-    BulkDecisionForm,
-    ReasonForm,
     RecordForm,
     RuleActiveForm,
     RuleForm,
@@ -53,7 +53,6 @@ from app.web import current_actor, mutate, today, tz, village_args, working_vill
 
 bp = Blueprint("points", __name__, template_folder="templates")
 
-QUEUE_PER_PAGE = 20
 SKIPPED_KEPT = 100  # skipped households remembered for the batch result (the session is a cookie)
 SKIP_REASONS = {
     "cap_reached": _l("已达上限"),
@@ -95,7 +94,7 @@ def choose_village(endpoint: str, title: str, **extra):
 def _store_photo(actor, village, upload) -> str | None:
     if upload is None or not getattr(upload, "filename", ""):
         return None
-    ev = services.store_evidence(
+    ev = evidence_store.store_evidence(
         db.session,
         actor,
         village.id,
@@ -118,7 +117,7 @@ def _household_id(form, village) -> int:
     hidden = (form.household_id.data or "").strip()
     if hidden.isdigit():
         return int(hidden)
-    household = services.find_household(db.session, village.id, form.household.data)
+    household = households.find_household(db.session, village.id, form.household.data)
     if household is None:
         raise ValidationFailed({"household": [_("本村没有户号或户主为“%(q)s”的农户", q=form.household.data.strip())]})
     return household.id
@@ -133,7 +132,7 @@ def record():
     if village is None:
         return choose_village("points.record", _("记分"))
     form = RecordForm()
-    form.rule_id.choices = rule_choices(db.session.scalars(services.list_rules(village.id, active_only=True)))
+    form.rule_id.choices = rule_choices(db.session.scalars(rulebook.list_rules(village.id, active_only=True)))
     status = 200
     if request.method == "GET" and request.args.get("household_id", type=int):
         chosen = household_in_scope(db.session, actor, request.args.get("household_id", type=int))
@@ -189,7 +188,7 @@ def lookup():
     if not q or village_id is None:
         return jsonify(items=[])
     village = village_in_scope(db.session, actor, village_id)
-    rows = db.session.scalars(services.lookup_households(village.id, q))
+    rows = db.session.scalars(households.lookup_households(village.id, q))
     return jsonify(
         items=[{"id": h.id, "number": h.number, "head_name": h.head_name, "balance": h.balance} for h in rows]
     )
@@ -209,12 +208,12 @@ def batch():
     if village is None:
         return choose_village("points.batch", _("批量记分"))
     form = BatchForm()
-    form.rule_id.choices = rule_choices(db.session.scalars(services.list_rules(village.id, active_only=True)))
+    form.rule_id.choices = rule_choices(db.session.scalars(rulebook.list_rules(village.id, active_only=True)))
     roster = db.session.scalars(households.search(village.id, include_moved_out=False)).all()
     status = 200
     if form.validate_on_submit():
         numbers = _split_numbers(form.numbers.data)
-        found = services.households_by_numbers(db.session, village.id, numbers)
+        found = households.households_by_numbers(db.session, village.id, numbers)
         unknown = [n for n in numbers if n not in found]
         household_ids = list(form.household_ids.data or []) + [found[n].id for n in numbers if n in found]
         stored, now = [], utcnow()
@@ -264,12 +263,12 @@ def batch_result():
         at = datetime.fromisoformat(request.args.get("at", ""))
     except ValueError:
         abort(404)
-    rule = services.get_rule(db.session, actor, request.args.get("rule_id", type=int))
+    rule = rulebook.get_rule(db.session, actor, request.args.get("rule_id", type=int))
     created = services.batch_entries(db.session, actor, rule.id, at)
     remembered = session.get("batch_skipped") or {}
     skipped, skipped_total = [], 0
     if remembered.get("at") == at.isoformat():
-        known = services.households_by_ids(db.session, rule.village_id, [hid for hid, _r in remembered["items"]])
+        known = households.households_by_ids(db.session, rule.village_id, [hid for hid, _r in remembered["items"]])
         for hid, reason in remembered["items"]:
             h = known.get(hid) if isinstance(hid, int) else None
             skipped.append({"household": h, "label": str(hid), "reason": reason})
@@ -284,169 +283,10 @@ def batch_result():
     )
 
 
-def _queue(village, *, row_errors=None, typed=None, bulk_error=None, bulk_reason="", status=200):
-    page = request.args.get("page", 1, type=int)
-    pagination = db.paginate(
-        services.approval_queue(village.id), page=page, per_page=QUEUE_PER_PAGE, error_out=False, count=True
-    )
-    return render_template(
-        "points/approvals.html",
-        village=village,
-        pagination=pagination,
-        form=ActionForm(),
-        row_errors=row_errors or {},
-        typed=typed or {},
-        bulk_error=bulk_error,
-        bulk_reason=bulk_reason,
-        vargs=village_args(village.id),
-        page=page,
-    ), status
-
-
-def _entry_label(entry) -> str:
-    return f"{entry.household.number} {entry.household.head_name} {entry.title} {entry.points:+d}"
-
-
-@bp.route("/approvals")
-@login_required
-def approvals():
-    actor = current_actor()
-    require_role(actor, *services.REVIEWERS)
-    village = working_village(actor)
-    if village is None:
-        return choose_village("points.approvals", _("审核"))
-    return _queue(village)
-
-
-def _back_to_queue(village_id):
-    return redirect(url_for("points.approvals", page=request.args.get("page", type=int), **village_args(village_id)))
-
-
-@bp.route("/approvals/<int:entry_id>/approve", methods=["POST"])
-@login_required
-def approve(entry_id: int):
-    actor = current_actor()
-    require_role(actor, *services.REVIEWERS)
-    done = mutate(lambda: services.approve_entry(db.session, actor, entry_id, now=utcnow()))
-    if not done.ok:
-        return _back_to_queue(request.args.get("village_id", type=int))
-    flash(_("已通过：%(e)s", e=_entry_label(done.value)))
-    return _back_to_queue(done.value.village_id)
-
-
-@bp.route("/approvals/<int:entry_id>/reject", methods=["POST"])
-@login_required
-def reject(entry_id: int):
-    actor = current_actor()
-    require_role(actor, *services.REVIEWERS)
-    form = ReasonForm()
-    village = working_village(actor)
-    done = mutate(
-        lambda: services.reject_entry(db.session, actor, entry_id, reason=form.reason.data or "", now=utcnow()),
-        form if village is not None else None,
-    )
-    if isinstance(done.error, ValidationFailed) and village is not None:
-        row_errors = {entry_id: [*form.reason.errors, *form.form_errors]}
-        return _queue(village, row_errors=row_errors, typed={entry_id: form.reason.data}, status=422)
-    if not done.ok:
-        return _back_to_queue(request.args.get("village_id", type=int))
-    flash(_("已驳回：%(e)s", e=_entry_label(done.value)))
-    return _back_to_queue(done.value.village_id)
-
-
-@bp.route("/approvals/bulk", methods=["POST"])
-@login_required
-def approve_bulk():
-    actor = current_actor()
-    require_role(actor, *services.REVIEWERS)
-    form = BulkDecisionForm()  # CSRF is checked for every POST by CSRFProtect
-    entry_ids = form.entry_ids.data or []
-    if not entry_ids:
-        flash(_("请先勾选要通过的记录"), "error")
-        return _back_to_queue(request.args.get("village_id", type=int))
-    done = mutate(lambda: services.approve_entries(db.session, actor, entry_ids, now=utcnow()))
-    approved, refused = done.value if done.ok else ([], [])
-    if approved:
-        flash(_("已批量通过 %(n)s 条", n=len(approved)))
-    _flash_refused(actor, refused, _("未通过"))
-    return _back_to_queue(request.args.get("village_id", type=int))
-
-
-@bp.route("/approvals/bulk-reject", methods=["POST"])
-@login_required
-def reject_bulk():
-    actor = current_actor()
-    require_role(actor, *services.REVIEWERS)
-    form = BulkDecisionForm()
-    entry_ids = form.entry_ids.data or []
-    if not entry_ids:
-        flash(_("请先勾选要驳回的记录"), "error")
-        return _back_to_queue(request.args.get("village_id", type=int))
-    reason = form.reason.data or ""
-    village = working_village(actor)
-    done = mutate(
-        lambda: services.reject_entries(db.session, actor, entry_ids, reason=reason, now=utcnow()),
-        form if village is not None else None,
-    )
-    if not done.ok:  # no reason: the queue again, the reason field marked, nothing rejected
-        if village is None:
-            return _back_to_queue(None)
-        message = " ".join([*form.reason.errors, *form.form_errors])
-        return _queue(village, bulk_error=message, bulk_reason=reason, status=422)
-    rejected, refused = done.value
-    if rejected:
-        flash(_("已批量驳回 %(n)s 条", n=len(rejected)))
-    _flash_refused(actor, refused, _("未驳回"))
-    return _back_to_queue(request.args.get("village_id", type=int))
-
-
-def _flash_refused(actor, refused, verb: str) -> None:
-    for entry_id, exc in refused:
-        try:
-            label = _entry_label(services.get_entry(db.session, actor, entry_id))
-        except DomainError:
-            label = f"#{entry_id}"
-        flash(_("%(verb)s %(e)s：%(why)s", verb=verb, e=label, why=exc.render_message()), "error")
-
-
-@bp.route("/entries/<int:entry_id>/reverse", methods=["GET", "POST"])
-@login_required
-def reverse(entry_id: int):
-    actor = current_actor()
-    require_role(actor, *services.REVIEWERS)
-    entry = services.get_entry(db.session, actor, entry_id)
-    if not actor.user.can_see_village(entry.village_id):
-        abort(404)
-    form = ReasonForm()
-    status = 200
-    if form.validate_on_submit():
-        done = mutate(
-            lambda: services.reverse_entry(db.session, actor, entry_id, reason=form.reason.data, now=utcnow()), form
-        )
-        status = done.status
-        if done.ok:
-            reversal = done.value
-            h = reversal.household
-            flash(
-                _(
-                    "已冲正 %(number)s %(head)s 的“%(title)s”（%(points)s），当前余额 %(balance)s",
-                    number=h.number,
-                    head=h.head_name,
-                    title=reversal.title,
-                    points=f"{reversal.points:+d}",
-                    balance=h.balance,
-                )
-            )
-            return redirect(url_for("home.household", household_id=h.id))
-    elif form.is_submitted():
-        status = 422
-    return render_template("points/reverse.html", entry=entry, form=form), status
-
-
 @bp.route("/evidence/<evidence_id>")
 @login_required
 def evidence(evidence_id: str):
-    ev = services.evidence_in_scope(db.session, current_actor(), evidence_id)
+    ev = evidence_store.evidence_in_scope(db.session, current_actor(), evidence_id)
     return photo_response(_evidence_folder(), ev.id, ev.content_type)
 
 
@@ -458,7 +298,7 @@ def rules():
     village = working_village(actor)
     if village is None:
         return choose_village("points.rules", _("积分规则"))
-    all_rules = db.session.scalars(services.list_rules(village.id)).all()
+    all_rules = db.session.scalars(rulebook.list_rules(village.id)).all()
     sheet = village.household_scheme.categories
     categories = list(sheet) + sorted({r.category for r in all_rules} - set(sheet))
     groups = [(c, [r for r in all_rules if r.category == c]) for c in categories]
@@ -484,7 +324,7 @@ def rule_new():
     form = RuleForm().with_categories(village.household_scheme.categories)
     status = 200
     if form.validate_on_submit():
-        done = mutate(lambda: services.create_rule(db.session, actor, village.id, form.values()), form)
+        done = mutate(lambda: rulebook.create_rule(db.session, actor, village.id, form.values()), form)
         status = done.status
         if done.ok:
             flash(_("已添加规则：%(name)s", name=done.value.name))
@@ -501,11 +341,11 @@ def rule_new():
 def rule_edit(rule_id: int):
     actor = current_actor()
     require_role(actor, "village_admin")
-    rule = services.get_rule(db.session, actor, rule_id)
+    rule = rulebook.get_rule(db.session, actor, rule_id)
     form = RuleForm(obj=rule).with_categories(rule.scheme.categories)
     status = 200
     if form.validate_on_submit():
-        done = mutate(lambda: services.update_rule(db.session, actor, rule.id, form.values()), form)
+        done = mutate(lambda: rulebook.update_rule(db.session, actor, rule.id, form.values()), form)
         status = done.status
         if done.ok:
             rule = done.value
@@ -526,7 +366,7 @@ def rule_active(rule_id: int):
     require_role(actor, "village_admin")
     form = RuleActiveForm()
     active = form.active.data == "1"
-    done = mutate(lambda: services.update_rule(db.session, actor, rule_id, {"active": active}))
+    done = mutate(lambda: rulebook.update_rule(db.session, actor, rule_id, {"active": active}))
     if not done.ok:
         return redirect(url_for("points.rules", **village_args(request.args.get("village_id", type=int))))
     rule = done.value
@@ -542,9 +382,12 @@ def rules_standard():
     village = working_village(actor)
     if village is None:
         return choose_village("points.rules", _("积分规则"))
-    added = mutate(lambda: services.load_standard_sheet(db.session, actor, village.id)).value or []
+    added = mutate(lambda: rulebook.load_standard_sheet(db.session, actor, village.id)).value or []
     if added:
         flash(_("已载入 %(n)s 条标准积分细则", n=len(added)))
     else:
         flash(_("标准积分细则已全部载入，没有新增"))
     return redirect(url_for("points.rules", **village_args(village.id)))
+
+
+from app.points import review  # noqa: E402, F401  (its routes are on bp)

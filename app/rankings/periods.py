@@ -23,15 +23,12 @@ from app.errors import (
     NotPending,
     PeriodClosed,
     ValidationFailed,
-    YearNotEnded,
 )
-from app.households.models import Household
-from app.points import services as points
+from app.points import decisions
 from app.points.ledger import LedgerWriter, lock_households
 from app.points.models import KIND_RULE, Entry, Period
 from app.rankings.models import AWARD_TITLES, DISMISSED, OPEN, UPHELD, Award, Objection, Publication
 from app.rankings.services import household_standings
-from app.schemes.services import yearly_reset_villages
 from app.scope import Actor, in_villages, require_role, village_in_scope
 from app.villages.models import Village
 
@@ -303,7 +300,7 @@ def decide_objection(
         # reviewer corrects it by other means.
         reversible = contestable(entry) and entry.status == "approved"
         if reversible and not already:
-            reversal = points.reverse_entry(
+            reversal = decisions.reverse_entry(
                 session, actor, entry.id, reason=f"异议成立：{note}"[:500], now=now, during_notice=True
             )
             objection.reversal_entry_id = reversal.id
@@ -444,62 +441,6 @@ def list_awards(village_id: int | None, period: str | None = None):
 
 
 # --- the annual reset -------------------------------------------------------------------------
-
-
-def roll_year(session: Session, year: int, *, now: datetime, today: date, actor: Actor | None = None) -> int:
-    """Expire spendable points above the base at year end, in villages whose scheme says
-    so (``annual_reset``). Idempotent: a household already expired for the year is skipped.
-    Rankings are untouched (expiry entries are never ranked).
-
-    ``today`` is the deployment's local date: a year that has not ended there yet is
-    refused (``YearNotEnded``) before anything is written, as points earned in its last
-    days would escape the reset."""
-    end = date(year, 12, 31)
-    if today <= end:
-        raise YearNotEnded(year=year, today=today.isoformat())
-    actor = actor or Actor(None)
-    total = 0
-    villages = session.scalars(select(Village).where(Village.id.in_(yearly_reset_villages()))).all()
-    for village in villages:
-        count = 0
-        done = set(
-            session.scalars(
-                select(Entry.household_id).where(
-                    Entry.village_id == village.id, Entry.kind == "expiry", Entry.occurred_on == end
-                )
-            )
-        )
-        candidates = session.scalars(
-            select(Household.id).where(Household.village_id == village.id, Household.balance > village.base_points)
-        ).all()
-        todo = [h for h in candidates if h not in done]
-        for start in range(0, len(todo), 500):
-            locked = lock_households(session, todo[start : start + 500])
-            writer = LedgerWriter(session, now)
-            for household in locked.values():
-                excess = household.balance - village.base_points
-                if excess > 0:
-                    writer.append(
-                        household,
-                        kind="expiry",
-                        title=f"{year} 年度清零",
-                        points=-excess,
-                        occurred_on=end,
-                        recorded_by_id=actor.id,
-                        approved_by_id=actor.id,
-                    )
-                    count += 1
-            session.flush()
-        if count:
-            audit.record(
-                session,
-                actor,
-                "period.roll_year",
-                village_id=village.id,
-                summary=f"{year}: {count} households expired above {village.base_points}",
-            )
-        total += count
-    return total
 
 
 def periods_of(today: date, count: int = 6) -> list[str]:

@@ -6,11 +6,10 @@ the limit, so a tie at the cut stays whole. Moved-out households take no part.
 """
 
 from dataclasses import dataclass
-from datetime import date
 from itertools import combinations
 
-from sqlalchemy import Integer, and_, bindparam, exists, extract, func, select, union_all
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy import Integer, and_, bindparam, exists, func, select, union_all
+from sqlalchemy.orm import Session, aliased
 
 from app.households.models import Household
 from app.points.models import APPROVED, KIND_RULE, PENDING, Entry, Period, PeriodTotal
@@ -448,46 +447,6 @@ def pending_by_period(session: Session, village_id: int) -> dict[str, int]:
         counts[quarter] = counts.get(quarter, 0) + n
         counts[quarter[:4]] = counts.get(quarter[:4], 0) + n
     return counts
-
-
-def passbook_year(session: Session, household_id: int, year: int) -> tuple[int, list[Entry]]:
-    """The opening balance on 1 January of ``year`` (approved entries dated before it) and
-    the year's entries in date order; only approved entries move a balance."""
-    start, end = date(year, 1, 1), date(year, 12, 31)
-    opening = session.scalar(
-        select(func.coalesce(func.sum(Entry.points), 0)).where(
-            Entry.household_id == household_id, Entry.status == APPROVED, Entry.occurred_on < start
-        )
-    )
-    entries = session.scalars(
-        select(Entry)
-        .where(Entry.household_id == household_id, Entry.occurred_on.between(start, end))
-        .order_by(Entry.occurred_on, Entry.seq)
-        .options(selectinload(Entry.reversed_by), selectinload(Entry.reverses))
-    ).all()
-    return int(opening or 0), list(entries)
-
-
-def points_by_category_month(
-    session: Session, year: int, *, village_id: int | None = None, township: str | None = None
-) -> dict[tuple[int, str], int]:
-    """Ranking points of approved rule entries (net of reversals) dated in ``year``,
-    per (month, category)."""
-    month = extract("month", Entry.occurred_on)
-    stmt = (
-        select(month, Entry.category, func.sum(Entry.points))
-        .where(
-            Entry.ranked.is_(True),
-            Entry.status == APPROVED,
-            Entry.occurred_on.between(date(year, 1, 1), date(year, 12, 31)),
-        )
-        .group_by(month, Entry.category)
-    )
-    if village_id is not None:
-        stmt = stmt.where(Entry.village_id == village_id)
-    if township:
-        stmt = stmt.join(Village, Village.id == Entry.village_id).where(Village.township == township)
-    return {(int(m), category or ""): int(pts or 0) for m, category, pts in session.execute(stmt)}
 
 
 def final_periods(session: Session, village_id: int) -> set[str]:

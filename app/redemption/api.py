@@ -8,6 +8,7 @@ from app.clock import local_today, to_local_iso, utcnow
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.redemption import qr, services
+from app.redemption import shops as shop_services
 from app.redemption.models import Item, Redemption, Shop
 from app.scope import acting_village_id, household_in_scope
 from app.web import current_actor, tz
@@ -191,7 +192,7 @@ def _secret() -> str:
 @blp.arguments(ShopIn())
 @blp.response(201, ShopOut)
 def create_shop(data):
-    return dump_shop(services.create_shop(db.session, current_actor(), data["village_id"], data["name"]))
+    return dump_shop(shop_services.create_shop(db.session, current_actor(), data["village_id"], data["name"]))
 
 
 @blp.route("/shops", methods=["GET"])
@@ -199,7 +200,7 @@ def create_shop(data):
 @blp.response(200, ShopList)
 def list_shops(args):
     village_id = acting_village_id(current_actor(), args.get("village_id"), residents=True)
-    return paginated(db.session, services.list_shops(village_id), dump_shop)
+    return paginated(db.session, shop_services.list_shops(village_id), dump_shop)
 
 
 @blp.route("/items", methods=["POST"])
@@ -208,7 +209,7 @@ def list_shops(args):
 @blp.response(201, ItemOut)
 def create_item(data):
     shop_id = data.pop("shop_id")
-    return dump_item(services.create_item(db.session, current_actor(), shop_id, data, now=utcnow()))
+    return dump_item(shop_services.create_item(db.session, current_actor(), shop_id, data, now=utcnow()))
 
 
 @blp.route("/items", methods=["GET"])
@@ -216,8 +217,8 @@ def create_item(data):
 @blp.response(200, ItemList)
 def list_items(args):
     """The catalogue: officials of the village and its residents."""
-    shop = services.shop_in_scope(db.session, current_actor(), args["shop_id"], residents=True)
-    return paginated(db.session, services.list_items(shop.id), dump_item)
+    shop = shop_services.shop_in_scope(db.session, current_actor(), args["shop_id"], residents=True)
+    return paginated(db.session, shop_services.list_items(shop.id), dump_item)
 
 
 @blp.route("/items/<int:item_id>", methods=["PATCH"])
@@ -225,7 +226,7 @@ def list_items(args):
 @blp.arguments(ItemPatch())
 @blp.response(200, ItemOut)
 def patch_item(data, item_id):
-    return dump_item(services.update_item(db.session, current_actor(), item_id, data, now=utcnow()))
+    return dump_item(shop_services.update_item(db.session, current_actor(), item_id, data, now=utcnow()))
 
 
 @blp.route("/items/<int:item_id>/receipts", methods=["POST"])
@@ -234,7 +235,7 @@ def patch_item(data, item_id):
 @blp.response(201, ItemOut)
 def receive(data, item_id):
     """Goods received (入库) or written off (``reason: loss``): a stock movement."""
-    item = services.receive_stock(
+    item = shop_services.receive_stock(
         db.session, current_actor(), item_id, data["quantity"], reason=data["reason"], note=data["note"], now=utcnow()
     )
     return dump_item(item)
@@ -268,7 +269,7 @@ def list_redemptions(args):
     me = current_actor()
     # A shop or household filter names one the caller may see, or the answer is 404.
     if args.get("shop_id") is not None:
-        services.shop_in_scope(db.session, me, args["shop_id"], residents=True)
+        shop_services.shop_in_scope(db.session, me, args["shop_id"], residents=True)
     if args.get("household_id") is not None:
         household_in_scope(db.session, me, args["household_id"])
     if me.user.has_role("village_admin", "reviewer", "clerk"):

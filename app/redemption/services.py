@@ -5,15 +5,11 @@ UPDATEs (``stock = stock - q WHERE stock >= q``) and appends the ledger entry, a
 one transaction: no interleaving can overspend a household or oversell a shelf.
 """
 
-import io
 from collections import Counter
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from openpyxl import Workbook
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from app.audit import services as audit
@@ -32,225 +28,26 @@ from app.errors import (
 )
 from app.households import services as households
 from app.households.models import Household
-from app.points.ledger import LedgerWriter, Problem, lock_households
+from app.points.ledger import LedgerWriter, lock_households
 from app.redemption import qr
+from app.redemption import shops as shop_services
 from app.redemption.models import (
-    ADJUSTMENT,
     CANCELLED,
     COMPLETED,
-    LOSS,
-    RECEIPT,
     RETURN,
     SALE,
     Item,
     Redemption,
     RedemptionLine,
     Shop,
-    StockMovement,
 )
-from app.scope import Actor, household_in_scope, in_villages, require_role, village_in_scope
+from app.scope import Actor, household_in_scope, in_villages, require_role
 
 MAX_LINES = 50
 MAX_LINE_QUANTITY = 100
-MAX_PRICE = 100_000
-MAX_STOCK = 1_000_000
 
 
 # --- shops and items -------------------------------------------------------------------
-
-
-def create_shop(session: Session, actor: Actor, village_id, name: str) -> Shop:
-    require_role(actor, "village_admin")
-    village = village_in_scope(session, actor, village_id, field="village_id")
-    name = (name or "").strip()
-    if not name or len(name) > 100:
-        raise ValidationFailed({"name": [str(_l("请填写超市名称（100 字以内）"))]})
-    shop = Shop(village_id=village.id, name=name)
-    session.add(shop)
-    session.flush()
-    audit.record(session, actor, "shop.create", village_id=village.id, target=shop, summary=name)
-    return shop
-
-
-def shop_in_scope(
-    session: Session, actor: Actor, shop_id, *, field: str | None = None, residents: bool = False
-) -> Shop:
-    """A shop the actor may see: officials of its village, or (for the catalogue) residents."""
-    shop = session.get(Shop, shop_id) if isinstance(shop_id, int) else None
-    user = actor.user
-    visible = shop is not None and (
-        user.can_see_village(shop.village_id) or (residents and user.village_id == shop.village_id)
-    )
-    if not visible:
-        if field:
-            raise BadReference(field=field)
-        raise NotFound()
-    return shop
-
-
-def list_shops(village_id: int | None):
-    stmt = select(Shop).order_by(Shop.village_id, Shop.id)
-    return stmt.where(in_villages(Shop.village_id, village_id))
-
-
-def _check_item_values(values: dict, *, partial: bool) -> dict:
-    errors: dict[str, list[str]] = {}
-    out = {}
-    if not partial or "name" in values:
-        name = str(values.get("name") or "").strip()
-        if not name or len(name) > 100:
-            errors["name"] = [str(_l("请填写商品名称（100 字以内）"))]
-        out["name"] = name
-    if "unit" in values:
-        unit = str(values.get("unit") or "").strip() or "件"
-        if len(unit) > 20:
-            errors["unit"] = [str(_l("单位太长"))]
-        out["unit"] = unit
-    for field, low, high in (("price_points", 1, MAX_PRICE), ("stock", 0, MAX_STOCK), ("low_stock", 0, MAX_STOCK)):
-        if field in values or (not partial and field == "price_points"):
-            v = values.get(field)
-            if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
-                errors[field] = [str(_l("须为 %(lo)s 到 %(hi)s 的整数", lo=low, hi=high))]
-            out[field] = v
-    if "active" in values:
-        out["active"] = bool(values["active"])
-    if errors:
-        raise ValidationFailed(errors)
-    return out
-
-
-def create_item(session: Session, actor: Actor, shop_id, values: dict, *, now: datetime) -> Item:
-    """A new item; its opening stock is the first movement (a receipt)."""
-    require_role(actor, "village_admin", "clerk")
-    shop = shop_in_scope(session, actor, shop_id, field="shop_id")
-    values = _check_item_values(values, partial=False)
-    stock = values.pop("stock", 0) or 0
-    item = Item(shop_id=shop.id, stock=0, **values)
-    session.add(item)
-    session.flush()
-    if stock:
-        _move(session, item, stock, RECEIPT, actor, now, note=str(_l("期初库存")))
-    audit.record(
-        session,
-        actor,
-        "item.create",
-        village_id=shop.village_id,
-        target=item,
-        summary=f"{item.name} {item.price_points}分 ×{stock}",
-    )
-    return item
-
-
-def item_in_scope(session: Session, actor: Actor, item_id, *, residents: bool = False) -> Item:
-    item = session.get(Item, item_id) if isinstance(item_id, int) else None
-    if item is None:
-        raise NotFound()
-    shop_in_scope(session, actor, item.shop_id, residents=residents)
-    return item
-
-
-def update_item(session: Session, actor: Actor, item_id, values: dict, *, now: datetime) -> Item:
-    """Change price, name or availability; a new ``stock`` is recorded as an adjustment."""
-    require_role(actor, "village_admin", "clerk")
-    item = item_in_scope(session, actor, item_id)
-    values = _check_item_values(values, partial=True)
-    new_stock = values.pop("stock", None)
-    changes = audit.diff(item, values)
-    if new_stock is not None:
-        locked = _lock_item(session, item.id)
-        if new_stock != locked.stock:
-            changes["stock"] = [locked.stock, new_stock]
-            _move(
-                session,
-                locked,
-                new_stock - locked.stock,
-                ADJUSTMENT,
-                actor,
-                now,
-                note=str(values.get("note") or _l("盘点调整")),
-            )
-    if changes:
-        audit.record(
-            session,
-            actor,
-            "item.update",
-            village_id=item.shop.village_id,
-            target=item,
-            summary=item.name,
-            changes=changes,
-        )
-    session.flush()
-    return item
-
-
-def receive_stock(
-    session: Session, actor: Actor, item_id, quantity, *, reason: str = RECEIPT, note: str = "", now: datetime
-) -> Item:
-    """Goods in (入库, positive) or a loss written off (报损, entered as a positive quantity)."""
-    require_role(actor, "village_admin", "clerk")
-    item = item_in_scope(session, actor, item_id)
-    if reason not in (RECEIPT, LOSS):
-        raise ValidationFailed({"reason": [str(_l("原因须为入库或报损"))]})
-    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_STOCK:
-        raise ValidationFailed({"quantity": [str(_l("数量须为正整数"))]})
-    locked = _lock_item(session, item.id)
-    delta = quantity if reason == RECEIPT else -quantity
-    if locked.stock + delta < 0:
-        raise OutOfStock(item_id=locked.id, stock=locked.stock, name=locked.name)
-    if locked.stock + delta > MAX_STOCK:  # the bound an edit keeps; receipts must too (the column is 32-bit)
-        raise ValidationFailed({"quantity": [str(_l("入库后库存不能超过 %(n)s", n=MAX_STOCK))]})
-    _move(session, locked, delta, reason, actor, now, note=note)
-    session.flush()
-    return locked
-
-
-def _lock_item(session: Session, item_id: int) -> Item:
-    return session.scalars(
-        select(Item).where(Item.id == item_id).with_for_update().execution_options(populate_existing=True)
-    ).one()
-
-
-def _move(
-    session,
-    item: Item,
-    delta: int,
-    reason: str,
-    actor: Actor,
-    now: datetime,
-    *,
-    note: str = "",
-    redemption: Redemption | None = None,
-    adjust_cache: bool = True,
-) -> StockMovement:
-    if adjust_cache:
-        item.stock += delta
-    movement = StockMovement(
-        item_id=item.id,
-        shop_id=item.shop_id,
-        delta=delta,
-        reason=reason,
-        redemption=redemption,
-        note=(note or "")[:300],
-        by_id=actor.id,
-        created_at=now,
-    )
-    session.add(movement)
-    return movement
-
-
-def list_items(shop_id: int, *, active_only: bool = False):
-    stmt = select(Item).where(Item.shop_id == shop_id).order_by(Item.name, Item.id)
-    if active_only:
-        stmt = stmt.where(Item.active.is_(True))
-    return stmt
-
-
-def low_stock_items(shop_id: int):
-    return list_items(shop_id, active_only=True).where(Item.stock <= Item.low_stock)
-
-
-def movements(item_id: int):
-    return select(StockMovement).where(StockMovement.item_id == item_id).order_by(StockMovement.id.desc())
 
 
 # --- QR cards ------------------------------------------------------------------------------
@@ -296,7 +93,7 @@ def household_from_token(session: Session, actor: Actor, token: str, secret: str
 
 def counter_shop(session: Session, actor: Actor, shop_id) -> Shop:
     """The shop the actor may sell at (a clerk bound to a shop sells only there)."""
-    shop = shop_in_scope(session, actor, shop_id)
+    shop = shop_services.shop_in_scope(session, actor, shop_id)
     _may_sell(actor, shop)
     return shop
 
@@ -370,7 +167,7 @@ def redeem(
 ) -> Redemption:
     """Exchange points for goods: balance, ledger entry, stock and movements in one go."""
     require_role(actor, "clerk")  # a resident or recorder is 403, whatever the shop_id
-    shop = shop_in_scope(session, actor, shop_id, field="shop_id")
+    shop = shop_services.shop_in_scope(session, actor, shop_id, field="shop_id")
     _may_sell(actor, shop)
     wanted = _clean_lines(lines)
     # The household row is locked from here to the commit: one balance, one spender.
@@ -432,7 +229,9 @@ def redeem(
     )
     session.add(redemption)
     for item_id, quantity in wanted:
-        _move(session, items[item_id], -quantity, SALE, actor, now, redemption=redemption, adjust_cache=False)
+        shop_services.move_stock(
+            session, items[item_id], -quantity, SALE, actor, now, redemption=redemption, adjust_cache=False
+        )
     session.flush()
     # The stock last. An item's row is what every sale of it waits for, so it is locked
     # for as short a time as possible: this statement and the commit, not the writes
@@ -488,8 +287,8 @@ def cancel_redemption(
     )
     session.flush()
     for line in sorted(r.lines, key=lambda ln: ln.item_id):
-        item = _lock_item(session, line.item_id)
-        _move(session, item, line.quantity, RETURN, actor, now, redemption=r, note=reason)
+        item = shop_services.lock_item(session, line.item_id)
+        shop_services.move_stock(session, item, line.quantity, RETURN, actor, now, redemption=r, note=reason)
     r.status = CANCELLED
     r.refund_entry_id = refund.id
     r.cancelled_at = now
@@ -526,143 +325,3 @@ def redemptions(
 
 
 # --- reports and proof --------------------------------------------------------------------------
-
-
-@dataclass
-class MonthRow:
-    shop_id: int
-    shop_name: str
-    month: str
-    redemptions: int
-    points: int
-    yuan: float
-
-
-def monthly_report(session: Session, village_id: int | None) -> list[MonthRow]:
-    """Completed redemptions per shop and (local) month, with points and yuan value.
-
-    The database sums per day; days fold into months here, which every engine agrees on.
-    """
-    stmt = (
-        select(
-            Redemption.shop_id,
-            Shop.name,
-            Redemption.business_day,
-            func.count(Redemption.id),
-            func.sum(Redemption.total_points),
-            func.sum(Redemption.yuan_value),
-        )
-        .join(Shop, Shop.id == Redemption.shop_id)
-        .where(Redemption.status == COMPLETED)
-        .group_by(Redemption.shop_id, Shop.name, Redemption.business_day)
-    )
-    stmt = stmt.where(in_villages(Redemption.village_id, village_id))
-    rows: dict[tuple[int, str], MonthRow] = {}
-    for shop_id, name, day, count, pts, yuan in session.execute(stmt):
-        month = f"{day:%Y-%m}"
-        row = rows.setdefault((shop_id, month), MonthRow(shop_id, name, month, 0, 0, 0.0))
-        row.redemptions += int(count)
-        row.points += int(pts or 0)
-        row.yuan = round(row.yuan + float(yuan or 0), 2)
-    return sorted(rows.values(), key=lambda r: (r.month, r.shop_id), reverse=True)
-
-
-def top_items(session: Session, village_id: int | None, limit: int = 10):
-    stmt = (
-        select(RedemptionLine.name, func.sum(RedemptionLine.quantity), func.sum(RedemptionLine.points))
-        .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
-        .where(Redemption.status == COMPLETED)
-        .group_by(RedemptionLine.name)
-        .order_by(func.sum(RedemptionLine.points).desc())
-        .limit(limit)
-    )
-    stmt = stmt.where(in_villages(Redemption.village_id, village_id))
-    return session.execute(stmt).all()
-
-
-def settlement_xlsx(session: Session, village_id: int | None, tz: str, month: str | None = None) -> bytes:
-    """The shop report for settling with the village that funds the goods: monthly totals,
-    top items and every redemption (cancelled ones marked), as a write-only workbook."""
-    wb = Workbook(write_only=True)
-    summary = wb.create_sheet(str(_l("月度汇总")))
-    summary.append([str(h) for h in (_l("月份"), _l("超市"), _l("兑换笔数"), _l("积分"), _l("折合金额（元）"))])
-    for row in monthly_report(session, village_id):
-        if month is None or row.month == month:
-            summary.append([row.month, row.shop_name, row.redemptions, row.points, row.yuan])
-    top = wb.create_sheet(str(_l("商品排行")))
-    top.append([str(h) for h in (_l("商品"), _l("数量"), _l("积分"))])
-    for name, quantity, points in top_items(session, village_id, limit=100):
-        top.append([name, int(quantity or 0), int(points or 0)])
-    detail = wb.create_sheet(str(_l("兑换明细")))
-    detail.append(
-        [
-            str(h)
-            for h in (
-                _l("单号"),
-                _l("时间"),
-                _l("超市"),
-                _l("户号"),
-                _l("户主"),
-                _l("商品"),
-                _l("积分"),
-                _l("折合金额（元）"),
-                _l("状态"),
-                _l("店员"),
-            )
-        ]
-    )
-    stmt = redemptions(village_id=village_id).options(
-        selectinload(Redemption.shop), selectinload(Redemption.household), selectinload(Redemption.clerk)
-    )
-    if month is not None:
-        year, mon = int(month[:4]), int(month[5:7])
-        stmt = stmt.where(
-            Redemption.business_day >= date(year, mon, 1),
-            Redemption.business_day < (date(year + 1, 1, 1) if mon == 12 else date(year, mon + 1, 1)),
-        )
-    zone = ZoneInfo(tz)
-    for r in session.scalars(stmt.execution_options(yield_per=1000)):
-        detail.append(
-            [
-                r.number,
-                r.created_at.replace(tzinfo=UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-                r.shop.name,
-                r.household.number,
-                r.household.head_name,
-                "、".join(f"{ln.name}×{ln.quantity}" for ln in r.lines),
-                r.total_points,
-                float(r.yuan_value),
-                str(_l("已撤销")) if r.status == CANCELLED else str(_l("已完成")),
-                (r.clerk.display_name or r.clerk.username) if r.clerk else "",
-            ]
-        )
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
-
-
-def verify_stock(session: Session) -> list[Problem]:
-    """Each item's stock equals the sum of its movements; each redemption's lines add up."""
-    problems = []
-    sums = dict(
-        session.execute(
-            select(StockMovement.item_id, func.sum(StockMovement.delta)).group_by(StockMovement.item_id)
-        ).all()
-    )
-    for item_id, stock in session.execute(select(Item.id, Item.stock)):
-        expected = int(sums.get(item_id) or 0)
-        if stock != expected:
-            problems.append(Problem(f"item {item_id}: stock {stock} but movements say {expected}"))
-    line_sums = dict(
-        session.execute(
-            select(RedemptionLine.redemption_id, func.sum(RedemptionLine.points)).group_by(RedemptionLine.redemption_id)
-        ).all()
-    )
-    for rid, total, status, refund_id in session.execute(
-        select(Redemption.id, Redemption.total_points, Redemption.status, Redemption.refund_entry_id)
-    ):
-        if int(line_sums.get(rid) or 0) != total:
-            problems.append(Problem(f"redemption {rid}: lines add up to {line_sums.get(rid)}, total says {total}"))
-        if (status == CANCELLED) != (refund_id is not None):
-            problems.append(Problem(f"redemption {rid}: status {status} disagrees with its refund entry"))
-    return problems

@@ -13,6 +13,7 @@ from app.clock import local_today, utcnow
 from app.households.models import Household
 from app.points import services as points
 from app.redemption import qr, services
+from app.redemption import shops as shop_services
 from app.redemption.models import Item, Redemption, StockMovement
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, login
 from tests.factories import PASSWORD
@@ -32,8 +33,8 @@ def app(app):
 def counter_shop(world, session):
     """团结村's shop with rice; the clerk works there; household tj1 has 60 points to spend."""
     admin = world.actor("tj_village_admin")
-    shop = services.create_shop(session, admin, world.a.id, "村委会积分超市")
-    rice = services.create_item(
+    shop = shop_services.create_shop(session, admin, world.a.id, "村委会积分超市")
+    rice = shop_services.create_item(
         session, admin, shop.id, {"name": "大米", "unit": "袋", "price_points": 50, "stock": 10}, now=utcnow()
     )
     world.users["tj_clerk"].shop_id = shop.id

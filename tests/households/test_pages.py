@@ -11,6 +11,8 @@ from openpyxl import Workbook, load_workbook
 from app.audit.models import AuditLog
 from app.clock import local_today, quarter_of, utcnow
 from app.households.models import Household
+from app.points import decisions
+from app.points import evidence as evidence_store
 from app.points import services as points
 
 TODAY = local_today("Asia/Shanghai")
@@ -229,7 +231,7 @@ def test_passbook_shows_account_entries_and_standing(world, session, auth, clien
     h = world.households["tj1"]
     record(session, world, "tj_recorder", h, world.rules["tj_labour"], member_name="王小明", note="修水渠")
     school = record(session, world, "tj_recorder", h, world.rules["tj_school"], quantity=2)
-    points.reverse_entry(session, world.actor("tj_reviewer"), school.id, reason="记错了", now=utcnow())
+    decisions.reverse_entry(session, world.actor("tj_reviewer"), school.id, reason="记错了", now=utcnow())
     session.commit()
     auth.login("tj_recorder")
     r = client.get(f"/households/{h.id}")
@@ -252,7 +254,7 @@ def test_passbook_shows_pending_and_rejected_entries(world, session, auth, clien
     h = world.households["xf1"]
     record(session, world, "xf_recorder", h, world.rules["xf_labour"])
     rejected = record(session, world, "xf_recorder", h, world.rules["xf_school"])
-    points.reject_entry(session, world.actor("xf_reviewer"), rejected.id, reason="没有签到表", now=utcnow())
+    decisions.reject_entry(session, world.actor("xf_reviewer"), rejected.id, reason="没有签到表", now=utcnow())
     session.commit()
     auth.login("xf_reviewer")
     page = text(client.get(f"/households/{h.id}"))
@@ -281,7 +283,7 @@ def test_passbook_links_evidence_photos(world, session, auth, client, app):
 
     buf = io.BytesIO()
     Image.new("RGB", (4, 4), "red").save(buf, "PNG")
-    ev = points.store_evidence(
+    ev = evidence_store.store_evidence(
         session, world.actor("tj_recorder"), world.a.id, buf.getvalue(), Path(app.instance_path) / "evidence", 10**6
     )
     h = world.households["tj1"]
@@ -536,7 +538,7 @@ def test_the_passbook_page_reads_its_rows_in_a_fixed_number_of_queries(world, se
             now=NOW,
         )
         first = first or e
-    points_services.reverse_entry(session, world.actor("tj_reviewer"), first.id, reason="记错了", now=NOW)
+    decisions.reverse_entry(session, world.actor("tj_reviewer"), first.id, reason="记错了", now=NOW)
     session.commit()
     auth.login("tj_reviewer")
     statements = []

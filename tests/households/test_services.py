@@ -3,17 +3,18 @@
 import io
 import zipfile
 from datetime import date
+from functools import partial
 
 import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
 from app.errors import BadReference, Forbidden, NotFound, ValidationFailed
-from app.households import services
+from app.households import register, services
 from app.households.models import Household
 from app.points import services as points
-from app.points.ledger import verify
 from app.points.models import Entry
+from app.points.proof import verify
 from tests.factories import NOW
 
 TODAY = date(2026, 11, 20)
@@ -109,7 +110,7 @@ def test_a_number_differing_only_in_case_is_taken(world, session):
     with pytest.raises(ValidationFailed):
         services.update_household(session, world.actor("admin"), world.households["tj2"].id, {"number": "Tj-001"})
     data = csv_bytes("户号,户主", "tj-001,某", "a-1,甲", "A-1,乙")
-    preview = services.parse_import(session, world.a.id, "register.csv", data)
+    preview = register.parse_import(session, world.a.id, "register.csv", data)
     assert [line for line, _ in preview.errors] == [2, 4]
     assert [r["number"] for r in preview.rows] == ["a-1"]
 
@@ -160,7 +161,7 @@ def test_parse_import_names_every_bad_line(world, session):
         ",,,",
         "104,赵六,,",
     )
-    preview = services.parse_import(session, world.a.id, "register.csv", data)
+    preview = register.parse_import(session, world.a.id, "register.csv", data)
     assert not preview.ok
     lines = [line for line, _ in preview.errors]
     assert lines == [3, 4, 5, 6, 7]
@@ -176,21 +177,21 @@ def test_parse_import_names_every_bad_line(world, session):
 
 
 def test_parse_import_missing_columns_and_empty_files(world, session):
-    preview = services.parse_import(session, world.a.id, "r.csv", csv_bytes("姓名,电话", "张三,1"))
+    preview = register.parse_import(session, world.a.id, "r.csv", csv_bytes("姓名,电话", "张三,1"))
     assert preview.errors and preview.errors[0][0] == 1 and "户号" in preview.errors[0][1]
-    assert services.parse_import(session, world.a.id, "r.csv", b"").errors[0][0] == 1
-    only_header = services.parse_import(session, world.a.id, "r.csv", csv_bytes("户号,户主"))
+    assert register.parse_import(session, world.a.id, "r.csv", b"").errors[0][0] == 1
+    only_header = register.parse_import(session, world.a.id, "r.csv", csv_bytes("户号,户主"))
     assert only_header.errors == [(2, only_header.errors[0][1])]
     assert not only_header.ok
 
 
 def test_parse_import_reads_gb18030_and_xlsx(world, session):
-    preview = services.parse_import(
+    preview = register.parse_import(
         session, world.a.id, "r.csv", csv_bytes("户号,户主", "201,钱七", encoding="gb18030")
     )
     assert preview.ok and preview.rows[0]["head_name"] == "钱七"
     data = xlsx_bytes([("户号", "户主姓名", "联系电话"), (202, "孙八", None), ("203", "周九", "13900000000")])
-    preview = services.parse_import(session, world.a.id, "r.xlsx", data)
+    preview = register.parse_import(session, world.a.id, "r.xlsx", data)
     assert preview.ok, preview.errors
     assert [(r["number"], r["head_name"]) for r in preview.rows] == [("202", "孙八"), ("203", "周九")]
 
@@ -200,7 +201,7 @@ def test_parse_import_reads_gb18030_and_xlsx(world, session):
 )
 def test_parse_import_refuses_unreadable_files(world, session, filename, data):
     with pytest.raises(ValidationFailed) as exc:
-        services.parse_import(session, world.a.id, filename, data)
+        register.parse_import(session, world.a.id, filename, data)
     assert "file" in exc.value.details
 
 
@@ -225,24 +226,27 @@ def _truncated_sheet() -> bytes:
 )
 def test_parse_import_names_a_file_broken_past_its_first_bytes(world, session, filename, data):
     with pytest.raises(ValidationFailed) as exc:
-        services.parse_import(session, world.a.id, filename, data)
+        register.parse_import(session, world.a.id, filename, data)
     assert "file" in exc.value.details
 
 
 def test_parse_import_names_a_row_with_a_nul(world, session):
-    preview = services.parse_import(session, world.a.id, "r.csv", csv_bytes("户号,户主", "301,好户", "302,王\x00五"))
+    preview = register.parse_import(session, world.a.id, "r.csv", csv_bytes("户号,户主", "301,好户", "302,王\x00五"))
     assert not preview.ok
     assert [line for line, _ in preview.errors] == [3]
     assert "NUL" in preview.errors[0][1]
+
+
+def import_file(session, actor, village_id, filename, data, *, commit):
+    enroll = partial(points.enroll_household, session, actor, today=TODAY, now=NOW)
+    return register.import_households(session, actor, village_id, filename, data, commit=commit, enroll=enroll)
 
 
 def test_import_with_a_bad_row_writes_nothing(world, session):
     before = households_of(session, world.a)
     entries = session.query(Entry).count()
     data = csv_bytes("户号,户主", "301,好户", "302,")
-    preview, created = points.import_households(
-        session, world.actor("tj_village_admin"), world.a.id, "r.csv", data, today=TODAY, now=NOW, commit=True
-    )
+    preview, created = import_file(session, world.actor("tj_village_admin"), world.a.id, "r.csv", data, commit=True)
     assert created == [] and not preview.ok
     session.commit()
     assert households_of(session, world.a) == before
@@ -251,14 +255,12 @@ def test_import_with_a_bad_row_writes_nothing(world, session):
 
 def test_import_preview_writes_nothing(world, session):
     before = households_of(session, world.a)
-    preview, created = points.import_households(
+    preview, created = import_file(
         session,
         world.actor("tj_village_admin"),
         world.a.id,
         "r.csv",
         csv_bytes("户号,户主", "301,甲"),
-        today=TODAY,
-        now=NOW,
         commit=False,
     )
     assert preview.ok and created == []
@@ -268,9 +270,7 @@ def test_import_preview_writes_nothing(world, session):
 
 def test_import_enrols_every_row_with_an_opening_entry(world, session):
     data = csv_bytes("户号,户主,家庭成员", "301,甲,甲一:子", "302,乙,")
-    preview, created = points.import_households(
-        session, world.actor("tj_village_admin"), world.a.id, "r.csv", data, today=TODAY, now=NOW, commit=True
-    )
+    preview, created = import_file(session, world.actor("tj_village_admin"), world.a.id, "r.csv", data, commit=True)
     session.commit()
     assert [h.number for h in created] == ["301", "302"]
     assert [h.balance for h in created] == [100, 100]
@@ -280,21 +280,17 @@ def test_import_enrols_every_row_with_an_opening_entry(world, session):
 
 def test_import_is_for_village_admins_in_scope(world, session):
     with pytest.raises(Forbidden):
-        points.import_households(
-            session, world.actor("tj_recorder"), world.a.id, "r.csv", b"", today=TODAY, now=NOW, commit=False
-        )
+        import_file(session, world.actor("tj_recorder"), world.a.id, "r.csv", b"", commit=False)
     with pytest.raises(NotFound):
-        points.import_households(
-            session, world.actor("tj_village_admin"), world.b.id, "r.csv", b"", today=TODAY, now=NOW, commit=False
-        )
+        import_file(session, world.actor("tj_village_admin"), world.b.id, "r.csv", b"", commit=False)
 
 
 def test_export_round_trips_through_import(world, session):
-    data = services.export_xlsx(session, world.a.id)
+    data = register.export_xlsx(session, world.a.id)
     rows = list(load_workbook(io.BytesIO(data)).active.iter_rows(values_only=True))
     assert rows[0][:2] == ("户号", "户主")
     assert [r[0] for r in rows[1:]] == ["TJ-001", "TJ-002", "TJ-003"]
     assert [r[5] for r in rows[1:]] == [100, 100, 100]
     # The exported register imports cleanly into another village.
-    preview = services.parse_import(session, world.b.id, "r.xlsx", data)
+    preview = register.parse_import(session, world.b.id, "r.xlsx", data)
     assert preview.ok and len(preview.rows) == 3

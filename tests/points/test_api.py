@@ -907,7 +907,7 @@ def test_garbage_input_never_500(world, session, app, api, path):
         check_answer(r, (url, raw))
     r = me._call(method, url, data="a=1", content_type="application/x-www-form-urlencoded")
     check_answer(r, (url, "form"))
-    from app.points.ledger import verify
+    from app.points.proof import verify
 
     session.rollback()
     assert verify(session) == []

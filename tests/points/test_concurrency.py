@@ -16,9 +16,9 @@ from app.clock import local_today
 from app.errors import AlreadyReversed, CapReached, NotPending
 from app.extensions import db
 from app.households.models import Household
-from app.points import services
-from app.points.ledger import verify
+from app.points import decisions, services
 from app.points.models import Entry
+from app.points.proof import verify
 from app.scope import Actor
 from tests import factories
 from tests.factories import NOW, PASSWORD
@@ -193,7 +193,7 @@ def test_a_pending_entry_is_decided_once(app, world, session):
 
     def work(i):
         who = as_actor(reviewers[i % len(reviewers)])
-        return outcome(lambda: services.approve_entry(db.session, who, eid, now=NOW))
+        return outcome(lambda: decisions.approve_entry(db.session, who, eid, now=NOW))
 
     results = run_threads(app, 9, work)
     assert sorted(results) == ["not_pending"] * 8 + ["ok"], results
@@ -216,7 +216,7 @@ def test_an_entry_is_reversed_once(app, world, session):
 
     def work(i):
         who = as_actor("tj_reviewer" if i % 2 else "tj_reviewer2")
-        return outcome(lambda: services.reverse_entry(db.session, who, eid, reason=f"第{i}次", now=NOW))
+        return outcome(lambda: decisions.reverse_entry(db.session, who, eid, reason=f"第{i}次", now=NOW))
 
     results = run_threads(app, 8, work)
     assert sorted(results) == ["already_reversed"] * 7 + ["ok"], results

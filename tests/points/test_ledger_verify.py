@@ -6,9 +6,9 @@ from datetime import date
 import pytest
 from sqlalchemy import select, text
 
-from app.points import services
-from app.points.ledger import verify
+from app.points import decisions, services
 from app.points.models import Entry
+from app.points.proof import verify
 from tests.factories import NOW
 
 TODAY = date(2026, 11, 20)
@@ -39,9 +39,9 @@ def activity(world, session):
         "approved": record("xf_recorder", "xf2", "xf_school", quantity=3),
         "rejected": record("xf_recorder", "xf3", "xf_school"),
     }
-    services.approve_entry(session, world.actor("xf_reviewer"), e["approved"].id, now=NOW)
-    services.reject_entry(session, world.actor("xf_reviewer"), e["rejected"].id, reason="不实", now=NOW)
-    e["reversal"] = services.reverse_entry(session, world.actor("tj_reviewer"), e["gamble"].id, reason="误记", now=NOW)
+    decisions.approve_entry(session, world.actor("xf_reviewer"), e["approved"].id, now=NOW)
+    decisions.reject_entry(session, world.actor("xf_reviewer"), e["rejected"].id, reason="不实", now=NOW)
+    e["reversal"] = decisions.reverse_entry(session, world.actor("tj_reviewer"), e["gamble"].id, reason="误记", now=NOW)
     created, _ = services.record_batch(
         session,
         world.actor("tj_recorder"),
@@ -273,7 +273,7 @@ def test_the_parallel_walk_finds_what_the_single_walk_finds(world, session, acti
 
 
 def test_ranges_cover_every_household_with_balanced_entries(world, session, activity):
-    from app.points.ledger import _ranges
+    from app.points.proof import _ranges
 
     ranges = _ranges(session, parts=4)
     assert ranges[0][0] is None and ranges[-1][1] is None

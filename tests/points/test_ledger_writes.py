@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import event, func, select
 
 from app.households.models import Household
-from app.points import services
-from app.points.ledger import verify
+from app.points import decisions, services
 from app.points.models import Entry, PeriodTotal
+from app.points.proof import verify
 from tests.factories import NOW
 
 TODAY = date(2026, 11, 20)
@@ -140,7 +140,7 @@ def test_an_approval_moves_the_caches_in_one_statement_on_postgresql(world, sess
     session.commit()
     assert session.get(Household, hid).balance == 100  # pending counts nowhere
     cache_writes.clear()
-    services.approve_entry(session, world.actor("tj_reviewer"), entry.id, now=NOW)
+    decisions.approve_entry(session, world.actor("tj_reviewer"), entry.id, now=NOW)
     session.commit()
     assert cache_writes == (["WITH"] if _postgres(session) else ["UPDATE", "INSERT"])
     session.expire_all()

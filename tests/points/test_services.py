@@ -22,9 +22,11 @@ from app.errors import (
     ValidationFailed,
 )
 from app.households import services as households
-from app.points import services
-from app.points.ledger import verify
+from app.points import decisions, services
+from app.points import evidence as evidence_store
+from app.points import rules as rulebook
 from app.points.models import Entry, PeriodTotal
+from app.points.proof import verify
 from app.rankings.services import household_period_points
 from tests import factories
 from tests.factories import NOW
@@ -99,7 +101,7 @@ def test_entry_in_approval_village_is_pending_and_counts_nowhere(world, session)
 def test_rule_points_change_does_not_touch_recorded_entries(world, session):
     h, rule = world.households["tj1"], world.rules["tj_school"]
     entry = record(session, world, "tj_recorder", h, rule)
-    services.update_rule(session, world.actor("tj_village_admin"), rule.id, {"points": 50})
+    rulebook.update_rule(session, world.actor("tj_village_admin"), rule.id, {"points": 50})
     session.commit()
     session.expire_all()
     assert session.get(Entry, entry.id).points == 3
@@ -168,10 +170,10 @@ def test_references_out_of_scope_are_bad_references(world, session):
 
 def test_inactive_rule(world, session):
     rule = world.rules["tj_school"]
-    services.update_rule(session, world.actor("tj_village_admin"), rule.id, {"active": False})
+    rulebook.update_rule(session, world.actor("tj_village_admin"), rule.id, {"active": False})
     with pytest.raises(RuleInactive):
         record(session, world, "tj_recorder", world.households["tj1"], rule)
-    services.update_rule(session, world.actor("tj_village_admin"), rule.id, {"active": True})
+    rulebook.update_rule(session, world.actor("tj_village_admin"), rule.id, {"active": True})
     assert record(session, world, "tj_recorder", world.households["tj1"], rule).points == 3
 
 
@@ -179,13 +181,13 @@ def test_evidence_required(world, session, tmp_path):
     rule = world.rules["tj_photo"]
     with pytest.raises(EvidenceRequired):
         record(session, world, "tj_recorder", world.households["tj1"], rule)
-    ev = services.store_evidence(session, world.actor("tj_recorder"), world.a.id, png_bytes(), tmp_path, 10**6)
+    ev = evidence_store.store_evidence(session, world.actor("tj_recorder"), world.a.id, png_bytes(), tmp_path, 10**6)
     kept = Image.open(tmp_path / ev.id)  # re-encoded: the same pixels, not the same bytes
     assert kept.format == "PNG" and kept.tobytes() == Image.open(io.BytesIO(png_bytes())).tobytes()
     entry = record(session, world, "tj_recorder", world.households["tj1"], rule, evidence_id=ev.id)
     assert entry.evidence == ev.id and entry.points == 15
     # Evidence of another village is a bad reference.
-    other = services.store_evidence(session, world.actor("xf_recorder"), world.b.id, png_bytes(), tmp_path, 10**6)
+    other = evidence_store.store_evidence(session, world.actor("xf_recorder"), world.b.id, png_bytes(), tmp_path, 10**6)
     with pytest.raises(BadReference):
         record(session, world, "tj_recorder", world.households["tj2"], rule, evidence_id=other.id)
 
@@ -193,13 +195,13 @@ def test_evidence_required(world, session, tmp_path):
 @pytest.mark.parametrize("data", [b"", b"GIF89a not really", b"%PDF-1.4", b"\x89PNG\r\n\x1a\n broken"])
 def test_store_evidence_refuses_what_is_not_a_photo(world, session, tmp_path, data):
     with pytest.raises(ValidationFailed) as exc:
-        services.store_evidence(session, world.actor("tj_recorder"), world.a.id, data, tmp_path, 10**6)
+        evidence_store.store_evidence(session, world.actor("tj_recorder"), world.a.id, data, tmp_path, 10**6)
     assert "evidence" in exc.value.details
 
 
 def test_store_evidence_size_limit(world, session, tmp_path):
     with pytest.raises(ValidationFailed):
-        services.store_evidence(session, world.actor("tj_recorder"), world.a.id, png_bytes(), tmp_path, 10)
+        evidence_store.store_evidence(session, world.actor("tj_recorder"), world.a.id, png_bytes(), tmp_path, 10)
 
 
 def test_moved_out_household_takes_no_entries(world, session):
@@ -253,7 +255,7 @@ def test_pending_units_count_towards_caps_and_rejected_ones_do_not(world, sessio
     with pytest.raises(CapReached) as exc:
         record(session, world, "xf_recorder", h, rule)
     assert exc.value.details == {"cap_count": 1, "used": 1}
-    services.reject_entry(session, world.actor("xf_reviewer"), pending.id, reason="没来", now=NOW)
+    decisions.reject_entry(session, world.actor("xf_reviewer"), pending.id, reason="没来", now=NOW)
     assert record(session, world, "xf_recorder", h, rule).status == "pending"
 
 
@@ -263,7 +265,7 @@ def test_reversed_units_do_not_count_towards_caps(world, session):
     first = record(session, world, "tj_recorder", h, rule)
     with pytest.raises(CapReached):
         record(session, world, "tj_recorder", h, rule)
-    services.reverse_entry(session, world.actor("tj_reviewer"), first.id, reason="记错户", now=NOW)
+    decisions.reverse_entry(session, world.actor("tj_reviewer"), first.id, reason="记错户", now=NOW)
     again = record(session, world, "tj_recorder", h, rule)
     assert again.status == "approved"
     assert h.balance == 105
@@ -277,14 +279,14 @@ def test_approve_moves_the_caches(world, session):
     h = world.households["xf1"]
     entry = record(session, world, "xf_recorder", h, world.rules["xf_school"], quantity=2)
     later = NOW + timedelta(hours=1)
-    approved = services.approve_entry(session, world.actor("xf_reviewer"), entry.id, now=later)
+    approved = decisions.approve_entry(session, world.actor("xf_reviewer"), entry.id, now=later)
     assert approved.status == "approved"
     assert approved.approved_by_id == world.users["xf_reviewer"].id
     assert approved.decided_at == later
     assert h.balance == 106
     assert totals(session, h) == {"2026Q4": (6, 0), "2026": (6, 0)}
     with pytest.raises(NotPending):
-        services.approve_entry(session, world.actor("xf_reviewer2"), entry.id, now=later)
+        decisions.approve_entry(session, world.actor("xf_reviewer2"), entry.id, now=later)
     session.commit()
     assert verify(session) == []
 
@@ -294,40 +296,40 @@ def test_nobody_approves_their_own_entry(world, session):
     world.users["xf_both"] = both
     entry = record(session, world, "xf_both", world.households["xf1"], world.rules["xf_school"])
     with pytest.raises(SelfApproval):
-        services.approve_entry(session, world.actor("xf_both"), entry.id, now=NOW)
+        decisions.approve_entry(session, world.actor("xf_both"), entry.id, now=NOW)
     with pytest.raises(SelfApproval):
-        services.reject_entry(session, world.actor("xf_both"), entry.id, reason="x", now=NOW)
+        decisions.reject_entry(session, world.actor("xf_both"), entry.id, reason="x", now=NOW)
     admin_entry = record(session, world, "admin", world.households["xf2"], world.rules["xf_school"])
     with pytest.raises(SelfApproval):
-        services.approve_entry(session, world.actor("admin"), admin_entry.id, now=NOW)
-    assert services.approve_entry(session, world.actor("xf_reviewer"), entry.id, now=NOW).status == "approved"
+        decisions.approve_entry(session, world.actor("admin"), admin_entry.id, now=NOW)
+    assert decisions.approve_entry(session, world.actor("xf_reviewer"), entry.id, now=NOW).status == "approved"
 
 
 def test_approval_scope_and_roles(world, session):
     entry = record(session, world, "xf_recorder", world.households["xf1"], world.rules["xf_school"])
     with pytest.raises(Forbidden):
-        services.approve_entry(session, world.actor("xf_recorder"), entry.id, now=NOW)
+        decisions.approve_entry(session, world.actor("xf_recorder"), entry.id, now=NOW)
     with pytest.raises(Forbidden):
-        services.approve_entry(session, world.actor("xf_village_admin"), entry.id, now=NOW)
+        decisions.approve_entry(session, world.actor("xf_village_admin"), entry.id, now=NOW)
     with pytest.raises(NotFound):
-        services.approve_entry(session, world.actor("tj_reviewer"), entry.id, now=NOW)
+        decisions.approve_entry(session, world.actor("tj_reviewer"), entry.id, now=NOW)
     with pytest.raises(NotFound):
-        services.approve_entry(session, world.actor("xf_reviewer"), 999999, now=NOW)
+        decisions.approve_entry(session, world.actor("xf_reviewer"), 999999, now=NOW)
 
 
 def test_reject_needs_a_reason_and_decides_once(world, session):
     h = world.households["xf2"]
     entry = record(session, world, "xf_recorder", h, world.rules["xf_school"])
     with pytest.raises(ValidationFailed) as exc:
-        services.reject_entry(session, world.actor("xf_reviewer"), entry.id, reason="  ", now=NOW)
+        decisions.reject_entry(session, world.actor("xf_reviewer"), entry.id, reason="  ", now=NOW)
     assert "reason" in exc.value.details
-    rejected = services.reject_entry(session, world.actor("xf_reviewer"), entry.id, reason="重复记录", now=NOW)
+    rejected = decisions.reject_entry(session, world.actor("xf_reviewer"), entry.id, reason="重复记录", now=NOW)
     assert (rejected.status, rejected.reject_reason) == ("rejected", "重复记录")
     assert h.balance == 100
     with pytest.raises(NotPending):
-        services.approve_entry(session, world.actor("xf_reviewer2"), entry.id, now=NOW)
+        decisions.approve_entry(session, world.actor("xf_reviewer2"), entry.id, now=NOW)
     with pytest.raises(NotApproved):
-        services.reverse_entry(session, world.actor("xf_reviewer2"), entry.id, reason="x", now=NOW)
+        decisions.reverse_entry(session, world.actor("xf_reviewer2"), entry.id, reason="x", now=NOW)
     session.commit()
     assert verify(session) == []
 
@@ -338,10 +340,10 @@ def test_reject_entries_with_one_reason_in_savepoints(world, session):
     second = record(session, world, "xf_recorder", world.households["xf2"], school)
     reviewer = world.actor("xf_reviewer")
     with pytest.raises(ValidationFailed):
-        services.reject_entries(session, reviewer, [first.id, second.id], reason=" ", now=NOW)
+        decisions.reject_entries(session, reviewer, [first.id, second.id], reason=" ", now=NOW)
     assert (first.status, second.status) == ("pending", "pending")
-    services.approve_entry(session, reviewer, second.id, now=NOW)
-    rejected, refused = services.reject_entries(
+    decisions.approve_entry(session, reviewer, second.id, now=NOW)
+    rejected, refused = decisions.reject_entries(
         session, reviewer, [first.id, second.id, first.id], reason="重复", now=NOW
     )
     assert [e.id for e in rejected] == [first.id]
@@ -357,7 +359,7 @@ def test_reject_entries_with_one_reason_in_savepoints(world, session):
 def test_reverse_appends_the_opposite(world, session):
     h = world.households["tj1"]
     entry = record(session, world, "tj_recorder", h, world.rules["tj_school"], quantity=2)
-    reversal = services.reverse_entry(session, world.actor("tj_reviewer"), entry.id, reason=" 记错了 ", now=NOW)
+    reversal = decisions.reverse_entry(session, world.actor("tj_reviewer"), entry.id, reason=" 记错了 ", now=NOW)
     assert reversal.kind == "reversal"
     assert reversal.points == -6
     assert reversal.reverses_id == entry.id
@@ -373,27 +375,27 @@ def test_reverse_appends_the_opposite(world, session):
     assert (original.points, original.status) == (6, "approved")
     assert original.reversed_by.id == reversal.id
     with pytest.raises(AlreadyReversed):
-        services.reverse_entry(session, world.actor("tj_reviewer"), entry.id, reason="again", now=NOW)
+        decisions.reverse_entry(session, world.actor("tj_reviewer"), entry.id, reason="again", now=NOW)
     with pytest.raises(AlreadyReversed):
-        services.reverse_entry(session, world.actor("tj_reviewer"), reversal.id, reason="undo", now=NOW)
+        decisions.reverse_entry(session, world.actor("tj_reviewer"), reversal.id, reason="undo", now=NOW)
     assert verify(session) == []
 
 
 def test_reverse_refuses_pending_entries_and_needs_a_reason(world, session):
     entry = record(session, world, "xf_recorder", world.households["xf1"], world.rules["xf_school"])
     with pytest.raises(NotApproved):
-        services.reverse_entry(session, world.actor("xf_reviewer"), entry.id, reason="x", now=NOW)
+        decisions.reverse_entry(session, world.actor("xf_reviewer"), entry.id, reason="x", now=NOW)
     with pytest.raises(ValidationFailed):
-        services.reverse_entry(session, world.actor("xf_reviewer"), entry.id, reason="", now=NOW)
+        decisions.reverse_entry(session, world.actor("xf_reviewer"), entry.id, reason="", now=NOW)
     with pytest.raises(Forbidden):
-        services.reverse_entry(session, world.actor("xf_recorder"), entry.id, reason="x", now=NOW)
+        decisions.reverse_entry(session, world.actor("xf_recorder"), entry.id, reason="x", now=NOW)
 
 
 def test_reversing_a_veto_restores_eligibility(world, session):
     h = world.households["tj2"]
     veto = record(session, world, "tj_recorder", h, world.rules["tj_gamble"])
     assert totals(session, h)["2026Q4"] == (-20, 1)
-    services.reverse_entry(session, world.actor("tj_reviewer"), veto.id, reason="查无实据", now=NOW)
+    decisions.reverse_entry(session, world.actor("tj_reviewer"), veto.id, reason="查无实据", now=NOW)
     assert totals(session, h) == {"2026Q4": (0, 0), "2026": (0, 0)}
     assert h.balance == 100
     session.commit()
@@ -403,7 +405,7 @@ def test_reversing_a_veto_restores_eligibility(world, session):
 def test_reversing_the_opening_entry(world, session):
     h = world.households["tj3"]
     opening = session.scalar(select(Entry).where(Entry.household_id == h.id, Entry.kind == "opening"))
-    reversal = services.reverse_entry(session, world.actor("tj_reviewer"), opening.id, reason="重复开户", now=NOW)
+    reversal = decisions.reverse_entry(session, world.actor("tj_reviewer"), opening.id, reason="重复开户", now=NOW)
     assert reversal.points == -100 and h.balance == 0
     assert totals(session, h) == {"2026Q4": (0, 0), "2026": (0, 0)}  # never ranked
 
@@ -474,7 +476,7 @@ def test_batch_refuses_rules_out_of_scope_and_inactive(world, session):
         services.record_batch(session, world.actor("tj_recorder"), rule_id=world.rules["xf_school"].id, **kwargs)
     with pytest.raises(EvidenceRequired):
         services.record_batch(session, world.actor("tj_recorder"), rule_id=world.rules["tj_photo"].id, **kwargs)
-    services.update_rule(session, world.actor("admin"), world.rules["tj_school"].id, {"active": False})
+    rulebook.update_rule(session, world.actor("admin"), world.rules["tj_school"].id, {"active": False})
     with pytest.raises(RuleInactive):
         services.record_batch(session, world.actor("tj_recorder"), rule_id=world.rules["tj_school"].id, **kwargs)
     with pytest.raises(ValidationFailed):
@@ -542,29 +544,29 @@ def test_batch_failing_midway_writes_nothing(world, session, monkeypatch):
 def test_create_rule_validates(world, session, changes, field):
     values = {"code": "NEW", "name": "新规则", "category": "志愿服务", "points": 2} | changes
     with pytest.raises(ValidationFailed) as exc:
-        services.create_rule(session, world.actor("tj_village_admin"), world.a.id, values)
+        rulebook.create_rule(session, world.actor("tj_village_admin"), world.a.id, values)
     assert field in exc.value.details
 
 
 def test_update_rule_validates_the_merged_rule(world, session):
     rule = world.rules["tj_labour"]
     with pytest.raises(ValidationFailed):
-        services.update_rule(session, world.actor("tj_village_admin"), rule.id, {"cap_period": None})
-    updated = services.update_rule(
+        rulebook.update_rule(session, world.actor("tj_village_admin"), rule.id, {"cap_period": None})
+    updated = rulebook.update_rule(
         session, world.actor("tj_village_admin"), rule.id, {"cap_period": None, "cap_count": None}
     )
     assert (updated.cap_period, updated.cap_count) == (None, None)
     with pytest.raises(ValidationFailed):
-        services.update_rule(session, world.actor("tj_village_admin"), rule.id, {"code": "WORK-SCHOOL"})
+        rulebook.update_rule(session, world.actor("tj_village_admin"), rule.id, {"code": "WORK-SCHOOL"})
     with pytest.raises(NotFound):
-        services.update_rule(session, world.actor("xf_village_admin"), rule.id, {"active": False})
+        rulebook.update_rule(session, world.actor("xf_village_admin"), rule.id, {"active": False})
 
 
 def test_standard_sheet_loads_once(world, session):
-    added = services.load_standard_sheet(session, world.actor("tj_village_admin"), world.a.id)
+    added = rulebook.load_standard_sheet(session, world.actor("tj_village_admin"), world.a.id)
     assert len(added) > 10
     assert "VOL-LABOUR" not in {r.code for r in added}  # the village already has it
-    assert services.load_standard_sheet(session, world.actor("tj_village_admin"), world.a.id) == []
+    assert rulebook.load_standard_sheet(session, world.actor("tj_village_admin"), world.a.id) == []
 
 
 def test_period_totals_rows_are_one_per_household_and_period(world, session):

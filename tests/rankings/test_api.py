@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 
 from app.households.services import move_out
+from app.points import decisions
 from app.points import services as points
 from tests import factories
 from tests.factories import NOW
@@ -34,7 +35,7 @@ def give(session, world, household, rule, quantity=1):
         now=NOW,
     )
     if e.status == "pending":
-        points.approve_entry(session, world.actor("xf_reviewer"), e.id, now=NOW)
+        decisions.approve_entry(session, world.actor("xf_reviewer"), e.id, now=NOW)
     return e
 
 

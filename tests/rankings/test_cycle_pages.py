@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from app.clock import local_today, parse_period, quarter_of, utcnow
 from app.households.models import Household
-from app.points import services as points
+from app.points import decisions
 from app.points.models import Entry, Period
 from app.rankings import periods
 from app.rankings.models import Award, Objection, Publication
@@ -304,7 +304,7 @@ def test_awards_before_the_period_is_final_are_refused(world, session, quarter, 
 
 def test_passbook_running_balance_ends_at_the_households_balance(world, session, quarter, login):
     tj1 = world.households["tj1"]
-    points.reverse_entry(session, world.actor("tj_reviewer"), quarter["tj1_school"].id, reason="重复", now=utcnow())
+    decisions.reverse_entry(session, world.actor("tj_reviewer"), quarter["tj1_school"].id, reason="重复", now=utcnow())
     session.commit()
     resident = login("tj_resident")
     page = text(resident.get(f"/passbook/{tj1.id}/{TODAY.year}"))

@@ -14,9 +14,11 @@ from app.errors import BadReference, DomainError, Forbidden, NotFound, NotPendin
 from app.extensions import db
 from app.households import services as households
 from app.households.models import Household
+from app.points import decisions
 from app.points import services as points
-from app.points.ledger import verify
+from app.points import year as ledger_year
 from app.points.models import Entry
+from app.points.proof import verify
 from app.rankings import periods
 from app.rankings.models import Award, Objection, Publication
 from app.rankings.services import household_period_points, household_standings
@@ -48,7 +50,7 @@ def score(session, world, key, rule, day=Q4_DAY, quantity=1):
         now=NOW,
     )
     if entry.status == "pending":
-        points.approve_entry(session, world.actor(f"{prefix}_reviewer"), entry.id, now=NOW)
+        decisions.approve_entry(session, world.actor(f"{prefix}_reviewer"), entry.id, now=NOW)
     return entry
 
 
@@ -177,7 +179,7 @@ def test_a_closed_quarter_refuses_entries_batches_and_reversals_dated_in_it(worl
             now=NOW,
         )
     with pytest.raises(PeriodClosed):
-        points.reverse_entry(session, world.actor("tj_reviewer"), q3["tj1_labour"].id, reason="x", now=NOW)
+        decisions.reverse_entry(session, world.actor("tj_reviewer"), q3["tj1_labour"].id, reason="x", now=NOW)
     # the days around it, and the other village, are open
     assert score(session, world, "tj3", "school", date(2026, 10, 1)).status == "approved"
     assert score(session, world, "tj3", "school", date(2026, 6, 30)).status == "approved"
@@ -198,7 +200,7 @@ def test_a_closed_quarter_refuses_approving_its_pending_entries(world, session):
     assert pending.status == "pending"
     close(session, world, "2026Q3", who="xf_reviewer", village=world.b)
     with pytest.raises(PeriodClosed):
-        points.approve_entry(session, world.actor("xf_reviewer"), pending.id, now=NOW)
+        decisions.approve_entry(session, world.actor("xf_reviewer"), pending.id, now=NOW)
     assert pending.status == "pending"
     assert household_period_points(session, world.households["xf1"].id, ["2026Q3"]) == {"2026Q3": (0, 0)}
 
@@ -268,7 +270,7 @@ def test_a_final_period_changes_no_more(world, session, q3):
         score(session, world, "tj2", "school", Q3_DAY)
     for during_notice in (False, True):
         with pytest.raises(PeriodClosed):
-            points.reverse_entry(
+            decisions.reverse_entry(
                 session,
                 world.actor("tj_reviewer"),
                 q3["tj1_labour"].id,
@@ -339,17 +341,18 @@ def opening_entry(session, world, key):
 def test_only_rule_entries_can_be_objected_to(world, session, q3):
     """Opening balances, redemptions, refunds, expiry, awards and reversals are not a
     judgement of the committee: filing against them is a field error on ``entry_id``."""
-    from app.redemption import services as shop_services
+    from app.redemption import services as redemption_services
+    from app.redemption import shops as shop_services
 
     reviewer = world.actor("tj_reviewer")
     tj1 = world.households["tj1"].id
     refused = {"opening": opening_entry(session, world, "tj1")}
-    refused["reversal"] = points.reverse_entry(session, reviewer, q3["tj1_school"].id, reason="误记", now=NOW)
+    refused["reversal"] = decisions.reverse_entry(session, reviewer, q3["tj1_school"].id, reason="误记", now=NOW)
     rule_q4 = score(session, world, "tj1", "school", quantity=10)  # +30 in 2026Q4
     admin = world.actor("tj_village_admin")
     shop = shop_services.create_shop(session, admin, world.a.id, "团结村积分超市")
     soap = shop_services.create_item(session, admin, shop.id, {"name": "肥皂", "price_points": 20, "stock": 5}, now=NOW)
-    sale = shop_services.redeem(
+    sale = redemption_services.redeem(
         session,
         world.actor("tj_clerk"),
         shop_id=shop.id,
@@ -359,7 +362,7 @@ def test_only_rule_entries_can_be_objected_to(world, session, q3):
         secret="s",
         household_id=tj1,
     )
-    shop_services.cancel_redemption(session, reviewer, sale.id, reason="退货", now=NOW, tz="Asia/Shanghai")
+    redemption_services.cancel_redemption(session, reviewer, sale.id, reason="退货", now=NOW, tz="Asia/Shanghai")
     for kind in ("redemption", "refund"):
         refused[kind] = session.scalar(select(Entry).where(Entry.household_id == tj1, Entry.kind == kind))
     close(session, world, "2026Q3")
@@ -377,7 +380,7 @@ def test_only_rule_entries_can_be_objected_to(world, session, q3):
     )
     refused["award"] = session.scalar(select(Entry).where(Entry.kind == "award"))
     world.a.annual_reset = True
-    periods.roll_year(session, 2026, now=LATER, today=date(2027, 1, 1))
+    ledger_year.roll_year(session, 2026, now=LATER, today=date(2027, 1, 1))
     refused["expiry"] = session.scalar(select(Entry).where(Entry.household_id == tj1, Entry.kind == "expiry"))
     assert {kind: e.kind for kind, e in refused.items() if e is not None} == {k: k for k in refused}
     session.commit()
@@ -471,7 +474,7 @@ def test_upholding_never_reverses_anything_but_a_rule_entry(world, session, q3):
     """Upholding an objection already stored against an opening balance, a reversal or an
     award records the decision and reverses nothing (rather than failing or taking the
     household's base points away)."""
-    reversal = points.reverse_entry(session, world.actor("tj_reviewer"), q3["tj1_labour"].id, reason="误记", now=NOW)
+    reversal = decisions.reverse_entry(session, world.actor("tj_reviewer"), q3["tj1_labour"].id, reason="误记", now=NOW)
     close(session, world, "2026Q3")
     against_reversal = stored_objection(session, world, reversal, reason="我那天确实出工了")
     against_opening = stored_objection(session, world, opening_entry(session, world, "tj1"), reason="底分不对")

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from app import clock as app_clock
 from app.audit.models import AuditLog
 from app.errors import DomainError, YearNotEnded
+from app.points import year as ledger_year
 from app.points.models import Entry
-from app.rankings import periods
 from app.rankings.services import household_period_points, household_standings
 from tests.rankings.test_periods import NOW, Q3_DAY, score
 
@@ -195,7 +195,7 @@ def test_the_service_refuses_a_year_that_has_not_ended(year, session):
     written = entry_count(session)
     for today in (date(2026, 11, 20), date(2026, 12, 31)):
         with pytest.raises(YearNotEnded) as exc:
-            periods.roll_year(session, 2026, now=NOW, today=today)
+            ledger_year.roll_year(session, 2026, now=NOW, today=today)
         error = exc.value
         assert isinstance(error, DomainError)
         assert (error.code, error.status, error.details) == (
@@ -205,4 +205,4 @@ def test_the_service_refuses_a_year_that_has_not_ended(year, session):
         )
         assert error.render_message() == f"2026 年尚未结束（今天是 {today.isoformat()}），不能年度清零"
     assert entry_count(session) == written
-    assert periods.roll_year(session, 2026, now=NOW, today=date(2027, 1, 1)) == 1
+    assert ledger_year.roll_year(session, 2026, now=NOW, today=date(2027, 1, 1)) == 1

@@ -6,8 +6,10 @@ import pytest
 
 from app.households.models import Household
 from app.households.services import move_out
+from app.points import decisions
 from app.points import services as points
 from app.rankings.services import household_rank, household_standings
+from app.redemption import shops as shop_services
 from tests import factories
 from tests.factories import NOW
 
@@ -30,7 +32,7 @@ def give(session, world, household, rule, quantity=1, day=TODAY, who=None):
     )
     if entry.status == "pending":
         reviewer = "tj_reviewer" if village.code == "TJ" else "xf_reviewer"
-        points.approve_entry(session, world.actor(reviewer), entry.id, now=NOW)
+        decisions.approve_entry(session, world.actor(reviewer), entry.id, now=NOW)
     return entry
 
 
@@ -176,14 +178,14 @@ def test_pending_and_rejected_entries_never_rank(world, session):
         now=NOW,
     )
     assert [r.points for r in household_standings(session, Q4, village_id=world.b.id)] == [0, 0, 0]
-    points.reject_entry(session, world.actor("xf_reviewer"), e.id, reason="无", now=NOW)
+    decisions.reject_entry(session, world.actor("xf_reviewer"), e.id, reason="无", now=NOW)
     assert [r.points for r in household_standings(session, Q4, village_id=world.b.id)] == [0, 0, 0]
 
 
 def test_reversal_takes_points_back(world, session, league):
     tj1 = league["tj1"]
     entry = next(e for e in session.scalars(points.household_entries(tj1.id)) if e.kind == "rule")
-    points.reverse_entry(session, world.actor("tj_reviewer"), entry.id, reason="记错", now=NOW)
+    decisions.reverse_entry(session, world.actor("tj_reviewer"), entry.id, reason="记错", now=NOW)
     assert table(household_standings(session, Q4, village_id=world.a.id)) == [
         (1, "TJ-002", 6, True),
         (1, "TJ-003", 6, True),
@@ -226,8 +228,10 @@ def test_redemptions_and_refunds_never_move_a_rank(world, session, league):
 
     before = table(household_standings(session, Q4, township="上木拉乡"))
     admin = world.actor("admin")
-    store = shop.create_shop(session, admin, world.a.id, "团结超市")
-    soap = shop.create_item(session, admin, store.id, {"name": "肥皂", "price_points": 5, "stock": 10}, now=NOW)
+    store = shop_services.create_shop(session, admin, world.a.id, "团结超市")
+    soap = shop_services.create_item(
+        session, admin, store.id, {"name": "肥皂", "price_points": 5, "stock": 10}, now=NOW
+    )
     tj1 = league["tj1"]
     assert tj1.balance == 110
     sale = shop.redeem(
@@ -246,7 +250,7 @@ def test_redemptions_and_refunds_never_move_a_rank(world, session, league):
     assert tj1.balance == 110
     assert table(household_standings(session, Q4, township="上木拉乡")) == before
     session.commit()
-    from app.points.ledger import verify
+    from app.points.proof import verify
 
     assert verify(session) == []
 

@@ -8,9 +8,10 @@ import pytest
 from openpyxl import load_workbook
 
 from app.clock import local_today, utcnow
-from app.points import services as points
-from app.rankings import charts, services
+from app.points import decisions
+from app.rankings import charts, services, statistics
 from app.redemption import services as shop
+from app.redemption import shops as shop_services
 from tests import factories
 
 TODAY = local_today("Asia/Shanghai")
@@ -42,8 +43,8 @@ def scored(world, session):
 
 def test_stats_page_draws_svg_charts_with_category_names(scored, session, login):
     admin = scored.actor("tj_village_admin")
-    store = shop.create_shop(session, admin, scored.a.id, "村委会积分超市")
-    soap = shop.create_item(
+    store = shop_services.create_shop(session, admin, scored.a.id, "村委会积分超市")
+    soap = shop_services.create_item(
         session, admin, store.id, {"name": "肥皂", "unit": "块", "price_points": 5, "stock": 10}, now=utcnow()
     )
     scored.users["tj_clerk"].shop_id = store.id
@@ -85,11 +86,11 @@ def test_residents_see_no_statistics(world, login):
 
 def test_points_by_category_and_month_net_reversals(scored, session):
     entry = score(session, scored, "tj2", "school")
-    points.reverse_entry(session, scored.actor("tj_reviewer"), entry.id, reason="错记", now=utcnow())
+    decisions.reverse_entry(session, scored.actor("tj_reviewer"), entry.id, reason="错记", now=utcnow())
     session.commit()
-    got = services.points_by_category_month(session, TODAY.year, village_id=scored.a.id)
+    got = statistics.points_by_category_month(session, TODAY.year, village_id=scored.a.id)
     assert got == {(TODAY.month, "志愿服务"): 10, (TODAY.month, "勤劳致富"): 6, (TODAY.month, "遵纪守法"): -20}
-    assert services.points_by_category_month(session, TODAY.year, township="别的乡") == {}
+    assert statistics.points_by_category_month(session, TODAY.year, township="别的乡") == {}
 
 
 def test_charts_escape_their_labels_and_scale_negative_values():
@@ -144,7 +145,7 @@ def test_exports_agree_with_the_standings_and_keep_ties(world, session, login, m
         [str(s.rank), s.village_name, s.number, s.head_name, str(s.points)]
         for s in services.household_standings(session, f"{TODAY.year}", village_id=world.a.id)
     ]
-    monkeypatch.setattr("app.rankings.views.EXPORT_CHUNK_ROWS", 2)  # several chunks
+    monkeypatch.setattr("app.spreadsheet.CSV_CHUNK_ROWS", 2)  # several chunks
     body = login("tj_reviewer").get(f"/standings/export.csv?period={TODAY.year}").get_data()
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))[1:]
     assert [r[:5] for r in rows] == expected

@@ -6,10 +6,13 @@ from datetime import date
 import pytest
 
 from app.households import services as households
+from app.points import decisions
 from app.points import services as points
+from app.points import year as ledger_year
 from app.rankings import periods
 from app.rankings.services import household_standings, village_standings
-from app.redemption import services as shop_services
+from app.redemption import services as redemption_services
+from app.redemption import shops as shop_services
 from tests import factories
 from tests.rankings.test_periods import NOW, Q3_DAY, Q4_DAY, TODAY, add_household, score
 
@@ -222,13 +225,13 @@ def test_only_ranked_entries_move_a_rank(world, session, api):
     clerk = world.actor("tj_clerk")
     line = [{"item_id": oil.id, "quantity": 1}]
     tj1 = world.households["tj1"].id
-    sale = shop_services.redeem(
+    sale = redemption_services.redeem(
         session, clerk, shop_id=shop.id, lines=line, now=NOW, today=TODAY, secret="s", household_id=tj1
     )
-    shop_services.cancel_redemption(
+    redemption_services.cancel_redemption(
         session, world.actor("tj_reviewer"), sale.id, reason="退货", now=NOW, tz="Asia/Shanghai"
     )
-    shop_services.redeem(
+    redemption_services.redeem(
         session, clerk, shop_id=shop.id, lines=line, now=NOW, today=TODAY, secret="s", household_id=tj1
     )
     # an award with a bonus (dated today) for the final 2026Q3
@@ -248,7 +251,7 @@ def test_only_ranked_entries_move_a_rank(world, session, api):
     # a new household's opening entry, and expiry at year end
     add_household(session, world, "tj4", "TJ-004")
     world.a.annual_reset = True
-    assert periods.roll_year(session, 2026, now=NOW, today=date(2027, 1, 1)) == 3
+    assert ledger_year.roll_year(session, 2026, now=NOW, today=date(2027, 1, 1)) == 3
     session.commit()
 
     kinds = {e.kind for e in session.scalars(points.household_entries(world.households["tj1"].id))}
@@ -308,7 +311,7 @@ def contest(world, session):
     score(session, world, "tj1", "gamble")
     score(session, world, "tj2", "gamble")
     reversed_ = score(session, world, "tj3", "labour")
-    points.reverse_entry(session, world.actor("tj_reviewer"), reversed_.id, reason="未出工", now=NOW)
+    decisions.reverse_entry(session, world.actor("tj_reviewer"), reversed_.id, reason="未出工", now=NOW)
     score(session, world, "tj3", "school", Q3_DAY)
     score(session, world, "tj4", "school")
     households.move_out(session, world.actor("tj_village_admin"), world.households["tj4"].id, TODAY)
@@ -380,7 +383,7 @@ def test_participation_follows_approvals_and_reversals(contest, session):
     assert (tj().participants, tj().households) == (1, 3)
     # approving XF-003's pending entry makes 幸福村 3 of 3 and lifts it to the top alone
     pending = next(e for e in session.scalars(points.pending_entries(contest.b.id)))
-    points.approve_entry(session, contest.actor("xf_reviewer"), pending.id, now=NOW)
+    decisions.approve_entry(session, contest.actor("xf_reviewer"), pending.id, now=NOW)
     xf = next(v for v in village_standings(session, "2026Q4", township=TOWNSHIP) if v.code == "XF")
     assert (xf.rank, xf.points, xf.participation_rate, xf.points_per_household) == (1, 36, 1.0, 12.0)
     # the only positive entry of TJ-001 reversed: nobody in 团结村 took part
@@ -389,7 +392,7 @@ def test_participation_follows_approvals_and_reversals(contest, session):
         for e in session.scalars(points.household_entries(contest.households["tj1"].id))
         if e.kind == "rule" and e.points > 0
     )
-    points.reverse_entry(session, contest.actor("tj_reviewer"), first.id, reason="重复", now=NOW)
+    decisions.reverse_entry(session, contest.actor("tj_reviewer"), first.id, reason="重复", now=NOW)
     assert (tj().participants, tj().points, tj().participation_rate) == (0, -40, 0.0)
     # a moved-out village member leaves the count
     households.move_out(session, contest.actor("tj_village_admin"), contest.households["tj3"].id, date(2026, 11, 20))

@@ -7,7 +7,8 @@ from sqlalchemy import func, select, text
 
 from app.clock import local_today, quarter_of, utcnow
 from app.points.models import Entry
-from app.redemption import qr, services
+from app.redemption import qr, reports, services
+from app.redemption import shops as shop_services
 from app.redemption.models import Item, Redemption, Shop, StockMovement
 from tests.redemption.test_services import build_shop, give_points, movement_rows, snapshot
 
@@ -189,7 +190,7 @@ def test_patch_stock_is_an_adjustment(world, session, users, shop):
     r = users("tj_clerk").patch(f"/items/{rice.id}", json={"stock": 15})
     assert r.get_json()["stock"] == 15
     assert movement_rows(session, rice.id) == [("receipt", 10, None), ("adjustment", -4, None), ("adjustment", 9, None)]
-    assert services.verify_stock(session) == []
+    assert reports.verify_stock(session) == []
 
 
 def test_patch_price_changes_later_sales_only(world, session, users, shop):
@@ -275,8 +276,8 @@ def test_receipts_keep_stock_within_the_bound_an_edit_keeps(world, session, user
     """Receipts may not push stock past what PATCH allows: enough of them would run past
     the 32-bit column (a 500 on PostgreSQL)."""
     oil = shop[2]  # 3 in stock
-    r = users("tj_clerk").post(f"/items/{oil.id}/receipts", json={"quantity": services.MAX_STOCK - 3})
-    assert r.status_code == 201 and r.get_json()["stock"] == services.MAX_STOCK
+    r = users("tj_clerk").post(f"/items/{oil.id}/receipts", json={"quantity": shop_services.MAX_STOCK - 3})
+    assert r.status_code == 201 and r.get_json()["stock"] == shop_services.MAX_STOCK
     before = snapshot(session)
     err = assert_error(
         users("tj_clerk").post(f"/items/{oil.id}/receipts", json={"quantity": 1}), 422, "validation_error"
@@ -284,7 +285,7 @@ def test_receipts_keep_stock_within_the_bound_an_edit_keeps(world, session, user
     assert "quantity" in err["details"]
     assert snapshot(session) == before
     r = users("tj_clerk").post(f"/items/{oil.id}/receipts", json={"quantity": 1, "reason": "loss"})
-    assert r.status_code == 201 and r.get_json()["stock"] == services.MAX_STOCK - 1
+    assert r.status_code == 201 and r.get_json()["stock"] == shop_services.MAX_STOCK - 1
 
 
 # --- POST /redemptions --------------------------------------------------------------------------
@@ -452,7 +453,7 @@ def test_who_may_redeem(world, session, users, shop):
         assert_error(users(username).post("/redemptions", json=body), 403, "forbidden")
     err = assert_error(users("xf_clerk").post("/redemptions", json=body), 400, "not_found")
     assert err["details"] == {"field": "shop_id"}
-    second = services.create_shop(session, world.actor("tj_village_admin"), world.a.id, "二号店")
+    second = shop_services.create_shop(session, world.actor("tj_village_admin"), world.a.id, "二号店")
     world.users["tj_clerk"].shop_id = second.id
     session.commit()
     assert_error(users("tj_clerk").post("/redemptions", json=body), 403, "forbidden")
@@ -601,7 +602,7 @@ def test_cancel(world, session, users, shop):
         "already_cancelled",
     )
     assert snapshot(session) == before
-    assert services.verify_stock(session) == []
+    assert reports.verify_stock(session) == []
 
 
 def test_cancel_is_idempotent_with_a_key(world, session, users, shop):
@@ -708,7 +709,7 @@ def test_ledger_verify_after_a_day_at_the_shop(world, session, users, shop, runn
     clerk.post(f"/items/{oil.id}/receipts", json={"quantity": 1, "reason": "loss"})
     clerk.patch(f"/items/{soap.id}", json={"stock": 25})
     session.expire_all()
-    assert services.verify_stock(session) == []
+    assert reports.verify_stock(session) == []
     assert [(m.reason, m.delta) for m in session.scalars(select(StockMovement).order_by(StockMovement.id))][3:] == [
         ("redemption", -1),
         ("redemption", -1),

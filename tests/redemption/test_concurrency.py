@@ -21,8 +21,9 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.households.models import Household
-from app.points.ledger import verify
-from app.redemption import services
+from app.points.proof import verify
+from app.redemption import reports
+from app.redemption import shops as shop_services
 from app.redemption.models import Item, Redemption, StockMovement
 from tests import factories
 from tests.redemption.test_services import give_points
@@ -156,7 +157,7 @@ def serve(app, tmp_path):
 def proof(session) -> None:
     session.expire_all()
     assert verify(session) == []
-    assert services.verify_stock(session) == []
+    assert reports.verify_stock(session) == []
 
 
 def test_forty_customers_five_bags_of_rice(world, session, serve):
@@ -164,8 +165,8 @@ def test_forty_customers_five_bags_of_rice(world, session, serve):
     session.flush()
     households = [factories.household(session, world.admin, world.a, f"TJ-{100 + i}", f"买家{i}") for i in range(40)]
     admin = world.actor("tj_village_admin")
-    shop = services.create_shop(session, admin, world.a.id, "团结村积分超市")
-    rice = services.create_item(
+    shop = shop_services.create_shop(session, admin, world.a.id, "团结村积分超市")
+    rice = shop_services.create_item(
         session, admin, shop.id, {"name": "限量大米", "price_points": 10, "stock": 5}, now=factories.NOW
     )
     session.commit()
@@ -204,8 +205,8 @@ def test_one_household_ten_tills(world, session, serve):
     h = world.households["tj1"]
     give_points(session, world, h, 120)  # 220: exactly 120 over the floor of 100
     admin = world.actor("tj_village_admin")
-    shop = services.create_shop(session, admin, world.a.id, "团结村积分超市")
-    oil = services.create_item(
+    shop = shop_services.create_shop(session, admin, world.a.id, "团结村积分超市")
+    oil = shop_services.create_item(
         session, admin, shop.id, {"name": "食用油", "price_points": 30, "stock": 50}, now=factories.NOW
     )
     session.commit()
@@ -244,8 +245,8 @@ def test_one_key_pressed_eight_times(world, session, serve):
     h = world.households["tj1"]
     give_points(session, world, h, 500)
     admin = world.actor("tj_village_admin")
-    shop = services.create_shop(session, admin, world.a.id, "团结村积分超市")
-    oil = services.create_item(
+    shop = shop_services.create_shop(session, admin, world.a.id, "团结村积分超市")
+    oil = shop_services.create_item(
         session, admin, shop.id, {"name": "食用油", "price_points": 30, "stock": 50}, now=factories.NOW
     )
     session.commit()

@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 from app.clock import local_today, utcnow
 from app.households.models import Household
 from app.points import services as points
-from app.points.ledger import verify
+from app.points.proof import verify
 from app.redemption import services
+from app.redemption import shops as shop_services
 from app.redemption.models import Item, Redemption, Shop, StockMovement
 
 TODAY = local_today("Asia/Shanghai")
@@ -34,16 +35,18 @@ def shop(world, session):
     """团结村's shop with rice, oil and (sold out) soap; the clerk works there; household
     tj1 has 60 points above the floor of 100; one point is worth 2 yuan."""
     admin = world.actor("tj_village_admin")
-    shop = services.create_shop(session, admin, world.a.id, "村委会积分超市")
+    shop = shop_services.create_shop(session, admin, world.a.id, "村委会积分超市")
     now = utcnow()
     items = {
-        "rice": services.create_item(
+        "rice": shop_services.create_item(
             session, admin, shop.id, {"name": "大米", "unit": "袋", "price_points": 50, "stock": 10}, now=now
         ),
-        "oil": services.create_item(
+        "oil": shop_services.create_item(
             session, admin, shop.id, {"name": "5升食用油", "unit": "桶", "price_points": 85, "stock": 3}, now=now
         ),
-        "soap": services.create_item(session, admin, shop.id, {"name": "肥皂", "price_points": 5, "stock": 0}, now=now),
+        "soap": shop_services.create_item(
+            session, admin, shop.id, {"name": "肥皂", "price_points": 5, "stock": 0}, now=now
+        ),
     }
     world.users["tj_clerk"].shop_id = shop.id
     world.a.yuan_per_point = 2.0
@@ -208,7 +211,7 @@ def test_empty_cart_asks_for_an_item(world, shop, auth, client):
 
 
 def test_a_clerk_sells_only_at_its_own_shop(world, shop, session, auth, client):
-    other = services.create_shop(session, world.actor("tj_village_admin"), world.a.id, "二组积分超市")
+    other = shop_services.create_shop(session, world.actor("tj_village_admin"), world.a.id, "二组积分超市")
     session.commit()
     auth.login("tj_clerk")
     assert lookup(client, other, "TJ-001").status_code == 403

@@ -18,9 +18,11 @@ from app.errors import (
     ValidationFailed,
 )
 from app.households.models import Household
-from app.points.ledger import LedgerWriter, verify
+from app.points.ledger import LedgerWriter
 from app.points.models import Entry
-from app.redemption import qr, services
+from app.points.proof import verify
+from app.redemption import qr, reports, services
+from app.redemption import shops as shop_services
 from app.redemption.models import Item, Redemption, StockMovement
 from tests.conftest import TODAY
 from tests.factories import NOW
@@ -51,10 +53,14 @@ def give_points(session, world, household, points: int) -> None:
 def build_shop(session, world, village=None, name="团结村积分超市"):
     village = village or world.a
     admin = world.actor("tj_village_admin" if village.id == world.a.id else "xf_village_admin")
-    shop = services.create_shop(session, admin, village.id, name)
-    rice = services.create_item(session, admin, shop.id, {"name": "大米", "price_points": 30, "stock": 10}, now=NOW)
-    oil = services.create_item(session, admin, shop.id, {"name": "食用油", "price_points": 50, "stock": 3}, now=NOW)
-    soap = services.create_item(session, admin, shop.id, {"name": "肥皂", "price_points": 5, "stock": 20}, now=NOW)
+    shop = shop_services.create_shop(session, admin, village.id, name)
+    rice = shop_services.create_item(
+        session, admin, shop.id, {"name": "大米", "price_points": 30, "stock": 10}, now=NOW
+    )
+    oil = shop_services.create_item(
+        session, admin, shop.id, {"name": "食用油", "price_points": 50, "stock": 3}, now=NOW
+    )
+    soap = shop_services.create_item(session, admin, shop.id, {"name": "肥皂", "price_points": 5, "stock": 20}, now=NOW)
     session.commit()
     return shop, rice, oil, soap
 
@@ -104,7 +110,7 @@ def sell(session, world, shop, lines, *, household="tj1", clerk="tj_clerk", now=
 
 
 def test_create_shop_in_own_village(world, session):
-    s = services.create_shop(session, world.actor("tj_village_admin"), world.a.id, "  团结村积分超市 ")
+    s = shop_services.create_shop(session, world.actor("tj_village_admin"), world.a.id, "  团结村积分超市 ")
     session.commit()
     assert (s.village_id, s.name, s.active) == (world.a.id, "团结村积分超市", True)
 
@@ -112,19 +118,19 @@ def test_create_shop_in_own_village(world, session):
 @pytest.mark.parametrize("username", ["tj_recorder", "tj_reviewer", "tj_clerk", "tj_resident"])
 def test_only_village_admins_open_shops(world, session, username):
     with pytest.raises(Forbidden):
-        services.create_shop(session, world.actor(username), world.a.id, "超市")
+        shop_services.create_shop(session, world.actor(username), world.a.id, "超市")
 
 
 def test_shop_of_another_village_is_a_bad_reference(world, session):
     with pytest.raises(BadReference) as exc:
-        services.create_shop(session, world.actor("tj_village_admin"), world.b.id, "超市")
+        shop_services.create_shop(session, world.actor("tj_village_admin"), world.b.id, "超市")
     assert exc.value.details == {"field": "village_id"}
 
 
 @pytest.mark.parametrize("name", ["", "   ", None, "店" * 101])
 def test_shop_needs_a_name(world, session, name):
     with pytest.raises(ValidationFailed) as exc:
-        services.create_shop(session, world.actor("tj_village_admin"), world.a.id, name)
+        shop_services.create_shop(session, world.actor("tj_village_admin"), world.a.id, name)
     assert set(exc.value.details) == {"name"}
 
 
@@ -132,7 +138,7 @@ def test_opening_stock_is_a_receipt_movement(world, session, shop):
     _, rice, oil, _ = shop
     assert movement_rows(session, rice.id) == [("receipt", 10, None)]
     assert movement_rows(session, oil.id) == [("receipt", 3, None)]
-    empty = services.create_item(
+    empty = shop_services.create_item(
         session, world.actor("tj_clerk"), shop[0].id, {"name": "毛巾", "price_points": 8}, now=NOW
     )
     session.commit()
@@ -154,15 +160,15 @@ def test_opening_stock_is_a_receipt_movement(world, session, shop):
 )
 def test_bad_items_are_refused(world, session, shop, values, field):
     with pytest.raises(ValidationFailed) as exc:
-        services.create_item(session, world.actor("tj_village_admin"), shop[0].id, values, now=NOW)
+        shop_services.create_item(session, world.actor("tj_village_admin"), shop[0].id, values, now=NOW)
     assert field in exc.value.details
 
 
 def test_stock_change_is_an_adjustment(world, session, shop):
     _, rice, _, _ = shop
-    services.update_item(session, world.actor("tj_clerk"), rice.id, {"stock": 7}, now=NOW)
+    shop_services.update_item(session, world.actor("tj_clerk"), rice.id, {"stock": 7}, now=NOW)
     session.commit()
-    services.update_item(session, world.actor("tj_clerk"), rice.id, {"stock": 7, "price_points": 25}, now=NOW)
+    shop_services.update_item(session, world.actor("tj_clerk"), rice.id, {"stock": 7, "price_points": 25}, now=NOW)
     session.commit()
     session.expire_all()
     assert (rice.stock, rice.price_points) == (7, 25)
@@ -171,32 +177,32 @@ def test_stock_change_is_an_adjustment(world, session, shop):
 
 def test_receipt_and_loss(world, session, shop):
     _, _, oil, _ = shop
-    services.receive_stock(session, world.actor("tj_clerk"), oil.id, 4, now=NOW)
-    services.receive_stock(session, world.actor("tj_clerk"), oil.id, 2, reason="loss", note="漏油", now=NOW)
+    shop_services.receive_stock(session, world.actor("tj_clerk"), oil.id, 4, now=NOW)
+    shop_services.receive_stock(session, world.actor("tj_clerk"), oil.id, 2, reason="loss", note="漏油", now=NOW)
     session.commit()
     session.expire_all()
     assert oil.stock == 5
     assert movement_rows(session, oil.id) == [("receipt", 3, None), ("receipt", 4, None), ("loss", -2, None)]
     before = snapshot(session)
     with pytest.raises(OutOfStock) as exc:
-        services.receive_stock(session, world.actor("tj_clerk"), oil.id, 6, reason="loss", now=NOW)
+        shop_services.receive_stock(session, world.actor("tj_clerk"), oil.id, 6, reason="loss", now=NOW)
     assert exc.value.details["item_id"] == oil.id and exc.value.details["stock"] == 5
     session.rollback()
     assert snapshot(session) == before
     for bad in (0, -1, "3", None):
         with pytest.raises(ValidationFailed):
-            services.receive_stock(session, world.actor("tj_clerk"), oil.id, bad, now=NOW)
+            shop_services.receive_stock(session, world.actor("tj_clerk"), oil.id, bad, now=NOW)
     with pytest.raises(ValidationFailed):
-        services.receive_stock(session, world.actor("tj_clerk"), oil.id, 1, reason="redemption", now=NOW)
+        shop_services.receive_stock(session, world.actor("tj_clerk"), oil.id, 1, reason="redemption", now=NOW)
 
 
 def test_items_of_another_village_are_not_found(world, session, shop):
     with pytest.raises(NotFound):
-        services.update_item(session, world.actor("xf_clerk"), shop[1].id, {"stock": 1}, now=NOW)
+        shop_services.update_item(session, world.actor("xf_clerk"), shop[1].id, {"stock": 1}, now=NOW)
     with pytest.raises(NotFound):
-        services.receive_stock(session, world.actor("xf_village_admin"), shop[1].id, 1, now=NOW)
+        shop_services.receive_stock(session, world.actor("xf_village_admin"), shop[1].id, 1, now=NOW)
     with pytest.raises(BadReference):
-        services.create_item(
+        shop_services.create_item(
             session, world.actor("xf_village_admin"), shop[0].id, {"name": "x", "price_points": 1}, now=NOW
         )
 
@@ -227,7 +233,7 @@ def test_redemption_moves_balance_ledger_and_stock_together(world, session, shop
     assert (rice.stock, soap.stock) == (8, 17)
     assert movement_rows(session, rice.id)[-1] == ("redemption", -2, r.id)
     assert movement_rows(session, soap.id)[-1] == ("redemption", -3, r.id)
-    assert verify(session) == [] and services.verify_stock(session) == []
+    assert verify(session) == [] and reports.verify_stock(session) == []
 
 
 def test_same_item_on_two_lines_is_one_line(world, session, shop):
@@ -278,7 +284,7 @@ def test_inactive_or_foreign_items_are_bad_references(world, session, shop):
     with pytest.raises(BadReference):
         sell(session, world, s, [{"item_id": xf_rice.id, "quantity": 1}])
     session.rollback()
-    services.update_item(session, world.actor("tj_village_admin"), rice.id, {"active": False}, now=NOW)
+    shop_services.update_item(session, world.actor("tj_village_admin"), rice.id, {"active": False}, now=NOW)
     session.commit()
     with pytest.raises(BadReference) as exc:
         sell(session, world, s, [{"item_id": rice.id, "quantity": 1}])
@@ -296,7 +302,7 @@ def test_yuan_value_follows_the_scheme(world, session, shop):
 
 def test_clerk_bound_to_another_shop_is_forbidden(world, session, shop):
     s = shop[0]
-    second = services.create_shop(session, world.actor("tj_village_admin"), world.a.id, "二号店")
+    second = shop_services.create_shop(session, world.actor("tj_village_admin"), world.a.id, "二号店")
     world.users["tj_clerk"].shop_id = second.id
     session.commit()
     with pytest.raises(Forbidden):
@@ -356,7 +362,7 @@ def test_cancel_gives_points_and_goods_back(world, session, shop):
         services.cancel_redemption(session, world.actor("tj_reviewer"), r.id, reason="再撤", now=later, tz=TZ)
     session.rollback()
     assert snapshot(session) == before
-    assert verify(session) == [] and services.verify_stock(session) == []
+    assert verify(session) == [] and reports.verify_stock(session) == []
 
 
 def test_clerk_cancels_only_on_the_same_local_day(world, session, shop):
@@ -402,8 +408,8 @@ def test_cancel_needs_a_reason_and_scope(world, session, shop):
 def test_verify_stock_names_a_tampered_item(world, session, shop):
     s, rice, _, _ = shop
     sell(session, world, s, [{"item_id": rice.id, "quantity": 3}])
-    assert services.verify_stock(session) == []
+    assert reports.verify_stock(session) == []
     session.execute(text("UPDATE items SET stock = 99 WHERE id = :id"), {"id": rice.id})
     session.commit()
-    problems = [str(p) for p in services.verify_stock(session)]
+    problems = [str(p) for p in reports.verify_stock(session)]
     assert problems == [f"item {rice.id}: stock 99 but movements say 7"]

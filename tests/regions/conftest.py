@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from app.audit.services import Actor
 from app.regions import services as regions
+from app.scope import Actor
 from app.villages.services import create_village
 from tests import factories
 

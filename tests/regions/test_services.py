@@ -2,9 +2,9 @@
 
 from sqlalchemy import event
 
-from app.audit.services import Actor
 from app.extensions import db
 from app.regions import services as regions
+from app.scope import Actor
 from app.villages.services import create_village
 
 

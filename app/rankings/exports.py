@@ -1,0 +1,60 @@
+"""The standings as a spreadsheet (CSV or XLSX), streamed: memory stays flat however
+many households there are."""
+
+from flask import Response, request, stream_with_context
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from app.clock import normalize_period, quarter_of
+from app.errors import BadRequest
+from app.extensions import db
+from app.rankings import services
+from app.rankings.views import bp, scope_arg
+from app.scope import OFFICIAL_ROLES, require_role
+from app.spreadsheet import XLSX, csv_chunks, xlsx_file
+from app.web import current_actor, today, village_choices
+
+
+def _export():
+    """The standings to export: ``?period=`` and ``?scope=``/``?village_id=``/``?township=``
+    as on the standings page. Officials only: it is the whole register's names at once."""
+    require_role(current_actor(), *OFFICIAL_ROLES)
+    try:
+        period = normalize_period(request.args.get("period") or quarter_of(today()))
+    except ValueError as exc:
+        raise BadRequest() from exc
+    _label, village_id, township = scope_arg(village_choices())
+    standings = services.iter_household_standings(db.session, period, village_id=village_id, township=township)
+    headers = [_("名次"), _("村"), _("户号"), _("户主"), _("积分"), _("可参评")]
+    rows = (
+        [s.rank, s.village_name, s.number, s.head_name, s.points, _("是") if s.eligible else _("否")] for s in standings
+    )
+    return period, headers, rows
+
+
+def _attachment(name: str) -> dict:
+    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+
+
+@bp.route("/standings/export.csv")
+@login_required
+def export_csv():
+    period, headers, rows = _export()
+    return Response(
+        stream_with_context(csv_chunks(headers, rows)),
+        mimetype="text/csv",
+        headers=_attachment(f"standings-{period}.csv"),
+    )
+
+
+@bp.route("/standings/export.xlsx")
+@login_required
+def export_xlsx():
+    """The workbook goes to a temporary file as its rows come, then out in chunks."""
+    period, headers, rows = _export()
+    spool = xlsx_file((period, headers, rows))
+    response = Response(
+        iter(lambda: spool.read(64 * 1024), b""), mimetype=XLSX, headers=_attachment(f"standings-{period}.xlsx")
+    )
+    response.call_on_close(spool.close)
+    return response

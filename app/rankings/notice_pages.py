@@ -1,0 +1,172 @@
+"""What the village reads: the notice board (公示栏), the hall's big screen, the awards
+and their certificates (奖状)."""
+
+from flask import current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from app.clock import normalize_period, quarter_of
+from app.errors import NotFound
+from app.extensions import db
+from app.rankings import periods as cycle
+from app.rankings import services
+from app.rankings.models import Award
+from app.rankings.views import (
+    bp,
+    local_now,
+    mask_name,
+    mask_names,
+    period_arg,
+    pick_village,
+    reader_village,
+    standing_rows,
+)
+from app.villages.models import Village
+from app.web import (
+    current_actor,
+    today,
+)
+
+BIGSCREEN_TOP = 20
+
+
+BIGSCREEN_REFRESH_SECONDS = 60
+
+
+CERTIFICATES_MAX = 500
+
+
+@bp.route("/notice")
+@login_required
+def notice_latest():
+    """The village's most recent publication (or this quarter, not yet published)."""
+    actor = current_actor()
+    village = reader_village(actor, request.args.get("village_id", type=int))
+    if village is None:
+        return pick_village(_("公示栏"))
+    names = cycle.periods_of(today())
+    chosen = next((p for p in names if cycle.view_period(db.session, village.id, p).publication), names[0])
+    return redirect(url_for(".notice", period=chosen, village_id=village.id))
+
+
+@bp.route("/notice/<period>")
+@login_required
+def notice(period):
+    actor = current_actor()
+    village = reader_village(actor, request.args.get("village_id", type=int))
+    if village is None:
+        return pick_village(_("公示栏"))
+    try:
+        period = normalize_period(period)
+    except ValueError as exc:
+        raise NotFound() from exc
+    view = cycle.get_period(db.session, actor, village.id, period)
+    mask = mask_names()
+    show_names = bool(current_app.config.get("NOTICE_SHOW_DEDUCTION_NAMES", False))
+    deductions = services.deductions_in_period(db.session, village.id, period) if view.publication else []
+    return render_template(
+        "rankings/notice.html",
+        village=village,
+        view=view,
+        rows=standing_rows(view.standings, mask),
+        awards=db.session.scalars(cycle.list_awards(village.id, period)).all(),
+        deductions=deductions,
+        deduction_entries=sum(d["entries"] for d in deductions),
+        deduction_points=sum(d["points"] for d in deductions),
+        show_deduction_names=show_names,
+        mask=mask,
+        mask_name=mask_name,
+        objection_url=url_for(".new_objection", period=period, village_id=village.id, _external=True),
+        periods=cycle.periods_of(today()),
+        printed_on=today(),
+    )
+
+
+@bp.route("/bigscreen")
+@login_required
+def bigscreen():
+    """The village hall's television: top 20 and the latest awards, reloading itself."""
+    actor = current_actor()
+    village = reader_village(actor, request.args.get("village_id", type=int))
+    if village is None:
+        return pick_village(_("大屏展示"))
+    period = period_arg(quarter_of(today()))
+    view = cycle.view_period(db.session, village.id, period)
+    if view.publication:
+        standings = [s for s in view.standings if s["rank"] <= BIGSCREEN_TOP]
+    else:
+        standings = [
+            s.to_dict() for s in services.household_standings(db.session, period, village_id=village.id, limit=20)
+        ]
+    awards = db.session.scalars(cycle.list_awards(village.id).limit(200)).all()
+    latest = awards[0].period if awards else None
+    return render_template(
+        "rankings/bigscreen.html",
+        village=village,
+        view=view,
+        period=period,
+        rows=standing_rows(standings, mask_names()),
+        awards=[a for a in awards if a.period == latest][:BIGSCREEN_TOP],
+        awards_period=latest,
+        mask=mask_names(),
+        mask_name=mask_name,
+        refresh=BIGSCREEN_REFRESH_SECONDS,
+        now=local_now(),
+    )
+
+
+@bp.route("/awards")
+@login_required
+def awards():
+    actor = current_actor()
+    village = reader_village(actor, request.args.get("village_id", type=int))
+    if village is None:
+        return pick_village(_("评优结果"))
+    period = period_arg("") or None
+    rows = db.session.scalars(cycle.list_awards(village.id, period).limit(CERTIFICATES_MAX)).all()
+    return render_template(
+        "rankings/awards.html",
+        village=village,
+        period=period,
+        awards=rows,
+        periods=cycle.periods_of(today()),
+        mask=mask_names(),
+        mask_name=mask_name,
+    )
+
+
+def _certificate_context(village: Village) -> dict:
+    return {"committee": _("%(v)s村民委员会", v=village.name)}
+
+
+@bp.route("/awards/<int:award_id>/certificate")
+@login_required
+def certificate(award_id):
+    actor = current_actor()
+    award = db.session.get(Award, award_id)
+    if award is None:
+        raise NotFound()
+    village = reader_village(actor, award.village_id)
+    return render_template(
+        "rankings/certificates.html", village=village, awards=[award], single=True, **_certificate_context(village)
+    )
+
+
+@bp.route("/awards/certificates")
+@login_required
+def certificates():
+    """Every certificate of a period (or of the village), one per A4 page."""
+    actor = current_actor()
+    village = reader_village(actor, request.args.get("village_id", type=int))
+    if village is None:
+        return pick_village(_("打印奖状"))
+    period = period_arg("") or None
+    rows = db.session.scalars(cycle.list_awards(village.id, period).limit(CERTIFICATES_MAX)).all()
+    return render_template(
+        "rankings/certificates.html",
+        village=village,
+        awards=rows,
+        period=period,
+        single=False,
+        **_certificate_context(village),
+    )

@@ -1,0 +1,60 @@
+"""The statistics of a year: points per month and category, and each village's
+participation per quarter (the page adds the shops' money from ``redemption``)."""
+
+from datetime import date
+
+from sqlalchemy import extract, func, select
+from sqlalchemy.orm import Session
+
+from app.points.models import APPROVED, CATEGORIES, Entry
+from app.rankings.services import village_standings
+from app.villages.models import Village
+
+
+def points_by_category_month(
+    session: Session, year: int, *, village_id: int | None = None, township: str | None = None
+) -> dict[tuple[int, str], int]:
+    """Ranking points of approved rule entries (net of reversals) dated in ``year``,
+    per (month, category)."""
+    month = extract("month", Entry.occurred_on)
+    stmt = (
+        select(month, Entry.category, func.sum(Entry.points))
+        .where(
+            Entry.ranked.is_(True),
+            Entry.status == APPROVED,
+            Entry.occurred_on.between(date(year, 1, 1), date(year, 12, 31)),
+        )
+        .group_by(month, Entry.category)
+    )
+    if village_id is not None:
+        stmt = stmt.where(Entry.village_id == village_id)
+    if township:
+        stmt = stmt.join(Village, Village.id == Entry.village_id).where(Village.township == township)
+    return {(int(m), category or ""): int(pts or 0) for m, category, pts in session.execute(stmt)}
+
+
+def category_series(
+    session: Session, year: int, *, village_id: int | None = None, township: str | None = None
+) -> list[tuple[str, list[int]]]:
+    """``(category, points of each month 1…12)``: the scheme's categories first, in their
+    order, then any other category an entry carries ("" for none)."""
+    by_cat = points_by_category_month(session, year, village_id=village_id, township=township)
+    present = {c for _m, c in by_cat}
+    categories = [c for c in CATEGORIES if c in present] + sorted(present - set(CATEGORIES))
+    return [(c, [by_cat.get((m, c), 0) for m in range(1, 13)]) for c in categories]
+
+
+def participation_by_quarter(
+    session: Session, year: int, *, village_id: int | None = None, township: str | None = None
+) -> tuple[list[str], list[dict]]:
+    """The year's quarters, and per village (in code order) ``{"name", "code", "rates"}``
+    with its participation rate in percent for each quarter it took part in."""
+    quarters = [f"{year}Q{q}" for q in range(1, 5)]
+    villages: dict[int, dict] = {}
+    for quarter in quarters:
+        for row in village_standings(session, quarter, township=township):
+            if village_id is not None and row.village_id != village_id:
+                continue
+            item = villages.setdefault(row.village_id, {"name": row.name, "code": row.code, "rates": {}})
+            item["rates"][quarter] = round(row.participation_rate * 100, 1)
+    return quarters, sorted(villages.values(), key=lambda r: r["code"])

@@ -1,0 +1,67 @@
+"""One writer for every export, XLSX or CSV, with the formula guard: a cell typed as
+``=HYPERLINK(…)``, ``+1``, ``-1`` or ``@x`` (or led by a tab or CR) is written as text,
+because Excel, LibreOffice and openpyxl would evaluate it."""
+
+import csv
+import io
+import tempfile
+from collections.abc import Iterable, Iterator
+
+from openpyxl import Workbook
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+CSV_CHUNK_ROWS = 500
+
+# (sheet title, header row, data rows)
+Sheet = tuple[str, list, Iterable[list]]
+
+
+def as_text(value):
+    """A string a spreadsheet would take for a formula, quoted so that it stays text."""
+    if isinstance(value, str) and value[:1] in FORMULA_LEADS:
+        return "'" + value
+    return value
+
+
+def _write_xlsx(out, sheets: Iterable[Sheet]) -> None:
+    """A write-only workbook: rows go out as they come, memory stays flat."""
+    workbook = Workbook(write_only=True)
+    for title, headers, rows in sheets:
+        sheet = workbook.create_sheet(title)
+        sheet.append([str(h) for h in headers])
+        for row in rows:
+            sheet.append([as_text(v) for v in row])
+    workbook.save(out)
+
+
+def xlsx_bytes(*sheets: Sheet) -> bytes:
+    out = io.BytesIO()
+    _write_xlsx(out, sheets)
+    return out.getvalue()
+
+
+def xlsx_file(*sheets: Sheet):
+    """The workbook in a temporary file, rewound, for a response to stream and close."""
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes it with the response
+    _write_xlsx(spool, sheets)
+    spool.seek(0)
+    return spool
+
+
+def csv_chunks(headers: list, rows: Iterable[list], chunk_rows: int | None = None) -> Iterator[str]:
+    """CSV text in chunks of rows, led by a BOM so that Excel reads the Chinese as UTF-8."""
+    chunk_rows = chunk_rows or CSV_CHUNK_ROWS
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([str(h) for h in headers])
+    yield "\ufeff" + buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    for i, row in enumerate(rows, start=1):
+        writer.writerow([as_text(v) for v in row])
+        if i % chunk_rows == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
