@@ -134,6 +134,11 @@ def _stats_scope(actor) -> tuple[int | None, str | None, str]:
         if township:
             return None, township, township
         return None, None, _("全部村")
+    if user.region_id is not None:  # the village it works in (or its first), below its region
+        village = working_village(actor) or next(iter(village_choices()), None)
+        if village is None:
+            raise NotFound()
+        return village.id, None, village.name
     village = village_in_scope(db.session, actor, user.village_id)
     return village.id, None, village.name
 

@@ -54,3 +54,11 @@ def test_the_administrator_starts_from_the_top_regions(county, auth, client):
     auth.login("admin")
     page = client.get("/region").get_data(as_text=True)
     assert "洞口县" in page and "上木拉乡" in page and "城关镇" not in page
+
+
+def test_a_region_official_sees_the_statistics_of_its_villages(county, world, auth, client):
+    auth.login("dk_reviewer")
+    page = client.get(f"/stats?village_id={county.qf.id}").get_data(as_text=True)
+    assert "清风村" in page
+    assert client.get("/stats").status_code == 200
+    assert client.get(f"/stats?village_id={world.a.id}").status_code == 404
