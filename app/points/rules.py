@@ -10,9 +10,21 @@ from app.points.models import CAP_PERIODS, CATEGORIES, Rule
 from app.points.standard_sheet import STANDARD_RULES
 from app.schemes import services as schemes
 from app.schemes.models import Scheme
-from app.scope import Actor, require_role, village_in_scope
+from app.scope import Actor, in_villages, require_role, village_in_scope
 
 MAX_RULE_POINTS = 1000
+
+
+def _check_cap(cap_period, cap_count, errors: dict) -> str | None:
+    """The cap's period (None for no cap), its mistakes added to ``errors``."""
+    if cap_period not in (None, "", *CAP_PERIODS):
+        errors["cap_period"] = [str(_l("上限周期须为 day/week/month/quarter/year"))]
+    cap_period = cap_period or None
+    if (cap_period is None) != (cap_count is None):
+        errors.setdefault("cap_count", []).append(str(_l("上限周期和上限次数须同时填写")))
+    elif cap_count is not None and (not isinstance(cap_count, int) or not 1 <= cap_count <= 10000):
+        errors["cap_count"] = [str(_l("上限次数须为 1 到 10000 的整数"))]
+    return cap_period
 
 
 def validate_rule_fields(values: dict, *, partial: bool = False, categories=CATEGORIES) -> dict:
@@ -38,16 +50,8 @@ def validate_rule_fields(values: dict, *, partial: bool = False, categories=CATE
         pts = values.get("points")
         if not isinstance(pts, int) or isinstance(pts, bool) or pts == 0 or abs(pts) > MAX_RULE_POINTS:
             errors["points"] = [str(_l("分值须为 -1000 到 1000 之间的非零整数"))]
-    cap_period, cap_count = values.get("cap_period"), values.get("cap_count")
     if need("cap_period") or need("cap_count"):
-        if cap_period not in (None, "", *CAP_PERIODS):
-            errors["cap_period"] = [str(_l("上限周期须为 day/week/month/quarter/year"))]
-        cap_period = cap_period or None
-        if (cap_period is None) != (cap_count is None):
-            errors.setdefault("cap_count", []).append(str(_l("上限周期和上限次数须同时填写")))
-        elif cap_count is not None and (not isinstance(cap_count, int) or not 1 <= cap_count <= 10000):
-            errors["cap_count"] = [str(_l("上限次数须为 1 到 10000 的整数"))]
-        out["cap_period"] = cap_period
+        out["cap_period"] = _check_cap(values.get("cap_period"), values.get("cap_count"), errors)
     if errors:
         raise ValidationFailed(errors)
     return out
@@ -150,15 +154,15 @@ def get_rule(session: Session, actor: Actor, rule_id, *, field: str | None = Non
     return rule
 
 
-def list_rules(village_id: int | None, *, active_only: bool = False, scheme_id: int | None = None):
-    """The rules of a scheme: ``scheme_id``'s, or the household scheme of ``village_id``."""
+def list_rules(village_id, *, active_only: bool = False, scheme_id: int | None = None):
+    """The rules of a scheme: ``scheme_id``'s, or the household scheme's of ``village_id``
+    (of a region official's villages, a set; of every village, None)."""
     if scheme_id is None:
-        scheme_id = (
-            select(Scheme.id)
-            .where(Scheme.village_id == village_id, Scheme.account_kind == "household")
-            .scalar_subquery()
-        )
-    stmt = select(Rule).where(Rule.scheme_id == scheme_id).order_by(Rule.category, Rule.points.desc(), Rule.code)
+        households = select(Scheme.id).where(Scheme.account_kind == "household")
+        owned = Rule.scheme_id.in_(households.where(in_villages(Scheme.village_id, village_id)))
+    else:
+        owned = Rule.scheme_id == scheme_id
+    stmt = select(Rule).where(owned).order_by(Rule.village_id, Rule.category, Rule.points.desc(), Rule.code)
     if active_only:
         stmt = stmt.where(Rule.active.is_(True))
     return stmt

@@ -47,12 +47,6 @@ MAX_LINES = 50
 MAX_LINE_QUANTITY = 100
 
 
-# --- shops and items -------------------------------------------------------------------
-
-
-# --- QR cards ------------------------------------------------------------------------------
-
-
 def card_token(secret: str, household: Household) -> str:
     return qr.make_token(secret, household.id, household.qr_version)
 
@@ -88,9 +82,6 @@ def household_from_token(session: Session, actor: Actor, token: str, secret: str
     return household
 
 
-# --- the counter and the cards ------------------------------------------------------------
-
-
 def counter_shop(session: Session, actor: Actor, shop_id) -> Shop:
     """The shop the actor may sell at (a clerk bound to a shop sells only there)."""
     shop = shop_services.shop_in_scope(session, actor, shop_id)
@@ -123,9 +114,6 @@ def card_households(village_id: int):
         .where(Household.village_id == village_id, Household.moved_out_on.is_(None))
         .order_by(Household.number, Household.id)
     )
-
-
-# --- redemption ------------------------------------------------------------------------------
 
 
 def _clean_lines(lines) -> list[tuple[int, int]]:
@@ -322,6 +310,3 @@ def redemptions(
     if day is not None:
         stmt = stmt.where(Redemption.business_day == day)
     return stmt
-
-
-# --- reports and proof --------------------------------------------------------------------------

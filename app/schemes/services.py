@@ -114,6 +114,19 @@ def _require_manager(actor: Actor, village_id: int | None) -> None:
             raise Forbidden()
 
 
+def _account_kind_error(kind, by_village: bool) -> str | None:
+    """Why a new scheme may not have this account kind (None: it may)."""
+    if kind not in ACCOUNT_KINDS:
+        return str(_l("账户类型须为 household、person 或 village"))
+    if kind == "household":
+        if not by_village:
+            return str(_l("户积分方案只能由村设立"))
+        return str(_l("每个村只有一个户积分方案，请修改已有的方案"))
+    if kind == "village" and by_village:
+        return str(_l("以村为账户的方案须由区域设立"))
+    return None
+
+
 def create_scheme(session: Session, actor: Actor, values: dict) -> Scheme:
     errors: dict[str, list[str]] = {}
     village_id, region_id = values.get("village_id"), values.get("region_id")
@@ -129,14 +142,9 @@ def create_scheme(session: Session, actor: Actor, values: dict) -> Scheme:
     if not name or len(name) > 100:
         errors["name"] = [str(_l("请填写方案名称（100 字以内）"))]
     kind = values.get("account_kind")
-    if kind not in ACCOUNT_KINDS:
-        errors["account_kind"] = [str(_l("账户类型须为 household、person 或 village"))]
-    elif kind == "household" and village is None:
-        errors["account_kind"] = [str(_l("户积分方案只能由村设立"))]
-    elif kind == "household":
-        errors["account_kind"] = [str(_l("每个村只有一个户积分方案，请修改已有的方案"))]
-    elif kind == "village" and region is None:
-        errors["account_kind"] = [str(_l("以村为账户的方案须由区域设立"))]
+    kind_error = _account_kind_error(kind, village is not None)
+    if kind_error:
+        errors["account_kind"] = [kind_error]
     if values.get("cadence") not in CADENCES:
         errors["cadence"] = [str(_l("周期须为 quarter 或 month"))]
     categories = list(STANDARD_CATEGORIES)
