@@ -135,6 +135,9 @@ def register_blueprints(app: Flask) -> None:
     from app.rankings import views as rankings_views
     from app.redemption import api as redemption_api
     from app.redemption import views as redemption_views
+    from app.regions import api as regions_api
+    from app.schemes import api as schemes_api
+    from app.schemes import views as schemes_views
     from app.villages import api as villages_api
     from app.villages import views as villages_views
 
@@ -144,7 +147,16 @@ def register_blueprints(app: Flask) -> None:
     limits.install(api)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearerAuth": []}]
-    for module in (auth_api, villages_api, households_api, points_api, redemption_api, rankings_api):
+    for module in (
+        auth_api,
+        regions_api,
+        villages_api,
+        schemes_api,
+        households_api,
+        points_api,
+        redemption_api,
+        rankings_api,
+    ):
         csrf.exempt(module.blp)  # checked in api_blueprint_login for cookie sessions only
         api.register_blueprint(module.blp)
     pages = (
@@ -156,6 +168,7 @@ def register_blueprints(app: Flask) -> None:
         rankings_views,
         audit_views,
         home_views,
+        schemes_views,
     )
     for module in pages:
         app.register_blueprint(module.bp)

@@ -20,9 +20,10 @@ periods_cli = AppGroup("periods", help="The yearly and quarterly cycle.")
 @click.option("--role", "roles", multiple=True, required=True, help="Repeat for several roles.")
 @click.option("--password", required=True)
 @click.option("--village-id", type=int, default=None)
+@click.option("--region-id", type=int, default=None, help="A region's official, in place of --village-id.")
 @click.option("--household-id", type=int, default=None)
 @click.option("--display-name", default=None)
-def create_user(username, roles, password, village_id, household_id, display_name):
+def create_user(username, roles, password, village_id, region_id, household_id, display_name):
     """Create USERNAME with the given roles."""
     from app.auth.services import create_user as create
 
@@ -35,6 +36,7 @@ def create_user(username, roles, password, village_id, household_id, display_nam
                 "password": password,
                 "roles": list(roles),
                 "village_id": village_id,
+                "region_id": region_id,
                 "household_id": household_id,
                 "display_name": display_name or username,
             },

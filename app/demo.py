@@ -1,4 +1,4 @@
-"""A small, realistic demo: one township, two villages, ~60 households, the standard
+"""A small, realistic demo: a county of two townships, a village in each, ~60 households, the standard
 rule sheet, users for every role and a quarter of entries. Loading it twice changes
 nothing (it stops if the first demo village exists)."""
 
@@ -22,11 +22,17 @@ from app.scope import Actor
 from app.villages.models import Village
 
 DEMO_PASSWORD = "demo1234"
-TOWNSHIP = "上木拉乡"
-VILLAGES = (
-    {"code": "TJ", "name": "团结村", "approval_required": False, "households": 32},
-    {"code": "XF", "name": "幸福村", "approval_required": True, "households": 28},
+COUNTY = {"code": "LT", "name": "理塘县", "level": "county"}
+TOWNSHIPS = (
+    {"code": "SML", "name": "上木拉乡", "level": "township"},
+    {"code": "HN", "name": "禾尼乡", "level": "township"},
 )
+VILLAGES = (
+    {"code": "TJ", "name": "团结村", "township": "SML", "approval_required": False, "households": 32},
+    {"code": "XF", "name": "幸福村", "township": "HN", "approval_required": True, "households": 28},
+)
+# Officials of the county and of a township: (username, role, region code).
+REGION_STAFF = (("lt_admin", "admin", "LT"), ("sml_reviewer", "reviewer", "SML"))
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
 GIVEN = [
     "建国",
@@ -84,7 +90,9 @@ def _name(rng: random.Random) -> str:
 def demo_users() -> list[tuple[str, str, str]]:
     """(username, roles, what they do) for the README and ``make run``."""
     return [
-        ("admin", "admin", "县/乡管理员：所有村"),
+        ("admin", "admin", "系统管理员：所有区域和村"),
+        ("lt_admin", "admin", "理塘县管理员：县内两乡的村"),
+        ("sml_reviewer", "reviewer", "上木拉乡评议员：乡内各村的审核"),
         ("tj_admin", "village_admin", "团结村管理员：户、规则、用户、方案"),
         ("tj_recorder", "recorder", "团结村网格员：记分"),
         ("tj_reviewer", "reviewer", "团结村评议会：审核、冲正"),
@@ -106,10 +114,28 @@ def load_demo(session: Session, *, seed: int = 2026) -> bool:
     today = local_today(tz, now)
     system = Actor(_bootstrap_admin(session))
 
+    from app.regions.services import create_region
     from app.villages.services import create_village
 
+    county = create_region(session, system, COUNTY)
+    regions = {"LT": county} | {
+        spec["code"]: create_region(session, system, spec | {"parent_id": county.id}) for spec in TOWNSHIPS
+    }
+    for username, role, code in REGION_STAFF:
+        create_user(
+            session,
+            None,
+            {
+                "username": username,
+                "password": DEMO_PASSWORD,
+                "roles": [role],
+                "region_id": regions[code].id,
+                "display_name": username,
+            },
+        )
     for spec in VILLAGES:
-        village = create_village(session, system, {"name": spec["name"], "code": spec["code"], "township": TOWNSHIP})
+        region = regions[spec["township"]]
+        village = create_village(session, system, {"name": spec["name"], "code": spec["code"], "region_id": region.id})
         village.approval_required = spec["approval_required"]
         rulebook.load_standard_sheet(session, system, village.id)
         households = []

@@ -2,7 +2,7 @@
 
 It holds some 25 links and labels; built on each request it cost about a tenth of a
 passbook page. What it shows depends only on the key below (roles, whether the user
-has a village or a household, which household, the language and the URL prefix), so
+has a village, a region or a household, which household, the language and the URL prefix), so
 the rendered HTML is kept per key in this process.
 """
 
@@ -20,6 +20,7 @@ def menu() -> Markup:
     key = (
         user.roles_text,
         user.village_id is not None,
+        user.region_id is not None,
         user.household_id,
         str(get_locale()),
         request.script_root,

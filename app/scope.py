@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from sqlalchemy import true
 from sqlalchemy.orm import Session
 
 from app.errors import BadReference, Forbidden, NotFound
@@ -58,18 +59,32 @@ def household_in_scope(
     return household
 
 
-def acting_village_id(actor: Actor, requested: int | None, *, residents: bool = False) -> int | None:
+def acting_village_id(actor: Actor, requested: int | None, *, residents: bool = False) -> int | frozenset[int] | None:
     """The village a list is filtered to: the one asked for, if it exists and is the
     caller's to see (``residents``: a resident's own village counts, for the lists open to
     residents), else NotFound, never quietly the caller's own (API.md Conventions); none
-    asked for, an official's own (an admin's: all)."""
+    asked for, an official's own (an admin's: all, None; a region official's: every
+    village below its region, a set). Lists filter with ``in_villages``."""
     user = actor.user
     if requested is not None:
         village = existing_village(requested)
         if not (user.can_see_village(village.id) or (residents and user.village_id == village.id)):
             raise NotFound()
         return village.id
-    return None if user.is_admin else user.village_id
+    if user.is_admin:
+        return None
+    if user.region_id is not None:
+        return user.region_village_ids()
+    return user.village_id
+
+
+def in_villages(column, villages: int | frozenset[int] | None):
+    """The condition of a list filtered by ``acting_village_id``'s answer (None: all)."""
+    if villages is None:
+        return true()
+    if isinstance(villages, (set, frozenset)):
+        return column.in_(sorted(villages))
+    return column == villages
 
 
 def existing_village(village_id) -> Village:

@@ -49,11 +49,18 @@ def secret() -> str:
     return current_app.config["SECRET_KEY"]
 
 
+def chooses_village(user) -> bool:
+    """Whether the user picks the village a page works in: the deployment's admin among
+    every village, a region's official among the villages below its region."""
+    return user.is_admin or user.region_id is not None
+
+
 def working_village_id(actor: Actor) -> int | None:
-    """The village a page works in: an official's own; for an admin, ``?village_id=``
-    when given (remembered in the session; empty forgets it), else the one remembered."""
+    """The village a page works in: an official's own; for an admin (or a region's
+    official), ``?village_id=`` when given (remembered in the session; empty forgets it),
+    else the one remembered."""
     user = actor.user
-    if not user.is_admin:
+    if not chooses_village(user):
         # Another village named is not found, never quietly the official's own.
         return acting_village_id(actor, request.args.get("village_id", type=int))
     if "village_id" in request.args:
@@ -78,15 +85,17 @@ def page_arg() -> int:
 
 
 def village_choices() -> list:
-    """Every village, for an admin's village picker."""
+    """The villages of an admin's village picker: every village, or those below a region
+    official's region."""
     from app.villages.services import list_villages
 
-    return db.session.scalars(list_villages()).all()
+    region_id = None if current_user.is_admin else current_user.region_id
+    return db.session.scalars(list_villages(region_id=region_id)).all()
 
 
 def village_args(village_id: int | None) -> dict:
-    """Query arguments that keep an admin in the village it works in."""
-    return {"village_id": village_id} if current_user.is_admin and village_id else {}
+    """Query arguments that keep an admin (or a region's official) in the village it works in."""
+    return {"village_id": village_id} if chooses_village(current_user) and village_id else {}
 
 
 def error_text(exc: DomainError) -> str:

@@ -34,12 +34,13 @@ from app.clock import local_today, quarter_of, utcnow
 from app.demo import GIVEN as DEMO_GIVEN
 from app.demo import SURNAMES
 from app.points.ledger import LedgerWriter, content_hash, decision_hash
+from app.points.models import CATEGORIES
 from app.points.services import OPENING_TITLE
 from app.points.standard_sheet import STANDARD_RULES
 
 from . import util
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4  # 4: regions and schemes
 PASSWORD = "bench-pass-2026"
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
@@ -338,19 +339,44 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
     rule_cum = list(accumulate(rule_weights))
     rule_total = rule_cum[-1]
     created0 = _sql_dt(_dt(local_us(start_ord - 7, 9.0)))
-    village_rows, rule_rows, user_rows = [], [], []
+    village_rows, scheme_rows, rule_rows, user_rows = [], [], [], []
+    # One county over the townships (region 1), township t as region t + 2.
+    region_rows = [(1, "县", "BENCH-COUNTY", "county", None, created0)] + [
+        (t + 2, name, f"T{t + 1:03d}", "township", 1, created0) for t, name in enumerate(townships)
+    ]
+    categories = json.dumps(list(CATEGORIES), ensure_ascii=False)
     approval = [False] * (params.villages + 1)
     village_code = [""] * (params.villages + 1)
     for v in range(1, params.villages + 1):
-        township = townships[0] if v == 1 else townships[(v - 1) % params.townships]
+        t = 0 if v == 1 else (v - 1) % params.townships
+        township = townships[t]
         name = VILLAGE_NAMES[(v - 1) % len(VILLAGE_NAMES)] + "村"
         approval[v] = v != 1 and rng.random() < APPROVAL_VILLAGES
         village_code[v] = f"V{v:04d}"
-        village_rows.append((v, name, village_code[v], township, 100, 100, 1.0, approval[v], 7, False, created0))
+        village_rows.append((v, name, village_code[v], township, t + 2, created0))
+        # Scheme v: village v's household scheme.
+        scheme_rows.append(
+            (
+                v,
+                f"{name}积分方案",
+                v,
+                "household",
+                "quarter",
+                categories,
+                100,
+                100,
+                1.0,
+                approval[v],
+                7,
+                False,
+                created0,
+            )
+        )
         for j, r in enumerate(rules_template):
             rule_rows.append(
                 (
                     (v - 1) * n_rules + j + 1,
+                    v,
                     v,
                     r["code"],
                     r["name"],
@@ -372,14 +398,18 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
         user_rows.append(
             (2 * v + 1, f"{code}_reviewer", password_hash, f"{code} 评议员", "reviewer", v, True, 1, created0)
         )
+    _insert(conn, "regions", ("id", "name", "code", "level", "parent_id", "created_at"), region_rows)
+    _insert(conn, "villages", ("id", "name", "code", "township", "region_id", "created_at"), village_rows)
     _insert(
         conn,
-        "villages",
+        "schemes",
         (
             "id",
             "name",
-            "code",
-            "township",
+            "village_id",
+            "account_kind",
+            "cadence",
+            "categories",
             "base_points",
             "redeem_floor",
             "yuan_per_point",
@@ -388,7 +418,7 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
             "annual_reset",
             "created_at",
         ),
-        village_rows,
+        scheme_rows,
     )
     _insert(
         conn,
@@ -396,6 +426,7 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
         (
             "id",
             "village_id",
+            "scheme_id",
             "code",
             "name",
             "category",
@@ -747,6 +778,7 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
             (
                 h,
                 village_of[h],
+                village_of[h],  # its village's household scheme
                 number,
                 head,
                 address,
@@ -765,6 +797,7 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
         (
             "id",
             "village_id",
+            "scheme_id",
             "number",
             "head_name",
             "address",

@@ -13,6 +13,8 @@ FORBIDDEN = {
     "points": {"rankings", "redemption", "home"},
     "rankings": {"redemption", "home"},
     "redemption": {"rankings", "home"},
+    "regions": {"schemes", "points", "rankings", "redemption", "home"},
+    "schemes": {"points", "rankings", "redemption", "home"},
 }
 
 

@@ -119,3 +119,18 @@ def test_ledger_verify_names_a_tampered_household(world, session, runner):
     assert code == 1
     assert f"MISMATCH household {hid}: balance 123456 but ledger says 100" in output
     assert "1 problem(s) found" in output
+
+
+def test_users_create_a_region_official(app, runner, session, world):
+    from app.regions.services import create_region
+    from app.scope import Actor
+
+    county = create_region(session, Actor(world.admin), {"name": "洞口县", "code": "DK", "level": "county"})
+    session.commit()
+    args = ("users", "create", "dk_one", "--role", "reviewer", "--password", "long-enough", "--region-id")
+    code, output = invoke(runner, *args, str(county.id))
+    assert code == 0, output
+    user = session.scalar(select(User).where(User.username == "dk_one"))
+    assert (user.region_id, user.village_id, user.roles) == (county.id, None, ["reviewer"])
+    code, output = invoke(runner, *args[:2], "dk_two", *args[3:], "9999")
+    assert code == 2 and "region_id" in output

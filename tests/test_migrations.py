@@ -159,3 +159,186 @@ def test_postgres_migrations_match_the_models():
             check_upgrade_matches_models(app)
         finally:
             drop_everything(app)
+
+
+def _build_v1_data(session):
+    """Villages with different settings, households, entries (one pending, one reversed),
+    a redemption and a closed period: what a deployment of the previous version holds."""
+    from datetime import date, datetime
+
+    from app.auth.services import create_user
+    from app.points import decisions
+    from app.points import rules as rulebook
+    from app.points import services as points
+    from app.rankings import periods
+    from app.redemption import services as shop
+    from app.redemption import shops
+    from app.scope import Actor
+    from app.villages.services import create_village
+
+    def user(name, roles, village=None, household=None):
+        values = {"username": name, "password": "long-enough", "roles": roles}
+        values |= {"village_id": village.id if village else None, "household_id": household.id if household else None}
+        return create_user(session, None, values)
+
+    admin = Actor(user("root", ["admin"]))
+    now, today = datetime(2026, 11, 20, 2), date(2026, 11, 20)
+    tj = create_village(session, admin, {"name": "团结村", "code": "TJ", "township": "上木拉乡"})
+    xf = create_village(session, admin, {"name": "幸福村", "code": "XF", "township": "上木拉乡"})
+    hn = create_village(session, admin, {"name": "禾尼村", "code": "HN", "township": "禾尼乡"})
+    xf.approval_required, xf.base_points, xf.redeem_floor, xf.notice_days = True, 60, 50, 3
+    hn.yuan_per_point, hn.annual_reset = 2.0, True
+    session.flush()
+    homes = {}
+    for v in (tj, xf, hn):
+        rulebook.load_standard_sheet(session, admin, v.id)
+        for i in (1, 2):
+            homes[f"{v.code}{i}"] = points.enroll_household(
+                session, admin, v.id, {"number": f"{v.code}-{i}", "head_name": f"户主{i}"}, today=today, now=now
+            )
+    rules = {r.code + str(r.village_id): r for r in session.scalars(select_rules())}
+    recorder = Actor(user("xf_rec", ["recorder"], xf))
+    for key, code, day in (("TJ1", "VOL-LABOUR", date(2026, 8, 3)), ("TJ2", "PUB-PARTY", today)):
+        v = homes[key].village_id
+        points.record_entry(
+            session,
+            admin,
+            household_id=homes[key].id,
+            rule_id=rules[code + str(v)].id,
+            occurred_on=day,
+            today=today,
+            now=now,
+        )
+    pending = points.record_entry(
+        session,
+        recorder,
+        household_id=homes["XF1"].id,
+        rule_id=rules["VOL-LABOUR" + str(xf.id)].id,
+        occurred_on=today,
+        today=today,
+        now=now,
+    )
+    assert pending.status == "pending"
+    done = points.record_entry(
+        session,
+        admin,
+        household_id=homes["HN1"].id,
+        rule_id=rules["PUB-PARTY" + str(hn.id)].id,
+        occurred_on=today,
+        today=today,
+        now=now,
+    )
+    decisions.reverse_entry(session, admin, done.id, reason="记错", now=now)
+    periods.close_period(session, admin, tj.id, "2026Q3", now=now, today=today)
+    store = shops.create_shop(session, admin, tj.id, "团结村积分超市")
+    soap = shops.create_item(session, admin, store.id, {"name": "肥皂", "price_points": 5, "stock": 9}, now=now)
+    user("tj_res", ["resident"], tj, homes["TJ1"])
+    session.flush()
+    shop.redeem(
+        session,
+        admin,
+        shop_id=store.id,
+        household_id=homes["TJ1"].id,
+        lines=[{"item_id": soap.id, "quantity": 1}],
+        now=now,
+        today=today,
+        secret="test",
+    )
+    session.commit()
+    return {"villages": [tj.id, xf.id, hn.id], "households": [h.id for h in homes.values()]}
+
+
+def select_rules():
+    from sqlalchemy import select
+
+    from app.points.models import Rule
+
+    return select(Rule)
+
+
+def _v1_answers(client, ids) -> dict:
+    token = client.post("/api/v1/auth/token", json={"username": "root", "password": "long-enough"}).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    paths = [
+        "/villages",
+        "/leaderboards?period=2026Q4",
+        "/leaderboards?period=2026&township=上木拉乡",
+        "/leaderboards/villages?period=2026Q4",
+        "/redemptions",
+        "/entries?status=pending",
+        "/awards?period=2026Q3&village_id=1",
+    ]
+    for v in ids["villages"]:
+        paths += [
+            f"/villages/{v}/scheme",
+            f"/rules?village_id={v}",
+            f"/periods/2026Q3?village_id={v}",
+            f"/households?village_id={v}",
+        ]
+    for h in ids["households"]:
+        paths += [f"/households/{h}", f"/households/{h}/entries"]
+    answers = {}
+    for path in paths:
+        r = client.get("/api/v1" + path, headers=headers)
+        answers[path] = (r.status_code, r.get_json())
+    return answers
+
+
+def test_a_deployment_of_the_previous_version_upgrades(tmp_path):
+    check_previous_version_upgrades(f"sqlite:///{tmp_path / 'old.db'}")
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs TEST_DATABASE_URL (PostgreSQL)")
+def test_a_postgres_deployment_of_the_previous_version_upgrades():
+    with scratch_postgres_database(os.environ["TEST_DATABASE_URL"]) as url:
+        check_previous_version_upgrades(url)
+
+
+def check_previous_version_upgrades(url: str) -> None:
+    """Data written at the previous head (0005) upgrades: each village's settings move to
+    its household scheme, every village hangs under a township region named as its
+    township, the ledger still verifies and the v1 answers are the same."""
+    from app.points.proof import verify
+
+    app = make_app(url)
+    try:
+        with app.app_context():
+            flask_migrate.upgrade()
+            ids = _build_v1_data(db.session)
+            before = _v1_answers(app.test_client(), ids)
+            assert {path: status for path, (status, _) in before.items() if status != 200} == {}
+            db.session.remove()
+            flask_migrate.downgrade(revision="0005")
+            with db.engine.connect() as conn:
+                settings = conn.execute(text("SELECT code, base_points, approval_required FROM villages ORDER BY id"))
+                assert [(c, b, bool(a)) for c, b, a in settings] == [
+                    ("TJ", 100, False),
+                    ("XF", 60, True),
+                    ("HN", 100, False),
+                ]
+                assert "regions" not in inspect(conn).get_table_names()
+            flask_migrate.upgrade()
+            with db.engine.connect() as conn:
+                townships = conn.execute(
+                    text(
+                        "SELECT v.code, r.name, r.level FROM villages v JOIN regions r ON r.id = v.region_id ORDER BY v.id"
+                    )
+                ).all()
+                assert [tuple(t) for t in townships] == [
+                    ("TJ", "上木拉乡", "township"),
+                    ("XF", "上木拉乡", "township"),
+                    ("HN", "禾尼乡", "township"),
+                ]
+                orphans = conn.execute(
+                    text(
+                        "SELECT COUNT(*) FROM households h JOIN schemes s ON s.id = h.scheme_id WHERE s.village_id <> h.village_id"
+                    )
+                ).scalar()
+                assert orphans == 0
+            assert verify(db.session) == []
+            after = _v1_answers(app.test_client(), ids)
+            assert after == before
+            assert before[f"/villages/{ids['villages'][1]}/scheme"][1]["notice_days"] == 3
+    finally:
+        drop_everything(app)

@@ -20,6 +20,11 @@ CONTRACT = {
     "/entries/{id}/reject": {"post"},
     "/entries/{id}/reverse": {"post"},
     "/leaderboards": {"get"},
+    "/leaderboards/villages": {"get"},
+    "/regions": {"post", "get"},
+    "/regions/{id}": {"get"},
+    "/schemes": {"post", "get"},
+    "/schemes/{id}": {"get", "patch"},
 }
 
 
@@ -85,9 +90,38 @@ def test_request_bodies_name_the_contract_fields(spec):
         "approval_required",
         "notice_days",
         "annual_reset",
+        "categories",  # taken since 2026-12, not answered
     } == fields_of("/villages/{id}/scheme", "put")
     assert {"village_id", "number", "head_name", "address", "phone", "members"} <= fields_of("/households", "post")
     assert {"reason"} == fields_of("/entries/{id}/reverse", "post")
+    assert {"name", "code", "level", "parent_id"} == fields_of("/regions", "post")
+    assert {"name", "code", "township", "region_id"} == fields_of("/villages", "post")
+    assert {"region_id", "village_id"} <= fields_of("/users", "post")
+    assert {
+        "name",
+        "village_id",
+        "region_id",
+        "account_kind",
+        "cadence",
+        "categories",
+        "base_points",
+        "redeem_floor",
+        "yuan_per_point",
+        "approval_required",
+        "notice_days",
+        "annual_reset",
+    } == fields_of("/schemes", "post")
+    assert {"scheme_id", "village_id"} <= fields_of("/rules", "post")
+
+
+def test_query_filters_by_region_are_described(spec):
+    def query_of(path):
+        ops = next(ops for p, ops in spec["paths"].items() if normalise(p) == path)
+        return {p["name"] for p in ops["get"].get("parameters", []) if p["in"] == "query"}
+
+    assert "parent_id" in query_of("/regions")
+    assert {"village_id", "region_id"} <= query_of("/schemes") and "scheme_id" in query_of("/rules")
+    assert "region_id" in query_of("/leaderboards") and "region_id" in query_of("/leaderboards/villages")
 
 
 def test_every_served_api_route_is_documented(app, spec):

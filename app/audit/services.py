@@ -59,7 +59,9 @@ def _jsonable(value):
 
 def search(village_id: int | None, q: str = "", action: str = ""):
     stmt = select(AuditLog).order_by(AuditLog.id.desc())
-    if village_id is not None:
+    if isinstance(village_id, (set, frozenset)):  # a region official's villages
+        stmt = stmt.where(AuditLog.village_id.in_(sorted(village_id)))
+    elif village_id is not None:
         stmt = stmt.where(AuditLog.village_id == village_id)
     if action:
         stmt = stmt.where(AuditLog.action == action)

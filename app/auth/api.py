@@ -9,6 +9,7 @@ from app.auth.models import User
 from app.auth.throttle import login_limits
 from app.clock import to_local_iso, utcnow
 from app.extensions import db
+from app.regions.services import region_ids_below
 from app.scope import acting_village_id, require_role
 from app.web import current_actor, tz
 
@@ -27,6 +28,7 @@ class UserOut(Schema):
     display_name = fields.String()
     roles = fields.List(fields.String())
     village_id = fields.Integer(allow_none=True)
+    region_id = fields.Integer(allow_none=True)
     household_id = fields.Integer(allow_none=True)
     shop_id = fields.Integer(allow_none=True)
     active = fields.Boolean()
@@ -44,6 +46,7 @@ class UserIn(Schema):
     display_name = fields.String()
     roles = fields.List(fields.String(), required=True)
     village_id = fields.Integer(strict=True, allow_none=True)
+    region_id = fields.Integer(strict=True, allow_none=True)
     household_id = fields.Integer(strict=True, allow_none=True)
     shop_id = fields.Integer(strict=True, allow_none=True)
 
@@ -60,6 +63,7 @@ def dump_user(u: User) -> dict:
         "display_name": u.display_name,
         "roles": u.roles,
         "village_id": u.village_id,
+        "region_id": u.region_id,
         "household_id": u.household_id,
         "shop_id": u.shop_id,
         "active": u.active,
@@ -96,10 +100,13 @@ class UserQuery(Schema):
 @blp.arguments(UserQuery(), location="query")
 @blp.response(200, UserList)
 def list_users(args):
-    require_role(current_actor(), "village_admin")
-    return paginated(
-        db.session, services.list_users(acting_village_id(current_actor(), args.get("village_id"))), dump_user
-    )
+    me = current_actor()
+    require_role(me, "village_admin")
+    village_id = acting_village_id(me, args.get("village_id"))
+    regions = None
+    if me.user.region_id is not None and args.get("village_id") is None:
+        regions = region_ids_below(db.session, me.user.region_id)
+    return paginated(db.session, services.list_users(village_id, regions), dump_user)
 
 
 @blp.route("/auth/me", methods=["GET"])

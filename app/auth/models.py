@@ -2,7 +2,7 @@ from datetime import datetime
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, object_session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.clock import utcnow
@@ -12,6 +12,8 @@ from app.scope import OFFICIAL_ROLES
 ROLES = ("admin", "village_admin", "recorder", "reviewer", "clerk", "resident")
 # Tests lower the cost; production keeps werkzeug's default (scrypt).
 PASSWORD_METHOD = "scrypt"
+# Roles that may act for a region (every village below it) instead of a village.
+REGION_ROLES = ("admin", "reviewer", "recorder")
 
 
 class User(UserMixin, db.Model):
@@ -24,6 +26,8 @@ class User(UserMixin, db.Model):
     roles_text: Mapped[str] = mapped_column("roles", String(200), default="")
     village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"), index=True)
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
+    # A region's official acts in every village below the region (and nowhere else).
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
     shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped on password change or deactivation: outstanding API tokens and browser
@@ -46,7 +50,17 @@ class User(UserMixin, db.Model):
 
     @property
     def is_admin(self) -> bool:
-        return "admin" in self.roles
+        """The deployment's administrator: an admin not bound to a region."""
+        return "admin" in self.roles and self.region_id is None
+
+    def region_village_ids(self) -> frozenset[int]:
+        """The villages below the user's region (none without one), read once per
+        transaction however many checks ask."""
+        if self.region_id is None:
+            return frozenset()
+        from app.regions.services import village_ids_below
+
+        return village_ids_below(object_session(self), self.region_id)
 
     @property
     def is_active(self) -> bool:  # Flask-Login
@@ -67,7 +81,11 @@ class User(UserMixin, db.Model):
         """Officials see their own village; admins see all. Residents see no village data."""
         if self.is_admin:
             return True
-        return village_id is not None and self.village_id == village_id and bool(set(self.roles) & set(OFFICIAL_ROLES))
+        if village_id is None:
+            return False
+        if self.region_id is not None:
+            return bool(set(self.roles) & set(REGION_ROLES)) and village_id in self.region_village_ids()
+        return self.village_id == village_id and bool(set(self.roles) & set(OFFICIAL_ROLES))
 
     def can_see_household(self, household) -> bool:
         if self.can_see_village(household.village_id):

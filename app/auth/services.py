@@ -6,16 +6,18 @@ from functools import cache, lru_cache
 
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.audit import services as audit
 from app.auth import models
-from app.auth.models import ROLES, User
+from app.auth.models import REGION_ROLES, ROLES, User
 from app.errors import BadReference, Forbidden, InvalidCredentials, NotFound, ValidationFailed
 from app.households.models import Household
-from app.scope import OFFICIAL_ROLES, Actor
+from app.regions.models import Region
+from app.regions.services import region_ids_below
+from app.scope import OFFICIAL_ROLES, Actor, in_villages
 from app.villages.models import Village
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{3,40}$")
@@ -100,7 +102,16 @@ def validate_user(session: Session, values: dict) -> dict:
     village = session.get(Village, village_id) if isinstance(village_id, int) else None
     if village_id is not None and village is None:
         raise BadReference(field="village_id")
-    if set(roles) & set(OFFICIAL_ROLES + ("resident",)) and village is None:
+    region_id = values.get("region_id")
+    region = session.get(Region, region_id) if isinstance(region_id, int) else None
+    if region_id is not None and region is None:
+        raise BadReference(field="region_id")
+    if region is not None:
+        if village is not None:
+            errors["region_id"] = [str(_l("所属区域和所属村只能填一项"))]
+        elif roles and not set(roles) <= set(REGION_ROLES):
+            errors["roles"] = [str(_l("区域账号的角色须从 %(r)s 中选择", r=", ".join(REGION_ROLES)))]
+    elif set(roles) & set(OFFICIAL_ROLES + ("resident",)) and village is None:
         errors["village_id"] = [str(_l("村级角色须指定所属村"))]
     household_id = values.get("household_id")
     if "resident" in roles:
@@ -126,6 +137,7 @@ def validate_user(session: Session, values: dict) -> dict:
         "display_name": str(values.get("display_name") or username).strip()[:50],
         "roles": list(roles),
         "village_id": village.id if village else None,
+        "region_id": region.id if region else None,
         "household_id": household_id if "resident" in roles else None,
         "shop_id": values.get("shop_id"),
     }
@@ -137,14 +149,18 @@ def create_user(session: Session, actor: Actor | None, values: dict) -> User:
         me = actor.user
         if me is None or not me.has_role("village_admin"):
             raise Forbidden()
-        outside = "admin" in (values.get("roles") or []) or values.get("village_id") != me.village_id
-        if not me.is_admin and outside:
-            raise Forbidden()
+        if me.region_id is not None:
+            _check_region_reach(session, me, values)
+        elif not me.is_admin:
+            outside = "admin" in (values.get("roles") or []) or values.get("village_id") != me.village_id
+            if outside or values.get("region_id") is not None:
+                raise Forbidden()
     values = validate_user(session, values)
     user = User(
         username=values["username"],
         display_name=values["display_name"],
         village_id=values["village_id"],
+        region_id=values["region_id"],
         household_id=values["household_id"],
         shop_id=values["shop_id"],
     )
@@ -163,6 +179,31 @@ def create_user(session: Session, actor: Actor | None, values: dict) -> User:
     return user
 
 
+def _check_region_reach(session: Session, me: User, values: dict) -> None:
+    """A region's admin creates users of the villages and regions below its region; any
+    other village or region it names is, to it, one that does not exist."""
+    village_id, region_id = values.get("village_id"), values.get("region_id")
+    if isinstance(village_id, int) and not me.can_see_village(village_id):
+        raise BadReference(field="village_id")
+    if isinstance(region_id, int) and region_id not in region_ids_below(session, me.region_id):
+        raise BadReference(field="region_id")
+    if village_id is None and region_id is None:
+        raise Forbidden()
+
+
+def manages(session: Session, me: User, user: User) -> bool:
+    """Whether ``me`` may manage ``user``: any for the deployment's administrator; the
+    users of its villages and regions for a region's admin; its village's for a village
+    admin."""
+    if me.is_admin:
+        return True
+    if me.region_id is not None:
+        if user.region_id is not None:
+            return user.region_id in region_ids_below(session, me.region_id)
+        return user.village_id is not None and me.can_see_village(user.village_id)
+    return user.region_id is None and user.village_id is not None and user.village_id == me.village_id
+
+
 def set_password(session: Session, actor: Actor, user: User, password: str) -> None:
     if len(password or "") < MIN_PASSWORD:
         raise ValidationFailed({"password": [str(_l("密码至少 %(n)s 位", n=MIN_PASSWORD))]})
@@ -174,7 +215,7 @@ def set_password(session: Session, actor: Actor, user: User, password: str) -> N
 def set_active(session: Session, actor: Actor, user_id: int, active: bool) -> User:
     me = actor.user
     user = session.get(User, user_id)
-    if user is None or not (me.is_admin or (me.has_role("village_admin") and user.village_id == me.village_id)):
+    if user is None or not (me.has_role("village_admin") and manages(session, me, user)):
         raise NotFound()
     if user.is_admin and not me.is_admin:
         raise Forbidden()
@@ -192,11 +233,12 @@ def set_active(session: Session, actor: Actor, user_id: int, active: bool) -> Us
     return user
 
 
-def list_users(village_id: int | None):
+def list_users(village_id: int | frozenset[int] | None, region_ids: frozenset[int] | None = None):
+    """Users of a village (or of a region official's villages, and of ``region_ids``)."""
     stmt = select(User).order_by(User.username)
-    if village_id is not None:
-        stmt = stmt.where(User.village_id == village_id)
-    return stmt
+    if region_ids is not None:
+        return stmt.where(or_(in_villages(User.village_id, village_id), User.region_id.in_(sorted(region_ids))))
+    return stmt.where(in_villages(User.village_id, village_id))
 
 
 def user_in_scope(session: Session, actor: Actor, user_id) -> User:
@@ -205,7 +247,7 @@ def user_in_scope(session: Session, actor: Actor, user_id) -> User:
     user = session.get(User, user_id) if isinstance(user_id, int) else None
     if me is None or not me.has_role("village_admin"):
         raise Forbidden()
-    if user is None or not (me.is_admin or user.village_id == me.village_id):
+    if user is None or not manages(session, me, user):
         raise NotFound()
     if user.is_admin and not me.is_admin:
         raise Forbidden()

@@ -43,8 +43,10 @@ def dashboard():
     village = working_village(actor)
     day = today()
     period = quarter_of(day)
-    if village is None:  # an admin: the township overview, then pick a village
-        overview = village_standings(db.session, period)
+    if village is None:  # an admin or a region's official: the overview, then pick a village
+        overview = village_standings(
+            db.session, period, region_id=None if actor.user.is_admin else actor.user.region_id
+        )
         return choose_village("home.dashboard", _("首页"), overview=overview, period=period)
     todays = db.session.scalars(points.entries_recorded_on(village.id, day, tz()).limit(50)).all()
     pending_count = points.count_pending(db.session, village.id)
@@ -132,6 +134,11 @@ def _stats_scope(actor) -> tuple[int | None, str | None, str]:
         if township:
             return None, township, township
         return None, None, _("全部村")
+    if user.region_id is not None:  # the village it works in (or its first), below its region
+        village = working_village(actor) or next(iter(village_choices()), None)
+        if village is None:
+            raise NotFound()
+        return village.id, None, village.name
     village = village_in_scope(db.session, actor, user.village_id)
     return village.id, None, village.name
 
@@ -203,4 +210,4 @@ def stats():
     )
 
 
-from app.home import registration  # noqa: E402, F401  (its routes are on bp)
+from app.home import region, registration  # noqa: E402, F401  (their routes are on bp)

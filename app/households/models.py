@@ -5,6 +5,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
 from app.extensions import db
+from app.schemes.models import Scheme
 from app.villages.models import Village
 
 
@@ -17,6 +18,8 @@ class Household(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
+    # The village's household scheme: every household is an account of it.
+    scheme_id: Mapped[int] = mapped_column(ForeignKey("schemes.id"), index=True)
     number: Mapped[str] = mapped_column(String(20))
     head_name: Mapped[str] = mapped_column(String(50), index=True)
     address: Mapped[str | None] = mapped_column(String(200))
@@ -29,13 +32,16 @@ class Household(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     village: Mapped[Village] = relationship(lazy="joined", innerjoin=True)
+    # Joined too: recording an entry reads the scheme's settings in the statement that
+    # locks the household.
+    scheme: Mapped[Scheme] = relationship(lazy="joined", innerjoin=True)
     members: Mapped[list["Member"]] = relationship(
         back_populates="household", order_by="Member.position", cascade="all, delete-orphan"
     )
 
     @property
     def redeemable(self) -> int:
-        return max(0, self.balance - self.village.redeem_floor)
+        return max(0, self.balance - self.scheme.redeem_floor)
 
     @property
     def active(self) -> bool:

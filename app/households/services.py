@@ -15,7 +15,15 @@ from sqlalchemy.orm import Session
 from app.audit import services as audit
 from app.errors import Forbidden, ValidationFailed
 from app.households.models import Household, Member
-from app.scope import OFFICIAL_ROLES, Actor, acting_village_id, household_in_scope, require_role, village_in_scope
+from app.scope import (
+    OFFICIAL_ROLES,
+    Actor,
+    acting_village_id,
+    household_in_scope,
+    in_villages,
+    require_role,
+    village_in_scope,
+)
 
 NUMBER_RE = re.compile(r"^[0-9A-Za-z\-]{1,20}$")
 PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
@@ -108,6 +116,7 @@ def create_household(
     household = Household(
         village=village,
         village_id=village.id,
+        scheme=village.household_scheme,
         number=values["number"],
         head_name=values["head_name"],
         address=values.get("address"),
@@ -184,8 +193,7 @@ def move_out(session: Session, actor: Actor, household_id: int, on: date) -> Hou
 
 def search(village_id: int | None, q: str = "", *, include_moved_out: bool = True):
     stmt = select(Household).order_by(Household.village_id, Household.number)
-    if village_id is not None:
-        stmt = stmt.where(Household.village_id == village_id)
+    stmt = stmt.where(in_villages(Household.village_id, village_id))
     q = (q or "").strip()
     if q:
         # What the user typed is text, not a pattern: % and _ match only themselves.

@@ -29,6 +29,7 @@ from app.points.schemas import (
     dump_entry,
     dump_rule,
 )
+from app.schemes import services as schemes
 from app.scope import acting_village_id, require_role
 from app.web import current_actor, tz
 
@@ -42,6 +43,7 @@ def evidence_folder() -> Path:
 
 class RuleQuery(Schema):
     village_id = fields.Integer()
+    scheme_id = fields.Integer()
     active = fields.Boolean()
 
 
@@ -55,17 +57,22 @@ class EntryQuery(Schema):
 @blp.arguments(RuleIn())
 @blp.response(201, RuleOut)
 def create_rule(data):
-    village_id = data.pop("village_id")
-    return dump_rule(rulebook.create_rule(db.session, current_actor(), village_id, data))
+    village_id, scheme_id = data.pop("village_id", None), data.pop("scheme_id", None)
+    return dump_rule(rulebook.create_rule(db.session, current_actor(), village_id, data, scheme_id=scheme_id))
 
 
 @blp.route("/rules", methods=["GET"])
 @blp.arguments(RuleQuery(), location="query")
 @blp.response(200, RuleList)
 def list_rules(args):
+    me = current_actor()
+    active_only = args.get("active") is True
+    if args.get("scheme_id") is not None:
+        scheme = schemes.scheme_in_scope(db.session, me, args["scheme_id"])
+        return paginated(db.session, rulebook.list_rules(None, active_only=active_only, scheme_id=scheme.id), dump_rule)
     # An admin naming no village gets every village's, as with the other lists.
-    village_id = acting_village_id(current_actor(), args.get("village_id"), residents=True)
-    stmt = rulebook.list_rules(village_id, active_only=args.get("active") is True)
+    village_id = acting_village_id(me, args.get("village_id"), residents=True)
+    stmt = rulebook.list_rules(village_id, active_only=active_only)
     return paginated(db.session, stmt, dump_rule)
 
 

@@ -144,6 +144,11 @@ class RuleForm(FlaskForm):
     requires_evidence = BooleanField(_l("必须上传佐证照片"))
     active = BooleanField(_l("启用"), default=True)
 
+    def with_categories(self, categories) -> "RuleForm":
+        """Offer the rule's scheme's categories, in its order."""
+        self.category.choices = [SelectChoice("", _l("请选择类别"))] + [SelectChoice(c) for c in categories]
+        return self
+
     def values(self) -> dict:
         return {
             "code": self.code.data or "",

@@ -16,8 +16,10 @@ from app.auth.models import User
 from app.clock import utcnow
 from app.extensions import db
 from app.households.models import Household
+from app.schemes.models import STANDARD_CATEGORIES, Scheme
 
-CATEGORIES = ("遵纪守法", "移风易俗", "勤劳致富", "清洁卫生", "家庭文明", "邻里和睦", "遵守公德", "志愿服务")
+# The standard eight: a scheme's categories unless it names its own (``Scheme.categories``).
+CATEGORIES = STANDARD_CATEGORIES
 CAP_PERIODS = ("day", "week", "month", "quarter", "year")
 
 KIND_OPENING, KIND_RULE, KIND_REVERSAL = "opening", "rule", "reversal"
@@ -26,11 +28,15 @@ PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 
 
 class Rule(db.Model):
+    """A line of a scheme's rule sheet. ``village_id`` is the scheme's village (None for
+    a region's scheme)."""
+
     __tablename__ = "rules"
-    __table_args__ = (UniqueConstraint("village_id", "code"),)
+    __table_args__ = (UniqueConstraint("scheme_id", "code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
+    scheme_id: Mapped[int] = mapped_column(ForeignKey("schemes.id"), index=True)
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"), index=True)
     code: Mapped[str] = mapped_column(String(30))
     name: Mapped[str] = mapped_column(String(100))
     category: Mapped[str] = mapped_column(String(20))
@@ -41,6 +47,8 @@ class Rule(db.Model):
     requires_evidence: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    scheme: Mapped[Scheme] = relationship()
 
 
 class Entry(db.Model):

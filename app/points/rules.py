@@ -1,14 +1,16 @@
-"""A village's points rules: validated, created, edited, listed, and the standard sheet."""
+"""A scheme's rule sheet: its rules, their checks and the standard sheet."""
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import services as audit
-from app.errors import BadReference, NotFound, ValidationFailed
+from app.errors import BadReference, Forbidden, NotFound, ValidationFailed
 from app.points.models import CAP_PERIODS, CATEGORIES, Rule
 from app.points.standard_sheet import STANDARD_RULES
-from app.scope import Actor, require_role, village_in_scope
+from app.schemes import services as schemes
+from app.schemes.models import Scheme
+from app.scope import Actor, in_villages, require_role, village_in_scope
 
 MAX_RULE_POINTS = 1000
 
@@ -25,8 +27,9 @@ def _check_cap(cap_period, cap_count, errors: dict) -> str | None:
     return cap_period
 
 
-def validate_rule_fields(values: dict, *, partial: bool = False) -> dict:
-    """Domain checks shared by the API and the pages; returns cleaned values."""
+def validate_rule_fields(values: dict, *, partial: bool = False, categories=CATEGORIES) -> dict:
+    """Domain checks shared by the API and the pages; returns cleaned values. The
+    category must be one of the scheme's ``categories``."""
     errors: dict[str, list[str]] = {}
     out = dict(values)
 
@@ -41,8 +44,8 @@ def validate_rule_fields(values: dict, *, partial: bool = False) -> dict:
             elif len(text) > longest:  # the column's width: PostgreSQL would refuse the row
                 errors[field] = [str(_l("最多 %(n)s 个字", n=longest))]
             out[field] = text
-    if need("category") and out.get("category") and out["category"] not in CATEGORIES:
-        errors["category"] = [str(_l("类别须为：%(c)s", c="、".join(CATEGORIES)))]
+    if need("category") and out.get("category") and out["category"] not in categories:
+        errors["category"] = [str(_l("类别须为：%(c)s", c="、".join(categories)))]
     if need("points"):
         pts = values.get("points")
         if not isinstance(pts, int) or isinstance(pts, bool) or pts == 0 or abs(pts) > MAX_RULE_POINTS:
@@ -54,14 +57,30 @@ def validate_rule_fields(values: dict, *, partial: bool = False) -> dict:
     return out
 
 
-def create_rule(session: Session, actor: Actor, village_id: int, values: dict, *, field="village_id") -> Rule:
+def _code_taken(scheme: Scheme) -> str:
+    if scheme.account_kind == "household":
+        return str(_l("该村已有此编码的规则"))
+    return str(_l("该方案已有此编码的规则"))
+
+
+def create_rule(
+    session: Session, actor: Actor, village_id, values: dict, *, field="village_id", scheme_id=None
+) -> Rule:
+    """A rule of a scheme: ``scheme_id``'s, or the household scheme of ``village_id``."""
     require_role(actor, "village_admin")
-    village = village_in_scope(session, actor, village_id, field=field)
-    values = validate_rule_fields(values)
-    if session.scalar(select(Rule.id).where(Rule.village_id == village.id, Rule.code == values["code"])):
-        raise ValidationFailed({"code": [str(_l("该村已有此编码的规则"))]})
+    if scheme_id is not None:
+        scheme = schemes.scheme_in_scope(session, actor, scheme_id, field="scheme_id")
+        if scheme.village_id is None and "admin" not in actor.user.roles:
+            raise Forbidden()  # a region's rule sheet is its admins'
+    else:
+        village = village_in_scope(session, actor, village_id, field=field)
+        scheme = schemes.household_scheme(session, village.id)
+    values = validate_rule_fields(values, categories=scheme.categories)
+    if session.scalar(select(Rule.id).where(Rule.scheme_id == scheme.id, Rule.code == values["code"])):
+        raise ValidationFailed({"code": [_code_taken(scheme)]})
     rule = Rule(
-        village_id=village.id,
+        scheme_id=scheme.id,
+        village_id=scheme.village_id,
         code=values["code"],
         name=values["name"],
         category=values["category"],
@@ -78,7 +97,7 @@ def create_rule(session: Session, actor: Actor, village_id: int, values: dict, *
         session,
         actor,
         "rule.create",
-        village_id=village.id,
+        village_id=scheme.village_id,
         target=rule,
         summary=f"{rule.code} {rule.name} {rule.points:+d}",
     )
@@ -91,15 +110,15 @@ def update_rule(session: Session, actor: Actor, rule_id: int, values: dict) -> R
     rule = get_rule(session, actor, rule_id)
     merged = {f: getattr(rule, f) for f in ("code", "name", "category", "points", "cap_period", "cap_count")}
     merged.update(values)
-    cleaned = validate_rule_fields(merged)
+    cleaned = validate_rule_fields(merged, categories=rule.scheme.categories)
     allowed = ("code", "name", "category", "points", "cap_period", "cap_count", "veto", "requires_evidence", "active")
     new = {k: cleaned[k] for k in allowed if k in values}
     if (
         "code" in new
         and new["code"] != rule.code
-        and session.scalar(select(Rule.id).where(Rule.village_id == rule.village_id, Rule.code == new["code"]))
+        and session.scalar(select(Rule.id).where(Rule.scheme_id == rule.scheme_id, Rule.code == new["code"]))
     ):
-        raise ValidationFailed({"code": [str(_l("该村已有此编码的规则"))]})
+        raise ValidationFailed({"code": [_code_taken(rule.scheme)]})
     for flag in ("veto", "requires_evidence", "active"):
         if flag in new:
             new[flag] = bool(new[flag])
@@ -122,9 +141,12 @@ def update_rule(session: Session, actor: Actor, rule_id: int, values: dict) -> R
 
 def get_rule(session: Session, actor: Actor, rule_id, *, field: str | None = None) -> Rule:
     rule = session.get(Rule, rule_id) if isinstance(rule_id, int) else None
-    visible = rule is not None and (
-        actor.user.can_see_village(rule.village_id) or actor.user.village_id == rule.village_id
-    )
+    if rule is None:
+        visible = False
+    elif rule.village_id is None:  # a region's scheme
+        visible = schemes.can_see_scheme(session, actor.user, rule.scheme)
+    else:
+        visible = actor.user.can_see_village(rule.village_id) or actor.user.village_id == rule.village_id
     if not visible:
         if field:
             raise BadReference(field=field)
@@ -132,26 +154,32 @@ def get_rule(session: Session, actor: Actor, rule_id, *, field: str | None = Non
     return rule
 
 
-def list_rules(village_id: int | None, *, active_only: bool = False):
-    """A village's rules; every village's (``None``) for an admin's list."""
-    stmt = select(Rule).order_by(Rule.village_id, Rule.category, Rule.points.desc(), Rule.code)
-    if village_id is not None:
-        stmt = stmt.where(Rule.village_id == village_id)
+def list_rules(village_id, *, active_only: bool = False, scheme_id: int | None = None):
+    """The rules of a scheme: ``scheme_id``'s, or the household scheme's of ``village_id``
+    (of a region official's villages, a set; of every village, None)."""
+    if scheme_id is None:
+        households = select(Scheme.id).where(Scheme.account_kind == "household")
+        owned = Rule.scheme_id.in_(households.where(in_villages(Scheme.village_id, village_id)))
+    else:
+        owned = Rule.scheme_id == scheme_id
+    stmt = select(Rule).where(owned).order_by(Rule.village_id, Rule.category, Rule.points.desc(), Rule.code)
     if active_only:
         stmt = stmt.where(Rule.active.is_(True))
     return stmt
 
 
 def load_standard_sheet(session: Session, actor: Actor, village_id: int) -> list[Rule]:
-    """Add the standard rules the village does not have yet (by code); idempotent."""
+    """Add the standard rules the village's household scheme does not have yet (by code),
+    in the categories the scheme has; idempotent."""
     require_role(actor, "village_admin")
     village = village_in_scope(session, actor, village_id)
-    have = set(session.scalars(select(Rule.code).where(Rule.village_id == village.id)))
+    scheme = schemes.household_scheme(session, village.id)
+    have = set(session.scalars(select(Rule.code).where(Rule.scheme_id == scheme.id)))
     added = []
     for values in STANDARD_RULES:
-        if values["code"] in have:
+        if values["code"] in have or values["category"] not in scheme.categories:
             continue
-        rule = Rule(village_id=village.id, **values)
+        rule = Rule(village_id=village.id, scheme_id=scheme.id, **values)
         session.add(rule)
         added.append(rule)
     session.flush()

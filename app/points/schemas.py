@@ -1,5 +1,5 @@
 from flask import current_app
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields, validates_schema
 
 from app.api.fields import StrictBoolean, StrictDate
 from app.clock import to_local_iso
@@ -7,7 +7,8 @@ from app.points.models import Entry, Rule
 
 
 class RuleIn(Schema):
-    village_id = fields.Integer(required=True, strict=True)
+    village_id = fields.Integer(strict=True, metadata={"description": "its household scheme; or give scheme_id"})
+    scheme_id = fields.Integer(strict=True, metadata={"description": "in place of village_id"})
     code = fields.String(required=True)
     name = fields.String(required=True)
     category = fields.String(required=True)
@@ -16,6 +17,14 @@ class RuleIn(Schema):
     cap_count = fields.Integer(strict=True, allow_none=True, load_default=None)
     veto = StrictBoolean(load_default=False)
     requires_evidence = StrictBoolean(load_default=False)
+
+    @validates_schema(skip_on_field_errors=False)
+    def _one_scheme(self, data, **kwargs):
+        """The rule's scheme: ``scheme_id``, or ``village_id``'s household scheme."""
+        if data.get("village_id") is None and data.get("scheme_id") is None:
+            raise ValidationError("必填（或填 scheme_id）", "village_id")
+        if data.get("village_id") is not None and data.get("scheme_id") is not None:
+            raise ValidationError("village_id 和 scheme_id 只能填一项", "scheme_id")
 
 
 class RulePatch(Schema):
@@ -32,6 +41,7 @@ class RulePatch(Schema):
 
 class RuleOut(RuleIn):
     id = fields.Integer()
+    village_id = fields.Integer(allow_none=True)
     active = fields.Boolean()
 
 
@@ -113,6 +123,7 @@ def dump_rule(r: Rule) -> dict:
     return {
         "id": r.id,
         "village_id": r.village_id,
+        "scheme_id": r.scheme_id,
         "code": r.code,
         "name": r.name,
         "category": r.category,

@@ -38,7 +38,7 @@ from app.points.models import (
     Period,
     Rule,
 )
-from app.scope import Actor, require_role
+from app.scope import Actor, in_villages, require_role
 from app.villages.models import Village
 
 MAX_QUANTITY = 100
@@ -85,9 +85,11 @@ def _cap_used(session: Session, household_ids: list[int], rule: Rule, occurred_o
     return {hid: int(used or 0) for hid, used in rows}
 
 
-def _usable_rule(session: Session, actor: Actor, rule_id, village_id: int, evidence_id) -> tuple[Rule, str | None]:
+def _usable_rule(
+    session: Session, actor: Actor, rule_id, village_id: int, scheme_id: int, evidence_id
+) -> tuple[Rule, str | None]:
     rule = rulebook.get_rule(session, actor, rule_id, field="rule_id")
-    if rule.village_id != village_id:
+    if rule.scheme_id != scheme_id:  # a rule of the account's scheme
         raise BadReference(field="rule_id")
     if not rule.active:
         raise RuleInactive()
@@ -114,7 +116,7 @@ def _rule_entry(
     member_name: str,
     evidence: str | None,
 ) -> Entry:
-    status = PENDING if household.village.approval_required else APPROVED
+    status = PENDING if household.scheme.approval_required else APPROVED
     return writer.append(
         household,
         kind=KIND_RULE,
@@ -189,7 +191,9 @@ def record_entry(
     if found is None or not actor.user.can_see_household(found[0]):
         raise BadReference(field="household_id")
     household, closed = found[0], found[2]
-    rule, evidence = _usable_rule(session, actor, rule_id, household.village_id, evidence_id)  # identity map
+    rule, evidence = _usable_rule(
+        session, actor, rule_id, household.village_id, household.scheme_id, evidence_id
+    )  # the rule: from the identity map
     if closed is not None:
         raise PeriodClosed(period=closed)
     if household.moved_out_on is not None:
@@ -240,7 +244,7 @@ def record_batch(
     rule = rulebook.get_rule(session, actor, rule_id, field="rule_id")
     if not actor.user.can_see_village(rule.village_id):
         raise BadReference(field="rule_id")
-    rule, evidence = _usable_rule(session, actor, rule_id, rule.village_id, evidence_id)
+    rule, evidence = _usable_rule(session, actor, rule_id, rule.village_id, rule.scheme_id, evidence_id)
     check_period_open(session, rule.village_id, occurred_on)
 
     households = lock_households(session, household_ids)
@@ -253,7 +257,7 @@ def record_batch(
             skipped.append({"household_id": hid, "reason": "duplicate"})
             continue
         seen.add(hid)
-        if household is None or household.village_id != rule.village_id:
+        if household is None or household.scheme_id != rule.scheme_id:
             skipped.append({"household_id": hid, "reason": "not_found"})
         elif household.moved_out_on is not None:
             skipped.append({"household_id": hid, "reason": "moved_out"})
@@ -298,7 +302,7 @@ def get_entry(session: Session, actor: Actor, entry_id) -> Entry:
 
 def open_account(session: Session, household: Household, actor: Actor, *, today: date, now: datetime) -> Entry | None:
     """A new household's opening entry of the scheme's ``base_points``."""
-    base = household.village.base_points
+    base = household.scheme.base_points
     household.entry_count = household.entry_count or 0
     household.balance = household.balance or 0
     if not base:
@@ -336,10 +340,7 @@ def household_entries(household_id: int, period: str | None = None):
 
 
 def pending_entries(village_id: int | None):
-    stmt = select(Entry).where(Entry.status == PENDING).order_by(Entry.id)
-    if village_id is not None:
-        stmt = stmt.where(Entry.village_id == village_id)
-    return stmt
+    return select(Entry).where(Entry.status == PENDING, in_villages(Entry.village_id, village_id)).order_by(Entry.id)
 
 
 def village_of(session: Session, village_id: int) -> Village | None:
@@ -386,10 +387,18 @@ def approval_queue(village_id: int | None):
     return pending_entries(village_id).options(joinedload(Entry.household), joinedload(Entry.recorded_by))
 
 
+def pending_by_village(session: Session, village_ids) -> dict[int, int]:
+    """``{village_id: pending entries}`` for the given villages (a region's overview)."""
+    rows = session.execute(
+        select(Entry.village_id, func.count(Entry.id))
+        .where(Entry.status == PENDING, Entry.village_id.in_(sorted(village_ids)))
+        .group_by(Entry.village_id)
+    )
+    return {vid: int(n) for vid, n in rows}
+
+
 def count_pending(session: Session, village_id: int | None) -> int:
-    stmt = select(func.count(Entry.id)).where(Entry.status == PENDING)
-    if village_id is not None:
-        stmt = stmt.where(Entry.village_id == village_id)
+    stmt = select(func.count(Entry.id)).where(Entry.status == PENDING, in_villages(Entry.village_id, village_id))
     return int(session.scalar(stmt) or 0)
 
 

@@ -25,6 +25,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
+from app import web
 from app.clock import to_local_iso, utcnow
 from app.errors import (
     EvidenceRequired,
@@ -46,10 +47,8 @@ from app.points.forms import (
     cap_text,
     rule_choices,
 )
-from app.points.models import CATEGORIES
 from app.points.photos import photo_response
 from app.scope import OFFICIAL_ROLES, household_in_scope, require_role, village_in_scope
-from app.villages.services import list_villages
 from app.web import current_actor, mutate, today, tz, village_args, working_village, working_village_id
 
 bp = Blueprint("points", __name__, template_folder="templates")
@@ -88,7 +87,7 @@ def _evidence_folder() -> Path:
 
 
 def choose_village(endpoint: str, title: str, **extra):
-    villages = db.session.scalars(list_villages()).all()
+    villages = web.village_choices()
     return render_template("points/choose_village.html", villages=villages, endpoint=endpoint, title=title, **extra)
 
 
@@ -300,7 +299,8 @@ def rules():
     if village is None:
         return choose_village("points.rules", _("积分规则"))
     all_rules = db.session.scalars(rulebook.list_rules(village.id)).all()
-    categories = list(CATEGORIES) + sorted({r.category for r in all_rules} - set(CATEGORIES))
+    sheet = village.household_scheme.categories
+    categories = list(sheet) + sorted({r.category for r in all_rules} - set(sheet))
     groups = [(c, [r for r in all_rules if r.category == c]) for c in categories]
     return render_template(
         "points/rules.html",
@@ -321,7 +321,7 @@ def rule_new():
     village = working_village(actor)
     if village is None:
         return choose_village("points.rule_new", _("新增规则"))
-    form = RuleForm()
+    form = RuleForm().with_categories(village.household_scheme.categories)
     status = 200
     if form.validate_on_submit():
         done = mutate(lambda: rulebook.create_rule(db.session, actor, village.id, form.values()), form)
@@ -342,7 +342,7 @@ def rule_edit(rule_id: int):
     actor = current_actor()
     require_role(actor, "village_admin")
     rule = rulebook.get_rule(db.session, actor, rule_id)
-    form = RuleForm(obj=rule)
+    form = RuleForm(obj=rule).with_categories(rule.scheme.categories)
     status = 200
     if form.validate_on_submit():
         done = mutate(lambda: rulebook.update_rule(db.session, actor, rule.id, form.values()), form)

@@ -11,6 +11,7 @@ from app.errors import YearNotEnded
 from app.households.models import Household
 from app.points.ledger import LedgerWriter, lock_households
 from app.points.models import APPROVED, Entry
+from app.schemes.services import yearly_reset_villages
 from app.scope import Actor
 from app.villages.models import Village
 
@@ -46,7 +47,7 @@ def roll_year(session: Session, year: int, *, now: datetime, today: date, actor:
         raise YearNotEnded(year=year, today=today.isoformat())
     actor = actor or Actor(None)
     total = 0
-    villages = session.scalars(select(Village).where(Village.annual_reset.is_(True))).all()
+    villages = session.scalars(select(Village).where(Village.id.in_(yearly_reset_villages()))).all()
     for village in villages:
         count = 0
         done = set(

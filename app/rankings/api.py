@@ -5,8 +5,10 @@ from app.api import api_blueprint_login, paginated, prebuilt, validate_period_ar
 from app.api.fields import StrictBoolean
 from app.api.idempotency import mutation
 from app.clock import local_today, to_local_iso, utcnow
+from app.errors import NotFound
 from app.extensions import db
 from app.rankings import periods, services
+from app.regions.models import Region
 from app.scope import acting_village_id, existing_village
 from app.web import current_actor, tz
 
@@ -18,6 +20,7 @@ class LeaderboardQuery(Schema):
     period = fields.String(required=True)
     village_id = fields.Integer()
     township = fields.String()
+    region_id = fields.Integer()
     limit = fields.Integer(validate=validate.Range(min=1, max=100_000))
 
 
@@ -37,6 +40,15 @@ class LeaderboardOut(Schema):
     items = fields.List(fields.Nested(StandingOut))
 
 
+def _region_arg(args) -> int | None:
+    """``region_id=`` of a standings query: a region that exists (standings are public,
+    as for ``village_id=``), else 404."""
+    region_id = args.get("region_id")
+    if region_id is not None and db.session.get(Region, region_id) is None:
+        raise NotFound()
+    return region_id
+
+
 @blp.route("/leaderboards", methods=["GET"])
 @blp.arguments(LeaderboardQuery(), location="query")
 @blp.response(200, LeaderboardOut)
@@ -50,6 +62,7 @@ def leaderboard(args):
         period,
         village_id=args.get("village_id"),
         township=args.get("township"),
+        region_id=_region_arg(args),
         limit=args.get("limit"),
     )
     return prebuilt({"period": period, "items": [r.to_dict() for r in rows]})
@@ -58,6 +71,7 @@ def leaderboard(args):
 class VillageBoardQuery(Schema):
     period = fields.String(required=True)
     township = fields.String()
+    region_id = fields.Integer()
 
 
 class VillageStandingOut(Schema):
@@ -83,7 +97,7 @@ class VillageBoardOut(Schema):
 def village_leaderboard(args):
     """Villages ranked by points per household, with participation."""
     period = validate_period_arg(args["period"])
-    rows = services.village_standings(db.session, period, township=args.get("township"))
+    rows = services.village_standings(db.session, period, township=args.get("township"), region_id=_region_arg(args))
     return prebuilt({"period": period, "items": [r.to_dict() for r in rows]})
 
 

@@ -29,7 +29,7 @@ from app.points.ledger import LedgerWriter, lock_households
 from app.points.models import KIND_RULE, Entry, Period
 from app.rankings.models import AWARD_TITLES, DISMISSED, OPEN, UPHELD, Award, Objection, Publication
 from app.rankings.services import household_standings
-from app.scope import Actor, require_role, village_in_scope
+from app.scope import Actor, in_villages, require_role, village_in_scope
 from app.villages.models import Village
 
 NOTICE, FINAL = "notice", "final"
@@ -328,9 +328,7 @@ def list_objections(
     filed_by_id: int | None = None,
     household_id: int | None = None,
 ):
-    stmt = select(Objection).order_by(Objection.id.desc())
-    if village_id is not None:
-        stmt = stmt.where(Objection.village_id == village_id)
+    stmt = select(Objection).where(in_villages(Objection.village_id, village_id)).order_by(Objection.id.desc())
     if status:
         stmt = stmt.where(Objection.status == status)
     if filed_by_id is not None or household_id is not None:

@@ -6,12 +6,14 @@ the limit, so a tie at the cut stays whole. Moved-out households take no part.
 """
 
 from dataclasses import dataclass
+from itertools import combinations
 
 from sqlalchemy import Integer, and_, bindparam, exists, func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from app.households.models import Household
 from app.points.models import APPROVED, KIND_RULE, PENDING, Entry, Period, PeriodTotal
+from app.regions.services import villages_below
 from app.villages.models import Village
 
 # One alias for every query: ``aliased()`` adapts every column when built.
@@ -43,12 +45,14 @@ class Standing:
         }
 
 
-def _scope(stmt, village_id: int | None, township: str | None):
+def _scope(stmt, village_id: int | None, township: str | None, region_id: int | None = None):
     stmt = stmt.where(Household.moved_out_on.is_(None))
     if village_id is not None:
         stmt = stmt.where(Household.village_id == village_id)
     if township:
         stmt = stmt.where(Village.township == township)
+    if region_id is not None:
+        stmt = stmt.where(Household.village_id.in_(villages_below(region_id)))
     return stmt
 
 
@@ -84,19 +88,15 @@ def household_standings(
     *,
     village_id: int | None = None,
     township: str | None = None,
+    region_id: int | None = None,
     limit: int | None = None,
 ) -> list[Standing]:
     if limit is not None:
         # Fast path: the top of the period_totals index. Every household outside it has
         # fewer points, so the ranks are exact once ``limit`` positive rows are found.
-        params: dict = {"period": period}
-        scope = "all"
-        if village_id is not None:
-            scope, params["village_id"] = "village", village_id
-        if township:
-            scope = "village_in_township" if village_id is not None else "township"
-            params["township"] = township
-        top = _top(session, scope, params, limit)
+        given = {"village_id": village_id, "township": township or None, "region_id": region_id}
+        params = {"period": period} | {k: v for k, v in given.items() if v is not None}
+        top = _top(session, tuple(k for k in _FILTERS if k in params), params, limit)
         if top is not None:
             return _ranked(top, limit)
     # Full path: every household in scope, with 0 where it has no total yet.
@@ -111,6 +111,7 @@ def household_standings(
         ),
         village_id,
         township,
+        region_id,
     ).order_by(points.desc(), *_ORDER)
     return _ranked(session.execute(stmt).all(), limit)
 
@@ -138,19 +139,18 @@ def _top_statement(*scope):
 # both engines still walk the top of the period_totals index.
 _TOWNSHIP_VILLAGES = select(Village.id).where(Village.township == bindparam("township")).scalar_subquery()
 
-# Built once: building this statement costs more than running it.
-_TOP = {
-    "all": _top_statement(),
-    "village": _top_statement(PeriodTotal.village_id == bindparam("village_id")),
-    "township": _top_statement(PeriodTotal.village_id.in_(_TOWNSHIP_VILLAGES)),
-    "village_in_township": _top_statement(
-        PeriodTotal.village_id == bindparam("village_id"),
-        PeriodTotal.village_id.in_(_TOWNSHIP_VILLAGES),
-    ),
+# A region's villages the same way (at most three levels: three joins of small tables).
+_FILTERS = {
+    "village_id": PeriodTotal.village_id == bindparam("village_id"),
+    "township": PeriodTotal.village_id.in_(_TOWNSHIP_VILLAGES),
+    "region_id": PeriodTotal.village_id.in_(villages_below(bindparam("region_id"))),
 }
+# Built once for each combination of the filters: building this statement took longer
+# (0.3 ms) than running it.
+_TOP = {key: _top_statement(*(_FILTERS[k] for k in key)) for n in range(4) for key in combinations(_FILTERS, n)}
 
 
-def _top(session: Session, scope: str, params: dict, limit: int) -> list | None:
+def _top(session: Session, scope: tuple, params: dict, limit: int) -> list | None:
     """The rows of the ``limit`` best active households with positive points, ties at
     the cut whole, in ranking order; None if fewer than ``limit`` have positive points.
 
@@ -321,7 +321,9 @@ class VillageStanding:
         }
 
 
-def village_standings(session: Session, period: str, *, township: str | None = None) -> list[VillageStanding]:
+def village_standings(
+    session: Session, period: str, *, township: str | None = None, region_id: int | None = None
+) -> list[VillageStanding]:
     """Villages ranked by points per active household (洞口县's 积分换项目);
     participation is the share of households with a positive entry in the period.
 
@@ -345,6 +347,8 @@ def village_standings(session: Session, period: str, *, township: str | None = N
     )
     if township:
         stmt = stmt.where(Village.township == township)
+    if region_id is not None:
+        stmt = stmt.where(Village.id.in_(villages_below(region_id)))
     rows = [
         VillageStanding(0, vid, code, name, town, n, int(pts), int(part))
         for vid, code, name, town, n, pts, part in session.execute(stmt)
@@ -369,6 +373,7 @@ def iter_household_standings(
     *,
     village_id: int | None = None,
     township: str | None = None,
+    region_id: int | None = None,
     batch: int = 1000,
 ):
     """The full standings of ``household_standings`` as a stream, ``batch`` rows per fetch,
@@ -384,6 +389,7 @@ def iter_household_standings(
         ),
         village_id,
         township,
+        region_id,
     ).order_by(points.desc(), Village.code, Household.number)
     previous_points, rank = None, 0
     result = session.execute(stmt.execution_options(yield_per=batch))

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.points.proof import Problem
 from app.redemption.models import CANCELLED, COMPLETED, Item, Redemption, RedemptionLine, Shop, StockMovement
 from app.redemption.services import redemptions
+from app.scope import in_villages
 from app.spreadsheet import xlsx_bytes
 from app.villages.models import Village
 
@@ -44,8 +45,7 @@ def monthly_report(session: Session, village_id: int | None) -> list[MonthRow]:
         .where(Redemption.status == COMPLETED)
         .group_by(Redemption.shop_id, Shop.name, Redemption.business_day)
     )
-    if village_id is not None:
-        stmt = stmt.where(Redemption.village_id == village_id)
+    stmt = stmt.where(in_villages(Redemption.village_id, village_id))
     rows: dict[tuple[int, str], MonthRow] = {}
     for shop_id, name, day, count, pts, yuan in session.execute(stmt):
         month = f"{day:%Y-%m}"
@@ -81,8 +81,7 @@ def top_items(session: Session, village_id: int | None, limit: int = 10):
         .order_by(func.sum(RedemptionLine.points).desc())
         .limit(limit)
     )
-    if village_id is not None:
-        stmt = stmt.where(Redemption.village_id == village_id)
+    stmt = stmt.where(in_villages(Redemption.village_id, village_id))
     return session.execute(stmt).all()
 
 

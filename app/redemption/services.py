@@ -41,7 +41,7 @@ from app.redemption.models import (
     RedemptionLine,
     Shop,
 )
-from app.scope import Actor, household_in_scope, require_role
+from app.scope import Actor, household_in_scope, in_villages, require_role
 
 MAX_LINES = 50
 MAX_LINE_QUANTITY = 100
@@ -175,7 +175,7 @@ def redeem(
     total = sum(items[i].price_points * q for i, q in wanted)
     if household.moved_out_on is not None:
         raise HouseholdMovedOut()
-    floor = household.village.redeem_floor
+    floor = household.scheme.redeem_floor
     if household.balance - total < floor:
         redeemable = max(0, household.balance - floor)
         raise InsufficientPoints(redeemable=redeemable, needed=total, short=total - redeemable)
@@ -196,7 +196,7 @@ def redeem(
         village_id=shop.village_id,
         household_id=household.id,
         total_points=total,
-        yuan_value=round(total * float(household.village.yuan_per_point), 2),
+        yuan_value=round(total * float(household.scheme.yuan_per_point), 2),
         balance_after=household.balance,
         status=COMPLETED,
         entry=entry,
@@ -306,8 +306,7 @@ def redemptions(
         stmt = stmt.where(Redemption.shop_id == shop_id)
     if household_id is not None:
         stmt = stmt.where(Redemption.household_id == household_id)
-    if village_id is not None:
-        stmt = stmt.where(Redemption.village_id == village_id)
+    stmt = stmt.where(in_villages(Redemption.village_id, village_id))
     if day is not None:
         stmt = stmt.where(Redemption.business_day == day)
     return stmt

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from app.audit import services as audit
 from app.errors import BadReference, NotFound, OutOfStock, ValidationFailed
 from app.redemption.models import ADJUSTMENT, LOSS, RECEIPT, Item, Redemption, Shop, StockMovement
-from app.scope import Actor, require_role, village_in_scope
+from app.scope import Actor, in_villages, require_role, village_in_scope
 
 MAX_PRICE = 100_000
 
@@ -47,10 +47,7 @@ def shop_in_scope(
 
 
 def list_shops(village_id: int | None):
-    stmt = select(Shop).order_by(Shop.village_id, Shop.id)
-    if village_id is not None:
-        stmt = stmt.where(Shop.village_id == village_id)
-    return stmt
+    return select(Shop).where(in_villages(Shop.village_id, village_id)).order_by(Shop.village_id, Shop.id)
 
 
 def _check_item_values(values: dict, *, partial: bool) -> dict:

@@ -6,7 +6,7 @@ from wtforms import BooleanField, DecimalField, IntegerField, StringField
 from wtforms.validators import InputRequired
 
 from app.errors import ValidationFailed
-from app.villages.services import validate_scheme
+from app.schemes.services import validate_settings as validate_scheme
 
 _required = InputRequired(message=_l("必填"))
 

@@ -7,78 +7,60 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.audit import services as audit
-from app.errors import ValidationFailed
-from app.scope import Actor, require_role, village_in_scope
+from app.errors import Forbidden, ValidationFailed
+from app.regions import services as regions
+from app.schemes.models import Scheme
+from app.scope import Actor, require_role
 from app.villages.models import Village
 
 CODE_RE = re.compile(r"^[A-Za-z0-9_\-]{1,30}$")
 
 
 def create_village(session: Session, actor: Actor, values: dict) -> Village:
+    """A village under the township region ``region_id``, or under the top-level
+    township region named ``township`` (created when first named)."""
     require_role(actor, "admin")
     errors = {}
     name = str(values.get("name") or "").strip()
     code = str(values.get("code") or "").strip()
     township = str(values.get("township") or "").strip()
+    region_id = values.get("region_id")
+    region = None
+    if region_id is not None:
+        region = regions.region_in_scope(session, actor, region_id, field="region_id")
+        if region.level != "township":
+            errors["region_id"] = [str(_l("村须挂在乡镇（街道）之下"))]
+        township = region.name
+    elif not actor.user.is_admin:
+        raise Forbidden()  # a region's admin adds villages below its region, by region_id
     if not name or len(name) > 100:
         errors["name"] = [str(_l("请填写村名（100 字以内）"))]
     if not CODE_RE.match(code):
         errors["code"] = [str(_l("编码须为 1–30 位字母、数字、_ 或 -"))]
     elif session.scalar(select(Village.id).where(func.lower(Village.code) == code.lower())):  # tj is TJ
         errors["code"] = [str(_l("编码已被使用"))]
-    if not township or len(township) > 100:
+    if region is None and (not township or len(township) > 100):
         errors["township"] = [str(_l("请填写所属乡镇"))]
     if errors:
         raise ValidationFailed(errors)
-    village = Village(name=name, code=code, township=township)
+    if region is None:
+        region = regions.township_named(session, township)
+    village = Village(name=name, code=code, township=township, region_id=region.id)
     session.add(village)
     session.flush()
+    session.add(Scheme.for_village(village))
+    session.flush()
+    regions.forget_village_ids(session)
     audit.record(
         session, actor, "village.create", village_id=village.id, target=village, summary=f"{code} {name} ({township})"
     )
     return village
 
 
-def validate_scheme(values: dict) -> dict:
-    errors = {}
-    for field in ("base_points", "redeem_floor", "notice_days"):
-        v = values.get(field)
-        upper = 90 if field == "notice_days" else 100_000
-        if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= upper:
-            errors[field] = [str(_l("须为 0 到 %(n)s 的整数", n=upper))]
-    ypp = values.get("yuan_per_point")
-    # Kept to the fen (``Numeric(8, 2)``): 0.004 would be stored as 0.
-    if isinstance(ypp, bool) or not isinstance(ypp, (int, float)) or not 0 < round(ypp, 2) <= 1000:
-        errors["yuan_per_point"] = [str(_l("每分折合金额须大于 0、不超过 1000 元"))]
-    for field in ("approval_required", "annual_reset"):
-        if not isinstance(values.get(field), bool):
-            errors[field] = [str(_l("须为是或否"))]
-    if errors:
-        raise ValidationFailed(errors)
-    return {f: values[f] for f in Village.SCHEME_FIELDS} | {"yuan_per_point": round(float(ypp), 2)}
-
-
-def set_scheme(session: Session, actor: Actor, village_id, values: dict) -> Village:
-    """Change the scheme. Balances already on the ledger are not touched."""
-    require_role(actor, "village_admin")
-    village = village_in_scope(session, actor, village_id)
-    changes = audit.diff(village, validate_scheme(values))
-    if changes:
-        audit.record(
-            session,
-            actor,
-            "village.scheme",
-            village_id=village.id,
-            target=village,
-            summary=f"{village.name} scheme",
-            changes=changes,
-        )
-    session.flush()
-    return village
-
-
-def list_villages(township: str | None = None):
+def list_villages(township: str | None = None, region_id: int | None = None):
     stmt = select(Village).order_by(Village.township, Village.code)
     if township:
         stmt = stmt.where(Village.township == township)
+    if region_id is not None:
+        stmt = stmt.where(Village.id.in_(regions.villages_below(region_id)))
     return stmt

@@ -6,6 +6,7 @@ from flask_login import login_required
 
 from app.extensions import db
 from app.households import services as households
+from app.schemes import services as schemes
 from app.scope import require_role
 from app.villages import services
 from app.villages.forms import SchemeForm, VillageForm
@@ -25,7 +26,7 @@ def scheme():
     form = SchemeForm(data=village.scheme())
     status = 200
     if form.validate_on_submit():
-        done = mutate(lambda: services.set_scheme(db.session, actor, village.id, form.values()), form)
+        done = mutate(lambda: schemes.set_village_scheme(db.session, actor, village.id, form.values()), form)
         if done.ok:
             flash(_("%(name)s的积分方案已保存", name=village.name))
             return redirect(url_for(".scheme", **village_args(village.id)))

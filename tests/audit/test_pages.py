@@ -3,7 +3,7 @@
 import pytest
 
 from app.households.services import update_household
-from app.villages.services import set_scheme
+from app.schemes.services import set_village_scheme as set_scheme
 
 
 def text(response) -> str:

@@ -26,7 +26,7 @@ def test_admin_creates_a_village(world, session, api):
     r = api.as_("admin").post("/villages", json={"name": "和平村", "code": "HP", "township": "上木拉乡"})
     assert r.status_code == 201, r.get_json()
     body = r.get_json()
-    assert set(body) == {"id", "name", "code", "township"}
+    assert set(body) == {"id", "name", "code", "township", "region_id"}  # region_id: added in 2026-12
     assert body["name"] == "和平村" and body["code"] == "HP" and body["township"] == "上木拉乡"
     village = session.get(Village, body["id"])
     assert village.base_points == 100 and village.redeem_floor == 100 and village.approval_required is False
@@ -68,7 +68,7 @@ def test_list_villages(world, api):
     body = r.get_json()
     assert body["total"] == 2
     assert [v["code"] for v in body["items"]] == ["TJ", "XF"]
-    assert set(body["items"][0]) == {"id", "name", "code", "township"}
+    assert set(body["items"][0]) == {"id", "name", "code", "township", "region_id"}
     r = api.as_("admin").get("/villages?township=别的乡")
     assert r.get_json() == {"items": [], "total": 0}
 
