@@ -1,5 +1,7 @@
 """A village's points rules: validated, created, edited, listed, and the standard sheet."""
 
+import re
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,6 +13,7 @@ from app.points.standard_sheet import STANDARD_RULES
 from app.scope import Actor, require_role, village_in_scope
 
 MAX_RULE_POINTS = 1000
+CODE_PATTERN = re.compile(r"[A-Za-z0-9-]+")
 
 
 def validate_rule_fields(values: dict, *, partial: bool = False) -> dict:
@@ -28,6 +31,8 @@ def validate_rule_fields(values: dict, *, partial: bool = False) -> dict:
                 errors[field] = [str(_l("必填"))]
             elif len(text) > longest:  # the column's width: PostgreSQL would refuse the row
                 errors[field] = [str(_l("最多 %(n)s 个字", n=longest))]
+            elif field == "code" and not CODE_PATTERN.fullmatch(text):  # what the form's hint promises
+                errors[field] = [str(_l("编码只能用字母、数字或连字符"))]
             out[field] = text
     if need("category") and out.get("category") and out["category"] not in CATEGORIES:
         errors["category"] = [str(_l("类别须为：%(c)s", c="、".join(CATEGORIES)))]
@@ -50,9 +55,25 @@ def validate_rule_fields(values: dict, *, partial: bool = False) -> dict:
     return out
 
 
-def create_rule(session: Session, actor: Actor, village_id: int, values: dict, *, field="village_id") -> Rule:
+def next_rule_code(session: Session, village_id: int, category: str | None) -> str:
+    """A free code for a new rule: the standard sheet's prefix of its category (``R``
+    otherwise) and the lowest number not taken in the village, e.g. ``VOL-01``."""
+    prefix = next((v["code"].split("-")[0] for v in STANDARD_RULES if v["category"] == category), "R")
+    taken = set(session.scalars(select(Rule.code).where(Rule.village_id == village_id)))
+    n = 1
+    while f"{prefix}-{n:02d}" in taken:
+        n += 1
+    return f"{prefix}-{n:02d}"
+
+
+def create_rule(
+    session: Session, actor: Actor, village_id: int, values: dict, *, field="village_id", generate_code=False
+) -> Rule:
+    """A new rule; with ``generate_code`` (the page), a code left empty is made up."""
     require_role(actor, "village_admin")
     village = village_in_scope(session, actor, village_id, field=field)
+    if generate_code and not (values.get("code") or "").strip():
+        values = {**values, "code": next_rule_code(session, village.id, values.get("category"))}
     values = validate_rule_fields(values)
     if session.scalar(select(Rule.id).where(Rule.village_id == village.id, Rule.code == values["code"])):
         raise ValidationFailed({"code": [str(_l("该村已有此编码的规则"))]})
