@@ -15,6 +15,7 @@ from app.points import services as points
 from app.points import views as points_views
 from app.points.views import choose_village
 from app.rankings import charts, statistics
+from app.rankings import periods as cycle
 from app.rankings import views as rankings_views
 from app.rankings.services import household_standing, household_standings, village_standings
 from app.rankings.views import quarter_numeral
@@ -114,6 +115,9 @@ def household(household_id):
         show_all=show_all,
         can_reverse=official and actor.user.has_role(*points.REVIEWERS),
         reversible_kinds=decisions.REVERSIBLE_KINDS,
+        objections_closed=cycle.objections_closed_at(db.session, household.village_id),
+        objection_closed_at=cycle.entry_objection_closed_at,
+        local_date=rankings_views.local_date,
         printed_on=day,
     )
 

@@ -11,7 +11,7 @@ from sqlalchemy import Integer, and_, bindparam, exists, func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from app.households.models import Household
-from app.points.models import APPROVED, KIND_RULE, PENDING, Entry, Period, PeriodTotal
+from app.points.models import APPROVED, KIND_RULE, PENDING, Entry, PeriodTotal
 from app.villages.models import Village
 
 # One alias for every query: ``aliased()`` adapts every column when built.
@@ -451,8 +451,3 @@ def _entries_by_period(session: Session, village_id: int, statuses: tuple) -> di
         counts[quarter] = counts.get(quarter, 0) + n
         counts[quarter[:4]] = counts.get(quarter[:4], 0) + n
     return counts
-
-
-def final_periods(session: Session, village_id: int) -> set[str]:
-    """The village's final quarters and years: their entries take no more objections."""
-    return set(session.scalars(select(Period.period).where(Period.village_id == village_id, Period.status == "final")))
