@@ -139,6 +139,9 @@ def register_blueprints(app: Flask) -> None:
     from app.villages import views as villages_views
 
     api.init_app(app)
+    from app.api import limits
+
+    limits.install(api)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearerAuth": []}]
     for module in (auth_api, villages_api, households_api, points_api, redemption_api, rankings_api):

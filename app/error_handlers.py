@@ -1,10 +1,13 @@
 """One place that turns failures into the API's error JSON or a page in Chinese."""
 
-from flask import Flask, current_app, render_template, request
+from contextlib import suppress
+
+from flask import Flask, current_app, render_template, request, session
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from app.api import (
@@ -42,19 +45,63 @@ def _page_message(exc: HTTPException) -> str:
     return str(_PAGE_MESSAGES.get(exc.code or 500, _PAGE_MESSAGES[400]))
 
 
+# The database is down, restarting, or every pooled connection is busy: the request may
+# succeed a moment later, so 503, not 500 (API.md Conventions).
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+RETRY_AFTER_SECONDS = "10"
+
+
+def _forget_the_transaction() -> None:
+    with suppress(DATABASE_UNAVAILABLE):  # the connection is gone: the pool has invalidated it
+        db.session.rollback()
+
+
+def unavailable_response():
+    """503: the API's error JSON, or a page that reaches neither for the database nor for
+    the logged-in user (whose loading would need it): rendered straight from the Jinja
+    environment, past the context processors (Flask-Login's loads the user)."""
+    message = _("数据库暂时无法连接，请稍后再试")
+    if _is_api():
+        response = error_response(503, "service_unavailable", message)
+    else:
+        lang = session.get("lang", "zh_CN")
+        html = current_app.jinja_env.get_template("unavailable.html").render(message=message, lang=lang)
+        response = current_app.response_class(html, 503, mimetype="text/html")
+    response = current_app.make_response(response)
+    response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
+
+
+def _error_page(status: int, message: str):
+    try:  # the page's header loads the user: with the database gone, that fails too
+        return render_template("error.html", status=status, message=message), status
+    except DATABASE_UNAVAILABLE:
+        _forget_the_transaction()
+        return unavailable_response()
+
+
 def init_app(app: Flask) -> None:
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(DisconnectionError)
+    @app.errorhandler(PoolTimeout)
+    def database_unavailable(exc):
+        _forget_the_transaction()
+        app.logger.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+        return unavailable_response()
+
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
-        db.session.rollback()
+        _forget_the_transaction()
         if _is_api():
             return domain_error_response(exc)
-        return render_template("error.html", status=exc.status, message=exc.render_message()), exc.status
+        return _error_page(exc.status, exc.render_message())
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if _is_api():
             return http_error_response(exc)
-        return render_template("error.html", status=exc.code, message=_page_message(exc)), exc.code
+        return _error_page(exc.code, _page_message(exc))
 
     @app.errorhandler(IntegrityError)
     def integrity_error(exc: IntegrityError):
@@ -63,12 +110,12 @@ def init_app(app: Flask) -> None:
         message = "该记录刚被他人同时创建或修改，请刷新后重试"
         if _is_api():
             return error_response(409, "conflict", message)
-        return render_template("error.html", status=409, message=message), 409
+        return _error_page(409, message)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
-        db.session.rollback()
+        _forget_the_transaction()
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         if _is_api():
             return error_response(500, "internal_error", "服务器内部错误")
-        return render_template("error.html", status=500, message=str(_PAGE_MESSAGES[500])), 500
+        return _error_page(500, str(_PAGE_MESSAGES[500]))

@@ -58,7 +58,17 @@ class InvalidCredentials(DomainError):
 
 
 class CapReached(DomainError):
-    code, message = "cap_reached", _l("已达上限：本周期最多 %(cap_count)s 次，已用 %(used)s 次")
+    """What was used and the limit, in that order; where some is left (a quantity too
+    large for it), how much: "reached" beside "used 1 of 3" read as a contradiction."""
+
+    code, message = "cap_reached", _l("本周期已记 %(used)s 次，上限 %(cap_count)s 次")
+    some_left = _l("本周期已记 %(used)s 次，上限 %(cap_count)s 次，最多还能记 %(left)s 次")
+
+    def render_message(self) -> str:
+        used, cap = self.details.get("used"), self.details.get("cap_count")
+        if isinstance(used, int) and isinstance(cap, int) and used < cap:
+            return str(self.some_left) % {"used": used, "cap_count": cap, "left": cap - used}
+        return super().render_message()
 
 
 class HouseholdMovedOut(DomainError):

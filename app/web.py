@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from flask import current_app, flash, request, session
+from flask import current_app, flash, request, session, url_for
 from flask_login import current_user
 
 from app.clock import local_today
@@ -19,6 +19,22 @@ WORKING_VILLAGE = "working_village_id"
 def current_actor() -> Actor:
     """The logged-in user (or nobody) and the client's address: pages and API alike."""
     return Actor(current_user if current_user.is_authenticated else None, request.remote_addr or "")
+
+
+def landing_url(user) -> str:
+    """Where a user starts after logging in: the page of their daily work. Admins
+    start on the dashboard (首页, where every user can go back to from the menu)."""
+    if user.is_admin or user.has_role("village_admin"):
+        return url_for("home.dashboard")
+    if user.has_role("recorder"):
+        return url_for("points.record")
+    if user.has_role("reviewer"):
+        return url_for("points.approvals")
+    if user.has_role("clerk"):
+        return url_for("redemption.counter")
+    if user.household_id:
+        return url_for("home.household", household_id=user.household_id)
+    return url_for("home.dashboard")
 
 
 def tz() -> str:

@@ -328,7 +328,6 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
         conn.execute(f'DROP INDEX "{name}"')
     conn.execute("BEGIN")
 
-    # --- villages, townships, rules, users -------------------------------------------
     townships = [
         (TOWNSHIPS[i] if i < len(TOWNSHIPS) else f"第{i + 1}") + ("镇" if i % 4 == 1 else "乡")
         for i in range(params.townships)
@@ -427,7 +426,6 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
         user_rows,
     )
 
-    # --- households and members ------------------------------------------------------
     H = params.households
     sizes = [0, params.bench_village_size]
     rest = H - params.bench_village_size
@@ -473,7 +471,6 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
     del member_rows
     log(f"  villages, users, {H:,} households: {time.perf_counter() - t0:.1f}s")
 
-    # --- phase A: every household's rule entries (respecting caps), unordered ---------
     caps = [(r["cap_period"], r["cap_count"]) for r in rules_template]
     # Entries: openings + rule entries + reversals (~REVERSAL_RATE of rule entries).
     heavy_hid = 1
@@ -546,7 +543,6 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
     events.sort()
     log(f"  planned {len(events):,} events: {time.perf_counter() - t0:.1f}s")
 
-    # --- phase C: the ledger in time order --------------------------------------------
     homes = [None] + [_Household(h, village_of[h]) for h in range(1, H + 1)]
     writer = _CacheWriter()
     day_cache: dict[int, tuple[date, str, str]] = {}

@@ -46,9 +46,6 @@ def log(msg: str) -> None:
     print(msg, flush=True)
 
 
-# --- the data set ---------------------------------------------------------------------
-
-
 def seed(database_url: str, households: int) -> dict:
     """Schema by migration, then the data through the app's services in a child process
     (the app's configuration comes from the environment: one database per process)."""
@@ -112,9 +109,6 @@ def _seed_here(households: int) -> dict:
             ids.append(h.id)
         s.commit()
         return {"shop_id": shop.id, "items": items, "scarce_item": scarce, "households": ids}
-
-
-# --- load ---------------------------------------------------------------------------------
 
 
 def run_clients(port: int, bearer: str, clients: int, seconds: float, max_requests: int, make_request, stop_on=None):

@@ -186,7 +186,6 @@ def run(port: int, meta: dict, today: date, raw, args, probe=None, log=print, me
         _timed(ping_cookie, reps, 10, probe=probe),
     )
 
-    # --- writes ---------------------------------------------------------------------
     log("writes")
     cursor = iter(range(len(targets)))
 
@@ -265,7 +264,6 @@ def run(port: int, meta: dict, today: date, raw, args, probe=None, log=print, me
         created=list(created_counts),
     )
 
-    # --- reads ----------------------------------------------------------------------
     log("reads")
 
     def household_page(_i, _warm):

@@ -27,7 +27,7 @@ from app.points import services as points
 from app.points.models import Entry, Evidence, Period
 from app.rankings import periods
 from app.redemption import services as shop
-from app.redemption import shops
+from app.redemption import shops as shop_services
 from app.redemption.models import Redemption
 from app.scope import Actor
 from tests import factories
@@ -68,8 +68,8 @@ def populate(app, session) -> dict:
         now=now,
         evidence_id=photo.id,
     )
-    s = shops.create_shop(session, w.actor("tj_village_admin"), w.a.id, "村超市")
-    item = shops.create_item(
+    s = shop_services.create_shop(session, w.actor("tj_village_admin"), w.a.id, "村超市")
+    item = shop_services.create_item(
         session, w.actor("tj_clerk"), s.id, {"name": "洗衣粉", "price_points": 5, "stock": 10}, now=now
     )
     shop.redeem(

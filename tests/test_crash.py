@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,9 @@ from app.households.models import Household
 from app.households.register import import_households
 from app.points.models import Entry
 from app.points.proof import verify
-from app.redemption import reports, shops
+from app.points.services import enroll_household
+from app.redemption import reports as shop_reports
+from app.redemption import shops as shop_services
 from app.redemption.models import Item, Redemption, StockMovement
 from tests import factories
 from tests.conftest import TODAY
@@ -114,8 +117,9 @@ def register_csv(count: int, prefix: str) -> bytes:
 
 def enrol(session, world, count: int, prefix: str) -> list[int]:
     actor = world.actor("tj_village_admin")
+    enroll = partial(enroll_household, session, actor, today=TODAY, now=factories.NOW)
     preview, created = import_households(
-        session, actor, world.a.id, "r.csv", register_csv(count, prefix), today=TODAY, now=factories.NOW, commit=True
+        session, actor, world.a.id, "r.csv", register_csv(count, prefix), commit=True, enroll=enroll
     )
     assert preview.ok, preview.errors
     session.commit()
@@ -125,7 +129,7 @@ def enrol(session, world, count: int, prefix: str) -> list[int]:
 def proof(session) -> None:
     session.expire_all()
     assert verify(session) == []
-    assert reports.verify_stock(session) == []
+    assert shop_reports.verify_stock(session) == []
     session.rollback()
 
 
@@ -172,6 +176,7 @@ def test_worker_killed_in_a_batch_of_1000_entries(world, session, serve, watcher
 
 IMPORT_ROWS = 300  # a village's register; each row is a household and its opening entry
 IMPORT_SCRIPT = """
+import functools
 import sys
 from sqlalchemy import select
 from app import create_app
@@ -180,15 +185,17 @@ from app.auth.models import User
 from app.clock import utcnow
 from app.extensions import db
 from app.households.register import import_households
+from app.points.services import enroll_household
 from tests.conftest import TODAY
 
 app = create_app()
 with app.app_context():
     user = db.session.scalar(select(User).where(User.username == sys.argv[1]))
     data = open(sys.argv[3], "rb").read()
+    actor = Actor(user, "127.0.0.1")
+    enroll = functools.partial(enroll_household, db.session, actor, today=TODAY, now=utcnow())
     preview, created = import_households(
-        db.session, Actor(user, "127.0.0.1"), int(sys.argv[2]), "register.csv", data,
-        today=TODAY, now=utcnow(), commit=True,
+        db.session, actor, int(sys.argv[2]), "register.csv", data, commit=True, enroll=enroll,
     )
     assert preview.ok, preview.errors
     db.session.commit()
@@ -247,8 +254,8 @@ def test_workers_killed_in_a_stream_of_sales(world, session, serve, watcher):
     buyers = enrol(session, world, 4, "S")
     for hid in buyers:
         give_points(session, world, session.get(Household, hid), 1000)
-    store = shops.create_shop(session, admin, world.a.id, "团结村积分超市")
-    soap = shops.create_item(
+    store = shop_services.create_shop(session, admin, world.a.id, "团结村积分超市")
+    soap = shop_services.create_item(
         session, admin, store.id, {"name": "肥皂", "price_points": 3, "stock": 100000}, now=factories.NOW
     )
     session.commit()

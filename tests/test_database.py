@@ -46,9 +46,6 @@ def test_a_read_only_transaction_lets_writers_in(session, sqlite_path):
         session.rollback()
 
 
-# --- how a request's transaction ends ------------------------------------------------
-
-
 @pytest.fixture
 def transaction_ends(app):
     """Every COMMIT and ROLLBACK the engine sends, in order."""
@@ -126,9 +123,6 @@ def test_prepared_statements_outlive_reading_requests(app, api):
     prepared = conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
     conn.rollback()
     assert prepared >= 1
-
-
-# --- a statement and the COMMIT together ---------------------------------------------
 
 
 def _record(key: str) -> dict:

@@ -79,9 +79,6 @@ def _texts(message) -> list[tuple[str, str]]:
     return [(message.id, message.string)]
 
 
-# --- the catalogue -----------------------------------------------------------------------
-
-
 def test_catalogue_covers_the_template():
     template_ids = {m.id for m in _catalog(POT) if m.id}
     catalogue_ids = {m.id for m in _catalog(PO) if m.id}
@@ -118,9 +115,6 @@ def test_catalogue_passes_babel_checks():
 
 def test_compiled_catalogue_is_up_to_date():
     assert MO.exists() and MO.stat().st_mtime >= PO.stat().st_mtime
-
-
-# --- the pages ---------------------------------------------------------------------------
 
 
 class Browser:

@@ -21,15 +21,17 @@ from sqlalchemy import select
 from app.clock import quarter_of
 from app.errors import DomainError
 from app.extensions import db
-from app.points import decisions, year
+from app.points import decisions
 from app.points import services as points
+from app.points import year as ledger_year
 from app.points.models import Entry, Period, PeriodTotal
 from app.points.proof import verify
 from app.rankings import periods
 from app.rankings.models import Objection
 from app.rankings.services import household_standings
-from app.redemption import reports, shops
+from app.redemption import reports as shop_reports
 from app.redemption import services as shop
+from app.redemption import shops as shop_services
 from app.redemption.models import Item, Redemption
 from tests import factories
 from tests.conftest import _empty_tables
@@ -66,9 +68,9 @@ class Ledger(RuleBasedStateMachine):
         w.a.redeem_floor = w.b.redeem_floor = 70  # part of the opening base may be spent
         self.items = {}
         for v, p in ((w.a, "tj"), (w.b, "xf")):
-            s = shops.create_shop(self.session, w.actor(f"{p}_village_admin"), v.id, f"{p}店")
+            s = shop_services.create_shop(self.session, w.actor(f"{p}_village_admin"), v.id, f"{p}店")
             self.items[p] = [
-                shops.create_item(
+                shop_services.create_item(
                     self.session,
                     w.actor(f"{p}_clerk"),
                     s.id,
@@ -206,7 +208,7 @@ class Ledger(RuleBasedStateMachine):
           loss=st.booleans())  # fmt: skip
     def stock(self, village, which, quantity, loss):
         self.attempt(
-            lambda: shops.receive_stock(
+            lambda: shop_services.receive_stock(
                 self.session,
                 self.actor(f"{village}_clerk"),
                 self.items[village][which],
@@ -294,7 +296,7 @@ class Ledger(RuleBasedStateMachine):
     @precondition(lambda self: self.today.year > START.year)
     @rule()
     def roll_year(self):
-        self.attempt(lambda: year.roll_year(self.session, START.year, now=self.now, today=self.today))
+        self.attempt(lambda: ledger_year.roll_year(self.session, START.year, now=self.now, today=self.today))
 
     @precondition(lambda self: self.today < LAST_DAY)
     @rule(days=st.integers(1, 45))
@@ -326,7 +328,7 @@ class Ledger(RuleBasedStateMachine):
 
     @invariant()
     def ledger_holds(self):
-        problems = verify(self.session, jobs=1) + reports.verify_stock(self.session)
+        problems = verify(self.session, jobs=1) + shop_reports.verify_stock(self.session)
         assert not problems, "\n".join(map(str, problems))
         negative = self.session.execute(select(Item.id, Item.stock).where(Item.stock < 0)).all()
         assert not negative, f"negative stock: {negative}"

@@ -111,3 +111,30 @@ def test_image_endpoints_document_their_media_type(spec, path, content_types):
     """A client (or a schema-driven fuzzer) reading the document expects an image, not JSON."""
     ops = next(ops for p, ops in spec["paths"].items() if normalise(p) == path)
     assert set(ops["get"]["responses"]["200"]["content"]) == content_types
+
+
+def test_errors_are_declared_as_the_api_answers_them(spec):
+    """``{"error": {"code", "message", "details"}}`` for every error status, not
+    flask-smorest's own ``{code, status, message, errors}`` (the fuzzer checks each answer)."""
+    error = spec["components"]["schemas"]["Error"]
+    assert error["required"] == ["error"] and set(error["properties"]) == {"error"}
+    detail = error["properties"]["error"]
+    detail = spec["components"]["schemas"][detail["$ref"].split("/")[-1]] if "$ref" in detail else detail
+    assert set(detail["required"]) == {"code", "message", "details"}
+    for name in ("DEFAULT_ERROR", "UNPROCESSABLE_ENTITY"):
+        content = spec["components"]["responses"][name]["content"]["application/json"]
+        assert content["schema"]["$ref"] == "#/components/schemas/Error"
+
+
+def test_the_limits_the_server_enforces_are_declared(spec):
+    """So that what the document calls valid is accepted (the fuzzer sends such requests)."""
+    schemas = spec["components"]["schemas"]
+    assert schemas["EntryIn"]["properties"]["household_id"]["maximum"] == 2**31 - 1
+    assert schemas["EntryIn"]["properties"]["quantity"]["maximum"] == 100
+    assert schemas["ReasonIn"]["properties"]["reason"]["minLength"] == 1
+    assert schemas["UserIn"]["properties"]["password"]["minLength"] == 8
+    assert "resident" in schemas["UserIn"]["properties"]["roles"]["items"]["enum"]
+    assert "\\u0000" in schemas["HouseholdIn"]["properties"]["head_name"]["pattern"]
+    leaderboard = {p["name"]: p for p in spec["paths"]["/api/v1/leaderboards"]["get"]["parameters"]}
+    assert re.fullmatch(leaderboard["period"]["schema"]["pattern"], "2026Q3")
+    assert not re.fullmatch(leaderboard["period"]["schema"]["pattern"], "1999")

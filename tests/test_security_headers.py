@@ -82,6 +82,7 @@ def _production_app(monkeypatch, **env):
     # environment when imported, and the instance file).
     monkeypatch.setattr(Config, "SECRET_KEY", "production-secret")
     monkeypatch.setattr(Config, "SQLALCHEMY_DATABASE_URI", "sqlite://")
+    monkeypatch.setattr(Config, "RATELIMIT_STORAGE_URI", "memory://")  # the limiter is shared by every app
     return create_app()
 
 

@@ -31,7 +31,22 @@ HTTP_CODES = {
 }
 
 
+class ErrorDetailSchema(Schema):
+    code = fields.String(required=True, metadata={"description": "machine code, e.g. not_found"})
+    message = fields.String(required=True, metadata={"description": "human text (Chinese)"})
+    details = fields.Dict(required=True, metadata={"description": "e.g. each field's messages"})
+
+
+class ErrorSchema(Schema):
+    """The one error body of the API (API.md Conventions), declared for every error status
+    instead of flask-smorest's own ``{code, status, message, errors}``."""
+
+    error = fields.Nested(ErrorDetailSchema, required=True)
+
+
 class Api(_Api):
+    ERROR_SCHEMA = ErrorSchema
+
     def _register_error_handlers(self):
         """Errors are rendered by ``app.errors_handlers`` for pages and API alike."""
 

@@ -9,6 +9,7 @@ replayed. No lookup comes first: a fresh key is the common case.
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 
@@ -71,6 +72,47 @@ def _replay(record: IdempotencyRecord, request_hash: str) -> Response:
     return response
 
 
+def once(key: str, work: Callable[[], object]) -> Response:
+    """Run ``work()`` (one transaction's writes; its answer, as a view's) and commit it
+    with a record of the answer, at most once per user and ``key``: a retry or a twin gets
+    the first answer replayed, a different request under the same key a conflict."""
+    request_hash = _request_hash()
+
+    def stored_answer() -> Response | None:
+        db.session.rollback()
+        record = db.session.scalar(_FIND_RECORD, {"user_id": current_user.id, "key": key})
+        return _replay(record, request_hash) if record is not None else None
+
+    # No lookup first: a fresh key is the common case, and a retry is caught either
+    # by the unique index when its record is written, or here when its work is
+    # refused because the first attempt already happened (cap reached, stock gone).
+    try:
+        response = make_response(work())
+    except (DomainError, HTTPException):
+        replay = stored_answer()
+        if replay is None:
+            raise
+        return replay
+    if response.status_code >= 400:
+        return stored_answer() or response
+    record = {
+        "created_at": utcnow(),
+        "user_id": current_user.id,
+        "key": key,
+        "request_hash": request_hash,
+        "status_code": response.status_code,
+        "response_body": response.get_data(as_text=True),
+    }
+    try:
+        execute_then_commit(db.session, _INSERT_RECORD, record)
+    except IntegrityError:
+        replay = stored_answer()  # our work is undone, the first attempt's answer replayed
+        if replay is None:  # the work itself broke a constraint
+            raise
+        return replay
+    return response
+
+
 def mutation(view):
     """Run a writing API view in one transaction, honouring ``Idempotency-Key``."""
 
@@ -83,40 +125,6 @@ def mutation(view):
             return response
         if not 1 <= len(key) <= 255:
             raise ValidationFailed({"Idempotency-Key": ["须为 1–255 个字符"]})
-        request_hash = _request_hash()
-
-        def stored_answer() -> Response | None:
-            db.session.rollback()
-            record = db.session.scalar(_FIND_RECORD, {"user_id": current_user.id, "key": key})
-            return _replay(record, request_hash) if record is not None else None
-
-        # No lookup first: a fresh key is the common case, and a retry is caught either
-        # by the unique index when its record is written, or here when its work is
-        # refused because the first attempt already happened (cap reached, stock gone).
-        try:
-            response = make_response(view(*args, **kwargs))
-        except (DomainError, HTTPException):
-            replay = stored_answer()
-            if replay is None:
-                raise
-            return replay
-        if response.status_code >= 400:
-            return stored_answer() or response
-        record = {
-            "created_at": utcnow(),
-            "user_id": current_user.id,
-            "key": key,
-            "request_hash": request_hash,
-            "status_code": response.status_code,
-            "response_body": response.get_data(as_text=True),
-        }
-        try:
-            execute_then_commit(db.session, _INSERT_RECORD, record)
-        except IntegrityError:
-            replay = stored_answer()  # our work is undone, the first attempt's answer replayed
-            if replay is None:  # the work itself broke a constraint
-                raise
-            return replay
-        return response
+        return once(key, lambda: view(*args, **kwargs))
 
     return wrapper

@@ -108,7 +108,12 @@ def me():
     return dump_user(current_actor().user)
 
 
+class PingOut(Schema):
+    ok = fields.Boolean(required=True)
+
+
 @blp.route("/ping", methods=["GET"])
+@blp.doc(responses={"200": {"description": "OK", "content": {"application/json": {"schema": PingOut}}}})
 def ping():
     """An authenticated request that does nothing: the floor that ``make bench`` compares with."""
     return {"ok": True}

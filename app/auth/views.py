@@ -25,7 +25,7 @@ from app.households.models import Household
 from app.households.services import find_by_number
 from app.redirects import same_site_path
 from app.scope import require_role
-from app.web import current_actor, mutate, village_args, village_choices, working_village_id
+from app.web import current_actor, landing_url, mutate, village_args, village_choices, working_village_id
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -39,7 +39,7 @@ class LoginForm(FlaskForm):
 @login_limits
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("home.dashboard"))
+        return redirect(landing_url(current_user))
     form = LoginForm()
     if form.validate_on_submit():
         try:
@@ -55,7 +55,7 @@ def login():
                 session["lang"] = lang
             login_user(user)
             db.session.commit()
-            return redirect(same_site_path(request.args.get("next")) or url_for("home.dashboard"))
+            return redirect(same_site_path(request.args.get("next")) or landing_url(user))
     return render_template("auth/login.html", form=form)
 
 
@@ -70,7 +70,7 @@ def logout():
 @bp.route("/me")
 @login_required
 def me():
-    return redirect(url_for("home.dashboard"))
+    return redirect(landing_url(current_user))
 
 
 def _users_back():

@@ -18,6 +18,7 @@ from app.households.models import Household
 from app.households.services import search, validate_household
 from app.inputs import UNSTORABLE_TEXT
 from app.scope import Actor, require_role, village_in_scope
+from app.spreadsheet import xlsx_bytes
 
 # Import columns: Chinese headers as printed on village registers, English accepted too.
 COLUMNS = {
@@ -87,6 +88,20 @@ def _read_table(filename: str, data: bytes) -> list[list]:
     raise ValidationFailed({"file": [str(_l("只支持 .xlsx 或 .csv 文件"))]})
 
 
+def _clean_row(header: list, raw) -> tuple[dict | None, list[str]]:
+    """A register row's household values, or what is wrong with them."""
+    values = {key: "" if cell is None else str(cell).strip() for key, cell in zip(header, raw) if key}
+    if any(UNSTORABLE_TEXT.search(v) for v in values.values()):
+        return None, [str(_l("含有无法保存的字符（如 NUL）"))]
+    if values.get("number", "").endswith(".0"):  # Excel turned 001 into 1.0
+        values["number"] = values["number"][:-2]
+    values["members"] = parse_members(values.get("members", ""))
+    try:
+        return validate_household(values), []
+    except ValidationFailed as exc:
+        return None, [f"{_field_label(fld)}：{msgs[0]}" for fld, msgs in exc.details.items()]
+
+
 def parse_import(session: Session, village_id: int, filename: str, data: bytes) -> ImportPreview:
     """Read a register and name every bad row by its line; writes nothing."""
     table = _read_table(filename, data)
@@ -104,21 +119,9 @@ def parse_import(session: Session, village_id: int, filename: str, data: bytes) 
     for line, raw in enumerate(table[1:], start=2):
         if all(c is None or str(c).strip() == "" for c in raw):
             continue
-        values = {}
-        for key, cell in zip(header, raw):
-            if key:
-                values[key] = "" if cell is None else str(cell).strip()
-        if any(UNSTORABLE_TEXT.search(v) for v in values.values()):
-            preview.errors.append((line, str(_l("含有无法保存的字符（如 NUL）"))))
-            continue
-        if values.get("number", "").endswith(".0"):  # Excel turned 001 into 1.0
-            values["number"] = values["number"][:-2]
-        values["members"] = parse_members(values.get("members", ""))
-        try:
-            cleaned = validate_household(values)
-        except ValidationFailed as exc:
-            for fld, msgs in exc.details.items():
-                preview.errors.append((line, f"{_field_label(fld)}：{msgs[0]}"))
+        cleaned, problems = _clean_row(header, raw)
+        if problems:
+            preview.errors.extend((line, problem) for problem in problems)
             continue
         number, key = cleaned["number"], cleaned["number"].upper()  # unique ignoring case
         if key in existing:
@@ -145,27 +148,21 @@ def _field_label(name: str) -> str:
 
 
 def export_xlsx(session: Session, village_id: int) -> bytes:
-    """The village register as XLSX, streamed row by row (write-only workbook)."""
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet("households")
-    ws.append(list(EXPORT_HEADERS))
+    """The village register as XLSX, streamed row by row."""
     stmt = search(village_id).options(selectinload(Household.members)).execution_options(yield_per=2000)
-    for h in session.scalars(stmt):
-        members = "；".join(f"{m.name}:{m.relation}" if m.relation else m.name for m in h.members)
-        ws.append(
-            [
-                h.number,
-                h.head_name,
-                h.address or "",
-                h.phone or "",
-                members,
-                h.balance,
-                str(_l("已迁出")) if h.moved_out_on else str(_l("在册")),
-            ]
-        )
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    rows = (
+        [
+            h.number,
+            h.head_name,
+            h.address or "",
+            h.phone or "",
+            "；".join(f"{m.name}:{m.relation}" if m.relation else m.name for m in h.members),
+            h.balance,
+            str(_l("已迁出")) if h.moved_out_on else str(_l("在册")),
+        ]
+        for h in session.scalars(stmt)
+    )
+    return xlsx_bytes(("households", list(EXPORT_HEADERS), rows))
 
 
 TEMPLATE_HEADERS = ("户号", "户主", "地址", "电话", "家庭成员")

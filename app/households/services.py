@@ -22,48 +22,65 @@ PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 MAX_MEMBERS = 30
 
 
+def _check_number(value) -> tuple[str, str | None]:
+    number = str(value or "").strip()
+    if not number:
+        return number, str(_l("请填写户号"))
+    if not NUMBER_RE.match(number):
+        return number, str(_l("户号只能包含数字、字母和连字符，最多 20 位"))
+    return number, None
+
+
+def _check_head_name(value) -> tuple[str, str | None]:
+    head = str(value or "").strip()
+    if not head:
+        return head, str(_l("请填写户主姓名"))
+    return head, str(_l("姓名太长")) if len(head) > 50 else None
+
+
+def _check_address(value) -> tuple[str | None, str | None]:
+    address = str(value or "").strip()
+    return address or None, str(_l("地址太长")) if len(address) > 200 else None
+
+
+def _check_phone(value) -> tuple[str | None, str | None]:
+    phone = re.sub(r"\s", "", str(value or ""))
+    return phone or None, str(_l("电话号码格式不对")) if phone and not PHONE_RE.match(phone) else None
+
+
+def _check_members(value) -> tuple[list[dict], str | None]:
+    members = value or []
+    if not isinstance(members, list) or len(members) > MAX_MEMBERS:
+        return [], str(_l("家庭成员格式不对"))
+    cleaned = []
+    for m in members:
+        name = str(m.get("name") or "").strip() if isinstance(m, dict) else ""
+        relation = str(m.get("relation") or "").strip() if isinstance(m, dict) else ""
+        if not name or len(name) > 50 or len(relation) > 20:
+            return [], str(_l("每位成员须有姓名（50 字以内）和关系"))
+        cleaned.append({"name": name, "relation": relation})
+    return cleaned, None
+
+
+# Each field's check (cleaned value, message or None), and whether a full record needs it.
+_FIELD_CHECKS = {
+    "number": (_check_number, True),
+    "head_name": (_check_head_name, True),
+    "address": (_check_address, False),
+    "phone": (_check_phone, False),
+    "members": (_check_members, False),
+}
+
+
 def validate_household(values: dict, *, partial: bool = False) -> dict:
     """Check and clean household fields; raises ValidationFailed naming each field."""
     errors: dict[str, list[str]] = {}
     out: dict = {}
-    if not partial or "number" in values:
-        number = str(values.get("number") or "").strip()
-        if not number:
-            errors["number"] = [str(_l("请填写户号"))]
-        elif not NUMBER_RE.match(number):
-            errors["number"] = [str(_l("户号只能包含数字、字母和连字符，最多 20 位"))]
-        out["number"] = number
-    if not partial or "head_name" in values:
-        head = str(values.get("head_name") or "").strip()
-        if not head:
-            errors["head_name"] = [str(_l("请填写户主姓名"))]
-        elif len(head) > 50:
-            errors["head_name"] = [str(_l("姓名太长"))]
-        out["head_name"] = head
-    if "address" in values:
-        address = str(values.get("address") or "").strip()
-        if len(address) > 200:
-            errors["address"] = [str(_l("地址太长"))]
-        out["address"] = address or None
-    if "phone" in values:
-        phone = re.sub(r"\s", "", str(values.get("phone") or ""))
-        if phone and not PHONE_RE.match(phone):
-            errors["phone"] = [str(_l("电话号码格式不对"))]
-        out["phone"] = phone or None
-    if "members" in values:
-        members = values.get("members") or []
-        cleaned = []
-        if not isinstance(members, list) or len(members) > MAX_MEMBERS:
-            errors["members"] = [str(_l("家庭成员格式不对"))]
-        else:
-            for m in members:
-                name = str((m or {}).get("name") or "").strip() if isinstance(m, dict) else ""
-                relation = str((m or {}).get("relation") or "").strip() if isinstance(m, dict) else ""
-                if not name or len(name) > 50 or len(relation) > 20:
-                    errors["members"] = [str(_l("每位成员须有姓名（50 字以内）和关系"))]
-                    break
-                cleaned.append({"name": name, "relation": relation})
-        out["members"] = cleaned
+    for name, (check, required) in _FIELD_CHECKS.items():
+        if name in values or (required and not partial):
+            out[name], message = check(values.get(name))
+            if message:
+                errors[name] = [message]
     if errors:
         raise ValidationFailed(errors)
     return out
@@ -184,12 +201,6 @@ def search(village_id: int | None, q: str = "", *, include_moved_out: bool = Tru
     if not include_moved_out:
         stmt = stmt.where(Household.moved_out_on.is_(None))
     return stmt
-
-
-# --- import and export ---------------------------------------------------------------
-
-
-# --- for the pages ----------------------------------------------------------------------
 
 
 def list_for(actor: Actor, village_id: int | None, q: str = ""):

@@ -16,12 +16,12 @@ from app.households.forms import (
     member_lines,
 )
 from app.scope import household_in_scope, require_role
+from app.spreadsheet import XLSX
 from app.web import current_actor, mutate, page_arg, today, village_choices, working_village_id
 
 bp = Blueprint("households", __name__, template_folder="templates")
 
 PER_PAGE = 30
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def pick_village(endpoint: str, title: str):

@@ -15,10 +15,12 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from app.clock import local_today
+from app.errors import ValidationFailed
 from app.points.models import CATEGORIES
+from app.points.services import MAX_QUANTITY, validate_rule_fields
 
 CAP_PERIOD_LABELS = {
     "day": _l("每天"),
@@ -37,9 +39,14 @@ def cap_text(rule) -> str:
 
 
 def rule_label(rule) -> str:
-    label = f"{rule.name} {rule.points:+d} · {cap_text(rule)}"
-    needs_photo = _l("须照片")
-    return f"{label} · {needs_photo}" if rule.requires_evidence else label
+    """Name, points, cap; then what the recorder must know before choosing it: a photo
+    is required, or it is a veto (一票否决: the household loses this period's awards)."""
+    parts = [f"{rule.name} {rule.points:+d}", cap_text(rule)]
+    if rule.requires_evidence:
+        parts.append(str(_l("须照片")))
+    if rule.veto:
+        parts.append(str(_l("一票否决")))
+    return " · ".join(parts)
 
 
 def rule_choices(rules) -> list[SelectChoice]:
@@ -49,6 +56,8 @@ def rule_choices(rules) -> list[SelectChoice]:
     choices = [SelectChoice("", str(_l("请选择规则")))]
     for r in ordered:
         extra = {"data-evidence": "1"} if r.requires_evidence else {}
+        if r.veto:
+            extra["data-veto"] = "1"
         choices.append(SelectChoice(str(r.id), rule_label(r), render_kw=extra, optgroup=r.category))
     return choices
 
@@ -69,7 +78,15 @@ class RecordForm(FlaskForm):
     rule_id = SelectField(
         _l("规则"), coerce=int_or_none, validators=[DataRequired(message=_l("请选择规则"))], validate_choice=False
     )
-    quantity = IntegerField(_l("数量"), default=1, validators=[InputRequired(message=_l("请填写数量"))])
+    # The service's range too, so that a wrong quantity is named with the other mistakes.
+    quantity = IntegerField(
+        _l("数量"),
+        default=1,
+        validators=[
+            InputRequired(message=_l("请填写数量")),
+            NumberRange(min=1, max=MAX_QUANTITY, message=_l("数量须为 1 到 %(n)s 的整数", n=MAX_QUANTITY)),
+        ],
+    )
     occurred_on = DateField(_l("日期"), default=_today, validators=[InputRequired(message=_l("请填写日期"))])
     member_name = StringField(_l("家庭成员（选填）"), validators=[Length(max=50)])
     note = TextAreaField(_l("备注（选填）"), validators=[Length(max=500)])
@@ -138,3 +155,16 @@ class RuleForm(FlaskForm):
             "requires_evidence": bool(self.requires_evidence.data),
             "active": bool(self.active.data),
         }
+
+    def validate(self, extra_validators=None) -> bool:
+        """Every mistake in one round: where the form itself finds one (a missing
+        分值), the rule's own checks run too and name theirs beside their fields."""
+        if super().validate(extra_validators):
+            return True  # the service checks it all at once
+        try:
+            validate_rule_fields(self.values())
+        except ValidationFailed as exc:
+            for name, messages in exc.details.items():
+                if name in self and not self[name].errors:
+                    self[name].errors = list(messages)
+        return False

@@ -5,8 +5,7 @@ is locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite write transactions be
 IMMEDIATE, which serialises writers). The entry, the household's balance and chain
 head, and the period totals change in that one transaction.
 
-The rows are written below the ORM's unit of work, which cost more than the rest of
-recording an entry: new entries, and the balances and totals they move, wait in the
+The rows are written below the ORM's unit of work: new entries, and the balances and totals they move, wait in the
 session (``session.info``) and go out as a few prepared Core statements (executemany)
 when the session flushes — explicitly, before a query (autoflush) or at commit. New
 entries are ``session.add``-ed like any object, so a flush always follows an append;
@@ -17,7 +16,7 @@ household row is locked. Period totals are never read: their changes are added u
 (household, period) and written as one upsert (``INSERT … ON CONFLICT DO UPDATE SET
 points = points + …``), which also creates a household's first row of a period. On
 PostgreSQL a flush of one entry (or one decision) sends all of it as one statement of
-data-modifying CTEs: one round trip instead of three.
+data-modifying CTEs, in one round trip.
 """
 
 import hashlib

@@ -153,6 +153,21 @@ def _walk_range(url: str, lo: int | None, hi: int | None) -> list[Problem]:
         engine.dispose()
 
 
+def _entry_problems(entry, prev: str) -> list[str]:
+    """What is wrong with one entry of a chain, ``prev`` being the hash before it."""
+    found = []
+    if entry.prev_hash != prev:
+        found.append("previous-hash link broken")
+    if content_hash(entry) != entry.hash:
+        found.append("content changed after it was written")
+    if entry.status == PENDING:
+        if entry.decision_hash is not None:
+            found.append("pending but carries a decision")
+    elif entry.decision_hash != decision_hash(entry):
+        found.append("status or approver changed after the decision")
+    return found
+
+
 def _verify_chains(conn: Connection, lo: int | None = None, hi: int | None = None) -> list[Problem]:
     problems: list[Problem] = []
 
@@ -195,15 +210,7 @@ def _verify_chains(conn: Connection, lo: int | None = None, hi: int | None = Non
                 Problem(f"sequence jumps from {expected_seq - 1} to {entry.seq} (entries deleted)", current, entry.id)
             )
             expected_seq = entry.seq
-        if entry.prev_hash != prev:
-            problems.append(Problem("previous-hash link broken", current, entry.id))
-        if content_hash(entry) != entry.hash:
-            problems.append(Problem("content changed after it was written", current, entry.id))
-        if entry.status == PENDING:
-            if entry.decision_hash is not None:
-                problems.append(Problem("pending but carries a decision", current, entry.id))
-        elif entry.decision_hash != decision_hash(entry):
-            problems.append(Problem("status or approver changed after the decision", current, entry.id))
+        problems.extend(Problem(what, current, entry.id) for what in _entry_problems(entry, prev))
         prev = entry.hash
     if current is not None:
         close(current)

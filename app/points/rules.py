@@ -16,6 +16,18 @@ MAX_RULE_POINTS = 1000
 CODE_PATTERN = re.compile(r"[A-Za-z0-9-]+")
 
 
+def _check_cap(cap_period, cap_count, errors: dict) -> str | None:
+    """The cap's period (None for no cap), its mistakes added to ``errors``."""
+    if cap_period not in (None, "", *CAP_PERIODS):
+        errors["cap_period"] = [str(_l("上限周期须为 day/week/month/quarter/year"))]
+    cap_period = cap_period or None
+    if (cap_period is None) != (cap_count is None):
+        errors.setdefault("cap_count", []).append(str(_l("上限周期和上限次数须同时填写")))
+    elif cap_count is not None and (not isinstance(cap_count, int) or not 1 <= cap_count <= 10000):
+        errors["cap_count"] = [str(_l("上限次数须为 1 到 10000 的整数"))]
+    return cap_period
+
+
 def validate_rule_fields(values: dict, *, partial: bool = False) -> dict:
     """Domain checks shared by the API and the pages; returns cleaned values."""
     errors: dict[str, list[str]] = {}
@@ -40,16 +52,8 @@ def validate_rule_fields(values: dict, *, partial: bool = False) -> dict:
         pts = values.get("points")
         if not isinstance(pts, int) or isinstance(pts, bool) or pts == 0 or abs(pts) > MAX_RULE_POINTS:
             errors["points"] = [str(_l("分值须为 -1000 到 1000 之间的非零整数"))]
-    cap_period, cap_count = values.get("cap_period"), values.get("cap_count")
     if need("cap_period") or need("cap_count"):
-        if cap_period not in (None, "", *CAP_PERIODS):
-            errors["cap_period"] = [str(_l("上限周期须为 day/week/month/quarter/year"))]
-        cap_period = cap_period or None
-        if (cap_period is None) != (cap_count is None):
-            errors.setdefault("cap_count", []).append(str(_l("上限周期和上限次数须同时填写")))
-        elif cap_count is not None and (not isinstance(cap_count, int) or not 1 <= cap_count <= 10000):
-            errors["cap_count"] = [str(_l("上限次数须为 1 到 10000 的整数"))]
-        out["cap_period"] = cap_period
+        out["cap_period"] = _check_cap(values.get("cap_period"), values.get("cap_count"), errors)
     if errors:
         raise ValidationFailed(errors)
     return out
@@ -149,8 +153,11 @@ def get_rule(session: Session, actor: Actor, rule_id, *, field: str | None = Non
     return rule
 
 
-def list_rules(village_id: int, *, active_only: bool = False):
-    stmt = select(Rule).where(Rule.village_id == village_id).order_by(Rule.category, Rule.points.desc(), Rule.code)
+def list_rules(village_id: int | None, *, active_only: bool = False):
+    """A village's rules; every village's (``None``) for an admin's list."""
+    stmt = select(Rule).order_by(Rule.village_id, Rule.category, Rule.points.desc(), Rule.code)
+    if village_id is not None:
+        stmt = stmt.where(Rule.village_id == village_id)
     if active_only:
         stmt = stmt.where(Rule.active.is_(True))
     return stmt

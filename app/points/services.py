@@ -52,15 +52,6 @@ OPENING_TITLE = "开户基础分"  # stored data, like a rule's name
 _REVERSAL = aliased(Entry)
 
 
-# --- rules -------------------------------------------------------------------------
-
-
-# --- evidence ----------------------------------------------------------------------
-
-
-# --- entries -----------------------------------------------------------------------
-
-
 def _check_quantity_and_date(quantity, occurred_on, today: date) -> None:
     errors = {}
     if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
@@ -355,9 +346,6 @@ def village_of(session: Session, village_id: int) -> Village | None:
     return session.get(Village, village_id)
 
 
-# --- households' accounts ---------------------------------------------------------------
-
-
 def enroll_household(
     session: Session,
     actor: Actor,
@@ -373,9 +361,6 @@ def enroll_household(
     open_account(session, household, actor, today=today, now=now)
     session.flush()
     return household
-
-
-# --- for the pages -------------------------------------------------------------------
 
 
 def entries_recorded_on(village_id: int, day: date, tz_name: str):

@@ -189,8 +189,6 @@ def _window_open(session: Session, village_id: int, periods) -> None:
             raise ObjectionWindowClosed(period=p)
 
 
-# --- objections --------------------------------------------------------------------------
-
 NOT_CONTESTABLE = _l("只能对按规则记的分提出异议；开户底分、兑换、退还、清零、奖励和冲正记录不受理异议")
 
 
@@ -340,9 +338,6 @@ def list_objections(
     return stmt
 
 
-# --- awards ----------------------------------------------------------------------------------
-
-
 def grant_awards(
     session: Session,
     actor: Actor,
@@ -440,9 +435,6 @@ def list_awards(village_id: int | None, period: str | None = None):
     if period:
         stmt = stmt.where(Award.period == period)
     return stmt
-
-
-# --- the annual reset -------------------------------------------------------------------------
 
 
 def objections_closed_at(session: Session, village_id: int) -> dict[str, datetime]:

@@ -148,8 +148,6 @@ def standings():
     )
 
 
-# --- the quarterly cycle's pages --------------------------------------------------------------
-
 OBJECTION_STATUS = {OPEN: _l("待处理"), UPHELD: _l("异议成立"), DISMISSED: _l("异议不成立")}
 PERIOD_STATUS = {"open": _l("未公示"), cycle.NOTICE: _l("公示中"), cycle.FINAL: _l("已定稿")}
 CN_QUARTERS = ("一", "二", "三", "四")

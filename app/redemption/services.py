@@ -47,12 +47,6 @@ MAX_LINES = 50
 MAX_LINE_QUANTITY = 100
 
 
-# --- shops and items -------------------------------------------------------------------
-
-
-# --- QR cards ------------------------------------------------------------------------------
-
-
 def card_token(secret: str, household: Household) -> str:
     return qr.make_token(secret, household.id, household.qr_version)
 
@@ -86,9 +80,6 @@ def household_from_token(session: Session, actor: Actor, token: str, secret: str
     if parsed[1] != household.qr_version:
         raise QRRevoked()
     return household
-
-
-# --- the counter and the cards ------------------------------------------------------------
 
 
 def counter_shop(session: Session, actor: Actor, shop_id) -> Shop:
@@ -143,9 +134,6 @@ def card_households(village_id: int):
         .where(Household.village_id == village_id, Household.moved_out_on.is_(None))
         .order_by(Household.number, Household.id)
     )
-
-
-# --- redemption ------------------------------------------------------------------------------
 
 
 def _clean_lines(lines) -> list[tuple[int, int]]:
@@ -343,6 +331,3 @@ def redemptions(
     if day is not None:
         stmt = stmt.where(Redemption.business_day == day)
     return stmt
-
-
-# --- reports and proof --------------------------------------------------------------------------

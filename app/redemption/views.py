@@ -2,8 +2,6 @@
 and a redemption's receipt and cancellation; the staff's pages are in ``shop_admin.py``,
 a household's in ``resident.py``."""
 
-import hashlib
-import json
 import re
 import secrets
 from datetime import UTC
@@ -21,15 +19,13 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import login_required
 from markupsafe import Markup
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app.api import domain_error_response, refuse_unstorable_input
-from app.api.idempotency import IdempotencyRecord
+from app.api.idempotency import once
 from app.clock import utcnow
-from app.errors import DomainError, IdempotencyConflict
+from app.errors import DomainError
 from app.extensions import db
 from app.households.models import Household
 from app.redemption import qr, services
@@ -200,31 +196,6 @@ def counter_lookup():
     return _render_counter(shops, shop, lookup_form=form)
 
 
-def _redeem_once(key: str, run) -> int:
-    """Run ``run`` (a redemption, returning its id) once per cart key: a double tap posts
-    the same cart twice, and the second posting gets the first one's receipt."""
-    key = "page-counter:" + ((key or "")[:64] or secrets.token_hex(16))
-    fields = sorted((k, v) for k, v in request.form.items(multi=True) if k != "csrf_token")
-    digest = hashlib.sha256(json.dumps(fields).encode()).hexdigest()
-    stmt = select(IdempotencyRecord).where(IdempotencyRecord.user_id == current_user.id, IdempotencyRecord.key == key)
-    existing = db.session.scalar(stmt)
-    if existing is None:
-        record = IdempotencyRecord(user_id=current_user.id, key=key, request_hash=digest)
-        db.session.add(record)
-        try:
-            db.session.flush()
-        except IntegrityError:  # the twin committed first while we waited
-            db.session.rollback()
-            existing = db.session.scalar(stmt)
-        else:
-            redemption_id = run()
-            record.status_code, record.response_body = 201, json.dumps({"id": redemption_id})
-            return redemption_id
-    if existing.request_hash != digest or existing.status_code is None:
-        raise IdempotencyConflict()
-    return json.loads(existing.response_body)["id"]
-
-
 @bp.route("/shop/counter/redeem", methods=["POST"])
 @login_required
 def counter_redeem():
@@ -245,22 +216,25 @@ def counter_redeem():
         return redirect(url_for(".counter"))
     lines = form.lines(request.form)
     household_id = household.id
-    try:
-        redemption_id = _redeem_once(
-            form.key.data,
-            lambda: (
-                services.redeem(
-                    db.session,
-                    actor,
-                    shop_id=shop.id,
-                    lines=lines,
-                    household_id=household_id,
-                    now=utcnow(),
-                    today=today(),
-                    secret=secret(),
-                ).id
-            ),
+    # A double tap posts the same cart with the same key: the API's idempotency gives
+    # the second posting the first one's receipt.
+    key = "page-counter:" + ((form.key.data or "")[:64] or secrets.token_hex(16))
+
+    def work():
+        redemption = services.redeem(
+            db.session,
+            actor,
+            shop_id=shop.id,
+            lines=lines,
+            household_id=household_id,
+            now=utcnow(),
+            today=today(),
+            secret=secret(),
         )
+        return jsonify(id=redemption.id), 201
+
+    try:
+        redemption_id = once(key, work).get_json()["id"]
     except DomainError as exc:
         db.session.rollback()
         return _render_counter(
@@ -272,7 +246,6 @@ def counter_redeem():
             error=error_text(exc),
             status=exc.status,
         )
-    db.session.commit()
     return redirect(url_for(".receipt", redemption_id=redemption_id))
 
 

@@ -5,6 +5,9 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, IntegerField, StringField
 from wtforms.validators import InputRequired
 
+from app.errors import ValidationFailed
+from app.villages.services import validate_scheme
+
 _required = InputRequired(message=_l("必填"))
 
 
@@ -17,14 +20,29 @@ class SchemeForm(FlaskForm):
     annual_reset = BooleanField(_l("每年清零可兑换积分"))
 
     def values(self) -> dict:
+        ypp = self.yuan_per_point.data
         return {
             "base_points": self.base_points.data,
             "redeem_floor": self.redeem_floor.data,
-            "yuan_per_point": float(self.yuan_per_point.data),
+            "yuan_per_point": None if ypp is None else float(ypp),
             "approval_required": bool(self.approval_required.data),
             "notice_days": self.notice_days.data,
             "annual_reset": bool(self.annual_reset.data),
         }
+
+    def validate(self, extra_validators=None) -> bool:
+        """Every mistake in one round: the scheme's own ranges are checked beside the
+        fields' (a range used to show only after "必填" elsewhere had been mended)."""
+        ok = super().validate(extra_validators)
+        try:
+            validate_scheme(self.values())
+        except ValidationFailed as exc:
+            for name, messages in exc.details.items():
+                field = self[name]
+                if not field.errors:  # "必填" or "not a number" already says what is wrong
+                    field.errors = list(messages)
+                    ok = False
+        return ok
 
 
 class VillageForm(FlaskForm):

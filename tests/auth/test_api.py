@@ -25,9 +25,6 @@ def assert_error(response, status, code):
     return body["error"]
 
 
-# --- tokens ------------------------------------------------------------------------
-
-
 def test_token_carries_the_user(world, client):
     r = token_for(client, "tj_recorder")
     assert r.status_code == 200
@@ -128,9 +125,6 @@ def test_expired_token_is_refused(world, app, client):
     app.config["API_TOKEN_MAX_AGE"] = -1
     token = token_for(client, "tj_recorder").get_json()["token"]
     assert_error(client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}), 401, "unauthorized")
-
-
-# --- rate limiting -------------------------------------------------------------------
 
 
 @pytest.fixture(params=[0])
@@ -270,9 +264,6 @@ def test_default_login_limit_is_ten_per_five_minutes(world, app, client):
     for _ in range(10):
         assert token_for(client, "tj_recorder", "wrong-password").status_code == 401
     assert_error(token_for(client, "tj_recorder", "wrong-password"), 429, "rate_limited")
-
-
-# --- users ----------------------------------------------------------------------------
 
 
 def new_user(**extra):

@@ -44,9 +44,28 @@ def test_login_never_redirects_off_site(world, client, target):
     r = client.post(f"/login?next={target}", data={"username": "tj_recorder", "password": PASSWORD})
     assert r.status_code == 302
     location = r.headers["Location"]
-    assert location == "/", location  # the dashboard, not the target
+    assert location == "/record", location  # the recorder's landing page, not the target
 
 
 def test_login_follows_a_same_site_next(world, client):
     r = client.post("/login?next=/households%3Fpage%3D2", data={"username": "tj_recorder", "password": PASSWORD})
     assert r.headers["Location"] == "/households?page=2"
+
+
+@pytest.mark.parametrize(
+    "username, landing",
+    [
+        ("admin", "/"),
+        ("tj_village_admin", "/"),
+        ("tj_recorder", "/record"),
+        ("tj_reviewer", "/approvals"),
+        ("tj_clerk", "/shop/counter"),
+        ("tj_resident", "/households/{tj1}"),
+    ],
+)
+def test_each_role_lands_on_its_daily_work(world, client, username, landing):
+    landing = landing.format(tj1=world.households["tj1"].id)
+    r = client.post("/login", data={"username": username, "password": PASSWORD})
+    assert r.status_code == 302 and r.headers["Location"] == landing
+    assert client.get("/login").headers["Location"] == landing  # already logged in
+    assert client.get(landing).status_code == 200

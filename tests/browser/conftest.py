@@ -64,6 +64,19 @@ def browser():
         b.close()
 
 
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory):
+    """The demo (``flask demo``) served once for the run: see tests/browser/demo_site.py."""
+    reason = _chromium_missing()
+    if reason:
+        pytest.skip(reason)
+    from tests.browser.demo_site import DemoSite
+
+    site = DemoSite(tmp_path_factory.mktemp("demo"))
+    yield site
+    site.close()
+
+
 @pytest.fixture
 def phone(browser):
     """A page the size of a 360 px phone, in Chinese."""

@@ -23,6 +23,7 @@ class DemoSite:
                 "SECRET_KEY": "demo-site-secret",
                 "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'demo.db'}",
                 "WTF_CSRF_ENABLED": True,
+                "RATELIMIT_STORAGE_URI": "memory://",  # as the tests' app: the limiter is shared
             }
         )
         self.app.instance_path = str(tmp_path / "instance")
@@ -41,6 +42,14 @@ class DemoSite:
         with self.app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def phone_page(browser):
+    """A fresh 360×740 phone (its own cookies), in Chinese."""
+    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return page
 
 
 def login(page, base: str, username: str) -> None:
@@ -100,6 +109,7 @@ def crawl(page, base: str, start: list[str], *, depth: int = 2, limit: int = 60)
 
 
 def menu_paths(page, base: str) -> list[str]:
+    """Every link of the menu, those in its groups included."""
     hrefs = page.eval_on_selector_all("nav.menu a[href]", "as => as.map(a => a.getAttribute('href'))")
     return [urljoin(page.url, h)[len(base) :] for h in hrefs]
 

@@ -4,73 +4,47 @@ logs no CSP refusal, no script error and no failed request (the favicon included
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _chromium_missing
-from tests.browser.demo_site import ROLES, DemoSite, crawl, login, menu_paths, watch
+from tests.browser.demo_site import ROLES, crawl, login, menu_paths, phone_page, watch
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    reason = _chromium_missing()
-    if reason:
-        pytest.skip(reason)
-    site = DemoSite(tmp_path_factory.mktemp("demo"))
-    yield site
-    site.close()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
-def phone_page(chromium):
-    context = chromium.new_context(viewport={"width": 360, "height": 740}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    return page
-
-
 @pytest.mark.parametrize("username", ROLES)
-def test_no_page_of_a_demo_user_breaks_the_csp(demo, chromium, username):
-    page = phone_page(chromium)
+def test_no_page_of_a_demo_user_breaks_the_csp(demo_site, browser, username):
+    page = phone_page(browser)
     problems = watch(page)
-    login(page, demo.url, username)
-    start = menu_paths(page, demo.url)
+    login(page, demo_site.url, username)
+    start = menu_paths(page, demo_site.url)
     assert start, f"{username} has no menu"
-    visited = crawl(page, demo.url, [page.url[len(demo.url) :], *start])
+    visited = crawl(page, demo_site.url, [page.url[len(demo_site.url) :], *start])
     page.context.close()
     assert len(visited) >= len(set(start)) // 2
     assert problems == [], "\n".join(problems)
 
 
-def test_the_login_error_and_api_docs_pages_keep_the_csp(demo, chromium):
-    page = phone_page(chromium)
+def test_the_login_error_and_api_docs_pages_keep_the_csp(demo_site, browser):
+    page = phone_page(browser)
     problems = watch(page)
-    page.goto(f"{demo.url}/login")
+    page.goto(f"{demo_site.url}/login")
     page.wait_for_load_state("networkidle")
-    page.goto(f"{demo.url}/no-such-page")
+    page.goto(f"{demo_site.url}/no-such-page")
     page.wait_for_load_state("networkidle")
     assert "未找到" in page.content()
-    problems = [p for p in problems if "404 for " + f"{demo.url}/no-such-page" not in p and "404 (NOT FOUND)" not in p]
-    page.goto(f"{demo.url}/api/v1/docs")
+    problems = [
+        p for p in problems if "404 for " + f"{demo_site.url}/no-such-page" not in p and "404 (NOT FOUND)" not in p
+    ]
+    page.goto(f"{demo_site.url}/api/v1/docs")
     page.wait_for_selector(".swagger-ui .info", timeout=30_000)
     assert "Moral Bank API" in page.content()
     page.context.close()
     assert problems == [], "\n".join(problems)
 
 
-def test_an_injected_inline_script_is_refused(demo, chromium):
+def test_an_injected_inline_script_is_refused(demo_site, browser):
     """The policy itself works: an inline script (as an XSS would add) does not run."""
-    page = phone_page(chromium)
+    page = phone_page(browser)
     problems = watch(page)
-    page.goto(f"{demo.url}/login")
+    page.goto(f"{demo_site.url}/login")
     ran = page.evaluate(
         """() => { window.injected = false;
                    const s = document.createElement('script'); s.textContent = 'window.injected = true';

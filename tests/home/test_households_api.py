@@ -34,9 +34,6 @@ def record(api, household, rule, day=TODAY, quantity=1):
     return r.get_json()
 
 
-# --- POST /households ---------------------------------------------------------------------
-
-
 def test_create_household_opens_its_account(world, session, api):
     body = {
         "village_id": world.a.id,
@@ -119,9 +116,6 @@ def test_only_village_admins_register_households(world, api, username):
     assert_error(r, 403, "forbidden")
 
 
-# --- GET /households ------------------------------------------------------------------------
-
-
 def test_list_is_the_callers_village(world, api):
     r = api.as_("tj_recorder").get("/households")
     assert r.status_code == 200
@@ -170,9 +164,6 @@ def test_pagination(world, api):
         assert set(err["details"]) <= {"page", "per_page"} and err["details"]
 
 
-# --- GET /households/{id} --------------------------------------------------------------------
-
-
 def test_account_view(world, session, api):
     h = world.households["tj1"]
     recorder = api.as_("tj_recorder")
@@ -214,9 +205,6 @@ def test_resident_sees_only_its_household(world, api):
     assert me.get(f"/households/{world.households['tj1'].id}/entries").status_code == 200
     assert_error(me.get(f"/households/{world.households['tj2'].id}"), 404, "not_found")
     assert_error(me.get(f"/households/{world.households['tj2'].id}/entries"), 404, "not_found")
-
-
-# --- GET /households/{id}/entries -------------------------------------------------------------
 
 
 def test_entries_newest_first(world, api):
@@ -317,9 +305,6 @@ def test_entry_fields(world, api):
     assert e["occurred_on"] == (TODAY - timedelta(days=1)).isoformat()
     assert e["period"] == quarter_of(TODAY - timedelta(days=1))
     assert e["recorded_by"] == world.users["tj_recorder"].id
-
-
-# --- PATCH /households/{id} and POST /households/{id}/move-out ------------------------------
 
 
 def test_patch_changes_only_the_fields_sent_and_is_audited(world, session, api):

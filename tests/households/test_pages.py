@@ -42,9 +42,6 @@ def record(session, world, who, household, rule, **kw):
     return entry
 
 
-# --- the register ----------------------------------------------------------------------
-
-
 def test_register_lists_the_village_with_balances(world, auth, client):
     auth.login("tj_recorder")
     r = client.get("/households")
@@ -103,9 +100,6 @@ def test_a_resident_goes_to_its_own_passbook(world, auth, client):
     r = client.get("/households")
     assert r.status_code == 302
     assert r.headers["Location"].endswith(f"/households/{world.households['tj1'].id}")
-
-
-# --- registration and editing -------------------------------------------------------------
 
 
 def test_register_a_household_opens_its_account(world, session, auth, client):
@@ -222,9 +216,6 @@ def test_a_recorder_cannot_move_a_household_out(world, session, auth, client):
     assert households(session, world.a)["TJ-003"].moved_out_on is None
 
 
-# --- the passbook ------------------------------------------------------------------------
-
-
 def test_passbook_shows_account_entries_and_standing(world, session, auth, client):
     h = world.households["tj1"]
     record(session, world, "tj_recorder", h, world.rules["tj_labour"], member_name="王小明", note="修水渠")
@@ -329,9 +320,6 @@ def test_an_official_cannot_open_another_village_household(world, auth, client):
     assert r.status_code == 404
     assert "户主xf1" not in text(r)
     assert client.get("/households/99999").status_code == 404
-
-
-# --- import and export --------------------------------------------------------------------
 
 
 def xlsx(rows) -> bytes:
@@ -474,9 +462,6 @@ def test_export_is_for_village_admins_and_reviewers(world, auth, client):
         load_workbook(io.BytesIO(client.get(f"/households/export.xlsx?village_id={world.b.id}").data)).active.values
     )
     assert [row[0] for row in rows[1:]] == ["XF-001", "XF-002", "XF-003"]
-
-
-# --- CSRF -----------------------------------------------------------------------------------
 
 
 def post_forms(page: str) -> list[str]:

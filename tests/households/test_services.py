@@ -38,9 +38,6 @@ def households_of(session, village) -> list[str]:
     return sorted(session.scalars(select(Household.number).where(Household.village_id == village.id)))
 
 
-# --- enrolment --------------------------------------------------------------------------
-
-
 def test_enroll_household_opens_the_account(world, session):
     h = points.enroll_household(
         session,
@@ -144,9 +141,6 @@ def test_search_excludes_moved_out_on_request(world, session):
     numbers = [h.number for h in session.scalars(services.search(world.a.id, "", include_moved_out=False))]
     assert numbers == ["TJ-001", "TJ-002"]
     assert len(session.scalars(services.search(world.a.id, "")).all()) == 3
-
-
-# --- import ---------------------------------------------------------------------------------
 
 
 def test_parse_import_names_every_bad_line(world, session):

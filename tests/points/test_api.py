@@ -52,9 +52,6 @@ def account(api, household):
     return r.get_json()
 
 
-# --- rules -----------------------------------------------------------------------------------
-
-
 RULE = {
     "code": "NEW-RULE",
     "name": "参加义诊",
@@ -144,7 +141,7 @@ def test_list_rules(world, api):
     r = api.as_("tj_recorder").get(f"/rules?village_id={world.a.id}")
     assert {x["village_id"] for x in r.get_json()["items"]} == {world.a.id}
     # The admin names the village.
-    assert_error(api.as_("admin").get("/rules"), 422, "validation_error")
+    assert api.as_("admin").get("/rules").get_json()["total"] == 8  # every village's
     r = api.as_("admin").get(f"/rules?village_id={world.b.id}")
     assert {x["village_id"] for x in r.get_json()["items"]} == {world.b.id}
 
@@ -195,9 +192,6 @@ def test_another_villages_rule_is_404(world, api):
     assert_error(api.as_("tj_village_admin").patch(f"/rules/{rid}", json={"active": False}), 404, "not_found")
     assert_error(api.as_("tj_recorder").get(f"/rules/{rid}"), 404, "not_found")
     assert api.as_("xf_recorder").get(f"/rules/{rid}").get_json()["code"] == "WORK-SCHOOL"
-
-
-# --- POST /entries ------------------------------------------------------------------------------
 
 
 def test_record_entry(world, session, api):
@@ -411,9 +405,6 @@ def test_only_recorders_record(world, session, api, username):
     assert entries_in_db(session) == before
 
 
-# --- batch ---------------------------------------------------------------------------------------
-
-
 def test_batch_creates_and_skips(world, session, api):
     from app.households.services import move_out
 
@@ -501,9 +492,6 @@ def test_batch_with_another_villages_rule_is_400(world, api):
     assert_error(api.as_("tj_clerk").post("/entries/batch", json=body), 403, "forbidden")
 
 
-# --- approve / reject -------------------------------------------------------------------------------
-
-
 def pending_entry(api, world, key="xf1", rule="xf_school", who="xf_recorder"):
     r = api.as_(who).post("/entries", json=entry_body(world.households[key], world.rules[rule]))
     assert r.status_code == 201 and r.get_json()["status"] == "pending"
@@ -574,9 +562,6 @@ def test_reject_needs_a_reason_then_approve_is_not_pending(world, api):
 def test_approving_an_immediate_entry_is_not_pending(world, api):
     e = api.as_("tj_recorder").post("/entries", json=entry_body(world.households["tj1"], world.rules["tj_school"]))
     assert_error(api.as_("tj_reviewer").post(f"/entries/{e.get_json()['id']}/approve"), 409, "not_pending")
-
-
-# --- reverse -----------------------------------------------------------------------------------------
 
 
 def test_reverse(world, session, api):
@@ -654,9 +639,6 @@ def test_pending_veto_does_not_count(world, api):
     r = api.as_("xf_resident").get(f"/leaderboards?period={quarter_of(TODAY)}&village_id={world.b.id}")
     row = next(x for x in r.get_json()["items"] if x["household_id"] == h.id)
     assert (row["eligible"], row["points"]) == (True, 0)
-
-
-# --- Idempotency-Key -------------------------------------------------------------------------------------
 
 
 def test_same_key_same_body_replays_the_first_answer(world, session, api):
@@ -798,8 +780,6 @@ def test_idempotent_batch_and_reversal(world, session, api):
     assert r1.get_json()["id"] == r2.get_json()["id"]
     assert account(api, world.households["tj1"])["balance"] == 100
 
-
-# --- garbage in, never a 500 ---------------------------------------------------------------------------------
 
 GARBAGE = [None, [], {}, [{}], "", "x" * 100_000, "a\x00b", -1, 0, 2**31, 10**30, 1.5, True, {"$gt": 1}]
 HUGE_BODY = {"k" * 1000: "v" * 100_000}

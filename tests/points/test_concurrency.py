@@ -225,9 +225,6 @@ def test_an_entry_is_reversed_once(app, world, session):
     assert verify(session) == []
 
 
-# --- through HTTP ---------------------------------------------------------------------------------
-
-
 def token(app, username):
     # Runs in the test's app context (Flask reuses it): call before ``release``.
     r = app.test_client().post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})

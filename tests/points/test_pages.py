@@ -1,5 +1,6 @@
 """The points pages as officials use them: record, batch, approve, reverse, rules."""
 
+import re
 from io import BytesIO
 
 import pytest
@@ -66,9 +67,6 @@ def login(auth):
     return as_
 
 
-# --- dashboard ----------------------------------------------------------------------------
-
-
 def test_logged_out_goes_to_login(world, client):
     r = client.get("/")
     assert r.status_code == 302
@@ -107,9 +105,6 @@ def test_admin_picks_a_village_first(world, login):
     assert "本季度各村户均积分" in page
     page = text(client.get(f"/?village_id={world.b.id}"))
     assert "幸福村" in page and "今日记分" in page
-
-
-# --- recording ------------------------------------------------------------------------------
 
 
 def test_record_page_records_and_the_balance_changes(world, session, login):
@@ -173,9 +168,19 @@ def test_cap_reached_shows_its_message_and_writes_nothing(world, session, login)
         },
     )
     assert r.status_code == 409
-    assert "已达上限：本周期最多 1 次，已用 1 次" in text(r)
+    assert "本周期已记 1 次，上限 1 次" in text(r) and "已达上限" not in text(r)
     assert entry_count(session) == before
     assert balance(session, h) == 105
+
+
+def test_the_cap_message_states_used_and_limit_without_contradiction(app):
+    from app.errors import CapReached
+
+    with app.test_request_context():
+        assert CapReached(cap_count=1, used=1).render_message() == "本周期已记 1 次，上限 1 次"
+        # A quantity of 2 where 1 of 3 is used: not "reached", but how many are left.
+        assert CapReached(cap_count=3, used=1).render_message() == "本周期已记 1 次，上限 3 次，最多还能记 2 次"
+        assert CapReached(cap_count=3, used=1).details == {"cap_count": 3, "used": 1}  # the API's details
 
 
 def test_evidence_required_without_photo_is_refused(world, session, login):
@@ -315,9 +320,6 @@ def test_admin_records_in_the_village_it_chose(world, session, login):
     assert balance(session, world.households["tj3"]) == 103
 
 
-# --- batch ----------------------------------------------------------------------------------
-
-
 def test_batch_records_and_lists_skipped_households(world, session, login):
     labour = world.rules["tj_labour"]
     record(session, world, "tj_recorder", world.households["tj2"], labour)  # tj2 has used today's cap
@@ -365,9 +367,6 @@ def test_batch_needs_at_least_one_household(world, session, login):
     assert r.status_code == 422
     assert "未找到户号：XF-001" in text(r)
     assert entry_count(session) == before
-
-
-# --- approvals ------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -482,9 +481,6 @@ def test_recorder_cannot_open_the_queue(world, login):
     assert login("tj_recorder").get("/approvals").status_code == 403
 
 
-# --- reversal -------------------------------------------------------------------------------
-
-
 def test_reverse_works_once(world, session, login):
     h = world.households["tj1"]
     e = record(session, world, "tj_recorder", h, world.rules["tj_school"])
@@ -508,9 +504,6 @@ def test_reverse_works_once(world, session, login):
     assert r.status_code == 409
     assert "该记录已被冲正" in text(r)
     assert balance(session, h) == 100
-
-
-# --- rules ----------------------------------------------------------------------------------
 
 
 def test_rules_are_grouped_by_category(world, login):
@@ -563,6 +556,17 @@ def test_rule_errors_are_shown_beside_their_fields(world, session, login):
     assert session.scalar(select(func.count(Rule.id)).where(Rule.village_id == world.a.id)) == 4
 
 
+def test_a_missing_value_does_not_hide_the_rules_other_mistakes(world, session, login):
+    r = login("tj_village_admin").post(
+        "/rules/new", data={"name": "", "code": "X", "category": "", "points": "", "cap_period": "day"}
+    )
+    assert r.status_code == 422
+    page = text(r)
+    assert "请填写分值" in page  # the form's own
+    assert "上限周期和上限次数须同时填写" in page and page.count("必填") >= 2  # the rule's, in the same round
+    assert session.scalar(select(func.count(Rule.id)).where(Rule.village_id == world.a.id)) == 4
+
+
 def test_editing_a_rule_keeps_recorded_entries(world, session, login):
     school = world.rules["tj_school"]
     e = record(session, world, "tj_recorder", world.households["tj1"], school)
@@ -604,3 +608,49 @@ def test_load_the_standard_sheet(world, session, login):
     assert f"已载入 {added} 条标准积分细则" in text(r)
     r = client.post("/rules/standard", follow_redirects=True)
     assert "标准积分细则已全部载入，没有新增" in text(r)
+
+
+def test_a_refused_record_lists_every_mistake_atop_and_asks_for_the_photo_again(world, session, login):
+    client = login("tj_recorder")
+    r = client.post(
+        "/record",
+        data={
+            "household": "TJ-001",
+            "rule_id": "",
+            "quantity": "0",
+            "occurred_on": "",
+            "evidence": (BytesIO(jpeg()), "yard.jpg", "image/jpeg"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 422
+    page = text(r)
+    summary = page[page.index("data-error-summary") : page.index("</div>", page.index("data-error-summary"))]
+    for label in ("规则", "数量", "日期"):
+        assert f">{label}</a>：" in summary, label
+    assert "请修改以下 4 处后再提交" in summary
+    assert "照片“yard.jpg”没有保存：请重新选择照片。" in summary
+    assert page.count("照片“yard.jpg”没有保存") == 2  # atop and beside the photo field
+    assert 'value="TJ-001"' in page  # what was typed is kept
+
+
+def test_a_refused_record_without_a_photo_does_not_ask_for_one(world, session, login):
+    r = login("tj_recorder").post("/record", data={"household": "TJ-001", "quantity": "1"})
+    assert r.status_code == 422
+    assert "data-error-summary" in text(r) and "重新选择照片。</li>" not in text(r)
+    assert "data-error-summary" not in text(login("tj_recorder").get("/record"))
+
+
+def test_veto_rules_are_marked_in_the_rule_picker_and_in_the_queue(world, session, login):
+    page = text(login("tj_recorder").get("/record"))
+    options = {int(v): tag + label for tag, v, label in re.findall(r'(<option[^>]*value="(\d+)"[^>]*>)([^<]*)<', page)}
+    gamble, labour = options[world.rules["tj_gamble"].id], options[world.rules["tj_labour"].id]
+    assert 'data-veto="1"' in gamble and gamble.endswith("· 一票否决")
+    assert "data-veto" not in labour and "一票否决" not in labour
+
+    record(session, world, "xf_recorder", world.households["xf1"], world.rules["xf_gamble"])
+    record(session, world, "xf_recorder", world.households["xf2"], world.rules["xf_labour"])
+    session.commit()
+    queue = text(login("xf_reviewer").get("/approvals"))
+    rows = {row.split("</tr>")[0] for row in queue.split('<tr id="entry-')[1:]}
+    assert [("badge veto" in row) for row in sorted(rows, key=lambda r: "参与赌博" not in r)] == [True, False]

@@ -62,9 +62,6 @@ def entry_count(session) -> int:
     return session.scalar(select(func.count(Entry.id)))
 
 
-# --- record_entry -------------------------------------------------------------------------
-
-
 def test_record_entry_moves_balance_and_period_totals(world, session):
     h, rule = world.households["tj1"], world.rules["tj_school"]
     entry = record(session, world, "tj_recorder", h, rule, quantity=3, note=" 夜校 ", member_name="王一")
@@ -211,9 +208,6 @@ def test_moved_out_household_takes_no_entries(world, session):
         record(session, world, "tj_recorder", h, world.rules["tj_school"])
 
 
-# --- caps ------------------------------------------------------------------------------
-
-
 @pytest.mark.parametrize(
     "cap_period, inside, refused, outside",
     [
@@ -270,9 +264,6 @@ def test_reversed_units_do_not_count_towards_caps(world, session):
     assert again.status == "approved"
     assert h.balance == 105
     assert verify(session) == []
-
-
-# --- approve / reject --------------------------------------------------------------------
 
 
 def test_approve_moves_the_caches(world, session):
@@ -353,9 +344,6 @@ def test_reject_entries_with_one_reason_in_savepoints(world, session):
     assert verify(session) == []
 
 
-# --- reverse ------------------------------------------------------------------------------
-
-
 def test_reverse_appends_the_opposite(world, session):
     h = world.households["tj1"]
     entry = record(session, world, "tj_recorder", h, world.rules["tj_school"], quantity=2)
@@ -408,9 +396,6 @@ def test_reversing_the_opening_entry(world, session):
     reversal = decisions.reverse_entry(session, world.actor("tj_reviewer"), opening.id, reason="重复开户", now=NOW)
     assert reversal.points == -100 and h.balance == 0
     assert totals(session, h) == {"2026Q4": (0, 0), "2026": (0, 0)}  # never ranked
-
-
-# --- batch -------------------------------------------------------------------------------
 
 
 def test_batch_creates_and_skips_with_reasons(world, session):
@@ -519,9 +504,6 @@ def test_batch_failing_midway_writes_nothing(world, session, monkeypatch):
     assert entry_count(session) == before
     assert [session.get(type(h), h.id).balance for k, h in world.households.items() if k.startswith("tj")] == [100] * 3
     assert verify(session) == []
-
-
-# --- rules -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -88,9 +88,6 @@ def closed(world, session, q3, as_):
     return q3
 
 
-# --- POST /periods/{period}/close ------------------------------------------------------------------
-
-
 def test_close_answers_with_the_published_standings(world, session, q3, as_):
     world.a.notice_days = 3
     session.commit()
@@ -178,9 +175,6 @@ def test_closing_a_year_blocks_all_its_dates(world, session, q3, as_):
     assert r.status_code == 201
 
 
-# --- GET /periods/{period} ---------------------------------------------------------------------------
-
-
 def test_get_period_follows_open_notice_final(world, session, q3, as_):
     resident = as_("tj_resident")
     r = resident.get("/periods/2026Q3", query_string={"village_id": world.a.id})
@@ -220,9 +214,6 @@ def test_get_period_scope_and_arguments(world, session, closed, as_):
         as_("tj_resident").get("/periods/2026Q9", query_string={"village_id": world.a.id}), 422, "validation_error"
     )
     assert as_("admin").get("/periods/2026Q3", query_string={"village_id": world.a.id}).get_json()["status"] == "notice"
-
-
-# --- objections ----------------------------------------------------------------------------------------
 
 
 def object_to(as_, who="tj_resident", **body):
@@ -348,9 +339,6 @@ def test_a_dismissed_objection_changes_nothing_and_decisions_are_final(world, se
     assert period["version"] == 1 and standing_rows(period)[0] == (1, "TJ-001", 8, True)
 
 
-# --- finalising ------------------------------------------------------------------------------------------
-
-
 def test_finalize_waits_for_the_window_and_the_objections(world, session, closed, as_):
     err = assert_error(finalize(as_, world, "2026Q3", who="tj_reviewer"), 409, "notice_running")
     assert err["details"] == {"notice_ends_on": (REAL_TODAY + timedelta(days=7)).isoformat()}
@@ -391,9 +379,6 @@ def test_a_final_period_changes_no_more(world, session, closed, as_):
     assert_error(as_("tj_reviewer").post(f"/entries/{entry_id}/reverse", json={"reason": "x"}), 409, "period_closed")
     assert count(session, Objection) == 0
     assert board(as_, "2026Q3", world.a)[0] == (1, "TJ-001", 8, True)
-
-
-# --- awards ------------------------------------------------------------------------------------------------
 
 
 def award_body(world, **extra):
@@ -490,9 +475,6 @@ def test_a_year_award_uses_the_annual_total(world, session, contest, as_):
     ]
     assert as_("admin").get(f"/households/{world.households['tj5'].id}").get_json()["balance"] == 170
     assert board(as_, "2026", world.a)[0] == (1, "TJ-005", 20, True)
-
-
-# --- Idempotency-Key -------------------------------------------------------------------------------------------
 
 
 def test_a_retried_award_is_answered_again_and_writes_nothing(world, session, contest, as_):

@@ -80,9 +80,6 @@ def finalize(session, world):
     return view
 
 
-# --- period management ----------------------------------------------------------------------------
-
-
 def test_reviewer_publishes_a_period_from_the_page(world, session, quarter, login):
     client = login("tj_reviewer")
     page = text(client.get("/periods"))
@@ -133,9 +130,6 @@ def test_admin_picks_a_village_first(world, login):
 def test_residents_and_recorders_cannot_manage_periods(world, login):
     assert login("tj_resident").get("/periods").status_code == 403
     assert login("tj_recorder").post(f"/periods/{LAST_Q}/close").status_code == 403
-
-
-# --- the notice board ------------------------------------------------------------------------------
 
 
 def test_notice_board_shows_the_published_standings_without_personal_data(world, session, quarter, login):
@@ -210,9 +204,6 @@ def test_notice_without_a_period_opens_the_latest_publication(world, session, qu
     assert response.headers["Location"].endswith(f"/notice/{LAST_Q}?village_id={world.a.id}")
 
 
-# --- the big screen --------------------------------------------------------------------------------
-
-
 def test_big_screen_shows_the_top_and_refreshes_itself(world, session, quarter, login):
     close(session, world)
     page = text(login("tj_reviewer").get(f"/bigscreen?village_id={world.a.id}&period={LAST_Q}"))
@@ -227,9 +218,6 @@ def test_big_screen_shows_live_points_before_publication(world, session, quarter
     session.commit()
     page = text(login("tj_resident").get("/bigscreen"))
     assert "实时积分" in page and "户主tj2" in page
-
-
-# --- awards and certificates ------------------------------------------------------------------------
 
 
 def test_awards_form_names_the_winners_and_prints_certificates(world, session, quarter, login):
@@ -299,9 +287,6 @@ def test_awards_before_the_period_is_final_are_refused(world, session, quarter, 
     assert f"award-{LAST_Q}-top_n" not in page  # the form appears once the period is final
 
 
-# --- the passbook ---------------------------------------------------------------------------------
-
-
 def test_passbook_running_balance_ends_at_the_households_balance(world, session, quarter, login):
     tj1 = world.households["tj1"]
     decisions.reverse_entry(session, world.actor("tj_reviewer"), quarter["tj1_school"].id, reason="重复", now=utcnow())
@@ -330,9 +315,6 @@ def test_passbook_is_for_the_household_and_its_village_only(world, login):
     assert login("tj_resident").get(f"/passbook/{world.households['tj2'].id}/{TODAY.year}").status_code == 404
     assert login("xf_reviewer").get(f"/passbook/{tj1.id}/{TODAY.year}").status_code == 404
     assert login("tj_clerk").get(f"/passbook/{tj1.id}/{TODAY.year}").status_code == 200
-
-
-# --- objections --------------------------------------------------------------------------------------
 
 
 def test_resident_objects_and_the_reviewer_upholds_it(world, session, quarter, login):

@@ -32,9 +32,6 @@ Q4_DAY = date(2026, 11, 10)
 LATER = NOW + timedelta(hours=1)
 
 
-# --- helpers (also used by the other files of this package) -------------------------------------
-
-
 def score(session, world, key, rule, day=Q4_DAY, quantity=1):
     """Record an entry for household ``key`` under ``rule`` ("school", "labour", "gamble");
     in 幸福村 (approval required) a reviewer approves it at once."""
@@ -108,9 +105,6 @@ def q3(world, session):
     return build_q3(session, world)
 
 
-# --- close and publish ---------------------------------------------------------------------------
-
-
 def test_close_publishes_the_standings_and_opens_the_notice_window(world, session, q3):
     world.a.notice_days = 5
     view = close(session, world, "2026q3")
@@ -158,9 +152,6 @@ def test_close_refuses_twice_the_future_bad_text_other_villages_and_other_roles(
         with pytest.raises(Forbidden):
             close(session, world, "2026Q2", who=who)
     assert count(session, Publication) == 1
-
-
-# --- what a closed period refuses ------------------------------------------------------------------
 
 
 def test_a_closed_quarter_refuses_entries_batches_and_reversals_dated_in_it(world, session, q3):
@@ -213,9 +204,6 @@ def test_closing_a_year_blocks_every_date_of_it(world, session, q3):
             score(session, world, "tj2", "school", day)
         assert exc.value.details == {"period": "2026"}
     assert score(session, world, "tj2", "school", date(2025, 12, 31)).period == "2025Q4"
-
-
-# --- the notice window and finalising ----------------------------------------------------------------
 
 
 def test_a_reviewer_finalises_only_after_the_notice_window(world, session, q3):
@@ -289,9 +277,6 @@ def test_a_final_period_changes_no_more(world, session, q3):
     assert household_period_points(session, world.households["tj1"].id, ["2026Q3"]) == {"2026Q3": (8, 0)}
     # the open quarter after it still takes entries
     assert score(session, world, "tj2", "school", Q4_DAY).status == "approved"
-
-
-# --- objections ---------------------------------------------------------------------------------------
 
 
 def test_who_may_object_to_what(world, session, q3):
@@ -576,9 +561,6 @@ def test_two_reviewers_deciding_at_once_make_one_decision(world, session, q3, ap
     assert (decided.status, decided.decision_note, decided.reversal_entry_id) == ("dismissed", "tj_reviewer", None)
     assert count(session, Entry, Entry.kind == "reversal") == 0
     assert session.get(Household, tj1).balance == 108
-
-
-# --- awards -------------------------------------------------------------------------------------------
 
 
 def build_contest(session, world):

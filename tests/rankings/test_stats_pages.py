@@ -38,9 +38,6 @@ def scored(world, session):
     return world
 
 
-# --- statistics ------------------------------------------------------------------------------------
-
-
 def test_stats_page_draws_svg_charts_with_category_names(scored, session, login):
     admin = scored.actor("tj_village_admin")
     store = shop_services.create_shop(session, admin, scored.a.id, "村委会积分超市")
@@ -101,9 +98,6 @@ def test_charts_escape_their_labels_and_scale_negative_values():
     assert "志愿服务" in stacked and "遵纪守法" in stacked and ">-10<" in stacked
     empty = charts.grouped_bar_chart([], [("第一季度", [])], title="空")
     assert empty.startswith("<svg")
-
-
-# --- exports ---------------------------------------------------------------------------------------
 
 
 def test_xlsx_export_opens_and_has_the_rows(scored, login):

@@ -39,9 +39,6 @@ def villages(api, who="tj_resident", **query):
     return r.get_json()["items"]
 
 
-# --- households across the township --------------------------------------------------------------------
-
-
 @pytest.fixture
 def township(world, session):
     """Both villages of 上木拉乡 in 2026Q4 (and one 2026Q3 entry):
@@ -272,9 +269,6 @@ def test_leaderboard_arguments(world, api):
     assert_error(resident.get("/leaderboards", query_string={"period": "2026Q4", "limit": 0}), 422, "validation_error")
     assert_error(resident.get("/leaderboards/villages"), 422, "validation_error")
     assert_error(api.get("/leaderboards", query_string={"period": "2026Q4"}), 401, "unauthorized")
-
-
-# --- villages against each other --------------------------------------------------------------------------
 
 
 @pytest.fixture

@@ -60,9 +60,6 @@ def redeem_body(shop, lines, household=None, token=None):
     return body
 
 
-# --- POST /shops ----------------------------------------------------------------------------
-
-
 def test_create_shop(world, session, users):
     r = users("tj_village_admin").post("/shops", json={"village_id": world.a.id, "name": "团结村积分超市"})
     assert r.status_code == 201, r.get_json()
@@ -105,9 +102,6 @@ def test_bad_shop_is_422(world, session, users, body, field):
     err = assert_error(users("tj_village_admin").post("/shops", json=body), 422, "validation_error")
     assert field in err["details"]
     assert session.scalar(select(func.count(Shop.id))) == 0
-
-
-# --- items ---------------------------------------------------------------------------------------
 
 
 def test_create_item_with_opening_stock(world, session, users, shop):
@@ -286,9 +280,6 @@ def test_receipts_keep_stock_within_the_bound_an_edit_keeps(world, session, user
     assert snapshot(session) == before
     r = users("tj_clerk").post(f"/items/{oil.id}/receipts", json={"quantity": 1, "reason": "loss"})
     assert r.status_code == 201 and r.get_json()["stock"] == shop_services.MAX_STOCK - 1
-
-
-# --- POST /redemptions --------------------------------------------------------------------------
 
 
 def leaderboard(users, world):
@@ -571,9 +562,6 @@ def test_yuan_value_follows_the_scheme(world, session, users, shop):
     assert session.get(Redemption, r.get_json()["id"]).yuan_value == 90.0
 
 
-# --- POST /redemptions/{id}/cancel -----------------------------------------------------------
-
-
 def test_cancel(world, session, users, shop):
     s, rice, oil, _ = shop
     h = world.households["tj1"]
@@ -660,9 +648,6 @@ def test_cancel_needs_a_reason(world, session, users, shop):
     assert snapshot(session) == before
 
 
-# --- QR cards -----------------------------------------------------------------------------------
-
-
 def test_card_token_and_images(world, users):
     h = world.households["tj1"]
     for username in ("tj_clerk", "tj_village_admin", "tj_resident", "admin"):
@@ -693,9 +678,6 @@ def test_card_endpoints_need_a_login(world, client):
         assert r.status_code == 401 and r.get_json()["error"]["code"] == "unauthorized"
     r = client.post("/api/v1/redemptions", json={})
     assert r.status_code == 401
-
-
-# --- the proof ---------------------------------------------------------------------------------
 
 
 def test_ledger_verify_after_a_day_at_the_shop(world, session, users, shop, runner):

@@ -87,9 +87,6 @@ def redeem_form(client, shop, card, key="k1", **quantities):
     return client.post("/shop/counter/redeem", data=data)
 
 
-# --- the counter ------------------------------------------------------------------------------
-
-
 def test_counter_lists_the_clerks_shop_and_its_items(world, shop, auth, client):
     auth.login("tj_clerk")
     r = client.get("/shop/counter")
@@ -281,9 +278,6 @@ def test_clerk_cannot_cancel_an_earlier_day(world, shop, session, auth, client):
     assert fresh(session, Redemption, redemption.id).status == "completed"
 
 
-# --- shops, items and stock -------------------------------------------------------------------
-
-
 def test_village_admin_creates_a_shop(world, auth, client, session):
     auth.login("tj_village_admin")
     r = client.post("/shop/shops", data={"name": ""})
@@ -353,9 +347,6 @@ def test_low_stock_list(world, shop, auth, client):
     assert "5升食用油" in low and "肥皂" in low and "大米" not in low
 
 
-# --- reports ----------------------------------------------------------------------------------------
-
-
 def test_reports_and_settlement_workbook(world, shop, session, auth, client):
     auth.login("tj_clerk")
     redeem_form(client, shop, "TJ-001", rice=1)
@@ -379,9 +370,6 @@ def test_reports_and_settlement_workbook(world, shop, session, auth, client):
     auth.logout()
     auth.login("tj_resident")
     assert client.get("/shop/reports").status_code == 403
-
-
-# --- residents -------------------------------------------------------------------------------------
 
 
 def test_resident_card_catalogue_and_history(world, shop, session, auth, client):
@@ -411,9 +399,6 @@ def test_official_without_household_has_no_card(world, auth, client):
     auth.login("tj_clerk")
     r = client.get("/shop/my-card")
     assert r.status_code == 404 and "您的账号没有关联农户" in text(r)
-
-
-# --- printable cards ---------------------------------------------------------------------------------
 
 
 def test_a4_sheet_has_every_household_of_the_village(world, session, auth, client):

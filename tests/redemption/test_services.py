@@ -31,9 +31,6 @@ SECRET = "test-secret"
 TZ = "Asia/Shanghai"
 
 
-# --- helpers shared with the other modules of this package ---------------------------------
-
-
 def give_points(session, world, household, points: int) -> None:
     """An award entry (never ranked) that tops up a household's balance; committed."""
     h = session.get(Household, household.id)
@@ -104,9 +101,6 @@ def sell(session, world, shop, lines, *, household="tj1", clerk="tj_clerk", now=
     )
     session.commit()
     return r
-
-
-# --- shops and items -------------------------------------------------------------------------
 
 
 def test_create_shop_in_own_village(world, session):
@@ -205,9 +199,6 @@ def test_items_of_another_village_are_not_found(world, session, shop):
         shop_services.create_item(
             session, world.actor("xf_village_admin"), shop[0].id, {"name": "x", "price_points": 1}, now=NOW
         )
-
-
-# --- redemption -------------------------------------------------------------------------------
 
 
 def test_redemption_moves_balance_ledger_and_stock_together(world, session, shop):
@@ -309,9 +300,6 @@ def test_clerk_bound_to_another_shop_is_forbidden(world, session, shop):
         sell(session, world, s, [{"item_id": shop[1].id, "quantity": 1}])
 
 
-# --- QR cards --------------------------------------------------------------------------------
-
-
 def test_card_token_finds_the_household_until_revoked(world, session, shop):
     s, rice, _, _ = shop
     h = world.households["tj1"]
@@ -336,9 +324,6 @@ def test_only_village_admins_revoke_cards(world, session):
         services.revoke_card(session, world.actor("tj_clerk"), world.households["tj1"].id, SECRET)
     with pytest.raises(NotFound):
         services.revoke_card(session, world.actor("xf_village_admin"), world.households["tj1"].id, SECRET)
-
-
-# --- cancellation ----------------------------------------------------------------------------
 
 
 def test_cancel_gives_points_and_goods_back(world, session, shop):
@@ -400,9 +385,6 @@ def test_cancel_needs_a_reason_and_scope(world, session, shop):
         services.cancel_redemption(session, world.actor("tj_resident"), r.id, reason="x", now=NOW, tz=TZ)
     with pytest.raises(Forbidden):
         services.cancel_redemption(session, world.actor("tj_recorder"), r.id, reason="x", now=NOW, tz=TZ)
-
-
-# --- the proof of stock -----------------------------------------------------------------------
 
 
 def test_verify_stock_names_a_tampered_item(world, session, shop):

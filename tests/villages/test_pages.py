@@ -57,6 +57,9 @@ def test_scheme_mistakes_show_beside_the_fields(world, session, auth, client):
     assert r.status_code == 422
     page = text(r)
     assert "不是有效的整数" in page  # notice_days, from the form
+    # ...and in the same round the scheme's ranges (they used to wait for a second one)
+    assert "须为 0 到 100000 的整数" in page and "每分折合金额须大于 0" in page
+    assert "请修改以下 3 处后再提交" in page
     assert 'value="-5"' in page and 'value="abc"' in page
     assert village(session, "TJ").base_points == 100
     r = client.post("/scheme", data=SCHEME | {"base_points": "-5", "yuan_per_point": "0"})
@@ -64,6 +67,15 @@ def test_scheme_mistakes_show_beside_the_fields(world, session, auth, client):
     page = text(r)
     assert "须为 0 到 100000 的整数" in page and "每分折合金额须大于 0" in page
     assert village(session, "TJ").base_points == 100
+
+
+def test_a_missing_value_and_a_range_are_named_together(world, session, auth, client):
+    auth.login("tj_village_admin")
+    r = client.post("/scheme", data=SCHEME | {"base_points": "", "notice_days": "91"})
+    assert r.status_code == 422
+    page = text(r)
+    assert "必填" in page and "须为 0 到 90 的整数" in page
+    assert village(session, "TJ").notice_days != 91
 
 
 def test_only_village_admins_change_the_scheme(world, session, auth, client):

@@ -97,11 +97,13 @@
   var rule = document.getElementById("rule_id");
   var photo = document.getElementById("evidence");
   var warning = document.getElementById("evidence-required");
+  var veto = document.getElementById("veto-warning");
   function ruleChanged() {
     var opt = rule.options[rule.selectedIndex];
     var needed = !!(opt && opt.getAttribute("data-evidence"));
     if (warning) warning.hidden = !needed;
     if (photo) photo.required = needed;
+    if (veto) veto.hidden = !(opt && opt.getAttribute("data-veto"));
   }
   if (rule) {
     rule.addEventListener("change", ruleChanged);

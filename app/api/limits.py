@@ -1,0 +1,96 @@
+"""The limits the server enforces, stated in the OpenAPI document, so that a request the
+document calls valid is not refused for its form (422).
+
+The services check these (with messages in Chinese beside each field); the document only
+describes them. Integers: no column holds more than PostgreSQL's ``integer``. The rest by
+component schema and property, or by query parameter name.
+"""
+
+import copy
+
+from marshmallow import fields
+
+from app.auth.models import ROLES
+from app.inputs import DB_INT_MAX
+
+PERIOD = {"type": "string", "pattern": "^(20[0-9]{2}|2100)(Q[1-4])?$", "example": "2026Q3"}  # clock.parse_period
+REASON = {"minLength": 1, "pattern": "\\S", "maxLength": 500}
+
+# component schema → property → what to add to its description
+PROPERTIES = {
+    "UserIn": {
+        "username": {"pattern": "^[A-Za-z0-9_.\\-]{3,40}$"},
+        "password": {"minLength": 8},
+        "roles": {"minItems": 1, "items": {"type": "string", "enum": list(ROLES)}},
+    },
+    "VillageIn": {"code": {"pattern": "^[A-Za-z0-9_\\-]{1,30}$"}},
+    "BatchIn": {"household_ids": {"minItems": 1}},
+    "RedemptionIn": {"lines": {"minItems": 1}, "qr_token": {"minLength": 1, "pattern": "\\S"}},
+    "ObjectionIn": {"period": {**PERIOD, "nullable": False}},
+    "EntryIn": {"quantity": {"minimum": 1, "maximum": 100}},
+    "AwardIn": {"period": PERIOD},
+}
+# component schema → names that must be given although the schema loads without them
+REQUIRED = {"ObjectionIn": ["period"]}
+# component schema → extra keywords (OpenAPI 3.0 has no if/then)
+EXTRA = {
+    "RedemptionIn": {
+        "anyOf": [
+            {
+                "required": ["qr_token"],
+                "properties": {"qr_token": {"type": "string", "minLength": 1, "pattern": "\\S"}},
+            },
+            {"required": ["household_id"], "properties": {"household_id": {"type": "integer"}}},
+        ]
+    }
+}
+REASON_SCHEMAS = {"ReasonIn", "CancelIn", "DecisionIn", "ObjectionIn"}
+PERIOD_PARAMETERS = {"period"}
+# operation → query parameter → its allowed values
+ENUM_PARAMETERS = {("get", "/api/v1/entries"): {"status": ["pending"]}}
+
+
+def storable(self, field, ret: dict, **kwargs) -> dict:
+    """apispec attribute function: what a column can store (``app.inputs``): an integer
+    within PostgreSQL's ``integer``, text without NUL, unless the field states its own."""
+    if isinstance(field, fields.Integer) and "maximum" not in ret and "minimum" not in ret:
+        return {"minimum": -DB_INT_MAX, "maximum": DB_INT_MAX}
+    if type(field) is fields.String and "pattern" not in ret and "enum" not in ret:
+        return {"pattern": "^[^\\u0000]*$"}
+    return {}
+
+
+def declare(spec: dict) -> dict:
+    """The document with the limits above written in (a copy)."""
+    spec = copy.deepcopy(spec)
+    schemas = spec.get("components", {}).get("schemas", {})
+    for name, props in PROPERTIES.items():
+        for prop, limits in props.items():
+            if prop in schemas.get(name, {}).get("properties", {}):
+                schemas[name]["properties"][prop].update(copy.deepcopy(limits))
+    for name in REASON_SCHEMAS:
+        if "reason" in schemas.get(name, {}).get("properties", {}):
+            schemas[name]["properties"]["reason"].update(REASON)
+    for name, required in REQUIRED.items():
+        if name in schemas:
+            schemas[name]["required"] = sorted(set(schemas[name].get("required", [])) | set(required))
+    for name, extra in EXTRA.items():
+        if name in schemas:
+            schemas[name].update(copy.deepcopy(extra))
+    for path, operations in spec.get("paths", {}).items():
+        for method, operation in [("*", operations), *operations.items()]:  # path-level parameters too
+            if not isinstance(operation, dict):
+                continue
+            enums = ENUM_PARAMETERS.get((method, path), {})
+            for param in operation.get("parameters", []):
+                if param.get("name") in PERIOD_PARAMETERS:
+                    param["schema"] = {**param.get("schema", {}), **PERIOD}
+                if param.get("name") in enums:
+                    param["schema"] = {"type": "string", "enum": enums[param["name"]]}
+    return spec
+
+
+def install(api) -> None:
+    api.ma_plugin.converter.add_attribute_function(storable)
+    to_dict = api.spec.to_dict
+    api.spec.to_dict = lambda: declare(to_dict())

@@ -1,0 +1,423 @@
+"""The scope matrix, generated from ``app.url_map``: every page and API endpoint × every
+role of a village, against an object of another village named in the path (and, for a
+resident, another household of the own village).
+
+- Every route must be listed in ``ROUTES`` (a new route fails the suite until someone
+  decides whether it is public), and nothing listed may be gone; every path argument
+  must be one the matrix can fill.
+- Anonymous: the API answers 401, a page sends to the login page; public routes aside.
+- Another village's object is 404 (or 403) for every role but the admin, whatever the
+  method, with a body that would be valid for one's own object; a page may instead
+  redirect to a page that refuses, or (after a POST) back to its form. No request
+  changes a row of any table, and nothing answers 5xx.
+- The admin's GETs of the same objects are not refused.
+- Every API list filter the OpenAPI document names (``village_id``, ``shop_id``,
+  ``household_id``, …) is 404 for another village's object (a resident: for any
+  household but its own); the public standings and awards show that village instead.
+
+Not here: other villages' ids inside request bodies (references), and pages' query
+filters.
+"""
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from app.extensions import db
+from app.points import services as points
+from app.rankings.models import Award, Objection
+from app.redemption import services as shop
+from tests import factories
+from tests.conftest import TODAY
+
+PUBLIC, LOGIN = "public", "login"
+
+# Who may reach each endpoint without logging in. Every route of the app is here.
+ROUTES = {
+    "static": PUBLIC,
+    "api-docs.openapi_json": PUBLIC,
+    "api-docs.openapi_swagger_ui": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth_api.issue_token": PUBLIC,
+    "auth_api.ping": LOGIN,
+    "auth_api.me": LOGIN,
+    "auth_api.create_user": LOGIN,
+    "auth_api.list_users": LOGIN,
+    "rankings_api.grant_awards": LOGIN,
+    "rankings_api.list_awards": LOGIN,
+    "points_api.create_entry": LOGIN,
+    "points_api.list_entries": LOGIN,
+    "points_api.get_entry": LOGIN,
+    "points_api.approve": LOGIN,
+    "points_api.reject": LOGIN,
+    "points_api.reverse": LOGIN,
+    "points_api.create_batch": LOGIN,
+    "points_api.upload_evidence": LOGIN,
+    "points_api.get_evidence": LOGIN,
+    "points_api.create_rule": LOGIN,
+    "points_api.list_rules": LOGIN,
+    "points_api.patch_rule": LOGIN,
+    "points_api.get_rule": LOGIN,
+    "households_api.create_household": LOGIN,
+    "households_api.list_households": LOGIN,
+    "households_api.get_household": LOGIN,
+    "households_api.patch_household": LOGIN,
+    "households_api.household_entries": LOGIN,
+    "households_api.move_out": LOGIN,
+    "redemption_api.card": LOGIN,
+    "redemption_api.card_png": LOGIN,
+    "redemption_api.card_svg": LOGIN,
+    "redemption_api.revoke": LOGIN,
+    "redemption_api.create_item": LOGIN,
+    "redemption_api.list_items": LOGIN,
+    "redemption_api.patch_item": LOGIN,
+    "redemption_api.receive": LOGIN,
+    "redemption_api.create_redemption": LOGIN,
+    "redemption_api.list_redemptions": LOGIN,
+    "redemption_api.get_redemption": LOGIN,
+    "redemption_api.cancel": LOGIN,
+    "redemption_api.create_shop": LOGIN,
+    "redemption_api.list_shops": LOGIN,
+    "rankings_api.leaderboard": LOGIN,
+    "rankings_api.village_leaderboard": LOGIN,
+    "rankings_api.file_objection": LOGIN,
+    "rankings_api.list_objections": LOGIN,
+    "rankings_api.get_objection": LOGIN,
+    "rankings_api.decide_objection": LOGIN,
+    "rankings_api.get_period": LOGIN,
+    "rankings_api.close_period": LOGIN,
+    "rankings_api.finalize_period": LOGIN,
+    "villages_api.create_village": LOGIN,
+    "villages_api.list_villages": LOGIN,
+    "villages_api.put_scheme": LOGIN,
+    "villages_api.get_scheme": LOGIN,
+    "home.dashboard": LOGIN,
+    "points.approvals": LOGIN,
+    "points.approve": LOGIN,
+    "points.reject": LOGIN,
+    "points.approve_bulk": LOGIN,
+    "points.reject_bulk": LOGIN,
+    "points.batch": LOGIN,
+    "points.batch_result": LOGIN,
+    "points.reverse": LOGIN,
+    "points.evidence": LOGIN,
+    "points.record": LOGIN,
+    "points.lookup": LOGIN,
+    "points.rules": LOGIN,
+    "points.rule_active": LOGIN,
+    "points.rule_edit": LOGIN,
+    "points.rule_new": LOGIN,
+    "points.rules_standard": LOGIN,
+    "audit.index": LOGIN,
+    "rankings.awards": LOGIN,
+    "rankings.certificate": LOGIN,
+    "rankings.certificates": LOGIN,
+    "rankings.bigscreen": LOGIN,
+    "rankings.notice_latest": LOGIN,
+    "rankings.notice": LOGIN,
+    "rankings.objections": LOGIN,
+    "rankings.decide_objection": LOGIN,
+    "rankings.my_objections": LOGIN,
+    "rankings.new_objection": LOGIN,
+    "rankings.passbook_this_year": LOGIN,
+    "rankings.passbook": LOGIN,
+    "rankings.periods": LOGIN,
+    "rankings.grant_awards": LOGIN,
+    "rankings.close_period": LOGIN,
+    "rankings.finalize_period": LOGIN,
+    "rankings.standings": LOGIN,
+    "rankings.export_csv": LOGIN,
+    "rankings.export_xlsx": LOGIN,
+    "home.stats": LOGIN,
+    "households.index": LOGIN,
+    "home.household": LOGIN,
+    "households.edit": LOGIN,
+    "households.move_out": LOGIN,
+    "households.export": LOGIN,
+    "home.import_households": LOGIN,
+    "home.confirm_import": LOGIN,
+    "households.import_template": LOGIN,
+    "home.new_household": LOGIN,
+    "auth.logout": LOGIN,
+    "auth.me": LOGIN,
+    "auth.users": LOGIN,
+    "auth.set_user_active": LOGIN,
+    "auth.reset_password": LOGIN,
+    "auth.new_user": LOGIN,
+    "villages.scheme": LOGIN,
+    "villages.index": LOGIN,
+    "redemption.cards": LOGIN,
+    "redemption.card": LOGIN,
+    "redemption.revoke_card": LOGIN,
+    "redemption.catalogue": LOGIN,
+    "redemption.counter": LOGIN,
+    "redemption.counter_lookup": LOGIN,
+    "redemption.counter_redeem": LOGIN,
+    "redemption.item": LOGIN,
+    "redemption.item_stock": LOGIN,
+    "redemption.my_card": LOGIN,
+    "redemption.my_redemptions": LOGIN,
+    "redemption.cancel": LOGIN,
+    "redemption.receipt": LOGIN,
+    "redemption.reports": LOGIN,
+    "redemption.reports_xlsx": LOGIN,
+    "redemption.shops": LOGIN,
+    "redemption.shop": LOGIN,
+}
+ROLES = ("village_admin", "recorder", "reviewer", "clerk", "resident")
+# A path argument names an object; the matrix fills it with the object of a village.
+OBJECTS = {
+    "household_id",
+    "entry_id",
+    "item_id",
+    "shop_id",
+    "redemption_id",
+    "objection_id",
+    "evidence_id",
+    "village_id",
+    "rule_id",
+    "user_id",
+    "award_id",
+}
+DENIED = (403, 404)
+# A body the API (or the page) would accept for the user's own object: a scope check must not hide
+# behind the body's validation.
+BODIES = {
+    "points_api.reject": {"reason": "不符"},
+    "points.reject": {"reason": "不符"},  # a page's form
+    "points_api.reverse": {"reason": "记错"},
+    "points_api.patch_rule": {"points": 4},
+    "households_api.patch_household": {"head_name": "改名"},
+    "households_api.move_out": {"moved_out_on": "2026-11-20"},
+    "redemption_api.patch_item": {"price_points": 2},
+    "redemption_api.receive": {"quantity": 1},
+    "redemption_api.cancel": {"reason": "退货"},
+    "rankings_api.decide_objection": {"upheld": False, "note": "已核实"},
+    "villages_api.put_scheme": {
+        "base_points": 100,
+        "redeem_floor": 100,
+        "yuan_per_point": 1.0,
+        "approval_required": True,
+        "notice_days": 7,
+        "annual_reset": False,
+    },
+}
+
+
+def routes(app):
+    """(endpoint, rule, method) of every route but the static files."""
+    out = []
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if rule.endpoint != "static":
+                out.append((rule.endpoint, rule, method))
+    return sorted(out, key=lambda r: (r[1].rule, r[2]))
+
+
+def test_every_route_is_in_the_matrix(app):
+    endpoints = {r.endpoint for r in app.url_map.iter_rules()}
+    missing = sorted(endpoints - set(ROUTES))
+    assert not missing, f"routes not in the scope matrix (tests/test_scope_matrix.py ROUTES): {missing}"
+    gone = sorted(set(ROUTES) - endpoints)
+    assert not gone, f"routes in the scope matrix that the app no longer has: {gone}"
+    unknown = {a for r in app.url_map.iter_rules() for a in r.arguments} - OBJECTS - {"filename", "period", "year"}
+    assert not unknown, f"path arguments the matrix cannot fill: {unknown}"
+
+
+def png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), "green").save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def cast(app, world, session):
+    """One object of each kind in each village: ``cast["xf"]["entry_id"]``."""
+    now = factories.NOW
+    objects = {}
+    for p, v in (("tj", world.a), ("xf", world.b)):
+        entry = factories.score(session, world, f"{p}1", "school", day=TODAY, today=TODAY, approve=True)
+        s = shop.create_shop(session, world.actor(f"{p}_village_admin"), v.id, f"{p}店")
+        item = shop.create_item(
+            session, world.actor(f"{p}_clerk"), s.id, {"name": "肥皂", "price_points": 1, "stock": 9}, now=now
+        )
+        sale = shop.redeem(
+            session,
+            world.actor(f"{p}_clerk"),
+            shop_id=s.id,
+            lines=[{"item_id": item.id, "quantity": 1}],
+            household_id=world.households[f"{p}1"].id,
+            now=now,
+            today=TODAY,
+            secret="test-secret",
+        )
+        objection = Objection(
+            village_id=v.id, period="2026Q4", entry_id=entry.id, household_id=entry.household_id,
+            reason="不公", status="open", filed_by_id=world.users[f"{p}_resident"].id, filed_at=now,
+        )  # fmt: skip
+        award = Award(
+            village_id=v.id, period="2026Q3", title="文明家庭", household_id=entry.household_id, rank=1, points=1,
+        )  # fmt: skip
+        session.add_all([objection, award])
+        evidence = points.store_evidence(
+            session, world.actor(f"{p}_recorder"), v.id, png(), Path(app.instance_path) / "evidence", 10**6
+        )
+        session.flush()
+        objects[p] = {
+            "household_id": world.households[f"{p}1"].id,
+            "entry_id": entry.id,
+            "item_id": item.id,
+            "shop_id": s.id,
+            "redemption_id": sale.id,
+            "objection_id": objection.id,
+            "evidence_id": evidence.id,
+            "village_id": v.id,
+            "rule_id": world.rules[f"{p}_school"].id,
+            "user_id": world.users[f"{p}_recorder"].id,
+            "award_id": award.id,
+            "period": "2026Q4",
+            "year": 2026,
+            "filename": "app.css",
+            "households": {world.households[f"{p}{i}"].id for i in (1, 2, 3)},
+        }
+    objects["tj2"] = {**objects["tj"], "household_id": world.households["tj2"].id}
+    session.commit()
+    return objects
+
+
+def fingerprint(session) -> int:
+    """A hash of every row of every table: any insert, update or delete changes it."""
+    session.rollback()
+    rows = [(t.name, sorted(map(repr, session.execute(select(t)).all()))) for t in db.metadata.sorted_tables]
+    session.rollback()
+    return hash(repr(rows))
+
+
+def build_url(rule, values) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: str(values[m.group(1)]), rule.rule)
+
+
+def call(client, method, url, headers=None, body=None):
+    if url.startswith("/api/"):
+        return client.open(url, method=method, json=body or {}, headers=headers or {})
+    return client.open(url, method=method, data=body or {}, headers=headers or {})
+
+
+def test_anonymous_gets_a_login_everywhere_but_public_routes(app, client, cast):
+    for endpoint, rule, method in routes(app):
+        if ROUTES[endpoint] == PUBLIC:
+            continue
+        r = call(client, method, build_url(rule, cast["tj"]))
+        where = f"{method} {rule.rule}"
+        if rule.rule.startswith("/api/"):
+            assert r.status_code == 401, where
+        else:
+            assert r.status_code in (302, 303) and "/login" in r.headers["Location"], (where, r.status_code)
+
+
+def refused(client, method, url, response) -> bool:
+    """404 or 403; for a page, also a redirect to a page that refuses (a GET: the
+    canonical URL of the same object) or, after a POST, back to where the form was."""
+    if response.status_code in DENIED:
+        return True
+    if url.startswith("/api/") or response.status_code not in (302, 303):
+        return False
+    if method != "GET":
+        return True  # the flash message's redirect; nothing written is checked apart
+    follow = client.get(response.headers["Location"])
+    return follow.status_code in DENIED
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_another_villages_objects_are_out_of_reach(app, session, cast, role, api, auth, client):
+    username = f"tj_{role}"
+    auth.login(username)
+    bearer = api.as_(username).headers
+    leaks, errors, writes = [], [], []
+    for endpoint, rule, method in routes(app):
+        if not (set(rule.arguments) & OBJECTS) or endpoint == "auth.logout":
+            continue
+        targets = [("xf", cast["xf"])]
+        if role == "resident" and "household_id" in rule.arguments:
+            targets.append(("tj2", cast["tj2"]))
+        for name, values in targets:
+            url = build_url(rule, values)
+            before = fingerprint(session) if method != "GET" else None
+            r = call(client, method, url, bearer if url.startswith("/api/") else None, BODIES.get(endpoint))
+            if r.status_code >= 500:
+                errors.append(f"{method} {url}: {r.status_code}")
+            elif not refused(client, method, url, r):
+                leaks.append(f"{method} {url} ({name}): {r.status_code} {r.get_data(as_text=True)[:200]}")
+            if before is not None and fingerprint(session) != before:
+                writes.append(f"{method} {url} ({name}): {r.status_code}")
+    assert not errors, errors
+    assert not leaks, f"{username} reached another's objects:\n" + "\n".join(leaks)
+    assert not writes, f"{username}'s refused requests wrote:\n" + "\n".join(writes)
+
+
+def test_the_admin_reaches_every_village(app, session, cast, api, auth, client):
+    """The other side of the matrix: the same requests by the admin are not refused for
+    scope (they may still be refused as bad input), and nothing answers 5xx."""
+    auth.login("admin")
+    bearer = api.as_("admin").headers
+    refused = []
+    for _endpoint, rule, method in routes(app):
+        if method != "GET" or not (set(rule.arguments) & OBJECTS):
+            continue
+        url = build_url(rule, cast["xf"])
+        r = call(client, method, url, bearer if url.startswith("/api/") else None)
+        assert r.status_code < 500, (url, r.status_code)
+        if r.status_code in DENIED:
+            refused.append(f"{url}: {r.status_code}")
+    assert not refused, refused
+
+
+def query_filters(client) -> list[tuple[str, str]]:
+    """(path, query argument) of every API GET whose filter names an object, from the
+    OpenAPI document: a new filter is in the matrix as soon as it is documented."""
+    doc = client.get("/api/v1/openapi.json").get_json()
+    out = []
+    for path, operations in doc["paths"].items():
+        for parameter in operations.get("get", {}).get("parameters", []):
+            if parameter.get("in") == "query" and parameter["name"] in OBJECTS:
+                out.append((path, parameter["name"]))
+    return sorted(out)
+
+
+def test_the_query_filters_are_all_in_the_matrix(client):
+    """The filters the next test walks: if the document loses them, the test walks nothing."""
+    assert {name for _, name in query_filters(client)} >= {"village_id", "shop_id", "household_id"}
+
+
+# Public to every logged-in user by design (the standings and honours of the notice
+# board): another village's filter shows that village, not one's own.
+PUBLIC_FILTERS = {("/api/v1/leaderboards", "village_id"), ("/api/v1/awards", "village_id")}
+REQUIRED_QUERY = {"/api/v1/leaderboards": {"period": "2026Q3"}}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_filter_naming_another_village_is_404(app, session, cast, role, api, client):
+    """The contract: a list filter outside the caller's scope is 404, never silently
+    replaced by the caller's own (a resident: any household but its own)."""
+    caller = api.as_(f"tj_{role}")
+    leaks = []
+    for path, name in query_filters(client):
+        targets = [cast["xf"][name]]
+        if role == "resident" and name == "household_id":
+            targets.append(cast["tj2"][name])
+        for value in targets:
+            url = re.sub(r"\{(\w+)\}", lambda m: str(cast["tj"][m.group(1)]), path)
+            query = {**REQUIRED_QUERY.get(path, {}), name: value}
+            r = caller.client.get(url, query_string=query, headers=caller.headers)
+            assert r.status_code < 500, (url, name, r.status_code)
+            if (path, name) in PUBLIC_FILTERS:
+                items = r.get_json()["items"]
+                assert r.status_code == 200 and items, (url, r.get_json())
+                assert {i["household_id"] for i in items} <= cast["xf"]["households"], (url, items)
+            elif r.status_code not in DENIED:
+                leaks.append(f"GET {url}?{name}={value}: {r.status_code}")
+    assert not leaks, f"tj_{role} filtered by another's object:\n" + "\n".join(leaks)
