@@ -20,7 +20,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from app.clock import local_today
 from app.errors import ValidationFailed
 from app.points.models import CATEGORIES
-from app.points.services import MAX_QUANTITY, validate_rule_fields
+from app.points.rules import validate_rule_fields
+from app.points.services import MAX_QUANTITY
 
 CAP_PERIOD_LABELS = {
     "day": _l("每天"),
