@@ -20,7 +20,12 @@ def names(response) -> tuple[str, str]:
 @pytest.mark.parametrize(
     "username, path, chinese, fallback",
     [
-        ("tj_village_admin", "/households/import/template.xlsx", "农户名册模板.xlsx", "household-register-template.xlsx"),
+        (
+            "tj_village_admin",
+            "/households/import/template.xlsx",
+            "农户名册模板.xlsx",
+            "household-register-template.xlsx",
+        ),
         ("tj_village_admin", "/households/export.xlsx", "农户名册-{day}.xlsx", "households-{day}.xlsx"),
         ("tj_reviewer", "/standings/export.csv?period=2026Q1", "积分排名-2026Q1.csv", "standings-2026Q1.csv"),
         ("tj_reviewer", "/standings/export.xlsx?period=2026", "积分排名-2026.xlsx", "standings-2026.xlsx"),
