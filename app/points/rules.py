@@ -182,6 +182,6 @@ def load_standard_sheet(session: Session, actor: Actor, village_id: int) -> list
             actor,
             "rule.load_standard",
             village_id=village.id,
-            summary=f"{len(added)} rules from the standard sheet",
+            summary=f"从标准细则载入 {len(added)} 条规则",
         )
     return added

@@ -63,7 +63,7 @@ def revoke_card(session: Session, actor: Actor, household_id, secret: str) -> st
         "household.qr_revoke",
         village_id=household.village_id,
         target=household,
-        summary=f"{household.number} card v{household.qr_version}",
+        summary=f"{household.number} 积分卡第 {household.qr_version} 版",
     )
     session.flush()
     return card_token(secret, household)

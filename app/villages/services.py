@@ -70,7 +70,7 @@ def set_scheme(session: Session, actor: Actor, village_id, values: dict) -> Vill
             "village.scheme",
             village_id=village.id,
             target=village,
-            summary=f"{village.name} scheme",
+            summary=f"{village.name} 积分方案",
             changes=changes,
         )
     session.flush()
