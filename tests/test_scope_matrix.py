@@ -28,9 +28,10 @@ from PIL import Image
 from sqlalchemy import select
 
 from app.extensions import db
-from app.points import services as points
+from app.points import evidence as evidence_store
 from app.rankings.models import Award, Objection
 from app.redemption import services as shop
+from app.redemption import shops
 from tests import factories
 from tests.conftest import TODAY
 
@@ -39,6 +40,7 @@ PUBLIC, LOGIN = "public", "login"
 # Who may reach each endpoint without logging in. Every route of the app is here.
 ROUTES = {
     "static": PUBLIC,
+    "favicon": PUBLIC,
     "api-docs.openapi_json": PUBLIC,
     "api-docs.openapi_swagger_ui": PUBLIC,
     "auth.login": PUBLIC,
@@ -241,8 +243,8 @@ def cast(app, world, session):
     objects = {}
     for p, v in (("tj", world.a), ("xf", world.b)):
         entry = factories.score(session, world, f"{p}1", "school", day=TODAY, today=TODAY, approve=True)
-        s = shop.create_shop(session, world.actor(f"{p}_village_admin"), v.id, f"{p}店")
-        item = shop.create_item(
+        s = shops.create_shop(session, world.actor(f"{p}_village_admin"), v.id, f"{p}店")
+        item = shops.create_item(
             session, world.actor(f"{p}_clerk"), s.id, {"name": "肥皂", "price_points": 1, "stock": 9}, now=now
         )
         sale = shop.redeem(
@@ -263,7 +265,7 @@ def cast(app, world, session):
             village_id=v.id, period="2026Q3", title="文明家庭", household_id=entry.household_id, rank=1, points=1,
         )  # fmt: skip
         session.add_all([objection, award])
-        evidence = points.store_evidence(
+        evidence = evidence_store.store_evidence(
             session, world.actor(f"{p}_recorder"), v.id, png(), Path(app.instance_path) / "evidence", 10**6
         )
         session.flush()

@@ -63,7 +63,15 @@ def storable(self, field, ret: dict, **kwargs) -> dict:
 def declare(spec: dict) -> dict:
     """The document with the limits above written in (a copy)."""
     spec = copy.deepcopy(spec)
-    schemas = spec.get("components", {}).get("schemas", {})
+    _declare_schemas(spec.get("components", {}).get("schemas", {}))
+    for path, operations in spec.get("paths", {}).items():
+        for method, operation in [("*", operations), *operations.items()]:  # path-level parameters too
+            if isinstance(operation, dict):
+                _declare_parameters(operation, ENUM_PARAMETERS.get((method, path), {}))
+    return spec
+
+
+def _declare_schemas(schemas: dict) -> None:
     for name, props in PROPERTIES.items():
         for prop, limits in props.items():
             if prop in schemas.get(name, {}).get("properties", {}):
@@ -77,17 +85,14 @@ def declare(spec: dict) -> dict:
     for name, extra in EXTRA.items():
         if name in schemas:
             schemas[name].update(copy.deepcopy(extra))
-    for path, operations in spec.get("paths", {}).items():
-        for method, operation in [("*", operations), *operations.items()]:  # path-level parameters too
-            if not isinstance(operation, dict):
-                continue
-            enums = ENUM_PARAMETERS.get((method, path), {})
-            for param in operation.get("parameters", []):
-                if param.get("name") in PERIOD_PARAMETERS:
-                    param["schema"] = {**param.get("schema", {}), **PERIOD}
-                if param.get("name") in enums:
-                    param["schema"] = {"type": "string", "enum": enums[param["name"]]}
-    return spec
+
+
+def _declare_parameters(operation: dict, enums: dict) -> None:
+    for param in operation.get("parameters", []):
+        if param.get("name") in PERIOD_PARAMETERS:
+            param["schema"] = {**param.get("schema", {}), **PERIOD}
+        if param.get("name") in enums:
+            param["schema"] = {"type": "string", "enum": enums[param["name"]]}
 
 
 def install(api) -> None:

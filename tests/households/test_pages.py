@@ -91,8 +91,10 @@ def test_admin_sees_every_village_and_can_filter(world, auth, client):
 
 def test_an_official_cannot_list_another_village(world, auth, client):
     auth.login("tj_recorder")
-    page = text(client.get(f"/households?village_id={world.b.id}"))
-    assert "TJ-001" in page and "XF-001" not in page
+    # Another village named is not found, never quietly the official's own (API.md).
+    response = client.get(f"/households?village_id={world.b.id}")
+    assert response.status_code == 404 and "XF-001" not in text(response)
+    assert "TJ-001" in text(client.get("/households"))
 
 
 def test_a_resident_goes_to_its_own_passbook(world, auth, client):
