@@ -44,7 +44,7 @@ def test_newest_first_and_a_published_periods_entries_apart(world, session, logi
     assert offered(html) == [second.id, first.id]
     apart = html[html.index('id="published"') :]
     assert f'id="published-{old.id}"' in apart and "不能再通过" in apart
-    assert "可以驳回" in apart and "重新记录" in apart and "异议" in apart
+    assert "可以驳回" in apart and "重新记录" in apart and "去处理异议" in apart
     assert f"/approvals/{old.id}/approve" not in html and f"/approvals/{old.id}/reject" in apart
 
 
