@@ -65,3 +65,14 @@ def csv_chunks(headers: list, rows: Iterable[list], chunk_rows: int | None = Non
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def attachment(name: str, ascii_name: str) -> dict:
+    """Download headers naming the file in Chinese (RFC 5987 ``filename*``) with an
+    ASCII ``filename`` for clients that cannot read it."""
+    from urllib.parse import quote
+
+    return {
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}",
+        "Cache-Control": "no-store",
+    }

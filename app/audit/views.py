@@ -40,8 +40,13 @@ ACTION_LABELS = {
     "period.close": _l("结算并公示"),
     "period.finalize": _l("定榜"),
     "objection.create": _l("提出异议"),
+    "objection.file": _l("提出异议"),
     "objection.decide": _l("处理异议"),
+    "objection.uphold": _l("异议成立"),
+    "objection.dismiss": _l("异议不成立"),
     "award.create": _l("评选表彰"),
+    "award.grant": _l("评选表彰"),
+    "period.roll_year": _l("年度清零"),
 }
 
 FIELD_LABELS = {

@@ -15,6 +15,7 @@ from app.points import services as points
 from app.points import views as points_views
 from app.points.views import choose_village
 from app.rankings import charts, statistics
+from app.rankings import periods as cycle
 from app.rankings import views as rankings_views
 from app.rankings.services import household_standing, household_standings, village_standings
 from app.rankings.views import quarter_numeral
@@ -116,6 +117,12 @@ def household(household_id):
         show_all=show_all,
         can_reverse=official and actor.user.has_role(*points.REVIEWERS),
         reversible_kinds=decisions.REVERSIBLE_KINDS,
+        # only the household itself is offered objection links (one query less for officials)
+        objections_closed=cycle.objections_closed_at(db.session, household.village_id)
+        if actor.user.household_id == household.id
+        else {},
+        objection_closed_at=cycle.entry_objection_closed_at,
+        local_date=rankings_views.local_date,
         printed_on=day,
     )
 

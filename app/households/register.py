@@ -172,7 +172,7 @@ def export_register(session: Session, actor: Actor, village_id) -> bytes:
     """The register of a village in scope as XLSX; the export of personal data is audited."""
     require_role(actor, "village_admin", "reviewer")
     village = village_in_scope(session, actor, village_id)
-    audit.record(session, actor, "household.export", village_id=village.id, summary=f"{village.name} register")
+    audit.record(session, actor, "household.export", village_id=village.id, summary=f"{village.name} 农户名册")
     return export_xlsx(session, village.id)
 
 
@@ -232,6 +232,6 @@ def import_households(
         actor,
         "household.import",
         village_id=village.id,
-        summary=f"{len(created)} households from {filename}"[:300],
+        summary=f"从 {filename} 导入 {len(created)} 户"[:300],
     )
     return preview, created

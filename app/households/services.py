@@ -277,3 +277,65 @@ def households_by_ids(session: Session, village_id: int, ids: list) -> dict[int,
         return {}
     found = session.scalars(select(Household).where(Household.village_id == village_id, Household.id.in_(wanted)))
     return {h.id: h for h in found}
+
+
+LOOSE_NUMBER_RE = re.compile(r"^([A-Za-z]*)[\s\-_]*0*(\d+)$")
+
+
+def _loose_number(text: str) -> tuple[str, int] | None:
+    """``TJ-001``, ``TJ001``, ``tj 1`` → ``("TJ", 1)``; ``1`` → ``("", 1)``; else None."""
+    m = LOOSE_NUMBER_RE.match((text or "").strip())
+    return (m.group(1).upper(), int(m.group(2))) if m else None
+
+
+def find_by_loose_number(session: Session, village_id: int, text: str) -> list[Household]:
+    """The village's households still there whose number reads as ``text`` typed loosely
+    (letters in any case, any separator, leading zeros or none): ``TJ001``, ``tj 1`` and
+    ``1`` all find ``TJ-001``."""
+    typed = _loose_number(text)
+    if typed is None:
+        return []
+    letters, digits = typed
+    rows = session.execute(
+        select(Household.id, Household.number).where(
+            Household.village_id == village_id, Household.moved_out_on.is_(None)
+        )
+    )
+    ids = []
+    for hid, number in rows:
+        have = _loose_number(number)
+        if have is not None and have[1] == digits and (not letters or have[0] == letters):
+            ids.append(hid)
+    if not ids:
+        return []
+    return list(session.scalars(select(Household).where(Household.id.in_(ids)).order_by(Household.number)))
+
+
+def counter_candidates(session: Session, village_id: int, text: str, *, limit: int = 8) -> list[Household]:
+    """Households still in the village that the counter's typed text may mean, for the
+    clerk to pick from: a loosely typed number, a number's part, the head's or a member's
+    name (or part of it), a phone number (or its last digits). Best matches first."""
+    text = (text or "").strip()[:50]
+    if not text:
+        return []
+    found = {h.id: h for h in find_by_loose_number(session, village_id, text)}
+    q = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = f"%{q}%"
+    compact = re.sub(r"[\s\-_]", "", q)
+    member_of = select(Member.household_id).where(Member.name.like(like, escape="\\"))
+    conditions = [
+        Household.head_name.like(like, escape="\\"),
+        Household.id.in_(member_of),
+        func.upper(Household.number).like(like.upper(), escape="\\"),
+    ]
+    if compact.isdigit() and len(compact) >= 3:  # a phone's last digits, not a lone "1"
+        conditions.append(Household.phone.like(f"%{compact}%", escape="\\"))
+    rest = session.scalars(
+        select(Household)
+        .where(Household.village_id == village_id, Household.moved_out_on.is_(None), or_(*conditions))
+        .order_by(Household.number)
+        .limit(limit)
+    )
+    for household in rest:
+        found.setdefault(household.id, household)
+    return list(found.values())[:limit]

@@ -1,9 +1,7 @@
 """Household pages: the register, a household's account and passbook, registration,
 editing, moving out, and import/export of the register."""
 
-from io import BytesIO
-
-from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -16,7 +14,7 @@ from app.households.forms import (
     member_lines,
 )
 from app.scope import household_in_scope, require_role
-from app.spreadsheet import XLSX
+from app.spreadsheet import XLSX, attachment
 from app.web import current_actor, mutate, page_arg, today, village_choices, working_village_id
 
 bp = Blueprint("households", __name__, template_folder="templates")
@@ -107,11 +105,10 @@ def move_out(household_id):
 @login_required
 def import_template():
     require_role(current_actor(), "village_admin")
-    return send_file(
-        BytesIO(register.import_template_xlsx()),
+    return Response(
+        register.import_template_xlsx(),
         mimetype=XLSX,
-        as_attachment=True,
-        download_name=_("农户名册模板.xlsx"),
+        headers=attachment(_("农户名册模板.xlsx"), "household-register-template.xlsx"),
     )
 
 
@@ -125,9 +122,9 @@ def export():
         return redirect(url_for(".index"))
     data = register.export_register(db.session, actor, village_id)
     db.session.commit()
-    return send_file(
-        BytesIO(data),
+    day = today().isoformat()
+    return Response(
+        data,
         mimetype=XLSX,
-        as_attachment=True,
-        download_name=_("农户名册-%(day)s.xlsx", day=today().isoformat()),
+        headers=attachment(_("农户名册-%(day)s.xlsx", day=day), f"households-{day}.xlsx"),
     )

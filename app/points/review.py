@@ -1,5 +1,7 @@
 """The reviewer's pages: the approval queue, one-by-one and bulk decisions, reversals."""
 
+from datetime import date
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
@@ -8,6 +10,7 @@ from app.clock import utcnow
 from app.errors import DomainError, ValidationFailed
 from app.extensions import db
 from app.points import decisions, services
+from app.points import rules as rulebook
 from app.points.forms import ActionForm, BulkDecisionForm, ReasonForm
 from app.points.views import bp, choose_village
 from app.scope import require_role
@@ -16,23 +19,62 @@ from app.web import current_actor, mutate, village_args, working_village
 QUEUE_PER_PAGE = 20
 
 
-def _queue(village, *, row_errors=None, typed=None, bulk_error=None, bulk_reason="", status=200):
-    page = request.args.get("page", 1, type=int)
-    pagination = db.paginate(
-        services.approval_queue(village.id), page=page, per_page=QUEUE_PER_PAGE, error_out=False, count=True
+PUBLISHED_SHOWN = 50
+
+
+def _date_arg(name: str):
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+def _filters() -> services.QueueFilter:
+    return services.QueueFilter(
+        household=request.args.get("household", "")[:50],
+        recorder_id=request.args.get("recorder_id", type=int),
+        rule_id=request.args.get("rule_id", type=int),
+        since=_date_arg("since"),
+        until=_date_arg("until"),
     )
+
+
+def _queue(village, *, row_errors=None, typed=None, bulk_error=None, bulk_reason="", ticked=(), status=200):
+    page = request.args.get("page", 1, type=int)
+    filters = _filters()
+    pagination = db.paginate(
+        services.approval_queue(village.id, filters, published=False),
+        page=page,
+        per_page=QUEUE_PER_PAGE,
+        error_out=False,
+        count=True,
+    )
+    filter_args = {k: v for k, v in request.args.items() if k in FILTER_ARGS and v}
+    published = db.session.scalars(
+        services.approval_queue(village.id, filters, published=True).limit(PUBLISHED_SHOWN)
+    ).all()
     return render_template(
         "points/approvals.html",
         village=village,
         pagination=pagination,
+        published=published,
+        filters=filters,
+        filter_args=filter_args,
+        qargs={**filter_args, **village_args(village.id)},
+        recorders=services.queue_recorders(db.session, village.id),
+        rules=db.session.scalars(rulebook.list_rules(village.id)).all(),
         form=ActionForm(),
         row_errors=row_errors or {},
         typed=typed or {},
+        ticked=set(ticked),
         bulk_error=bulk_error,
         bulk_reason=bulk_reason,
         vargs=village_args(village.id),
         page=page,
     ), status
+
+
+FILTER_ARGS = ("household", "recorder_id", "rule_id", "since", "until")
 
 
 def _entry_label(entry) -> str:
@@ -51,7 +93,10 @@ def approvals():
 
 
 def _back_to_queue(village_id):
-    return redirect(url_for("points.approvals", page=request.args.get("page", type=int), **village_args(village_id)))
+    kept = {k: v for k, v in request.args.items() if k in FILTER_ARGS and v}
+    return redirect(
+        url_for("points.approvals", page=request.args.get("page", type=int), **kept, **village_args(village_id))
+    )
 
 
 @bp.route("/approvals/<int:entry_id>/approve", methods=["POST"])
@@ -98,9 +143,7 @@ def approve_bulk():
         return _back_to_queue(request.args.get("village_id", type=int))
     done = mutate(lambda: decisions.approve_entries(db.session, actor, entry_ids, now=utcnow()))
     approved, refused = done.value if done.ok else ([], [])
-    if approved:
-        flash(_("已批量通过 %(n)s 条", n=len(approved)))
-    _flash_refused(actor, refused, _("未通过"))
+    _flash_each(actor, approved, refused, _("已通过"))
     return _back_to_queue(request.args.get("village_id", type=int))
 
 
@@ -124,21 +167,22 @@ def reject_bulk():
         if village is None:
             return _back_to_queue(None)
         message = " ".join([*form.reason.errors, *form.form_errors])
-        return _queue(village, bulk_error=message, bulk_reason=reason, status=422)
+        return _queue(village, bulk_error=message, bulk_reason=reason, ticked=entry_ids, status=422)
     rejected, refused = done.value
-    if rejected:
-        flash(_("已批量驳回 %(n)s 条", n=len(rejected)))
-    _flash_refused(actor, refused, _("未驳回"))
+    _flash_each(actor, rejected, refused, _("已驳回"))
     return _back_to_queue(request.args.get("village_id", type=int))
 
 
-def _flash_refused(actor, refused, verb: str) -> None:
+def _flash_each(actor, decided, refused, verb: str) -> None:
+    """The bulk result entry by entry: each decided one, then each left (未处理) and why."""
+    if decided:
+        flash(_("%(verb)s %(n)s 条：%(e)s", verb=verb, n=len(decided), e="；".join(map(_entry_label, decided))))
     for entry_id, exc in refused:
         try:
             label = _entry_label(services.get_entry(db.session, actor, entry_id))
         except DomainError:
             label = f"#{entry_id}"
-        flash(_("%(verb)s %(e)s：%(why)s", verb=verb, e=label, why=exc.render_message()), "error")
+        flash(_("未处理 %(e)s：%(why)s", e=label, why=exc.render_message()), "error")
 
 
 @bp.route("/entries/<int:entry_id>/reverse", methods=["GET", "POST"])

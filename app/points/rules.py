@@ -1,5 +1,7 @@
 """A scheme's rule sheet: its rules, their checks and the standard sheet."""
 
+import re
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +15,7 @@ from app.schemes.models import Scheme
 from app.scope import Actor, in_villages, require_role, village_in_scope
 
 MAX_RULE_POINTS = 1000
+CODE_PATTERN = re.compile(r"[A-Za-z0-9-]+")
 
 
 def _check_cap(cap_period, cap_count, errors: dict) -> str | None:
@@ -43,6 +46,8 @@ def validate_rule_fields(values: dict, *, partial: bool = False, categories=CATE
                 errors[field] = [str(_l("必填"))]
             elif len(text) > longest:  # the column's width: PostgreSQL would refuse the row
                 errors[field] = [str(_l("最多 %(n)s 个字", n=longest))]
+            elif field == "code" and not CODE_PATTERN.fullmatch(text):  # what the form's hint promises
+                errors[field] = [str(_l("编码只能用字母、数字或连字符"))]
             out[field] = text
     if need("category") and out.get("category") and out["category"] not in categories:
         errors["category"] = [str(_l("类别须为：%(c)s", c="、".join(categories)))]
@@ -63,10 +68,29 @@ def _code_taken(scheme: Scheme) -> str:
     return str(_l("该方案已有此编码的规则"))
 
 
+def next_rule_code(session: Session, scheme_id: int, category: str | None) -> str:
+    """A free code for a new rule: the standard sheet's prefix of its category (``R``
+    otherwise) and the lowest number not taken in the scheme, e.g. ``VOL-01``."""
+    prefix = next((v["code"].split("-")[0] for v in STANDARD_RULES if v["category"] == category), "R")
+    taken = set(session.scalars(select(Rule.code).where(Rule.scheme_id == scheme_id)))
+    n = 1
+    while f"{prefix}-{n:02d}" in taken:
+        n += 1
+    return f"{prefix}-{n:02d}"
+
+
 def create_rule(
-    session: Session, actor: Actor, village_id, values: dict, *, field="village_id", scheme_id=None
+    session: Session,
+    actor: Actor,
+    village_id,
+    values: dict,
+    *,
+    field="village_id",
+    scheme_id=None,
+    generate_code=False,
 ) -> Rule:
-    """A rule of a scheme: ``scheme_id``'s, or the household scheme of ``village_id``."""
+    """A rule of a scheme: ``scheme_id``'s, or the household scheme of ``village_id``;
+    with ``generate_code`` (the page), a code left empty is made up."""
     require_role(actor, "village_admin")
     if scheme_id is not None:
         scheme = schemes.scheme_in_scope(session, actor, scheme_id, field="scheme_id")
@@ -75,6 +99,8 @@ def create_rule(
     else:
         village = village_in_scope(session, actor, village_id, field=field)
         scheme = schemes.household_scheme(session, village.id)
+    if generate_code and not (values.get("code") or "").strip():
+        values = {**values, "code": next_rule_code(session, scheme.id, values.get("category"))}
     values = validate_rule_fields(values, categories=scheme.categories)
     if session.scalar(select(Rule.id).where(Rule.scheme_id == scheme.id, Rule.code == values["code"])):
         raise ValidationFailed({"code": [_code_taken(scheme)]})
@@ -189,6 +215,6 @@ def load_standard_sheet(session: Session, actor: Actor, village_id: int) -> list
             actor,
             "rule.load_standard",
             village_id=village.id,
-            summary=f"{len(added)} rules from the standard sheet",
+            summary=f"从标准细则载入 {len(added)} 条规则",
         )
     return added

@@ -4,6 +4,7 @@ Functions take the session, the acting user (``Actor``), ids and the time; they 
 but never commit (the request boundary commits), and raise ``app.errors`` exceptions.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -382,9 +383,56 @@ def entries_recorded_on(village_id: int, day: date, tz_name: str):
     )
 
 
-def approval_queue(village_id: int | None):
-    """``pending_entries`` with what the queue shows loaded up front."""
-    return pending_entries(village_id).options(joinedload(Entry.household), joinedload(Entry.recorded_by))
+@dataclass
+class QueueFilter:
+    """The reviewer's narrowing of the queue: a household's number or head's name (part
+    of), who recorded, which rule, the day of the deed from / to."""
+
+    household: str = ""
+    recorder_id: int | None = None
+    rule_id: int | None = None
+    since: date | None = None
+    until: date | None = None
+
+
+def _published(village_id: int):
+    """The village's periods on notice or final: their entries can be approved no more."""
+    return select(Period.period).where(Period.village_id == village_id, Period.status.in_(("notice", "final")))
+
+
+def approval_queue(village_id: int | None, filters: QueueFilter | None = None, *, published: bool | None = None):
+    """Pending entries, newest first, with what the queue shows loaded up front;
+    ``published`` True keeps only those of a period already published (公示) or final
+    (they can only be rejected), False only the others."""
+    stmt = (
+        pending_entries(village_id)
+        .options(joinedload(Entry.household), joinedload(Entry.recorded_by))
+        .order_by(None)
+        .order_by(Entry.created_at.desc(), Entry.id.desc())
+    )
+    if published is not None and village_id is not None:
+        closed = Entry.period.in_(_published(village_id)) | func.substr(Entry.period, 1, 4).in_(_published(village_id))
+        stmt = stmt.where(closed if published else ~closed)
+    f = filters or QueueFilter()
+    if f.household.strip():
+        q = f.household.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(
+            Entry.household_id.in_(
+                select(Household.id).where(
+                    func.upper(Household.number).like(f"%{q.upper()}%", escape="\\")
+                    | Household.head_name.like(f"%{q}%", escape="\\")
+                )
+            )
+        )
+    if f.recorder_id:
+        stmt = stmt.where(Entry.recorded_by_id == f.recorder_id)
+    if f.rule_id:
+        stmt = stmt.where(Entry.rule_id == f.rule_id)
+    if f.since:
+        stmt = stmt.where(Entry.occurred_on >= f.since)
+    if f.until:
+        stmt = stmt.where(Entry.occurred_on <= f.until)
+    return stmt
 
 
 def pending_by_village(session: Session, village_ids) -> dict[int, int]:
@@ -417,3 +465,9 @@ def batch_entries(session: Session, actor: Actor, rule_id: int, created_at: date
             .order_by(Entry.id)
         )
     )
+
+
+def queue_recorders(session: Session, village_id: int) -> list[User]:
+    """Who recorded the village's pending entries: the queue's recorder filter."""
+    recorded = select(Entry.recorded_by_id).where(Entry.village_id == village_id, Entry.status == PENDING)
+    return list(session.scalars(select(User).where(User.id.in_(recorded)).order_by(User.username)))

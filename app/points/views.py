@@ -324,7 +324,9 @@ def rule_new():
     form = RuleForm().with_categories(village.household_scheme.categories)
     status = 200
     if form.validate_on_submit():
-        done = mutate(lambda: rulebook.create_rule(db.session, actor, village.id, form.values()), form)
+        done = mutate(
+            lambda: rulebook.create_rule(db.session, actor, village.id, form.values(), generate_code=True), form
+        )
         status = done.status
         if done.ok:
             flash(_("已添加规则：%(name)s", name=done.value.name))

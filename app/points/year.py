@@ -84,7 +84,7 @@ def roll_year(session: Session, year: int, *, now: datetime, today: date, actor:
                 actor,
                 "period.roll_year",
                 village_id=village.id,
-                summary=f"{year}: {count} households expired above {village.base_points}",
+                summary=f"{year} 年：{count} 户超出 {village.base_points} 分的部分清零",
             )
         total += count
     return total

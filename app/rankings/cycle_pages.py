@@ -1,5 +1,7 @@
 """The reviewer's pages of the quarterly cycle: publishing (公示), finalising (定稿) and awards."""
 
+from datetime import timedelta
+
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
@@ -32,6 +34,7 @@ def _render_periods(actor, village: Village, forms: dict | None = None, status: 
     day = today()
     names = cycle.periods_of(day)
     pending = services.pending_by_period(db.session, village.id)
+    recorded = services.recorded_by_period(db.session, village.id)
     open_objections = db.session.scalars(cycle.list_objections(village.id, status=OPEN)).all()
     awards_by_period: dict[str, list] = {}
     for award in db.session.scalars(cycle.list_awards(village.id).where(Award.period.in_(names))):
@@ -46,12 +49,16 @@ def _render_periods(actor, village: Village, forms: dict | None = None, status: 
                 "view": view,
                 "ended": parse_period(name)[1] < day,
                 "pending": pending.get(name, 0),
+                "recorded": recorded.get(name, 0),
                 "objections": sum(
                     1 for o in open_objections if o.period == name or (len(name) == 4 and o.period[:4] == name)
                 ),
                 "awards": awards_by_period.get(name, []),
                 "form": forms.get(name) or AwardForm(prefix=f"award-{name}", formdata=None),
                 "notice_over": view.notice_ends_on is not None and day > view.notice_ends_on,
+                # finalising opens the day after the notice ends (an admin may finalise early)
+                "can_finalize": actor.user.is_admin or (view.notice_ends_on is not None and day > view.notice_ends_on),
+                "final_from": view.notice_ends_on + timedelta(days=1) if view.notice_ends_on else None,
             }
         )
     return (

@@ -11,7 +11,7 @@ from app.extensions import db
 from app.rankings import services
 from app.rankings.views import bp, scope_arg
 from app.scope import OFFICIAL_ROLES, require_role
-from app.spreadsheet import XLSX, csv_chunks, xlsx_file
+from app.spreadsheet import XLSX, attachment, csv_chunks, xlsx_file
 from app.web import current_actor, today, village_choices
 
 
@@ -32,10 +32,6 @@ def _export():
     return period, headers, rows
 
 
-def _attachment(name: str) -> dict:
-    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
-
-
 @bp.route("/standings/export.csv")
 @login_required
 def export_csv():
@@ -43,7 +39,7 @@ def export_csv():
     return Response(
         stream_with_context(csv_chunks(headers, rows)),
         mimetype="text/csv",
-        headers=_attachment(f"standings-{period}.csv"),
+        headers=attachment(_("积分排名-%(p)s.csv", p=period), f"standings-{period}.csv"),
     )
 
 
@@ -54,7 +50,9 @@ def export_xlsx():
     period, headers, rows = _export()
     spool = xlsx_file((period, headers, rows))
     response = Response(
-        iter(lambda: spool.read(64 * 1024), b""), mimetype=XLSX, headers=_attachment(f"standings-{period}.xlsx")
+        iter(lambda: spool.read(64 * 1024), b""),
+        mimetype=XLSX,
+        headers=attachment(_("积分排名-%(p)s.xlsx", p=period), f"standings-{period}.xlsx"),
     )
     response.call_on_close(spool.close)
     return response

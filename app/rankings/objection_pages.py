@@ -14,7 +14,6 @@ from app.points import services as points
 from app.points import year as ledger_year
 from app.points.models import APPROVED, KIND_RULE, Entry
 from app.rankings import periods as cycle
-from app.rankings import services
 from app.rankings.forms import DecisionForm, ObjectionForm
 from app.rankings.models import OPEN, Objection
 from app.rankings.views import (
@@ -61,17 +60,15 @@ def passbook(household_id, year):
     may_object = user.household_id == household.id or (
         user.has_role("reviewer") and user.can_see_village(household.village_id)
     )
-    final = services.final_periods(db.session, household.village_id) if may_object else set()
-    objectable = {
-        e.id
-        for e in entries
-        if may_object
-        and e.kind == KIND_RULE
-        and e.status == APPROVED
-        and e.reversed_by is None
-        and e.period not in final
-        and e.period[:4] not in final
-    }
+    closed = cycle.objections_closed_at(db.session, household.village_id) if may_object else {}
+    objectable, closed_at = set(), {}
+    for e in entries:
+        if may_object and e.kind == KIND_RULE and e.status == APPROVED and e.reversed_by is None:
+            when = cycle.entry_objection_closed_at(closed, e)
+            if when is None:
+                objectable.add(e.id)
+            else:
+                closed_at[e.id] = when
     day = today()
     return render_template(
         "rankings/passbook.html",
@@ -81,6 +78,7 @@ def passbook(household_id, year):
         closing=balance,
         lines=lines,
         objectable=objectable,
+        closed_at=closed_at,
         official=user.can_see_village(household.village_id),
         this_year=day.year,
         printed_on=day,
@@ -109,20 +107,27 @@ def new_objection():
     village_id = request.args.get("village_id", type=int) or (
         int(form.village_id.data) if (form.village_id.data or "").isdigit() else user.village_id
     )
-    day = today()
-    names = cycle.periods_of(day)
+    # The standings can be contested only while on notice: only those periods are offered.
+    names = cycle.periods_in_notice(db.session, village_id) if entry is None and village_id else []
     form.period.choices = [SelectChoice(p, period_label(p)) for p in names]
     if request.method == "GET":
         form.entry_id.data = str(entry.id) if entry else ""
         form.village_id.data = str(village_id or "")
-        form.period.data = period_arg(names[1] if len(names) > 1 else names[0])
-        if form.period.data not in names:
-            form.period.choices.append(SelectChoice(form.period.data, period_label(form.period.data)))
+        asked = period_arg(names[0]) if names else None
+        form.period.data = asked if asked in names else (names[0] if names else None)
     # Only a rule entry can be contested: any other entry is shown with the reason beside
     # it and without the form (a POST naming one anyway gets the service's refusal).
-    contestable = entry is None or cycle.contestable(entry)
+    contestable = cycle.contestable(entry) if entry is not None else bool(names)
     status = 200
-    if form.validate_on_submit():
+    if entry is None and form.is_submitted() and form.period.data not in names:
+        form.validate()
+        refused = _("只能对公示中的排名提出异议")
+        if names:
+            form.period.errors = [*form.period.errors, refused]
+        else:  # no period field is shown: the refusal goes atop the form
+            form.form_errors.append(refused)
+        status = 422
+    elif form.validate_on_submit():
         target = {"entry_id": entry.id} if entry else {"period": form.period.data, "village_id": village_id}
         done = mutate(
             lambda: cycle.file_objection(db.session, actor, reason=form.reason.data, now=utcnow(), **target), form
@@ -133,7 +138,7 @@ def new_objection():
             return redirect(url_for(".my_objections"))
     elif form.is_submitted():
         status = 422
-    if not contestable and not form.entry_id.errors:
+    if entry is not None and not contestable and not form.entry_id.errors:
         form.entry_id.errors = [str(cycle.NOT_CONTESTABLE)]
     village = db.session.get(Village, entry.village_id if entry else village_id) if (entry or village_id) else None
     return (

@@ -435,6 +435,32 @@ def list_awards(village_id: int | None, period: str | None = None):
     return stmt
 
 
+def objections_closed_at(session: Session, village_id: int) -> dict[str, datetime]:
+    """When each final quarter or year of the village was finalised: objections to it,
+    or to its entries, are no longer taken from then on."""
+    rows = session.execute(
+        select(Period.period, Period.finalized_at).where(Period.village_id == village_id, Period.status == FINAL)
+    )
+    return {period: at for period, at in rows}
+
+
+def entry_objection_closed_at(closed: dict[str, datetime], entry) -> datetime | None:
+    """When objections to ``entry`` closed (its quarter or its year finalised), else None."""
+    return closed.get(entry.period) or closed.get(entry.period[:4])
+
+
+def periods_in_notice(session: Session, village_id: int) -> list[str]:
+    """The village's periods on notice (公示中), newest first: the only ones whose
+    standings an objection may still contest."""
+    return list(
+        session.scalars(
+            select(Period.period)
+            .where(Period.village_id == village_id, Period.status == NOTICE)
+            .order_by(Period.period.desc())
+        )
+    )
+
+
 def periods_of(today: date, count: int = 6) -> list[str]:
     """This quarter and the previous ones, then this year and last: for pickers."""
     out, day = [], today

@@ -63,7 +63,7 @@ def revoke_card(session: Session, actor: Actor, household_id, secret: str) -> st
         "household.qr_revoke",
         village_id=household.village_id,
         target=household,
-        summary=f"{household.number} card v{household.qr_version}",
+        summary=f"{household.number} 积分卡第 {household.qr_version} 版",
     )
     session.flush()
     return card_token(secret, household)
@@ -101,10 +101,30 @@ def household_at_counter(session: Session, actor: Actor, shop: Shop, card: str, 
     else:
         household = households.find_by_number(session, shop.village_id, card)
         if household is None:
+            loose = households.find_by_loose_number(session, shop.village_id, card)
+            household = loose[0] if len(loose) == 1 else None
+        if household is None:
             raise NotFound(_l("本村没有户号为 %(number)s 的农户"), number=card[:20])
     if household.moved_out_on is not None:
         raise HouseholdMovedOut(_l("该户已迁出，不能兑换"))
     return household
+
+
+def counter_lookup(
+    session: Session, actor: Actor, shop: Shop, text: str, secret: str
+) -> tuple[Household | None, list[Household]]:
+    """What the clerk scanned or typed: ``(household, [])`` when it names one household,
+    ``(None, candidates)`` to pick from (a name, a phone, part of a number); a card or a
+    number of no household there, with nothing else like it, is refused as before."""
+    try:
+        return household_at_counter(session, actor, shop, text, secret), []
+    except NotFound:
+        if (text or "").strip().startswith(qr.PREFIX + "."):
+            raise
+        candidates = households.counter_candidates(session, shop.village_id, text)
+        if not candidates:
+            raise
+        return None, candidates
 
 
 def card_households(village_id: int):

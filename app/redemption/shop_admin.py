@@ -2,9 +2,8 @@
 
 import re
 from datetime import date
-from io import BytesIO
 
-from flask import flash, redirect, render_template, request, send_file, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy.orm import joinedload
@@ -20,7 +19,7 @@ from app.redemption.forms import CancelForm, ItemForm, ShopForm, StockForm, as_i
 from app.redemption.models import COMPLETED, Item, Redemption, Shop, StockMovement
 from app.redemption.views import bp
 from app.scope import require_role
-from app.spreadsheet import XLSX
+from app.spreadsheet import XLSX, attachment
 from app.villages.models import Village
 from app.villages.services import list_villages
 from app.web import current_actor, mutate, today, tz, village_choices, working_village_id
@@ -247,4 +246,5 @@ def reports_xlsx():
         village=village.name if village else _("全部村"),
         month=month or _("全部"),
     )
-    return send_file(BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=name)
+    ascii_name = f"settlement-{village.code if village else 'all'}-{month or 'all'}.xlsx"
+    return Response(data, mimetype=XLSX, headers=attachment(name, ascii_name))

@@ -117,7 +117,19 @@ def _household_json(household: Household, card: str) -> dict:
     }
 
 
-def _render_counter(shops, shop, *, household=None, card="", lookup_form=None, typed=None, error=None, status=200):
+def _candidate_json(household: Household) -> dict:
+    """One of the households a typed name, phone or number may mean: enough to tell them apart."""
+    return {
+        "number": household.number,
+        "head_name": household.head_name,
+        "members": [m.name for m in household.members][:4],
+        "phone_tail": (household.phone or "")[-4:],
+    }
+
+
+def _render_counter(
+    shops, shop, *, household=None, card="", lookup_form=None, typed=None, error=None, candidates=None, status=200
+):
     items = list(db.session.scalars(shop_services.list_items(shop.id, active_only=True))) if shop else []
     page = render_template(
         "redemption/counter.html",
@@ -126,6 +138,7 @@ def _render_counter(shops, shop, *, household=None, card="", lookup_form=None, t
         items=items,
         household=household,
         household_json=_household_json(household, card) if household else None,
+        candidates=[_candidate_json(h) for h in candidates or []],
         card=card,
         lookup_form=lookup_form or LookupForm(formdata=None, shop_id=shop.id if shop else ""),
         cart_form=CartForm(formdata=None, shop_id=shop.id if shop else "", card=card, key=secrets.token_hex(16)),
@@ -158,10 +171,12 @@ def counter_lookup():
         card = str(data.get("card") or "")
         try:
             shop = services.counter_shop(db.session, actor, as_int(str(data.get("shop_id") or "")))
-            household = services.household_at_counter(db.session, actor, shop, card, secret())
+            household, candidates = services.counter_lookup(db.session, actor, shop, card, secret())
         except DomainError as exc:
             db.session.rollback()
             return domain_error_response(exc)
+        if household is None:
+            return jsonify({"candidates": [_candidate_json(h) for h in candidates]})
         return jsonify(_household_json(household, card))
     shops = _counter_shops(actor)
     form = LookupForm()
@@ -170,11 +185,13 @@ def counter_lookup():
         return redirect(url_for(".counter"))
     if form.validate_on_submit():
         try:
-            household = services.household_at_counter(db.session, actor, shop, form.card.data or "", secret())
+            household, candidates = services.counter_lookup(db.session, actor, shop, form.card.data or "", secret())
         except DomainError as exc:
             db.session.rollback()
             form.card.errors = [error_text(exc)]
             return _render_counter(shops, shop, lookup_form=form, status=exc.status)
+        if household is None:
+            return _render_counter(shops, shop, lookup_form=form, candidates=candidates)
         return _render_counter(shops, shop, household=household, card=form.card.data or "")
     return _render_counter(shops, shop, lookup_form=form)
 

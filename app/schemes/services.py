@@ -229,7 +229,7 @@ def _apply(session: Session, actor: Actor, scheme: Scheme, new: dict) -> Scheme:
             "scheme.update" if scheme.account_kind != "household" else "village.scheme",
             village_id=scheme.village_id,
             target=scheme,
-            summary=f"{scheme.name} scheme",
+            summary=f"{scheme.name} 积分方案",
             changes=changes,
         )
     session.flush()

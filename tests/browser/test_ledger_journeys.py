@@ -90,7 +90,7 @@ def test_enter_in_the_bulk_reason_rejects_the_ticked_entries_and_never_approves(
     phone.fill("#bulk input[name=reason]", "活动取消")
     phone.press("#bulk input[name=reason]", "Enter")
     phone.wait_for_load_state("networkidle")
-    assert "已批量驳回 2 条" in phone.content()
+    assert "已驳回 2 条：" in phone.content()
     with app.app_context():
         statuses = db.session.scalars(select(Entry.status).where(Entry.kind == "rule")).all()
     assert statuses == ["rejected", "rejected"]

@@ -432,8 +432,8 @@ def test_bulk_approve_approves_the_others_and_lists_the_refused(world, session, 
     client = login("xf_both")
     r = client.post("/approvals/bulk", data={"entry_ids": [first.id, own.id, second.id]}, follow_redirects=True)
     page = text(r)
-    assert "已批量通过 2 条" in page
-    assert "未通过 XF-003 户主xf3 参加夜校 +3：不能审核自己录入的记录" in page
+    assert "已通过 2 条：" in page  # each named, then each left and why
+    assert "未处理 XF-003 户主xf3 参加夜校 +3：不能审核自己录入的记录" in page
     session.expire_all()
     assert [session.get(Entry, i).status for i in (first.id, second.id, own.id)] == ["approved", "approved", "pending"]
     assert balance(session, world.households["xf1"]) == 103
@@ -455,8 +455,8 @@ def test_bulk_reject_rejects_the_others_with_one_reason_and_lists_the_refused(wo
         follow_redirects=True,
     )
     page = text(r)
-    assert "已批量驳回 2 条" in page
-    assert "未驳回 XF-003 户主xf3 参加夜校 +3：不能审核自己录入的记录" in page
+    assert "已驳回 2 条：" in page
+    assert "未处理 XF-003 户主xf3 参加夜校 +3：不能审核自己录入的记录" in page
     session.expire_all()
     assert [session.get(Entry, i).status for i in (first.id, second.id, own.id)] == ["rejected", "rejected", "pending"]
     assert {session.get(Entry, i).reject_reason for i in (first.id, second.id)} == {"活动取消，重复录入"}

@@ -129,10 +129,49 @@
         return;
       }
       say(scanStatus, "");
+      if (res.data.candidates) { showCandidates(res.data.candidates); showHousehold(null); return; }
       cardInput.value = "";
+      showCandidates([]);
       showHousehold(res.data);
     }, function () { say(scanStatus, text.relogin, true); });
   }
+
+  /* The households a name, a phone or part of a number may mean: the clerk picks one. */
+  var candidateBox = $("candidates"), candidateList = $("candidate-list");
+
+  function showCandidates(list) {
+    candidateList.textContent = "";
+    list.forEach(function (c) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary candidate";
+      button.setAttribute("data-number", c.number);
+      var head = document.createElement("b");
+      head.textContent = c.number + " " + c.head_name;
+      button.appendChild(head);
+      if (c.members && c.members.length) {
+        var members = document.createElement("small");
+        members.textContent = text.members + "：" + c.members.join("、");
+        button.appendChild(members);
+      }
+      if (c.phone_tail) {
+        var phone = document.createElement("small");
+        phone.textContent = text.phoneTail + " " + c.phone_tail;
+        button.appendChild(phone);
+      }
+      var li = document.createElement("li");
+      li.appendChild(button);
+      candidateList.appendChild(li);
+    });
+    candidateBox.hidden = !list.length;
+  }
+
+  candidateBox.addEventListener("click", function (e) {
+    var pick = e.target.closest("[data-number]");
+    if (!pick) return;
+    e.preventDefault();
+    lookup(pick.getAttribute("data-number"));
+  });
 
   /* --- step 2: the cart ------------------------------------------------------------- */
 
