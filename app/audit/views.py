@@ -47,6 +47,9 @@ ACTION_LABELS = {
     "award.create": _l("评选表彰"),
     "award.grant": _l("评选表彰"),
     "period.roll_year": _l("年度清零"),
+    "region.create": _l("新建区域"),
+    "scheme.create": _l("新建积分方案"),
+    "scheme.update": _l("修改积分方案"),
 }
 
 FIELD_LABELS = {

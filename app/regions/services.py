@@ -20,6 +20,9 @@ _CACHE = "region_village_ids"
 _TOWN = Region.__table__.alias("town")
 _UPPER = Region.__table__.alias("upper_region")
 
+# Stored in the audit log as written, like its other summaries.
+LEVEL_WORDS = {"city": "市", "county": "县（区）", "township": "乡镇（街道）"}
+
 
 def villages_below(region_id):
     """``SELECT villages.id`` of every village below the region (a value or a bound
@@ -122,7 +125,7 @@ def create_region(session: Session, actor: Actor, values: dict) -> Region:
     region = Region(name=name, code=code, level=level, parent_id=parent.id if parent else None)
     session.add(region)
     session.flush()
-    audit.record(session, actor, "region.create", target=region, summary=f"{level} {code} {name}")
+    audit.record(session, actor, "region.create", target=region, summary=f"{LEVEL_WORDS[level]} {code} {name}")
     return region
 
 

@@ -15,6 +15,10 @@ from app.scope import Actor, require_role, village_in_scope
 MAX_CATEGORIES = 30
 CATEGORY_LENGTH = 20  # rules.category
 
+# Stored in the audit log as written, like its other summaries.
+KIND_WORDS = {"household": "农户", "person": "个人", "village": "村"}
+CADENCE_WORDS = {"quarter": "按季度", "month": "按月"}
+
 
 def validate_settings(values: dict, *, partial: bool = False) -> dict:
     """The six settings of ``PUT /villages/{id}/scheme`` (those present, if ``partial``)."""
@@ -177,7 +181,7 @@ def create_scheme(session: Session, actor: Actor, values: dict) -> Scheme:
         "scheme.create",
         village_id=scheme.village_id,
         target=scheme,
-        summary=f"{name} ({kind}, {scheme.cadence})",
+        summary=f"{name}（{KIND_WORDS[kind]}，{CADENCE_WORDS[scheme.cadence]}）",
     )
     return scheme
 
