@@ -28,3 +28,14 @@ class StrictDate(fields.Date):
         if not isinstance(value, str) or len(value) != 10 or value[4] != "-" or value[7] != "-":
             raise self.make_error("invalid", input=value, obj_type="date")
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+class LocalTimestamp(fields.String):
+    """A naive UTC timestamp from the database, answered in the app's zone with its offset."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        from flask import current_app
+
+        from app.clock import to_local_iso
+
+        return to_local_iso(value, current_app.config["TIMEZONE"])
