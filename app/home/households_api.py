@@ -5,14 +5,14 @@ rankings services (their domain code never imports it)."""
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from app.api import api_blueprint_login, paginated, validate_period_arg
+from app.api import api_blueprint_login, list_of, paginated, validate_period_arg
 from app.api.idempotency import mutation
 from app.clock import local_today, quarter_of, utcnow, year_of
 from app.extensions import db
 from app.households import services
 from app.households.models import Household
 from app.points import services as points
-from app.points.schemas import EntryList, dump_entry
+from app.points.schemas import ENTRY_OUT, EntryOut
 from app.rankings.services import household_standing
 from app.scope import acting_village_id, household_in_scope
 from app.web import current_actor, tz
@@ -158,13 +158,13 @@ def move_out(household_id):
 
 @blp.route("/households/<int:household_id>/entries", methods=["GET"])
 @blp.arguments(PeriodQuery(), location="query")
-@blp.response(200, EntryList)
+@blp.response(200, list_of(EntryOut))
 def household_entries(args, household_id):
     household = household_in_scope(db.session, current_actor(), household_id)
     period = validate_period_arg(args.get("period"), required=False)
     return paginated(
         db.session,
         points.household_entries(household.id, period).options(*points.PASSBOOK_ROW_LOADS),
-        dump_entry,
+        ENTRY_OUT,
         total=None if period else household.entry_count,  # the chain head counts them all
     )
