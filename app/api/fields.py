@@ -4,7 +4,10 @@ marshmallow's ``Float`` loads ``"1.0"`` and a ``Boolean`` with ``truthy={True}``
 loads ``1`` (``1 == True``); the contract answers 422 to both.
 """
 
+from flask import current_app
 from marshmallow import fields
+
+from app.clock import to_local_iso
 
 
 class StrictBoolean(fields.Boolean):
@@ -34,8 +37,6 @@ class LocalTimestamp(fields.String):
     """A naive UTC timestamp from the database, answered in the app's zone with its offset."""
 
     def _serialize(self, value, attr, obj, **kwargs):
-        from flask import current_app
-
-        from app.clock import to_local_iso
-
+        if value is None:
+            return None
         return to_local_iso(value, current_app.config["TIMEZONE"])
