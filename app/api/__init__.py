@@ -5,6 +5,7 @@ Views pass their argument schemas to ``blp.arguments`` as instances (``EntryIn()
 given a class, webargs builds a new schema for every request.
 """
 
+import marshmallow
 from flask import jsonify, request
 from flask_login import current_user
 from flask_smorest import Api as _Api
@@ -119,9 +120,28 @@ def page_args() -> tuple[int, int]:
     return args["page"], args["per_page"]
 
 
-def paginated(session, stmt, dump, *, total: int | None = None, prepare=None) -> dict:
+_LISTS: dict[type[Schema], type[Schema]] = {}
+
+
+def list_of(item: type[Schema]) -> type[Schema]:
+    """The one list shape, ``{"items": [item...], "total": N}``, for the OpenAPI document:
+    ``XOut`` → ``XList`` (one class per item schema, built once)."""
+    if item not in _LISTS:
+        name = item.__name__.removesuffix("Out") + "List"
+        # ``marshmallow.fields``: ``fields`` here is shadowed by the ``app.api.fields`` module.
+        shape = {
+            "items": marshmallow.fields.List(marshmallow.fields.Nested(item)),
+            "total": marshmallow.fields.Integer(),
+        }
+        _LISTS[item] = Schema.from_dict(shape, name=name)
+    return _LISTS[item]
+
+
+def paginated(session, stmt, dump, *, total: int | None = None, prepare=None):
     """A page of ``stmt`` as ``{"items", "total"}``. ``total`` when the caller already
-    knows it (no COUNT); ``prepare(rows)`` loads what ``dump`` needs for the whole page."""
+    knows it (no COUNT); ``prepare(rows)`` loads what ``dump`` needs for the whole page.
+    ``dump`` is the item's schema instance (built once at import): the page is dumped
+    through it once and answered as built, not passed through the list schema again."""
     from sqlalchemy import func, select
 
     page, per_page = page_args()
@@ -130,6 +150,8 @@ def paginated(session, stmt, dump, *, total: int | None = None, prepare=None) ->
     rows = session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
     if prepare is not None:
         prepare(rows)
+    if isinstance(dump, Schema):
+        return prebuilt({"items": dump.dump(rows, many=True), "total": total})
     return {"items": [dump(r) for r in rows], "total": total}
 
 

@@ -10,6 +10,7 @@ import copy
 
 from marshmallow import fields
 
+from app.api.fields import LocalTimestamp
 from app.auth.models import ROLES
 from app.inputs import DB_INT_MAX
 
@@ -55,7 +56,7 @@ def storable(self, field, ret: dict, **kwargs) -> dict:
     within PostgreSQL's ``integer``, text without NUL, unless the field states its own."""
     if isinstance(field, fields.Integer) and "maximum" not in ret and "minimum" not in ret:
         return {"minimum": -DB_INT_MAX, "maximum": DB_INT_MAX}
-    if type(field) is fields.String and "pattern" not in ret and "enum" not in ret:
+    if type(field) in (fields.String, LocalTimestamp) and "pattern" not in ret and "enum" not in ret:
         return {"pattern": "^[^\\u0000]*$"}
     return {}
 

@@ -2,10 +2,9 @@ from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from app.api import api_blueprint_login, paginated
+from app.api import api_blueprint_login, list_of, paginated
 from app.api.idempotency import mutation
 from app.auth import services
-from app.auth.models import User
 from app.auth.throttle import login_limits
 from app.clock import to_local_iso, utcnow
 from app.extensions import db
@@ -51,23 +50,7 @@ class UserIn(Schema):
     shop_id = fields.Integer(strict=True, allow_none=True)
 
 
-class UserList(Schema):
-    items = fields.List(fields.Nested(UserOut))
-    total = fields.Integer()
-
-
-def dump_user(u: User) -> dict:
-    return {
-        "id": u.id,
-        "username": u.username,
-        "display_name": u.display_name,
-        "roles": u.roles,
-        "village_id": u.village_id,
-        "region_id": u.region_id,
-        "household_id": u.household_id,
-        "shop_id": u.shop_id,
-        "active": u.active,
-    }
+USER_OUT = UserOut()
 
 
 @blp.route("/auth/token", methods=["POST"])
@@ -81,7 +64,7 @@ def issue_token(data):
         user, current_app.config["SECRET_KEY"], current_app.config["API_TOKEN_MAX_AGE"], now
     )
     db.session.commit()
-    return {"token": token, "expires_at": to_local_iso(expires, tz()), "user": dump_user(user)}
+    return {"token": token, "expires_at": to_local_iso(expires, tz()), "user": user}
 
 
 @blp.route("/users", methods=["POST"])
@@ -89,7 +72,7 @@ def issue_token(data):
 @blp.arguments(UserIn())
 @blp.response(201, UserOut)
 def create_user(data):
-    return dump_user(services.create_user(db.session, current_actor(), data))
+    return services.create_user(db.session, current_actor(), data)
 
 
 class UserQuery(Schema):
@@ -98,7 +81,7 @@ class UserQuery(Schema):
 
 @blp.route("/users", methods=["GET"])
 @blp.arguments(UserQuery(), location="query")
-@blp.response(200, UserList)
+@blp.response(200, list_of(UserOut))
 def list_users(args):
     me = current_actor()
     require_role(me, "village_admin")
@@ -106,13 +89,13 @@ def list_users(args):
     regions = None
     if me.user.region_id is not None and args.get("village_id") is None:
         regions = region_ids_below(db.session, me.user.region_id)
-    return paginated(db.session, services.list_users(village_id, regions), dump_user)
+    return paginated(db.session, services.list_users(village_id, regions), USER_OUT)
 
 
 @blp.route("/auth/me", methods=["GET"])
 @blp.response(200, UserOut)
 def me():
-    return dump_user(current_actor().user)
+    return current_actor().user
 
 
 class PingOut(Schema):

@@ -5,14 +5,14 @@ rankings services (their domain code never imports it)."""
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from app.api import api_blueprint_login, paginated, validate_period_arg
+from app.api import api_blueprint_login, list_of, paginated, validate_period_arg
 from app.api.idempotency import mutation
 from app.clock import local_today, quarter_of, utcnow, year_of
 from app.extensions import db
 from app.households import services
 from app.households.models import Household
 from app.points import services as points
-from app.points.schemas import EntryList, dump_entry
+from app.points.schemas import ENTRY_OUT, EntryOut
 from app.rankings.services import household_standing
 from app.scope import acting_village_id, household_in_scope
 from app.web import current_actor, tz
@@ -68,11 +68,6 @@ class HouseholdDetail(HouseholdOut):
     eligible = fields.Dict(keys=fields.String(), values=fields.Boolean())
 
 
-class HouseholdList(Schema):
-    items = fields.List(fields.Nested(HouseholdOut))
-    total = fields.Integer()
-
-
 class HouseholdQuery(Schema):
     village_id = fields.Integer()
     q = fields.String()
@@ -82,31 +77,34 @@ class PeriodQuery(Schema):
     period = fields.String()
 
 
-def dump_household(h: Household) -> dict:
-    return {
-        "id": h.id,
-        "village_id": h.village_id,
-        "number": h.number,
-        "head_name": h.head_name,
-        "address": h.address,
-        "phone": h.phone,
-        "balance": h.balance,
-        "redeemable": h.redeemable,
-        "moved_out_on": h.moved_out_on,
-        "members": [{"name": m.name, "relation": m.relation} for m in h.members],
-    }
+HOUSEHOLD_OUT = HouseholdOut()
 
 
-def dump_account(h: Household) -> dict:
+class Account:
+    """A household with its figures of the current quarter and year, as HouseholdDetail
+    dumps it: the household's own attributes, then the figures."""
+
+    def __init__(self, household: Household, figures: dict):
+        self._household = household
+        self.__dict__.update(figures)
+
+    def __getattr__(self, name):
+        return getattr(self._household, name)
+
+
+def account(h: Household) -> Account:
     today = local_today(tz())
     quarter, year = quarter_of(today), year_of(today)
     q, y = household_standing(db.session, h, [quarter, year]).values()
-    return dump_household(h) | {
-        "period_points": {"quarter": q.points, "year": y.points},
-        "periods": {"quarter": quarter, "year": year},
-        "rank": {"quarter": q.rank, "year": y.rank},
-        "eligible": {"quarter": q.eligible, "year": y.eligible},
-    }
+    return Account(
+        h,
+        {
+            "period_points": {"quarter": q.points, "year": y.points},
+            "periods": {"quarter": quarter, "year": year},
+            "rank": {"quarter": q.rank, "year": y.rank},
+            "eligible": {"quarter": q.eligible, "year": y.eligible},
+        },
+    )
 
 
 @blp.route("/households", methods=["POST"])
@@ -118,12 +116,12 @@ def create_household(data):
     household = points.enroll_household(
         db.session, current_actor(), village_id, data, today=local_today(tz()), now=utcnow()
     )
-    return dump_account(household)
+    return account(household)
 
 
 @blp.route("/households", methods=["GET"])
 @blp.arguments(HouseholdQuery(), location="query")
-@blp.response(200, HouseholdList)
+@blp.response(200, list_of(HouseholdOut))
 def list_households(args):
     me = current_actor()
     if not me.user.has_role("village_admin", "recorder", "reviewer", "clerk"):
@@ -132,13 +130,13 @@ def list_households(args):
         stmt = services.search(None, "").where(Household.id == (me.user.household_id or -1))
     else:
         stmt = services.search(acting_village_id(me, args.get("village_id")), args.get("q", ""))
-    return paginated(db.session, stmt, dump_household)
+    return paginated(db.session, stmt, HOUSEHOLD_OUT)
 
 
 @blp.route("/households/<int:household_id>", methods=["GET"])
 @blp.response(200, HouseholdDetail)
 def get_household(household_id):
-    return dump_account(household_in_scope(db.session, current_actor(), household_id))
+    return account(household_in_scope(db.session, current_actor(), household_id))
 
 
 @blp.route("/households/<int:household_id>", methods=["PATCH"])
@@ -146,25 +144,25 @@ def get_household(household_id):
 @blp.arguments(HouseholdPatch())
 @blp.response(200, HouseholdDetail)
 def patch_household(data, household_id):
-    return dump_account(services.update_household(db.session, current_actor(), household_id, data))
+    return account(services.update_household(db.session, current_actor(), household_id, data))
 
 
 @blp.route("/households/<int:household_id>/move-out", methods=["POST"])
 @mutation
 @blp.response(200, HouseholdDetail)
 def move_out(household_id):
-    return dump_account(services.move_out(db.session, current_actor(), household_id, local_today(tz())))
+    return account(services.move_out(db.session, current_actor(), household_id, local_today(tz())))
 
 
 @blp.route("/households/<int:household_id>/entries", methods=["GET"])
 @blp.arguments(PeriodQuery(), location="query")
-@blp.response(200, EntryList)
+@blp.response(200, list_of(EntryOut))
 def household_entries(args, household_id):
     household = household_in_scope(db.session, current_actor(), household_id)
     period = validate_period_arg(args.get("period"), required=False)
     return paginated(
         db.session,
         points.household_entries(household.id, period).options(*points.PASSBOOK_ROW_LOADS),
-        dump_entry,
+        ENTRY_OUT,
         total=None if period else household.entry_count,  # the chain head counts them all
     )

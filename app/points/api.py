@@ -4,7 +4,7 @@ from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from app.api import api_blueprint_login, image_response, paginated, prebuilt
+from app.api import api_blueprint_login, image_response, list_of, paginated, prebuilt
 from app.api.idempotency import mutation
 from app.clock import local_today, utcnow
 from app.errors import ValidationFailed
@@ -15,19 +15,17 @@ from app.points import evidence as evidence_store
 from app.points import rules as rulebook
 from app.points.photos import photo_response
 from app.points.schemas import (
+    ENTRY_OUT,
+    RULE_OUT,
     BatchIn,
     BatchOut,
     EntryIn,
-    EntryList,
     EntryOut,
     EvidenceOut,
     ReasonIn,
     RuleIn,
-    RuleList,
     RuleOut,
     RulePatch,
-    dump_entry,
-    dump_rule,
 )
 from app.schemes import services as schemes
 from app.scope import acting_village_id, require_role
@@ -58,22 +56,22 @@ class EntryQuery(Schema):
 @blp.response(201, RuleOut)
 def create_rule(data):
     village_id, scheme_id = data.pop("village_id", None), data.pop("scheme_id", None)
-    return dump_rule(rulebook.create_rule(db.session, current_actor(), village_id, data, scheme_id=scheme_id))
+    return rulebook.create_rule(db.session, current_actor(), village_id, data, scheme_id=scheme_id)
 
 
 @blp.route("/rules", methods=["GET"])
 @blp.arguments(RuleQuery(), location="query")
-@blp.response(200, RuleList)
+@blp.response(200, list_of(RuleOut))
 def list_rules(args):
     me = current_actor()
     active_only = args.get("active") is True
     if args.get("scheme_id") is not None:
         scheme = schemes.scheme_in_scope(db.session, me, args["scheme_id"])
-        return paginated(db.session, rulebook.list_rules(None, active_only=active_only, scheme_id=scheme.id), dump_rule)
+        return paginated(db.session, rulebook.list_rules(None, active_only=active_only, scheme_id=scheme.id), RULE_OUT)
     # An admin naming no village gets every village's, as with the other lists.
     village_id = acting_village_id(me, args.get("village_id"), residents=True)
     stmt = rulebook.list_rules(village_id, active_only=active_only)
-    return paginated(db.session, stmt, dump_rule)
+    return paginated(db.session, stmt, RULE_OUT)
 
 
 @blp.route("/rules/<int:rule_id>", methods=["PATCH"])
@@ -81,13 +79,13 @@ def list_rules(args):
 @blp.arguments(RulePatch())
 @blp.response(200, RuleOut)
 def patch_rule(data, rule_id):
-    return dump_rule(rulebook.update_rule(db.session, current_actor(), rule_id, data))
+    return rulebook.update_rule(db.session, current_actor(), rule_id, data)
 
 
 @blp.route("/rules/<int:rule_id>", methods=["GET"])
 @blp.response(200, RuleOut)
 def get_rule(rule_id):
-    return dump_rule(rulebook.get_rule(db.session, current_actor(), rule_id))
+    return rulebook.get_rule(db.session, current_actor(), rule_id)
 
 
 @blp.route("/entries", methods=["POST"])
@@ -96,7 +94,7 @@ def get_rule(rule_id):
 @blp.response(201, EntryOut)
 def create_entry(data):
     entry = services.record_entry(db.session, current_actor(), today=local_today(tz()), now=utcnow(), **data)
-    return prebuilt(dump_entry(entry), 201)
+    return prebuilt(ENTRY_OUT.dump(entry), 201)
 
 
 @blp.route("/entries/batch", methods=["POST"])
@@ -105,32 +103,32 @@ def create_entry(data):
 @blp.response(201, BatchOut)
 def create_batch(data):
     created, skipped = services.record_batch(db.session, current_actor(), today=local_today(tz()), now=utcnow(), **data)
-    return prebuilt({"created": [dump_entry(e) for e in created], "skipped": skipped}, 201)
+    return prebuilt({"created": ENTRY_OUT.dump(created, many=True), "skipped": skipped}, 201)
 
 
 @blp.route("/entries", methods=["GET"])
 @blp.arguments(EntryQuery(), location="query")
-@blp.response(200, EntryList)
+@blp.response(200, list_of(EntryOut))
 def list_entries(args):
     """The approval queue (``status=pending``) of the caller's village."""
     me = current_actor()
     require_role(me, "reviewer", "recorder", "village_admin")
     if args.get("status", "pending") != "pending":
         raise ValidationFailed({"status": ["只支持 pending"]})
-    return paginated(db.session, services.pending_entries(acting_village_id(me, args.get("village_id"))), dump_entry)
+    return paginated(db.session, services.pending_entries(acting_village_id(me, args.get("village_id"))), ENTRY_OUT)
 
 
 @blp.route("/entries/<int:entry_id>", methods=["GET"])
 @blp.response(200, EntryOut)
 def get_entry(entry_id):
-    return dump_entry(services.get_entry(db.session, current_actor(), entry_id))
+    return services.get_entry(db.session, current_actor(), entry_id)
 
 
 @blp.route("/entries/<int:entry_id>/approve", methods=["POST"])
 @mutation
 @blp.response(200, EntryOut)
 def approve(entry_id):
-    return dump_entry(decisions.approve_entry(db.session, current_actor(), entry_id, now=utcnow()))
+    return decisions.approve_entry(db.session, current_actor(), entry_id, now=utcnow())
 
 
 @blp.route("/entries/<int:entry_id>/reject", methods=["POST"])
@@ -138,9 +136,7 @@ def approve(entry_id):
 @blp.arguments(ReasonIn())
 @blp.response(200, EntryOut)
 def reject(data, entry_id):
-    return dump_entry(
-        decisions.reject_entry(db.session, current_actor(), entry_id, reason=data["reason"], now=utcnow())
-    )
+    return decisions.reject_entry(db.session, current_actor(), entry_id, reason=data["reason"], now=utcnow())
 
 
 @blp.route("/entries/<int:entry_id>/reverse", methods=["POST"])
@@ -148,9 +144,7 @@ def reject(data, entry_id):
 @blp.arguments(ReasonIn())
 @blp.response(201, EntryOut)
 def reverse(data, entry_id):
-    return dump_entry(
-        decisions.reverse_entry(db.session, current_actor(), entry_id, reason=data["reason"], now=utcnow())
-    )
+    return decisions.reverse_entry(db.session, current_actor(), entry_id, reason=data["reason"], now=utcnow())
 
 
 class EvidenceForm(Schema):

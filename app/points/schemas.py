@@ -1,9 +1,6 @@
-from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
-from app.api.fields import StrictBoolean, StrictDate
-from app.clock import to_local_iso
-from app.points.models import Entry, Rule
+from app.api.fields import LocalTimestamp, StrictBoolean, StrictDate
 
 
 class RuleIn(Schema):
@@ -45,11 +42,6 @@ class RuleOut(RuleIn):
     active = fields.Boolean()
 
 
-class RuleList(Schema):
-    items = fields.List(fields.Nested(RuleOut))
-    total = fields.Integer()
-
-
 class EntryIn(Schema):
     household_id = fields.Integer(required=True, strict=True)
     rule_id = fields.Integer(required=True, strict=True)
@@ -86,21 +78,17 @@ class EntryOut(Schema):
     period = fields.String()
     note = fields.String()
     member_name = fields.String()
-    evidence_id = fields.String(allow_none=True)
-    recorded_by = fields.Integer(allow_none=True)
-    recorded_by_name = fields.String(allow_none=True)
-    approved_by = fields.Integer(allow_none=True)
-    decided_at = fields.String(allow_none=True)
+    evidence_id = fields.String(attribute="evidence", allow_none=True)
+    recorded_by = fields.Integer(attribute="recorded_by_id", allow_none=True)
+    # dump_default: null, not absent, when the entry has no recorder (or no reversal).
+    recorded_by_name = fields.String(attribute="recorded_by.display_name", allow_none=True, dump_default=None)
+    approved_by = fields.Integer(attribute="approved_by_id", allow_none=True)
+    decided_at = LocalTimestamp(allow_none=True)
     reject_reason = fields.String()
     reverses_id = fields.Integer(allow_none=True)
-    reversed_by_id = fields.Integer(allow_none=True)
-    created_at = fields.String()
+    reversed_by_id = fields.Integer(attribute="reversed_by.id", allow_none=True, dump_default=None)
+    created_at = LocalTimestamp()
     seq = fields.Integer()
-
-
-class EntryList(Schema):
-    items = fields.List(fields.Nested(EntryOut))
-    total = fields.Integer()
 
 
 class Skipped(Schema):
@@ -119,47 +107,5 @@ class EvidenceOut(Schema):
     size = fields.Integer()
 
 
-def dump_rule(r: Rule) -> dict:
-    return {
-        "id": r.id,
-        "village_id": r.village_id,
-        "scheme_id": r.scheme_id,
-        "code": r.code,
-        "name": r.name,
-        "category": r.category,
-        "points": r.points,
-        "cap_period": r.cap_period,
-        "cap_count": r.cap_count,
-        "veto": r.veto,
-        "requires_evidence": r.requires_evidence,
-        "active": r.active,
-    }
-
-
-def dump_entry(e: Entry) -> dict:
-    zone = current_app.config["TIMEZONE"]
-    return {
-        "id": e.id,
-        "household_id": e.household_id,
-        "rule_id": e.rule_id,
-        "kind": e.kind,
-        "title": e.title,
-        "category": e.category,
-        "quantity": e.quantity,
-        "points": e.points,
-        "status": e.status,
-        "occurred_on": e.occurred_on,
-        "period": e.period,
-        "note": e.note,
-        "member_name": e.member_name,
-        "evidence_id": e.evidence,
-        "recorded_by": e.recorded_by_id,
-        "recorded_by_name": e.recorded_by.display_name if e.recorded_by else None,
-        "approved_by": e.approved_by_id,
-        "decided_at": to_local_iso(e.decided_at, zone),
-        "reject_reason": e.reject_reason,
-        "reverses_id": e.reverses_id,
-        "reversed_by_id": e.reversed_by.id if e.reversed_by else None,
-        "created_at": to_local_iso(e.created_at, zone),
-        "seq": e.seq,
-    }
+RULE_OUT = RuleOut()
+ENTRY_OUT = EntryOut()

@@ -1,10 +1,10 @@
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from app.api import api_blueprint_login, paginated, prebuilt, validate_period_arg
-from app.api.fields import StrictBoolean
+from app.api import api_blueprint_login, list_of, paginated, prebuilt, validate_period_arg
+from app.api.fields import LocalTimestamp, StrictBoolean
 from app.api.idempotency import mutation
-from app.clock import local_today, to_local_iso, utcnow
+from app.clock import local_today, utcnow
 from app.errors import NotFound
 from app.extensions import db
 from app.rankings import periods, services
@@ -114,22 +114,10 @@ class PeriodOut(Schema):
     village_id = fields.Integer()
     status = fields.String()
     notice_ends_on = fields.Date(allow_none=True)
-    version = fields.Integer(allow_none=True)
-    published_at = fields.String(allow_none=True)
+    # dump_default: null, not absent, before the period is published.
+    version = fields.Integer(attribute="publication.version", allow_none=True, dump_default=None)
+    published_at = LocalTimestamp(attribute="publication.published_at", allow_none=True, dump_default=None)
     standings = fields.List(fields.Nested(StandingOut))
-
-
-def dump_period(view: periods.PeriodView) -> dict:
-    pub = view.publication
-    return {
-        "period": view.period,
-        "village_id": view.village_id,
-        "status": view.status,
-        "notice_ends_on": view.notice_ends_on,
-        "version": pub.version if pub else None,
-        "published_at": to_local_iso(pub.published_at, tz()) if pub else None,
-        "standings": view.standings,
-    }
 
 
 @blp.route("/periods/<period>/close", methods=["POST"])
@@ -140,14 +128,14 @@ def close_period(data, period):
     view = periods.close_period(
         db.session, current_actor(), data["village_id"], period, now=utcnow(), today=local_today(tz())
     )
-    return dump_period(view)
+    return view
 
 
 @blp.route("/periods/<period>", methods=["GET"])
 @blp.arguments(VillageIdQuery(), location="query")
 @blp.response(200, PeriodOut)
 def get_period(args, period):
-    return dump_period(periods.get_period(db.session, current_actor(), args["village_id"], period))
+    return periods.get_period(db.session, current_actor(), args["village_id"], period)
 
 
 @blp.route("/periods/<period>/finalize", methods=["POST"])
@@ -158,7 +146,7 @@ def finalize_period(data, period):
     view = periods.finalize_period(
         db.session, current_actor(), data["village_id"], period, now=utcnow(), today=local_today(tz())
     )
-    return dump_period(view)
+    return view
 
 
 class ObjectionIn(Schema):
@@ -181,17 +169,12 @@ class ObjectionOut(Schema):
     entry_id = fields.Integer(allow_none=True)
     household_id = fields.Integer(allow_none=True)
     reason = fields.String()
-    filed_by = fields.Integer(allow_none=True)
-    filed_at = fields.String()
-    decided_by = fields.Integer(allow_none=True)
-    decided_at = fields.String(allow_none=True)
+    filed_by = fields.Integer(attribute="filed_by_id", allow_none=True)
+    filed_at = LocalTimestamp()
+    decided_by = fields.Integer(attribute="decided_by_id", allow_none=True)
+    decided_at = LocalTimestamp(allow_none=True)
     decision_note = fields.String()
     reversal_entry_id = fields.Integer(allow_none=True)
-
-
-class ObjectionList(Schema):
-    items = fields.List(fields.Nested(ObjectionOut))
-    total = fields.Integer()
 
 
 class ObjectionQuery(Schema):
@@ -199,23 +182,7 @@ class ObjectionQuery(Schema):
     status = fields.String(validate=validate.OneOf(["open", "upheld", "dismissed"]))
 
 
-def dump_objection(o) -> dict:
-    zone = tz()
-    return {
-        "id": o.id,
-        "status": o.status,
-        "village_id": o.village_id,
-        "period": o.period,
-        "entry_id": o.entry_id,
-        "household_id": o.household_id,
-        "reason": o.reason,
-        "filed_by": o.filed_by_id,
-        "filed_at": to_local_iso(o.filed_at, zone),
-        "decided_by": o.decided_by_id,
-        "decided_at": to_local_iso(o.decided_at, zone),
-        "decision_note": o.decision_note,
-        "reversal_entry_id": o.reversal_entry_id,
-    }
+OBJECTION_OUT = ObjectionOut()
 
 
 @blp.route("/objections", methods=["POST"])
@@ -224,12 +191,12 @@ def dump_objection(o) -> dict:
 @blp.response(201, ObjectionOut)
 def file_objection(data):
     o = periods.file_objection(db.session, current_actor(), now=utcnow(), **data)
-    return dump_objection(o)
+    return o
 
 
 @blp.route("/objections", methods=["GET"])
 @blp.arguments(ObjectionQuery(), location="query")
-@blp.response(200, ObjectionList)
+@blp.response(200, list_of(ObjectionOut))
 def list_objections(args):
     me = current_actor()
     if me.user.has_role("reviewer", "village_admin"):
@@ -239,13 +206,13 @@ def list_objections(args):
         stmt = periods.list_objections(
             None, status=args.get("status"), filed_by_id=me.user.id, household_id=me.user.household_id or -1
         )
-    return paginated(db.session, stmt, dump_objection)
+    return paginated(db.session, stmt, OBJECTION_OUT)
 
 
 @blp.route("/objections/<int:objection_id>", methods=["GET"])
 @blp.response(200, ObjectionOut)
 def get_objection(objection_id):
-    return dump_objection(periods.objection_in_scope(db.session, current_actor(), objection_id))
+    return periods.objection_in_scope(db.session, current_actor(), objection_id)
 
 
 @blp.route("/objections/<int:objection_id>/decide", methods=["POST"])
@@ -256,7 +223,7 @@ def decide_objection(data, objection_id):
     o = periods.decide_objection(
         db.session, current_actor(), objection_id, upheld=data["upheld"], note=data["note"], now=utcnow()
     )
-    return dump_objection(o)
+    return o
 
 
 class AwardIn(Schema):
@@ -270,8 +237,8 @@ class AwardIn(Schema):
 class AwardOut(Schema):
     id = fields.Integer()
     household_id = fields.Integer()
-    number = fields.String()
-    head_name = fields.String()
+    number = fields.String(attribute="household.number")
+    head_name = fields.String(attribute="household.head_name")
     rank = fields.Integer()
     title = fields.String()
     points = fields.Integer()
@@ -280,46 +247,29 @@ class AwardOut(Schema):
     village_id = fields.Integer()
 
 
-class AwardList(Schema):
-    items = fields.List(fields.Nested(AwardOut))
-    total = fields.Integer()
-
-
 class AwardQuery(Schema):
     period = fields.String()
     village_id = fields.Integer()
 
 
-def dump_award(a) -> dict:
-    return {
-        "id": a.id,
-        "household_id": a.household_id,
-        "number": a.household.number,
-        "head_name": a.household.head_name,
-        "rank": a.rank,
-        "title": a.title,
-        "points": a.points,
-        "bonus_points": a.bonus_points,
-        "period": a.period,
-        "village_id": a.village_id,
-    }
+AWARD_OUT = AwardOut()
 
 
 @blp.route("/awards", methods=["POST"])
 @mutation
 @blp.arguments(AwardIn())
-@blp.response(201, AwardList)
+@blp.response(201, list_of(AwardOut))
 def grant_awards(data):
     awards = periods.grant_awards(db.session, current_actor(), now=utcnow(), today=local_today(tz()), **data)
-    return {"items": [dump_award(a) for a in awards], "total": len(awards)}
+    return {"items": awards, "total": len(awards)}
 
 
 @blp.route("/awards", methods=["GET"])
 @blp.arguments(AwardQuery(), location="query")
-@blp.response(200, AwardList)
+@blp.response(200, list_of(AwardOut))
 def list_awards(args):
     """Awards are public to logged-in users (residents included)."""
     period = validate_period_arg(args.get("period"), required=False)
     if args.get("village_id") is not None:
         existing_village(args["village_id"])
-    return paginated(db.session, periods.list_awards(args.get("village_id"), period), dump_award)
+    return paginated(db.session, periods.list_awards(args.get("village_id"), period), AWARD_OUT)

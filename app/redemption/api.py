@@ -2,14 +2,14 @@ from flask import Response, current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from app.api import api_blueprint_login, image_response, paginated
+from app.api import api_blueprint_login, image_response, list_of, paginated
+from app.api.fields import LocalTimestamp
 from app.api.idempotency import mutation
-from app.clock import local_today, to_local_iso, utcnow
+from app.clock import local_today, utcnow
 from app.errors import ValidationFailed
 from app.extensions import db
 from app.redemption import qr, services
 from app.redemption import shops as shop_services
-from app.redemption.models import Item, Redemption, Shop
 from app.scope import acting_village_id, household_in_scope
 from app.web import current_actor, tz
 
@@ -25,11 +25,6 @@ class ShopIn(Schema):
 class ShopOut(ShopIn):
     id = fields.Integer()
     active = fields.Boolean()
-
-
-class ShopList(Schema):
-    items = fields.List(fields.Nested(ShopOut))
-    total = fields.Integer()
 
 
 class ItemIn(Schema):
@@ -59,11 +54,6 @@ class ItemOut(Schema):
     stock = fields.Integer()
     low_stock = fields.Integer()
     active = fields.Boolean()
-
-
-class ItemList(Schema):
-    items = fields.List(fields.Nested(ItemOut))
-    total = fields.Integer()
 
 
 class ReceiptIn(Schema):
@@ -105,14 +95,9 @@ class RedemptionOut(Schema):
     lines = fields.List(fields.Nested(LineOut))
     entry_id = fields.Integer()
     refund_entry_id = fields.Integer(allow_none=True)
-    created_at = fields.String()
-    cancelled_at = fields.String(allow_none=True)
+    created_at = LocalTimestamp()
+    cancelled_at = LocalTimestamp(allow_none=True)
     cancel_reason = fields.String()
-
-
-class RedemptionList(Schema):
-    items = fields.List(fields.Nested(RedemptionOut))
-    total = fields.Integer()
 
 
 class CancelIn(Schema):
@@ -136,51 +121,9 @@ class RedemptionQuery(Schema):
     household_id = fields.Integer()
 
 
-def dump_shop(s: Shop) -> dict:
-    return {"id": s.id, "village_id": s.village_id, "name": s.name, "active": s.active}
-
-
-def dump_item(i: Item) -> dict:
-    return {
-        "id": i.id,
-        "shop_id": i.shop_id,
-        "name": i.name,
-        "unit": i.unit,
-        "price_points": i.price_points,
-        "stock": i.stock,
-        "low_stock": i.low_stock,
-        "active": i.active,
-    }
-
-
-def dump_redemption(r: Redemption) -> dict:
-    zone = tz()
-    return {
-        "id": r.id,
-        "number": r.number,
-        "shop_id": r.shop_id,
-        "household_id": r.household_id,
-        "total_points": r.total_points,
-        "yuan_value": r.yuan_value,
-        "balance_after": r.balance_after,
-        "status": r.status,
-        "lines": [
-            {
-                "item_id": ln.item_id,
-                "name": ln.name,
-                "unit": ln.unit,
-                "quantity": ln.quantity,
-                "price_points": ln.price_points,
-                "points": ln.points,
-            }
-            for ln in r.lines
-        ],
-        "entry_id": r.entry_id,
-        "refund_entry_id": r.refund_entry_id,
-        "created_at": to_local_iso(r.created_at, zone),
-        "cancelled_at": to_local_iso(r.cancelled_at, zone),
-        "cancel_reason": r.cancel_reason,
-    }
+SHOP_OUT = ShopOut()
+ITEM_OUT = ItemOut()
+REDEMPTION_OUT = RedemptionOut()
 
 
 def _secret() -> str:
@@ -192,15 +135,15 @@ def _secret() -> str:
 @blp.arguments(ShopIn())
 @blp.response(201, ShopOut)
 def create_shop(data):
-    return dump_shop(shop_services.create_shop(db.session, current_actor(), data["village_id"], data["name"]))
+    return shop_services.create_shop(db.session, current_actor(), data["village_id"], data["name"])
 
 
 @blp.route("/shops", methods=["GET"])
 @blp.arguments(ShopQuery(), location="query")
-@blp.response(200, ShopList)
+@blp.response(200, list_of(ShopOut))
 def list_shops(args):
     village_id = acting_village_id(current_actor(), args.get("village_id"), residents=True)
-    return paginated(db.session, shop_services.list_shops(village_id), dump_shop)
+    return paginated(db.session, shop_services.list_shops(village_id), SHOP_OUT)
 
 
 @blp.route("/items", methods=["POST"])
@@ -209,16 +152,16 @@ def list_shops(args):
 @blp.response(201, ItemOut)
 def create_item(data):
     shop_id = data.pop("shop_id")
-    return dump_item(shop_services.create_item(db.session, current_actor(), shop_id, data, now=utcnow()))
+    return shop_services.create_item(db.session, current_actor(), shop_id, data, now=utcnow())
 
 
 @blp.route("/items", methods=["GET"])
 @blp.arguments(ItemQuery(), location="query")
-@blp.response(200, ItemList)
+@blp.response(200, list_of(ItemOut))
 def list_items(args):
     """The catalogue: officials of the village and its residents."""
     shop = shop_services.shop_in_scope(db.session, current_actor(), args["shop_id"], residents=True)
-    return paginated(db.session, shop_services.list_items(shop.id), dump_item)
+    return paginated(db.session, shop_services.list_items(shop.id), ITEM_OUT)
 
 
 @blp.route("/items/<int:item_id>", methods=["PATCH"])
@@ -226,7 +169,7 @@ def list_items(args):
 @blp.arguments(ItemPatch())
 @blp.response(200, ItemOut)
 def patch_item(data, item_id):
-    return dump_item(shop_services.update_item(db.session, current_actor(), item_id, data, now=utcnow()))
+    return shop_services.update_item(db.session, current_actor(), item_id, data, now=utcnow())
 
 
 @blp.route("/items/<int:item_id>/receipts", methods=["POST"])
@@ -238,7 +181,7 @@ def receive(data, item_id):
     item = shop_services.receive_stock(
         db.session, current_actor(), item_id, data["quantity"], reason=data["reason"], note=data["note"], now=utcnow()
     )
-    return dump_item(item)
+    return item
 
 
 @blp.route("/redemptions", methods=["POST"])
@@ -259,12 +202,12 @@ def create_redemption(data):
         today=local_today(tz()),
         secret=_secret(),
     )
-    return dump_redemption(r)
+    return r
 
 
 @blp.route("/redemptions", methods=["GET"])
 @blp.arguments(RedemptionQuery(), location="query")
-@blp.response(200, RedemptionList)
+@blp.response(200, list_of(RedemptionOut))
 def list_redemptions(args):
     me = current_actor()
     # A shop or household filter names one the caller may see, or the answer is 404.
@@ -278,13 +221,13 @@ def list_redemptions(args):
         )
     else:
         stmt = services.redemptions(shop_id=args.get("shop_id"), household_id=me.user.household_id or -1)
-    return paginated(db.session, stmt, dump_redemption)
+    return paginated(db.session, stmt, REDEMPTION_OUT)
 
 
 @blp.route("/redemptions/<int:redemption_id>", methods=["GET"])
 @blp.response(200, RedemptionOut)
 def get_redemption(redemption_id):
-    return dump_redemption(services.redemption_in_scope(db.session, current_actor(), redemption_id))
+    return services.redemption_in_scope(db.session, current_actor(), redemption_id)
 
 
 @blp.route("/redemptions/<int:redemption_id>/cancel", methods=["POST"])
@@ -295,7 +238,7 @@ def cancel(data, redemption_id):
     r = services.cancel_redemption(
         db.session, current_actor(), redemption_id, reason=data["reason"], now=utcnow(), tz=tz()
     )
-    return dump_redemption(r)
+    return r
 
 
 @blp.route("/households/<int:household_id>/qr", methods=["GET"])

@@ -1,11 +1,10 @@
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from app.api import api_blueprint_login, paginated
+from app.api import api_blueprint_login, list_of, paginated
 from app.api.idempotency import mutation
 from app.extensions import db
 from app.regions import services
-from app.regions.models import Region
 from app.web import current_actor
 
 blp = Blueprint("regions_api", __name__, url_prefix="/api/v1", description="Regions: cities, counties, townships")
@@ -32,17 +31,11 @@ class RegionDetail(RegionOut):
     households = fields.Integer()
 
 
-class RegionList(Schema):
-    items = fields.List(fields.Nested(RegionOut))
-    total = fields.Integer()
-
-
 class RegionQuery(Schema):
     parent_id = fields.Integer()
 
 
-def dump_region(r: Region) -> dict:
-    return {"id": r.id, "name": r.name, "code": r.code, "level": r.level, "parent_id": r.parent_id}
+REGION_OUT = RegionOut()
 
 
 @blp.route("/regions", methods=["POST"])
@@ -50,18 +43,18 @@ def dump_region(r: Region) -> dict:
 @blp.arguments(RegionIn())
 @blp.response(201, RegionOut)
 def create_region(data):
-    return dump_region(services.create_region(db.session, current_actor(), data))
+    return services.create_region(db.session, current_actor(), data)
 
 
 @blp.route("/regions", methods=["GET"])
 @blp.arguments(RegionQuery(), location="query")
-@blp.response(200, RegionList)
+@blp.response(200, list_of(RegionOut))
 def list_regions(args):
-    return paginated(db.session, services.list_regions(db.session, current_actor(), args.get("parent_id")), dump_region)
+    return paginated(db.session, services.list_regions(db.session, current_actor(), args.get("parent_id")), REGION_OUT)
 
 
 @blp.route("/regions/<int:region_id>", methods=["GET"])
 @blp.response(200, RegionDetail)
 def get_region(region_id):
     region = services.region_in_scope(db.session, current_actor(), region_id)
-    return dump_region(region) | services.region_counts(db.session, region.id)
+    return REGION_OUT.dump(region) | services.region_counts(db.session, region.id)

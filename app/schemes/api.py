@@ -1,14 +1,12 @@
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from app.api import api_blueprint_login, paginated
-from app.api.fields import StrictBoolean, StrictFloat
+from app.api import api_blueprint_login, list_of, paginated
+from app.api.fields import LocalTimestamp, StrictBoolean, StrictFloat
 from app.api.idempotency import mutation
-from app.clock import to_local_iso
 from app.extensions import db
 from app.schemes import services
-from app.schemes.models import SETTINGS, Scheme
-from app.web import current_actor, tz
+from app.web import current_actor
 
 blp = Blueprint("schemes_api", __name__, url_prefix="/api/v1", description="Schemes (积分方案)")
 api_blueprint_login(blp)
@@ -43,12 +41,7 @@ class SchemeOut(SchemeFields):
     village_id = fields.Integer(allow_none=True)
     region_id = fields.Integer(allow_none=True)
     account_kind = fields.String()
-    created_at = fields.String()
-
-
-class SchemeList(Schema):
-    items = fields.List(fields.Nested(SchemeOut))
-    total = fields.Integer()
+    created_at = LocalTimestamp()
 
 
 class SchemeQuery(Schema):
@@ -56,18 +49,7 @@ class SchemeQuery(Schema):
     region_id = fields.Integer()
 
 
-def dump_scheme(s: Scheme) -> dict:
-    return {
-        "id": s.id,
-        "name": s.name,
-        "village_id": s.village_id,
-        "region_id": s.region_id,
-        "account_kind": s.account_kind,
-        "cadence": s.cadence,
-        "categories": list(s.categories),
-        **{f: getattr(s, f) for f in SETTINGS},
-        "created_at": to_local_iso(s.created_at, tz()),
-    }
+SCHEME_OUT = SchemeOut()
 
 
 @blp.route("/schemes", methods=["POST"])
@@ -75,23 +57,23 @@ def dump_scheme(s: Scheme) -> dict:
 @blp.arguments(SchemeIn())
 @blp.response(201, SchemeOut)
 def create_scheme(data):
-    return dump_scheme(services.create_scheme(db.session, current_actor(), data))
+    return services.create_scheme(db.session, current_actor(), data)
 
 
 @blp.route("/schemes", methods=["GET"])
 @blp.arguments(SchemeQuery(), location="query")
-@blp.response(200, SchemeList)
+@blp.response(200, list_of(SchemeOut))
 def list_schemes(args):
     stmt = services.list_schemes(
         db.session, current_actor(), village_id=args.get("village_id"), region_id=args.get("region_id")
     )
-    return paginated(db.session, stmt, dump_scheme)
+    return paginated(db.session, stmt, SCHEME_OUT)
 
 
 @blp.route("/schemes/<int:scheme_id>", methods=["GET"])
 @blp.response(200, SchemeOut)
 def get_scheme(scheme_id):
-    return dump_scheme(services.scheme_in_scope(db.session, current_actor(), scheme_id))
+    return services.scheme_in_scope(db.session, current_actor(), scheme_id)
 
 
 @blp.route("/schemes/<int:scheme_id>", methods=["PATCH"])
@@ -99,4 +81,4 @@ def get_scheme(scheme_id):
 @blp.arguments(SchemePatch())
 @blp.response(200, SchemeOut)
 def patch_scheme(data, scheme_id):
-    return dump_scheme(services.update_scheme(db.session, current_actor(), scheme_id, data))
+    return services.update_scheme(db.session, current_actor(), scheme_id, data)

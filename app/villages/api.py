@@ -1,7 +1,7 @@
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from app.api import api_blueprint_login, paginated
+from app.api import api_blueprint_login, list_of, paginated
 from app.api.fields import StrictBoolean, StrictFloat
 from app.api.idempotency import mutation
 from app.errors import NotFound
@@ -44,18 +44,12 @@ class SchemeSchema(Schema):
     )
 
 
-class VillageList(Schema):
-    items = fields.List(fields.Nested(VillageOut))
-    total = fields.Integer()
-
-
 class VillageQuery(Schema):
     township = fields.String()
     region_id = fields.Integer()
 
 
-def dump_village(v: Village) -> dict:
-    return {"id": v.id, "name": v.name, "code": v.code, "township": v.township, "region_id": v.region_id}
+VILLAGE_OUT = VillageOut()
 
 
 @blp.route("/villages", methods=["POST"])
@@ -63,17 +57,17 @@ def dump_village(v: Village) -> dict:
 @blp.arguments(VillageIn())
 @blp.response(201, VillageOut)
 def create_village(data):
-    return dump_village(services.create_village(db.session, current_actor(), data))
+    return services.create_village(db.session, current_actor(), data)
 
 
 @blp.route("/villages", methods=["GET"])
 @blp.arguments(VillageQuery(), location="query")
-@blp.response(200, VillageList)
+@blp.response(200, list_of(VillageOut))
 def list_villages(args):
     region_id = args.get("region_id")
     if region_id is not None and db.session.get(Region, region_id) is None:
         raise NotFound()
-    return paginated(db.session, services.list_villages(args.get("township"), region_id), dump_village)
+    return paginated(db.session, services.list_villages(args.get("township"), region_id), VILLAGE_OUT)
 
 
 @blp.route("/villages/<int:village_id>/scheme", methods=["PUT"])
