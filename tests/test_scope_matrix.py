@@ -32,6 +32,7 @@ from app.points.evidence import store_evidence
 from app.rankings.models import Award, Objection
 from app.redemption import services as shop
 from app.redemption import shops
+from app.regions.models import Region
 from app.schemes.services import household_scheme
 from tests import factories
 from tests.conftest import TODAY
@@ -303,6 +304,12 @@ def cast(app, world, session):
             "filename": "app.css",
             "households": {world.households[f"{p}{i}"].id for i in (1, 2, 3)},
         }
+    # Xingfu under a township of its own, so that its region is another's too.
+    other = Region(name="下木拉乡", code="XML", level="township")
+    session.add(other)
+    session.flush()
+    world.b.region_id, world.b.township = other.id, other.name
+    objects["xf"]["region_id"] = other.id
     objects["tj2"] = {**objects["tj"], "household_id": world.households["tj2"].id}
     session.commit()
     return objects
