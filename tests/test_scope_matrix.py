@@ -32,6 +32,8 @@ from app.points.evidence import store_evidence
 from app.rankings.models import Award, Objection
 from app.redemption import services as shop
 from app.redemption import shops
+from app.regions.models import Region
+from app.schemes.services import household_scheme
 from tests import factories
 from tests.conftest import TODAY
 
@@ -169,6 +171,17 @@ ROUTES = {
     "redemption.reports_xlsx": LOGIN,
     "redemption.shops": LOGIN,
     "redemption.shop": LOGIN,
+    "regions_api.create_region": LOGIN,
+    "regions_api.list_regions": LOGIN,
+    "regions_api.get_region": LOGIN,
+    "schemes_api.create_scheme": LOGIN,
+    "schemes_api.list_schemes": LOGIN,
+    "schemes_api.get_scheme": LOGIN,
+    "schemes_api.patch_scheme": LOGIN,
+    "home.my_region": LOGIN,
+    "home.region": LOGIN,
+    "schemes.index": LOGIN,
+    "schemes.show": LOGIN,
 }
 ROLES = ("village_admin", "recorder", "reviewer", "clerk", "resident")
 # A path argument names an object; the matrix fills it with the object of a village.
@@ -184,6 +197,8 @@ OBJECTS = {
     "rule_id",
     "user_id",
     "award_id",
+    "region_id",
+    "scheme_id",
 }
 DENIED = (403, 404)
 # A body the API (or the page) would accept for the user's own object: a scope check must not hide
@@ -199,6 +214,7 @@ BODIES = {
     "redemption_api.receive": {"quantity": 1},
     "redemption_api.cancel": {"reason": "退货"},
     "rankings_api.decide_objection": {"upheld": False, "note": "已核实"},
+    "schemes_api.patch_scheme": {"name": "改名"},
     "villages_api.put_scheme": {
         "base_points": 100,
         "redeem_floor": 100,
@@ -281,11 +297,19 @@ def cast(app, world, session):
             "rule_id": world.rules[f"{p}_school"].id,
             "user_id": world.users[f"{p}_recorder"].id,
             "award_id": award.id,
+            "region_id": v.region_id,
+            "scheme_id": household_scheme(session, v.id).id,
             "period": "2026Q4",
             "year": 2026,
             "filename": "app.css",
             "households": {world.households[f"{p}{i}"].id for i in (1, 2, 3)},
         }
+    # Xingfu under a township of its own, so that its region is another's too.
+    other = Region(name="下木拉乡", code="XML", level="township")
+    session.add(other)
+    session.flush()
+    world.b.region_id, world.b.township = other.id, other.name
+    objects["xf"]["region_id"] = other.id
     objects["tj2"] = {**objects["tj"], "household_id": world.households["tj2"].id}
     session.commit()
     return objects
@@ -396,9 +420,16 @@ def test_the_query_filters_are_all_in_the_matrix(client):
 
 
 # Public to every logged-in user by design (the standings and honours of the notice
-# board): another village's filter shows that village, not one's own.
-PUBLIC_FILTERS = {("/api/v1/leaderboards", "village_id"), ("/api/v1/awards", "village_id")}
-REQUIRED_QUERY = {"/api/v1/leaderboards": {"period": "2026Q3"}}
+# board, and the directory of villages): another village's or region's filter shows that
+# village or region, not one's own.
+PUBLIC_FILTERS = {
+    ("/api/v1/leaderboards", "village_id"),
+    ("/api/v1/awards", "village_id"),
+    ("/api/v1/leaderboards", "region_id"),
+    ("/api/v1/leaderboards/villages", "region_id"),
+    ("/api/v1/villages", "region_id"),
+}
+REQUIRED_QUERY = {"/api/v1/leaderboards": {"period": "2026Q3"}, "/api/v1/leaderboards/villages": {"period": "2026Q3"}}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -419,7 +450,8 @@ def test_a_filter_naming_another_village_is_404(app, session, cast, role, api, c
             if (path, name) in PUBLIC_FILTERS:
                 items = r.get_json()["items"]
                 assert r.status_code == 200 and items, (url, r.get_json())
-                assert {i["household_id"] for i in items} <= cast["xf"]["households"], (url, items)
+                if name == "village_id":
+                    assert {i["household_id"] for i in items} <= cast["xf"]["households"], (url, items)
             elif r.status_code not in DENIED:
                 leaks.append(f"GET {url}?{name}={value}: {r.status_code}")
     assert not leaks, f"tj_{role} filtered by another's object:\n" + "\n".join(leaks)

@@ -16,6 +16,22 @@ from app.inputs import DB_INT_MAX
 
 PERIOD = {"type": "string", "pattern": "^(20[0-9]{2}|2100)(Q[1-4])?$", "example": "2026Q3"}  # clock.parse_period
 REASON = {"minLength": 1, "pattern": "\\S", "maxLength": 500}
+NAME = {"minLength": 1, "maxLength": 100, "pattern": "^[^\\u0000]*\\S[^\\u0000]*$"}  # 1–100 characters, not all space
+CODE = {"pattern": "^[A-Za-z0-9_\\-]{1,30}$"}
+# schemes.services.validate_settings / validate_categories
+SETTINGS = {
+    "base_points": {"minimum": 0, "maximum": 100_000},
+    "redeem_floor": {"minimum": 0, "maximum": 100_000},
+    "notice_days": {"minimum": 0, "maximum": 90},
+    "yuan_per_point": {"minimum": 0.01, "maximum": 1000},
+    "categories": {
+        "minItems": 1,
+        "maxItems": 30,
+        "uniqueItems": True,
+        # no space at either end: names are stripped, so " a" and "a" would be the same
+        "items": {"type": "string", "minLength": 1, "maxLength": 20, "pattern": "^\\S(.*\\S)?$"},
+    },
+}
 
 # component schema → property → what to add to its description
 PROPERTIES = {
@@ -24,7 +40,10 @@ PROPERTIES = {
         "password": {"minLength": 8},
         "roles": {"minItems": 1, "items": {"type": "string", "enum": list(ROLES)}},
     },
-    "VillageIn": {"code": {"pattern": "^[A-Za-z0-9_\\-]{1,30}$"}},
+    "VillageIn": {"code": CODE, "name": NAME, "township": NAME},
+    "RegionIn": {"code": CODE, "name": NAME},
+    "SchemeIn": {"name": NAME, **SETTINGS},
+    "SchemePatch": {"name": NAME, **SETTINGS},
     "BatchIn": {"household_ids": {"minItems": 1}},
     "RedemptionIn": {"lines": {"minItems": 1}, "qr_token": {"minLength": 1, "pattern": "\\S"}},
     "ObjectionIn": {"period": {**PERIOD, "nullable": False}},
@@ -32,7 +51,17 @@ PROPERTIES = {
     "AwardIn": {"period": PERIOD},
 }
 # component schema → names that must be given although the schema loads without them
-REQUIRED = {"ObjectionIn": ["period"]}
+REQUIRED = {
+    "ObjectionIn": ["period"],
+    "SchemeIn": [
+        "name",
+        "account_kind",
+        "cadence",
+        *SETTINGS.keys() - {"categories"},
+        "annual_reset",
+        "approval_required",
+    ],
+}
 # component schema → extra keywords (OpenAPI 3.0 has no if/then)
 EXTRA = {
     "RedemptionIn": {
@@ -43,7 +72,34 @@ EXTRA = {
             },
             {"required": ["household_id"], "properties": {"household_id": {"type": "integer"}}},
         ]
-    }
+    },
+    "VillageIn": {  # region_id, else the township's name
+        "anyOf": [
+            {"required": ["region_id"], "properties": {"region_id": {"type": "integer"}}},
+            {"required": ["township"], "properties": {"township": {"type": "string", **NAME}}},
+        ]
+    },
+    "RuleIn": {  # exactly one of the two
+        "oneOf": [
+            {"required": ["village_id"], "not": {"required": ["scheme_id"]}},
+            {"required": ["scheme_id"], "not": {"required": ["village_id"]}},
+        ]
+    },
+    "SchemePatch": {"not": {"anyOf": [{"required": [f]} for f in ("account_kind", "village_id", "region_id")]}},
+    "SchemeIn": {  # a village's scheme (of persons) or a region's (of persons or villages)
+        "oneOf": [
+            {
+                "required": ["village_id"],
+                "properties": {"village_id": {"type": "integer"}, "account_kind": {"enum": ["person"]}},
+                "not": {"required": ["region_id"]},
+            },
+            {
+                "required": ["region_id"],
+                "properties": {"region_id": {"type": "integer"}, "account_kind": {"enum": ["person", "village"]}},
+                "not": {"required": ["village_id"]},
+            },
+        ]
+    },
 }
 REASON_SCHEMAS = {"ReasonIn", "CancelIn", "DecisionIn", "ObjectionIn"}
 PERIOD_PARAMETERS = {"period"}
