@@ -455,3 +455,99 @@ def test_a_filter_naming_another_village_is_404(app, session, cast, role, api, c
             elif r.status_code not in DENIED:
                 leaks.append(f"GET {url}?{name}={value}: {r.status_code}")
     assert not leaks, f"tj_{role} filtered by another's object:\n" + "\n".join(leaks)
+
+
+# The other side of the matrix: what each role gets for its OWN village's objects (a
+# resident: its own household's), from the services' and views' require_role calls.
+# A role not named is refused with 403; a resident reads no village data (scope:
+# ``User.can_see_village``), so those routes are 404 for it. A 302 is a landing page
+# that sends the role on to a page it may read.
+EVERYONE = (*ROLES, "admin")
+
+
+def reads(*roles, status=200, others=403, resident=None) -> dict:
+    table = {role: status if role in roles else others for role in EVERYONE}
+    return table if resident is None else {**table, "resident": resident}
+
+
+OWN_GETS = {
+    # households: every official reads, the resident its own; the village_admin edits
+    "households_api.get_household": reads(*EVERYONE),
+    "households_api.household_entries": reads(*EVERYONE),
+    "home.household": reads(*EVERYONE),
+    "households.edit": reads("village_admin", "admin"),
+    "households.move_out": reads("village_admin", "admin"),
+    "rankings.passbook": reads(*EVERYONE),
+    "rankings.passbook_this_year": reads(*EVERYONE, status=302),
+    "redemption.card": reads(*EVERYONE),
+    "redemption_api.card": reads(*EVERYONE),
+    "redemption_api.card_png": reads(*EVERYONE),
+    "redemption_api.card_svg": reads(*EVERYONE),
+    # points: entries and rules readable by all (a resident: its household's entries)
+    "points_api.get_entry": reads(*EVERYONE),
+    "points_api.get_rule": reads(*EVERYONE),
+    "points.rule_edit": reads("village_admin", "admin"),
+    "points.reverse": reads("reviewer", "admin"),  # services.REVIEWERS
+    # a photo attached to no entry of the resident's household is village data
+    "points.evidence": reads(*EVERYONE, resident=404),
+    "points_api.get_evidence": reads(*EVERYONE, resident=404),
+    # shop: SHOP_STAFF's pages; an item of the resident's village is out of its scope
+    # before any role check (item_in_scope), a shop is refused by role first
+    "redemption.shop": reads("village_admin", "reviewer", "clerk", "admin"),
+    "redemption.item": reads("village_admin", "reviewer", "clerk", "admin", resident=404),
+    "redemption.receipt": reads(*EVERYONE),
+    "redemption_api.get_redemption": reads(*EVERYONE),
+    # rankings: the resident filed the objection and won the award
+    "rankings_api.get_objection": reads(*EVERYONE),
+    "rankings.certificate": reads(*EVERYONE),
+    # village settings and users
+    "villages_api.get_scheme": reads(*EVERYONE, resident=404),
+    "auth.reset_password": reads("village_admin", "admin"),
+}
+
+
+def own_gets(app):
+    """(endpoint, rule) of every GET naming an object, the logout aside."""
+    return [
+        (endpoint, rule)
+        for endpoint, rule, method in routes(app)
+        if method == "GET" and set(rule.arguments) & OBJECTS and endpoint != "auth.logout"
+    ]
+
+
+def test_every_get_of_an_object_has_its_readers(app):
+    endpoints = {endpoint for endpoint, _ in own_gets(app)}
+    missing = sorted(endpoints - set(OWN_GETS))
+    assert not missing, f"GET routes without their readers (tests/test_scope_matrix.py OWN_GETS): {missing}"
+    gone = sorted(set(OWN_GETS) - endpoints)
+    assert not gone, f"OWN_GETS names routes that are no GET of an object: {gone}"
+
+
+@pytest.mark.parametrize("role", EVERYONE)
+def test_own_objects_answer_each_role_as_its_table_says(app, session, cast, role, api, auth, client):
+    """Every GET of one's own village's object (a resident: its own household's) answers
+    the role what ``OWN_GETS`` says; an official gets the same for another household of
+    the village. Nothing is written, nothing answers 5xx."""
+    username = role if role == "admin" else f"tj_{role}"
+    auth.login(username)
+    bearer = api.as_(username).headers
+    before = fingerprint(session)
+    wrong = []
+    for endpoint, rule in own_gets(app):
+        expected = OWN_GETS[endpoint][role]
+        targets = [cast["tj"]]
+        if role != "resident" and "household_id" in rule.arguments:
+            targets.append(cast["tj2"])
+        for values in targets:
+            url = build_url(rule, values)
+            r = call(client, "GET", url, bearer if url.startswith("/api/") else None)
+            got = r.status_code
+            if got == 302 == expected:
+                # a landing page: where it sends the role must open for it
+                landing = client.get(r.headers["Location"])
+                if landing.status_code != 200:
+                    wrong.append(f"GET {url} -> {r.headers['Location']}: {landing.status_code}, expected 200")
+            elif got != expected:
+                wrong.append(f"GET {url} ({endpoint}): {got}, expected {expected}")
+    assert not wrong, f"{username} on its own objects:\n" + "\n".join(wrong)
+    assert fingerprint(session) == before, f"{username}'s GETs wrote"
