@@ -503,6 +503,13 @@ OWN_GETS = {
     # village settings and users
     "villages_api.get_scheme": reads(*EVERYONE, resident=404),
     "auth.reset_password": reads("village_admin", "admin"),
+    # regions: a village's township is above every village role's scope (404); the
+    # overview page refuses by role first those who may not record or review there
+    "regions_api.get_region": reads("admin", others=404),
+    "home.region": {**reads("admin"), "recorder": 404, "reviewer": 404},
+    # the village's household scheme: its officials read it; a resident does not
+    "schemes_api.get_scheme": reads(*EVERYONE, resident=404),
+    "schemes.show": reads(*EVERYONE, resident=403),
 }
 
 
