@@ -28,10 +28,25 @@ def year_of(day: date) -> str:
     return str(day.year)
 
 
+def month_of(day: date) -> str:
+    return f"{day.year}-{day.month:02d}"
+
+
+def periods_of(day: date, cadence: str = "quarter") -> tuple[str, ...]:
+    """The periods a day counts in: its quarter and year, and its month in a monthly scheme."""
+    if cadence == "month":
+        return quarter_of(day), year_of(day), month_of(day)
+    return quarter_of(day), year_of(day)
+
+
 def parse_period(text: str) -> tuple[date, date]:
-    """``2026Q3`` or ``2026`` → (first day, last day). Raises ValueError."""
+    """``2026Q3``, ``2026`` or the month ``2026-03`` → (first day, last day). Raises ValueError."""
     text = (text or "").strip().upper()
-    if len(text) == 4 and text.isdigit():
+    if len(text) == 7 and text[:4].isdigit() and text[4] == "-" and text[5:].isdigit() and 1 <= int(text[5:]) <= 12:
+        year, month = int(text[:4]), int(text[5:])
+        start = date(year, month, 1)
+        end = (date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)) - timedelta(days=1)
+    elif len(text) == 4 and text.isdigit():
         year = int(text)
         start, end = date(year, 1, 1), date(year, 12, 31)
     elif len(text) == 6 and text[:4].isdigit() and text[4] == "Q" and text[5] in "1234":
@@ -58,9 +73,7 @@ def cap_window(day: date, cap_period: str) -> tuple[date, date]:
         start = day - timedelta(days=day.weekday())
         return start, start + timedelta(days=6)
     if cap_period == "month":
-        start = day.replace(day=1)
-        nxt = date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
-        return start, nxt - timedelta(days=1)
+        return parse_period(month_of(day))
     if cap_period == "quarter":
         return parse_period(quarter_of(day))
     if cap_period == "year":

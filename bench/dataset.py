@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from werkzeug.security import generate_password_hash
@@ -40,7 +41,7 @@ from app.points.standard_sheet import STANDARD_RULES
 
 from . import util
 
-GENERATOR_VERSION = 4  # 4: regions and schemes
+GENERATOR_VERSION = 5  # 4: regions and schemes; 5: accounts (entries and totals carry the scheme)
 PASSWORD = "bench-pass-2026"
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
@@ -165,6 +166,7 @@ class _Household:
     """The household columns ``LedgerWriter`` keeps."""
 
     __slots__ = ("id", "village_id", "balance", "entry_count", "chain_hash")
+    scheme = SimpleNamespace(cadence="quarter")  # every generated account is a household's
 
     def __init__(self, hid: int, village_id: int):
         self.id, self.village_id = hid, village_id
@@ -235,6 +237,7 @@ class _Row:
 ENTRY_COLUMNS = (
     "id",
     "household_id",
+    "scheme_id",  # scheme v is village v's household scheme
     "village_id",
     "seq",
     "kind",
@@ -654,6 +657,7 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
                 entry_id,
                 h,
                 household.village_id,
+                household.village_id,
                 s,
                 kind,
                 e.rule_id,
@@ -778,6 +782,7 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
             (
                 h,
                 village_of[h],
+                village_of[h],  # home village: its own
                 village_of[h],  # its village's household scheme
                 number,
                 head,
@@ -797,6 +802,7 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
         (
             "id",
             "village_id",
+            "home_village_id",
             "scheme_id",
             "number",
             "head_name",
@@ -812,14 +818,14 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
         household_rows,
     )
     # Every counter column of the table, as the writer accumulated it (0 if untouched).
-    keys = ("id", "household_id", "village_id", "period")
+    keys = ("id", "household_id", "scheme_id", "village_id", "period")
     counters = [c for c in _columns(conn, "period_totals") if c not in keys]
     _insert(
         conn,
         "period_totals",
         keys + tuple(counters),
         [
-            (i, h, village_of[h], p, *(getattr(acc, c) for c in counters))
+            (i, h, village_of[h], village_of[h], p, *(getattr(acc, c) for c in counters))
             for i, ((h, p), acc) in enumerate(sorted(writer.totals.items()), start=1)
         ],
     )

@@ -274,11 +274,11 @@ def cast(app, world, session):
             secret="test-secret",
         )
         objection = Objection(
-            village_id=v.id, period="2026Q4", entry_id=entry.id, household_id=entry.household_id,
+            scheme_id=entry.scheme_id, village_id=v.id, period="2026Q4", entry_id=entry.id, household_id=entry.household_id,
             reason="不公", status="open", filed_by_id=world.users[f"{p}_resident"].id, filed_at=now,
         )  # fmt: skip
         award = Award(
-            village_id=v.id, period="2026Q3", title="文明家庭", household_id=entry.household_id, rank=1, points=1,
+            scheme_id=entry.scheme_id, village_id=v.id, period="2026Q3", title="文明家庭", household_id=entry.household_id, rank=1, points=1,
         )  # fmt: skip
         session.add_all([objection, award])
         evidence = store_evidence(

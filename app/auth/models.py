@@ -88,9 +88,19 @@ class User(UserMixin, db.Model):
         return self.village_id == village_id and bool(set(self.roles) & set(OFFICIAL_ROLES))
 
     def can_see_household(self, household) -> bool:
-        if self.can_see_village(household.village_id):
-            return True
-        return self.household_id is not None and self.household_id == household.id
+        """An account is seen by the officials of its scheme (a village's or a region's)
+        and by the resident of the household it is, or is linked to (a person's account)."""
+        scheme = household.scheme
+        if scheme.village_id is not None:
+            if self.can_see_village(scheme.village_id):
+                return True
+        elif self.is_admin or (self.region_id is not None and set(self.roles) & set(REGION_ROLES)):
+            from app.regions.services import can_see_region
+
+            if can_see_region(object_session(self), self, scheme.region_id):
+                return True
+        mine = self.household_id
+        return mine is not None and mine in (household.id, household.linked_household_id)
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"

@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.clock import quarter_of, year_of
+from app.clock import periods_of, quarter_of
 from app.households.models import Household
 from app.points.models import APPROVED, KIND_REVERSAL, PENDING, Entry, PeriodTotal
 
@@ -132,7 +132,8 @@ class LedgerWriter:
         seq = household.entry_count + 1
         entry = Entry(
             household_id=household.id,
-            village_id=household.village_id,
+            scheme_id=household.scheme_id,
+            village_id=household.scheme.village_id,
             seq=seq,
             kind=kind,
             rule_id=rule.id if rule is not None else None,
@@ -182,7 +183,8 @@ class LedgerWriter:
         if total is None:
             self._pending.totals[key] = {
                 "household_id": household.id,
-                "village_id": household.village_id,
+                "scheme_id": household.scheme_id,
+                "village_id": household.village_id,  # households only: see PeriodTotal
                 "period": period,
                 "points": points,
                 "veto_count": vetoes,
@@ -211,7 +213,7 @@ class LedgerWriter:
         veto_delta = sign if entry.veto else 0
         positive_delta = sign if entry.ranked and entry.points * sign > 0 else 0
         points = entry.points if entry.ranked else 0
-        for period in (quarter_of(entry.occurred_on), year_of(entry.occurred_on)):
+        for period in periods_of(entry.occurred_on, household.scheme.cadence):
             self._add_to_total(household, period, points, veto_delta, positive_delta)
 
 
@@ -256,7 +258,7 @@ def _upsert_totals(dialect: str):
 
 
 _UPSERT_TOTALS = {name: _upsert_totals(name) for name in ("postgresql", "sqlite")}
-_TOTAL_COLUMNS = ("household_id", "village_id", "period", "points", "veto_count", "positive_count")
+_TOTAL_COLUMNS = ("household_id", "scheme_id", "village_id", "period", "points", "veto_count", "positive_count")
 _ONE_ROUND_TRIP: dict[tuple[bool, bool, int], object] = {}
 
 

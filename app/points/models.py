@@ -64,11 +64,15 @@ class Entry(db.Model):
         UniqueConstraint("household_id", "seq"),
         Index("ix_entries_cap", "household_id", "rule_id", "occurred_on"),
         Index("ix_entries_village_status", "village_id", "status", "created_at"),
+        Index("ix_entries_scheme_status", "scheme_id", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
-    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    scheme_id: Mapped[int] = mapped_column(ForeignKey("schemes.id"))
+    # The village whose officials handle the entry: its scheme's village (None for a
+    # region's scheme). Not the village a village account stands for.
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"))
     seq: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(12))
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("rules.id"))
@@ -105,19 +109,24 @@ class Entry(db.Model):
 
 
 class PeriodTotal(db.Model):
-    """Ranking points and veto count of a household in a quarter (``2026Q3``) or a year
-    (``2026``): a cache of approved ranked entries, kept in the entry's transaction."""
+    """Ranking points and veto count of an account in a quarter (``2026Q3``), a year
+    (``2026``) or, in a monthly scheme, a month (``2026-03``): a cache of approved ranked
+    entries, kept in the entry's transaction."""
 
     __tablename__ = "period_totals"
     __table_args__ = (
         UniqueConstraint("household_id", "period"),
         Index("ix_period_totals_rank", "period", "points"),
         Index("ix_period_totals_village_rank", "village_id", "period", "points"),
+        Index("ix_period_totals_scheme_rank", "scheme_id", "period", "points"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
-    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    scheme_id: Mapped[int] = mapped_column(ForeignKey("schemes.id"))
+    # Households only (the village and region household standings); None for the
+    # accounts of person and village schemes, which rank by ``scheme_id``.
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"))
     period: Mapped[str] = mapped_column(String(7))
     points: Mapped[int] = mapped_column(Integer, default=0)
     veto_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -139,15 +148,17 @@ class Evidence(db.Model):
 
 
 class Period(db.Model):
-    """A village's quarter or year whose books are closed: published (``notice``) or
-    ``final``. Entries dated inside a closed period are refused (``period_closed``);
+    """A scheme's quarter, month or year whose books are closed: published (``notice``)
+    or ``final``. Entries dated inside a closed period are refused (``period_closed``);
     publication, objections and awards are the rankings package's business."""
 
     __tablename__ = "periods"
-    __table_args__ = (UniqueConstraint("village_id", "period"),)
+    __table_args__ = (UniqueConstraint("scheme_id", "period"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    scheme_id: Mapped[int] = mapped_column(ForeignKey("schemes.id"), index=True)
+    # The scheme's village (None for a region's scheme).
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"))
     period: Mapped[str] = mapped_column(String(7))
     status: Mapped[str] = mapped_column(String(10))
     closed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -10,10 +10,12 @@ from sqlalchemy import Connection, create_engine, func, make_url, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from app.clock import month_of
 from app.database import configure_engine, read_only
 from app.households.models import Household
 from app.points.ledger import content_hash, decision_hash
 from app.points.models import APPROVED, KIND_REVERSAL, PENDING, Entry, PeriodTotal
+from app.schemes.models import Scheme
 
 
 @dataclass
@@ -71,28 +73,36 @@ def _verify_caches(session: Session) -> list[Problem]:
             problems.append(Problem(f"balance {balance} but ledger says {expected}", hid))
 
     expected_totals: dict[tuple[int, str], list[int]] = {}
-    reversal = Entry.kind == KIND_REVERSAL
-    ranked = session.execute(
-        select(
-            Entry.household_id,
-            Entry.period,
-            func.sum(Entry.points).filter(Entry.ranked),
-            func.count(Entry.id).filter(Entry.veto, ~reversal),
-            func.count(Entry.id).filter(Entry.veto, reversal),
-            func.count(Entry.id).filter(Entry.ranked, ~reversal, Entry.points > 0),
-            func.count(Entry.id).filter(Entry.ranked, reversal, Entry.points < 0),
-        )
-        .where(Entry.status == APPROVED, (Entry.ranked | Entry.veto))
-        .group_by(Entry.household_id, Entry.period)
-    )
-    for hid, quarter, pts, vetoes, unvetoes, positives, unpositives in ranked:
-        veto = int(vetoes or 0) - int(unvetoes or 0)
-        positive = int(positives or 0) - int(unpositives or 0)
-        for period in (quarter, quarter[:4]):
+
+    def expect(hid, periods, pts, vetoes, unvetoes, positives, unpositives):
+        for period in periods:
             acc = expected_totals.setdefault((hid, period), [0, 0, 0])
             acc[0] += int(pts or 0)
-            acc[1] += veto
-            acc[2] += positive
+            acc[1] += int(vetoes or 0) - int(unvetoes or 0)
+            acc[2] += int(positives or 0) - int(unpositives or 0)
+
+    reversal = Entry.kind == KIND_REVERSAL
+    counters = (
+        func.sum(Entry.points).filter(Entry.ranked),
+        func.count(Entry.id).filter(Entry.veto, ~reversal),
+        func.count(Entry.id).filter(Entry.veto, reversal),
+        func.count(Entry.id).filter(Entry.ranked, ~reversal, Entry.points > 0),
+        func.count(Entry.id).filter(Entry.ranked, reversal, Entry.points < 0),
+    )
+    counted = (Entry.status == APPROVED, (Entry.ranked | Entry.veto))
+    for hid, quarter, *sums in session.execute(
+        select(Entry.household_id, Entry.period, *counters).where(*counted).group_by(Entry.household_id, Entry.period)
+    ):
+        expect(hid, (quarter, quarter[:4]), *sums)
+    # A monthly scheme's accounts have month totals too: their entries by day, added up
+    # per month here (a day is the one grouping both engines spell the same way).
+    monthly = select(Household.id).join(Scheme, Scheme.id == Household.scheme_id).where(Scheme.cadence == "month")
+    for hid, day, *sums in session.execute(
+        select(Entry.household_id, Entry.occurred_on, *counters)
+        .where(*counted, Entry.household_id.in_(monthly))
+        .group_by(Entry.household_id, Entry.occurred_on)
+    ):
+        expect(hid, (month_of(day),), *sums)
     seen = set()
     for hid, period, pts, veto, positive in session.execute(
         select(

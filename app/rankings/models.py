@@ -1,6 +1,7 @@
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
@@ -35,10 +36,14 @@ class Objection(db.Model):
     """异议: against one entry, or against the published standings of a village."""
 
     __tablename__ = "objections"
-    __table_args__ = (Index("ix_objections_village_status", "village_id", "status"),)
+    __table_args__ = (
+        Index("ix_objections_village_status", "village_id", "status"),
+        Index("ix_objections_scheme_status", "scheme_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    scheme_id: Mapped[int] = mapped_column(ForeignKey("schemes.id"))
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"))  # the scheme's
     period: Mapped[str] = mapped_column(String(7))
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("entries.id"))
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
@@ -58,10 +63,11 @@ class Objection(db.Model):
 
 class Award(db.Model):
     __tablename__ = "awards"
-    __table_args__ = (UniqueConstraint("village_id", "period", "title", "household_id"),)
+    __table_args__ = (UniqueConstraint("scheme_id", "period", "title", "household_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
+    scheme_id: Mapped[int] = mapped_column(ForeignKey("schemes.id"), index=True)
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"), index=True)  # the scheme's
     period: Mapped[str] = mapped_column(String(7))
     title: Mapped[str] = mapped_column(String(50))
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
@@ -69,6 +75,11 @@ class Award(db.Model):
     points: Mapped[int] = mapped_column(Integer)
     bonus_points: Mapped[int] = mapped_column(Integer, default=0)
     bonus_entry_id: Mapped[int | None] = mapped_column(ForeignKey("entries.id"))
+    # A fund (积分换项目) shared among the winners: the grant's fund and split, and this
+    # winner's amount to the fen. None without a fund.
+    fund_yuan: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    allocation: Mapped[str | None] = mapped_column(String(12))
+    amount_yuan: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     granted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

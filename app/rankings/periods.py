@@ -131,6 +131,7 @@ def close_period(session: Session, actor: Actor, village_id, period, *, now: dat
     if _row(session, village.id, period) is not None:
         raise PeriodClosed(period=period)
     row = Period(
+        scheme_id=village.household_scheme.id,
         village_id=village.id,
         period=period,
         status=NOTICE,
@@ -243,6 +244,7 @@ def file_objection(
         village, household_id, periods = village_id, user.household_id, (period_text,)
     _window_open(session, village, periods)
     objection = Objection(
+        scheme_id=session.get(Village, village).household_scheme.id,
         village_id=village,
         period=period_text,
         entry_id=entry_id,
@@ -376,6 +378,7 @@ def grant_awards(
     awards = []
     for w in winners:
         award = Award(
+            scheme_id=village.household_scheme.id,
             village_id=village.id,
             period=period,
             title=title,

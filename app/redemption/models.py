@@ -8,6 +8,7 @@ from app.clock import utcnow
 from app.extensions import db
 from app.households.models import Household
 from app.points.models import Entry
+from app.schemes.models import Scheme
 from app.villages.models import Village
 
 COMPLETED, CANCELLED = "completed", "cancelled"
@@ -17,17 +18,20 @@ MOVEMENT_REASONS = (RECEIPT, SALE, RETURN, ADJUSTMENT, LOSS)
 
 
 class Shop(db.Model):
-    """A redemption point (积分超市); a village may run several."""
+    """A redemption point (积分超市, 爱心超市); a village may run several. It takes the
+    cards of one scheme's accounts, valued at that scheme's ``yuan_per_point``."""
 
     __tablename__ = "shops"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
+    scheme_id: Mapped[int] = mapped_column(ForeignKey("schemes.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     village: Mapped[Village] = relationship(lazy="joined")
+    scheme: Mapped[Scheme] = relationship(lazy="joined")
 
 
 class Item(db.Model):

@@ -23,7 +23,7 @@ def create_shop(session: Session, actor: Actor, village_id, name: str) -> Shop:
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise ValidationFailed({"name": [str(_l("请填写超市名称（100 字以内）"))]})
-    shop = Shop(village_id=village.id, name=name)
+    shop = Shop(village_id=village.id, scheme_id=village.household_scheme.id, name=name)
     session.add(shop)
     session.flush()
     audit.record(session, actor, "shop.create", village_id=village.id, target=shop, summary=name)

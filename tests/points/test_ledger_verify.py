@@ -193,10 +193,10 @@ def test_a_rejected_entry_revived_with_its_caches_is_still_found(world, session,
     tamper(session, "UPDATE households SET balance = balance + 3 WHERE id = :id", id=h.id)
     session.execute(
         text(
-            "INSERT INTO period_totals (household_id, village_id, period, points, veto_count, positive_count) "
-            "VALUES (:h, :v, '2026Q4', 3, 0, 1), (:h, :v, '2026', 3, 0, 1)"
+            "INSERT INTO period_totals (household_id, scheme_id, village_id, period, points, veto_count,"
+            " positive_count) VALUES (:h, :s, :v, '2026Q4', 3, 0, 1), (:h, :s, :v, '2026', 3, 0, 1)"
         ),
-        {"h": h.id, "v": world.b.id},
+        {"h": h.id, "s": h.scheme_id, "v": world.b.id},
     )
     session.commit()
     assert [str(p) for p in verify(session)] == [

@@ -441,6 +441,7 @@ def stored_objection(session, world, entry, who="tj_resident", reason="记错了
     """An objection already on record against ``entry``: one filed before filing refused
     entries other than rule entries."""
     objection = Objection(
+        scheme_id=entry.scheme_id,
         village_id=entry.village_id,
         period=entry.period,
         entry_id=entry.id,
