@@ -172,3 +172,15 @@ def test_the_limits_the_server_enforces_are_declared(spec):
     leaderboard = {p["name"]: p for p in spec["paths"]["/api/v1/leaderboards"]["get"]["parameters"]}
     assert re.fullmatch(leaderboard["period"]["schema"]["pattern"], "2026Q3")
     assert not re.fullmatch(leaderboard["period"]["schema"]["pattern"], "1999")
+
+
+def test_a_photo_upload_is_documented_as_the_server_reads_it(spec):
+    """Multipart, with the photo's ``file`` part required and said to be a JPEG or PNG:
+    a form without it is refused (422), whatever the document called valid."""
+    body = spec["paths"]["/api/v1/evidence"]["post"]["requestBody"]["content"]
+    assert set(body) == {"multipart/form-data"}
+    form = spec["components"]["schemas"][body["multipart/form-data"]["schema"]["$ref"].split("/")[-1]]
+    assert set(form["required"]) == {"village_id", "file"}
+    assert form["properties"]["file"]["format"] == "binary"
+    assert body["multipart/form-data"]["encoding"]["file"]["contentType"] == "image/jpeg, image/png"
+

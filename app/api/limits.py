@@ -52,6 +52,7 @@ PROPERTIES = {
 }
 # component schema → names that must be given although the schema loads without them
 REQUIRED = {
+    "EvidenceForm": ["file"],  # a multipart file part, which the form schema does not load
     "ObjectionIn": ["period"],
     "SchemeIn": [
         "name",
