@@ -184,3 +184,34 @@ def test_a_photo_upload_is_documented_as_the_server_reads_it(spec):
     assert form["properties"]["file"]["format"] == "binary"
     assert body["multipart/form-data"]["encoding"]["file"]["contentType"] == "image/jpeg, image/png"
 
+
+@pytest.mark.parametrize(
+    "name",
+    ["志愿服务", "a", "a b", "零\u3000事故", "x" * 20, "\U0001f600", "\x00", "a\tb", "a\nb", "a\x7fb", "a\x85b",
+     "\x1c", " a", "a ", "\u3000a"],
+)  # fmt: skip
+def test_a_category_the_document_allows_the_server_takes(app, spec, name):
+    """The category pattern (JSON Schema's ``pattern`` searches) against
+    ``validate_categories`` on both sides of its edge: control characters anywhere, space
+    at either end."""
+    from app.errors import ValidationFailed
+    from app.schemes.services import validate_categories
+
+    for schema in ("SchemeIn", "SchemePatch", "Scheme"):  # PUT /villages/{id}/scheme takes them too
+        item = spec["components"]["schemas"][schema]["properties"]["categories"]["items"]
+        documented = re.search(item["pattern"], name) is not None and len(name) <= item["maxLength"]
+        with app.test_request_context():
+            try:
+                taken = validate_categories([name]) == [name]
+            except ValidationFailed:
+                taken = False
+        assert documented == taken, (schema, name)
+
+
+def test_a_villages_scheme_is_documented_with_its_limits(spec):
+    """``PUT /villages/{id}/scheme`` checks the settings as ``POST /schemes`` does."""
+    props = spec["components"]["schemas"]["Scheme"]["properties"]
+    assert (props["base_points"]["minimum"], props["base_points"]["maximum"]) == (0, 100_000)
+    assert (props["notice_days"]["minimum"], props["notice_days"]["maximum"]) == (0, 90)
+    assert props["yuan_per_point"]["minimum"] == 0.01 and props["categories"]["maxItems"] == 30
+

@@ -18,6 +18,8 @@ PERIOD = {"type": "string", "pattern": "^(20[0-9]{2}|2100)(Q[1-4])?$", "example"
 REASON = {"minLength": 1, "pattern": "\\S", "maxLength": 500}
 NAME = {"minLength": 1, "maxLength": 100, "pattern": "^[^\\u0000]*\\S[^\\u0000]*$"}  # 1–100 characters, not all space
 CODE = {"pattern": "^[A-Za-z0-9_\\-]{1,30}$"}
+_CONTROL = "\\u0000-\\u001f\\u007f-\\u009f"  # C0, DEL and C1: a NUL, a tab, a newline
+CATEGORY_PATTERN = f"^[^\\s{_CONTROL}]([^{_CONTROL}]*[^\\s{_CONTROL}])?$"
 # schemes.services.validate_settings / validate_categories
 SETTINGS = {
     "base_points": {"minimum": 0, "maximum": 100_000},
@@ -28,8 +30,9 @@ SETTINGS = {
         "minItems": 1,
         "maxItems": 30,
         "uniqueItems": True,
-        # no space at either end: names are stripped, so " a" and "a" would be the same
-        "items": {"type": "string", "minLength": 1, "maxLength": 20, "pattern": "^\\S(.*\\S)?$"},
+        # no space at either end (names are stripped, so " a" and "a" would be the same) and
+        # no control character anywhere (schemes.services.CONTROL_CHARACTER)
+        "items": {"type": "string", "minLength": 1, "maxLength": 20, "pattern": CATEGORY_PATTERN},
     },
 }
 
@@ -42,6 +45,7 @@ PROPERTIES = {
     },
     "VillageIn": {"code": CODE, "name": NAME, "township": NAME},
     "RegionIn": {"code": CODE, "name": NAME},
+    "Scheme": SETTINGS,  # PUT /villages/{id}/scheme: schemes.services.set_village_scheme
     "SchemeIn": {"name": NAME, **SETTINGS},
     "SchemePatch": {"name": NAME, **SETTINGS},
     "BatchIn": {"household_ids": {"minItems": 1}},
