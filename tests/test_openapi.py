@@ -215,3 +215,17 @@ def test_a_villages_scheme_is_documented_with_its_limits(spec):
     assert (props["notice_days"]["minimum"], props["notice_days"]["maximum"]) == (0, 90)
     assert props["yuan_per_point"]["minimum"] == 0.01 and props["categories"]["maxItems"] == 30
 
+
+@pytest.mark.parametrize("text", ["a", " 张三 ", "a\tb", "\x00", "[\x00]", "a\x00", " ", "\u3000", "\x1c", "\x85", ""])
+@pytest.mark.parametrize(
+    "schema, prop", [("RegionIn", "name"), ("SchemeIn", "name"), ("ReasonIn", "reason"), ("RedemptionIn", "qr_token")]
+)
+def test_text_the_document_allows_is_not_all_space_and_has_no_nul(spec, schema, prop, text):
+    """As the server reads it: stripped (``str.strip``), and no NUL (``app.inputs``), by
+    Python's regex (which generates) and by Rust's (which validates, in the fuzzer)."""
+    import jsonschema_rs
+
+    limits = spec["components"]["schemas"][schema]["properties"][prop]
+    server_takes = bool(text.strip()) and "\x00" not in text
+    assert (re.search(limits["pattern"], text) is not None and len(text) >= limits["minLength"]) == server_takes
+    assert jsonschema_rs.validator_for({"type": "string", **limits}).is_valid(text) == server_takes
