@@ -172,3 +172,60 @@ def test_the_limits_the_server_enforces_are_declared(spec):
     leaderboard = {p["name"]: p for p in spec["paths"]["/api/v1/leaderboards"]["get"]["parameters"]}
     assert re.fullmatch(leaderboard["period"]["schema"]["pattern"], "2026Q3")
     assert not re.fullmatch(leaderboard["period"]["schema"]["pattern"], "1999")
+
+
+def test_a_photo_upload_is_documented_as_the_server_reads_it(spec):
+    """Multipart, with the photo's ``file`` part required and said to be a JPEG or PNG:
+    a form without it is refused (422), whatever the document called valid."""
+    body = spec["paths"]["/api/v1/evidence"]["post"]["requestBody"]["content"]
+    assert set(body) == {"multipart/form-data"}
+    form = spec["components"]["schemas"][body["multipart/form-data"]["schema"]["$ref"].split("/")[-1]]
+    assert set(form["required"]) == {"village_id", "file"}
+    assert form["properties"]["file"]["format"] == "binary"
+    assert body["multipart/form-data"]["encoding"]["file"]["contentType"] == "image/jpeg, image/png"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["志愿服务", "a", "a b", "零\u3000事故", "x" * 20, "\U0001f600", "\x00", "a\tb", "a\nb", "a\x7fb", "a\x85b",
+     "\x1c", " a", "a ", "\u3000a"],
+)  # fmt: skip
+def test_a_category_the_document_allows_the_server_takes(app, spec, name):
+    """The category pattern (JSON Schema's ``pattern`` searches) against
+    ``validate_categories`` on both sides of its edge: control characters anywhere, space
+    at either end."""
+    from app.errors import ValidationFailed
+    from app.schemes.services import validate_categories
+
+    for schema in ("SchemeIn", "SchemePatch", "Scheme"):  # PUT /villages/{id}/scheme takes them too
+        item = spec["components"]["schemas"][schema]["properties"]["categories"]["items"]
+        documented = re.search(item["pattern"], name) is not None and len(name) <= item["maxLength"]
+        with app.test_request_context():
+            try:
+                taken = validate_categories([name]) == [name]
+            except ValidationFailed:
+                taken = False
+        assert documented == taken, (schema, name)
+
+
+def test_a_villages_scheme_is_documented_with_its_limits(spec):
+    """``PUT /villages/{id}/scheme`` checks the settings as ``POST /schemes`` does."""
+    props = spec["components"]["schemas"]["Scheme"]["properties"]
+    assert (props["base_points"]["minimum"], props["base_points"]["maximum"]) == (0, 100_000)
+    assert (props["notice_days"]["minimum"], props["notice_days"]["maximum"]) == (0, 90)
+    assert props["yuan_per_point"]["minimum"] == 0.01 and props["categories"]["maxItems"] == 30
+
+
+@pytest.mark.parametrize("text", ["a", " 张三 ", "a\tb", "\x00", "[\x00]", "a\x00", " ", "\u3000", "\x1c", "\x85", ""])
+@pytest.mark.parametrize(
+    "schema, prop", [("RegionIn", "name"), ("SchemeIn", "name"), ("ReasonIn", "reason"), ("RedemptionIn", "qr_token")]
+)
+def test_text_the_document_allows_is_not_all_space_and_has_no_nul(spec, schema, prop, text):
+    """As the server reads it: stripped (``str.strip``), and no NUL (``app.inputs``), by
+    Python's regex (which generates) and by Rust's (which validates, in the fuzzer)."""
+    import jsonschema_rs
+
+    limits = spec["components"]["schemas"][schema]["properties"][prop]
+    server_takes = bool(text.strip()) and "\x00" not in text
+    assert (re.search(limits["pattern"], text) is not None and len(text) >= limits["minLength"]) == server_takes
+    assert jsonschema_rs.validator_for({"type": "string", **limits}).is_valid(text) == server_takes

@@ -15,9 +15,17 @@ from app.auth.models import ROLES
 from app.inputs import DB_INT_MAX
 
 PERIOD = {"type": "string", "pattern": "^(20[0-9]{2}|2100)(Q[1-4])?$", "example": "2026Q3"}  # clock.parse_period
-REASON = {"minLength": 1, "pattern": "\\S", "maxLength": 500}
-NAME = {"minLength": 1, "maxLength": 100, "pattern": "^[^\\u0000]*\\S[^\\u0000]*$"}  # 1–100 characters, not all space
+# What ``str.strip()`` strips, in every regex dialect: ``\s`` is narrower in ECMA 262 and
+# Rust than in Python (no U+001C–U+001F in either, no U+0085 in ECMA 262).
+_SPACE = "\\s\\u001c-\\u001f\\u0085"
+# Text without a NUL (``app.inputs``) and not all space. (``\S`` alone would take a NUL as
+# the one character that is not space.)
+VISIBLE = f"^[^\\u0000]*[^{_SPACE}\\u0000][^\\u0000]*$"
+REASON = {"minLength": 1, "pattern": VISIBLE, "maxLength": 500}
+NAME = {"minLength": 1, "maxLength": 100, "pattern": VISIBLE}  # 1–100 characters, not all space
 CODE = {"pattern": "^[A-Za-z0-9_\\-]{1,30}$"}
+_CONTROL = "\\u0000-\\u001f\\u007f-\\u009f"  # C0, DEL and C1: a NUL, a tab, a newline
+CATEGORY_PATTERN = f"^[^\\s{_CONTROL}]([^{_CONTROL}]*[^\\s{_CONTROL}])?$"
 # schemes.services.validate_settings / validate_categories
 SETTINGS = {
     "base_points": {"minimum": 0, "maximum": 100_000},
@@ -28,8 +36,9 @@ SETTINGS = {
         "minItems": 1,
         "maxItems": 30,
         "uniqueItems": True,
-        # no space at either end: names are stripped, so " a" and "a" would be the same
-        "items": {"type": "string", "minLength": 1, "maxLength": 20, "pattern": "^\\S(.*\\S)?$"},
+        # no space at either end (names are stripped, so " a" and "a" would be the same) and
+        # no control character anywhere (schemes.services.CONTROL_CHARACTER)
+        "items": {"type": "string", "minLength": 1, "maxLength": 20, "pattern": CATEGORY_PATTERN},
     },
 }
 
@@ -42,16 +51,18 @@ PROPERTIES = {
     },
     "VillageIn": {"code": CODE, "name": NAME, "township": NAME},
     "RegionIn": {"code": CODE, "name": NAME},
+    "Scheme": SETTINGS,  # PUT /villages/{id}/scheme: schemes.services.set_village_scheme
     "SchemeIn": {"name": NAME, **SETTINGS},
     "SchemePatch": {"name": NAME, **SETTINGS},
     "BatchIn": {"household_ids": {"minItems": 1}},
-    "RedemptionIn": {"lines": {"minItems": 1}, "qr_token": {"minLength": 1, "pattern": "\\S"}},
+    "RedemptionIn": {"lines": {"minItems": 1}, "qr_token": {"minLength": 1, "pattern": VISIBLE}},
     "ObjectionIn": {"period": {**PERIOD, "nullable": False}},
     "EntryIn": {"quantity": {"minimum": 1, "maximum": 100}},
     "AwardIn": {"period": PERIOD},
 }
 # component schema → names that must be given although the schema loads without them
 REQUIRED = {
+    "EvidenceForm": ["file"],  # a multipart file part, which the form schema does not load
     "ObjectionIn": ["period"],
     "SchemeIn": [
         "name",
@@ -68,7 +79,7 @@ EXTRA = {
         "anyOf": [
             {
                 "required": ["qr_token"],
-                "properties": {"qr_token": {"type": "string", "minLength": 1, "pattern": "\\S"}},
+                "properties": {"qr_token": {"type": "string", "minLength": 1, "pattern": VISIBLE}},
             },
             {"required": ["household_id"], "properties": {"household_id": {"type": "integer"}}},
         ]

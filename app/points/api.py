@@ -2,6 +2,7 @@ from pathlib import Path
 
 from flask import current_app, request
 from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from app.api import api_blueprint_login, image_response, list_of, paginated, prebuilt
@@ -149,11 +150,17 @@ def reverse(data, entry_id):
 
 class EvidenceForm(Schema):
     village_id = fields.Integer(required=True, validate=validate.Range(min=1, max=DB_INT_MAX))
+    # Read by the view from ``request.files``; here for the document, which also says it
+    # is required (``app.api.limits.REQUIRED``). A photo it cannot decode is 422 ``evidence``.
+    file = Upload(load_only=True, metadata={"description": "the photo, a JPEG or PNG"})
 
 
 @blp.route("/evidence", methods=["POST"])
 @mutation
-@blp.arguments(EvidenceForm(), location="form")
+@blp.arguments(EvidenceForm(), location="form", content_type="multipart/form-data")
+@blp.doc(
+    requestBody={"content": {"multipart/form-data": {"encoding": {"file": {"contentType": "image/jpeg, image/png"}}}}}
+)
 @blp.response(201, EvidenceOut)
 def upload_evidence(form):
     """Upload a photo (multipart field ``file``); pass its ``id`` as an entry's ``evidence_id``."""

@@ -1,5 +1,7 @@
 """Schemes (积分方案): a rule sheet with its settings, run by a village or a region."""
 
+import re
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -14,6 +16,9 @@ from app.scope import Actor, require_role, village_in_scope
 
 MAX_CATEGORIES = 30
 CATEGORY_LENGTH = 20  # rules.category
+# A control character (C0, DEL, C1: a tab, a newline, a NUL) has no place in a name shown
+# in tables, exports and notices (``app.api.limits`` says so in the document).
+CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 # Stored in the audit log as written, like its other summaries.
 KIND_WORDS = {"household": "农户", "person": "个人", "village": "村"}
@@ -51,13 +56,16 @@ def validate_settings(values: dict, *, partial: bool = False) -> dict:
 
 
 def validate_categories(value) -> list[str]:
-    """An ordered list of 1–30 distinct names of at most 20 characters."""
+    """An ordered list of 1–30 distinct names of at most 20 characters, without control
+    characters."""
     message = str(_l("类别须为 1–%(n)s 个不重复的名称，每个不超过 %(l)s 个字", n=MAX_CATEGORIES, l=CATEGORY_LENGTH))
     if not isinstance(value, list) or not 1 <= len(value) <= MAX_CATEGORIES:
         raise ValidationFailed({"categories": [message]})
     names = [c.strip() if isinstance(c, str) else None for c in value]
     if any(not n or len(n) > CATEGORY_LENGTH for n in names) or len(set(names)) != len(names):
         raise ValidationFailed({"categories": [message]})
+    if any(CONTROL_CHARACTER.search(n) for n in names):
+        raise ValidationFailed({"categories": [str(_l("类别名称不能含有换行、制表符等控制字符"))]})
     return names
 
 

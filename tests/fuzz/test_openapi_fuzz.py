@@ -6,10 +6,13 @@ more in ``.ci/run``.
 """
 
 import os
+from io import BytesIO
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from PIL import Image
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -17,10 +20,16 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy import func, select
 
 from app import create_app
 from app.auth import models as auth_models
+from app.auth.models import User
 from app.extensions import db
+from app.households.models import Household
+from app.points.models import Rule
+from app.regions.models import Region
+from app.villages.models import Village
 from tests.factories import PASSWORD, World
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
@@ -36,22 +45,71 @@ CROSS_FIELD = {
 }
 
 
+# Refusals of a value someone already holds (422 on that field, like any field's): a
+# username, a code, a household number. Which values are taken is the data's, not the
+# document's; the check looks each one up (ignoring case and surrounding space, as the
+# services compare them) rather than trusting the field's name.
+UNIQUE = {
+    ("POST", "/api/v1/users"): {"username": User.username},
+    ("POST", "/api/v1/regions"): {"code": Region.code},
+    ("POST", "/api/v1/villages"): {"code": Village.code},
+    ("POST", "/api/v1/households"): {"number": Household.number},
+    ("PATCH", "/api/v1/households/{household_id}"): {"number": Household.number},
+    ("POST", "/api/v1/rules"): {"code": Rule.code},
+    ("PATCH", "/api/v1/rules/{rule_id}"): {"code": Rule.code},
+}
+
+
+def _detail_fields(response) -> set:
+    try:
+        return set(response.json()["error"]["details"])
+    except (ValueError, KeyError, TypeError):
+        return set()
+
+
 def _cross_field(case, response) -> bool:
     allowed = CROSS_FIELD.get((case.method.upper(), case.operation.full_path), set())
-    try:
-        fields = set(response.json()["error"]["details"])
-    except (ValueError, KeyError, TypeError):
-        return False
+    fields = _detail_fields(response)
     return bool(fields) and fields <= allowed
+
+
+def _taken(case, response) -> bool:
+    """Every field the 422 names is unique in the operation and its value is held already."""
+    unique = UNIQUE.get((case.method.upper(), case.operation.full_path), {})
+    fields = _detail_fields(response)
+    body = case.body if isinstance(case.body, dict) else {}
+    if not fields or not fields <= unique.keys() or not all(isinstance(body.get(f), str) for f in fields):
+        return False
+    with case.operation.schema.app.app_context():
+        return all(
+            db.session.scalar(select(unique[f]).where(func.lower(unique[f]) == body[f].strip().lower()).limit(1))
+            is not None
+            for f in fields
+        )
+
+
+@st.composite
+def photos(draw, fmt: str) -> bytes:
+    """A small JPEG or PNG: what the document's ``image/jpeg, image/png`` file part is
+    (schemathesis would send any bytes under that name)."""
+    size = (draw(st.integers(1, 48)), draw(st.integers(1, 48)))
+    mode = draw(st.sampled_from(["RGB", "L"] if fmt == "JPEG" else ["RGB", "RGBA", "L", "P", "1"]))
+    out = BytesIO()
+    Image.new(mode, size, draw(st.integers(0, 255))).save(out, fmt)
+    return out.getvalue()
+
+
+schemathesis.openapi.media_type("image/jpeg", photos("JPEG"))
+schemathesis.openapi.media_type("image/png", photos("PNG"))
 
 
 @schemathesis.check
 def documented_input_accepted(ctx, response, case):
     """A request valid by the document is not refused for its form (422, or 400 for a
     malformed one): the document states the limits the server enforces. A 400 for a
-    reference to nothing (an id that does not exist: ``not_found``) is the data's, not
-    the document's, as 404 and 409 are."""
-    if response.status_code == 422 and _cross_field(case, response):
+    reference to nothing (an id that does not exist: ``not_found``) or a 422 for a value
+    already taken is the data's, not the document's, as 404 and 409 are."""
+    if response.status_code == 422 and (_cross_field(case, response) or _taken(case, response)):
         return None
     if response.status_code == 400:
         try:

@@ -68,6 +68,10 @@ def test_a_county_adds_a_monthly_village_scheme(county, api):
         ({"categories": ["志愿服务", "志愿服务"]}, "categories"),
         ({"categories": ["x" * 21]}, "categories"),
         ({"categories": [""]}, "categories"),
+        ({"categories": ["志愿\t服务"]}, "categories"),  # a control character: a tab,
+        ({"categories": ["志愿\n服务"]}, "categories"),  # a newline,
+        ({"categories": ["志愿\x85服务"]}, "categories"),  # a C1 control,
+        ({"categories": ["志愿\x7f服务"]}, "categories"),  # DEL
         ({"name": ""}, "name"),
         ({"base_points": -1}, "base_points"),
         ({"yuan_per_point": 0}, "yuan_per_point"),
