@@ -3,7 +3,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from app.api import api_blueprint_login, image_response, list_of, paginated
-from app.api.fields import LocalTimestamp
+from app.api.fields import LocalTimestamp, account_for_household
 from app.api.idempotency import mutation
 from app.clock import local_today, utcnow
 from app.errors import ValidationFailed
@@ -71,7 +71,10 @@ class RedemptionIn(Schema):
     shop_id = fields.Integer(required=True, strict=True)
     qr_token = fields.String(allow_none=True)
     household_id = fields.Integer(strict=True, allow_none=True)
+    account_id = fields.Integer(strict=True, allow_none=True, metadata={"description": "in place of household_id"})
     lines = fields.List(fields.Nested(LineIn), required=True)
+
+    _check_account, _as_household = account_for_household("household_id", "account_id", required=False)
 
 
 class LineOut(Schema):
@@ -88,6 +91,7 @@ class RedemptionOut(Schema):
     number = fields.String()
     shop_id = fields.Integer()
     household_id = fields.Integer()
+    account_id = fields.Integer(attribute="household_id", dump_only=True)
     total_points = fields.Integer()
     yuan_value = fields.Float()
     balance_after = fields.Integer()
@@ -190,7 +194,7 @@ def receive(data, item_id):
 @blp.response(201, RedemptionOut)
 def create_redemption(data):
     if not data.get("qr_token") and data.get("household_id") is None:
-        raise ValidationFailed({"qr_token": ["须提供 qr_token 或 household_id"]})
+        raise ValidationFailed({"qr_token": ["须提供 qr_token、household_id 或 account_id"]})
     r = services.redeem(
         db.session,
         current_actor(),
