@@ -3,7 +3,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from app.api import api_blueprint_login, image_response, list_of, paginated
-from app.api.fields import LocalTimestamp
+from app.api.fields import LocalTimestamp, account_for_household
 from app.api.idempotency import mutation
 from app.clock import local_today, utcnow
 from app.errors import ValidationFailed
@@ -71,7 +71,10 @@ class RedemptionIn(Schema):
     shop_id = fields.Integer(required=True, strict=True)
     qr_token = fields.String(allow_none=True)
     household_id = fields.Integer(strict=True, allow_none=True)
+    account_id = fields.Integer(strict=True, allow_none=True, metadata={"description": "in place of household_id"})
     lines = fields.List(fields.Nested(LineIn), required=True)
+
+    _check_account, _as_household = account_for_household("household_id", "account_id", required=False)
 
 
 class LineOut(Schema):
@@ -88,6 +91,7 @@ class RedemptionOut(Schema):
     number = fields.String()
     shop_id = fields.Integer()
     household_id = fields.Integer()
+    account_id = fields.Integer(attribute="household_id", dump_only=True)
     total_points = fields.Integer()
     yuan_value = fields.Float()
     balance_after = fields.Integer()
@@ -119,6 +123,9 @@ class ItemQuery(Schema):
 class RedemptionQuery(Schema):
     shop_id = fields.Integer()
     household_id = fields.Integer()
+    account_id = fields.Integer(metadata={"description": "in place of household_id"})
+
+    _check_account, _as_household = account_for_household("household_id", "account_id", required=False)
 
 
 SHOP_OUT = ShopOut()
@@ -190,7 +197,7 @@ def receive(data, item_id):
 @blp.response(201, RedemptionOut)
 def create_redemption(data):
     if not data.get("qr_token") and data.get("household_id") is None:
-        raise ValidationFailed({"qr_token": ["须提供 qr_token 或 household_id"]})
+        raise ValidationFailed({"qr_token": ["须提供 qr_token、household_id 或 account_id"]})
     r = services.redeem(
         db.session,
         current_actor(),
@@ -220,7 +227,9 @@ def list_redemptions(args):
             shop_id=args.get("shop_id"), household_id=args.get("household_id"), village_id=acting_village_id(me, None)
         )
     else:
-        stmt = services.redemptions(shop_id=args.get("shop_id"), household_id=me.user.household_id or -1)
+        # A resident's own household's, or a person's linked to it when named.
+        mine = args.get("household_id") or me.user.household_id or -1
+        stmt = services.redemptions(shop_id=args.get("shop_id"), household_id=mine)
     return paginated(db.session, stmt, REDEMPTION_OUT)
 
 

@@ -61,7 +61,7 @@ def revoke_card(session: Session, actor: Actor, household_id, secret: str) -> st
         session,
         actor,
         "household.qr_revoke",
-        village_id=household.village_id,
+        village_id=household.scheme.village_id,  # the village whose officials run the card
         target=household,
         summary=f"{household.number} 积分卡第 {household.qr_version} 版",
     )
@@ -75,7 +75,7 @@ def household_from_token(session: Session, actor: Actor, token: str, secret: str
     if parsed is None:
         raise InvalidQR()
     household = session.get(Household, parsed[0], with_for_update={"of": Household} if lock else None)
-    if household is None or not actor.user.can_see_village(household.village_id):
+    if household is None or not actor.user.can_see_household(household):
         raise InvalidQR()
     if parsed[1] != household.qr_version:
         raise QRRevoked()
@@ -185,7 +185,9 @@ def redeem(
         household = household_in_scope(session, actor, household_id, field="household_id", lock=True)
     else:
         raise ValidationFailed({"qr_token": [str(_l("请扫积分卡或输入户号"))]})
-    if household.village_id != shop.village_id:
+    if household.scheme_id != shop.scheme_id:  # a shop takes the cards of its scheme only
+        if qr_token:
+            raise InvalidQR()
         raise BadReference(field="household_id")
     items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_([i for i, _ in wanted])))}
     for item_id, _ in wanted:
@@ -259,7 +261,9 @@ def redeem(
 
 def redemption_in_scope(session: Session, actor: Actor, redemption_id) -> Redemption:
     r = session.get(Redemption, redemption_id) if isinstance(redemption_id, int) else None
-    if r is None or not (actor.user.can_see_village(r.village_id) or actor.user.household_id == r.household_id):
+    mine = actor.user.household_id  # a resident: its household's, and its linked persons'
+    own = r is not None and mine is not None and mine in (r.household_id, r.household.linked_household_id)
+    if r is None or not (actor.user.can_see_village(r.village_id) or own):
         raise NotFound()
     return r
 
