@@ -20,6 +20,8 @@ api_blueprint_login(blp)
 class ShopIn(Schema):
     village_id = fields.Integer(required=True, strict=True)
     name = fields.String(required=True)
+    # The scheme whose cards the shop takes (default: the village's household scheme).
+    scheme_id = fields.Integer(strict=True, allow_none=True)
 
 
 class ShopOut(ShopIn):
@@ -71,6 +73,7 @@ class RedemptionIn(Schema):
     shop_id = fields.Integer(required=True, strict=True)
     qr_token = fields.String(allow_none=True)
     household_id = fields.Integer(strict=True, allow_none=True)
+    account_id = fields.Integer(strict=True, allow_none=True)  # the same as household_id, for any account
     lines = fields.List(fields.Nested(LineIn), required=True)
 
 
@@ -88,6 +91,7 @@ class RedemptionOut(Schema):
     number = fields.String()
     shop_id = fields.Integer()
     household_id = fields.Integer()
+    account_id = fields.Integer()
     total_points = fields.Integer()
     yuan_value = fields.Float()
     balance_after = fields.Integer()
@@ -135,7 +139,9 @@ def _secret() -> str:
 @blp.arguments(ShopIn())
 @blp.response(201, ShopOut)
 def create_shop(data):
-    return shop_services.create_shop(db.session, current_actor(), data["village_id"], data["name"])
+    return shop_services.create_shop(
+        db.session, current_actor(), data["village_id"], data["name"], scheme_id=data.get("scheme_id")
+    )
 
 
 @blp.route("/shops", methods=["GET"])
@@ -189,15 +195,19 @@ def receive(data, item_id):
 @blp.arguments(RedemptionIn())
 @blp.response(201, RedemptionOut)
 def create_redemption(data):
-    if not data.get("qr_token") and data.get("household_id") is None:
-        raise ValidationFailed({"qr_token": ["须提供 qr_token 或 household_id"]})
+    if data.get("household_id") is not None and data.get("account_id") is not None:
+        raise ValidationFailed({"account_id": ["household_id 与 account_id 只能给一个"]})
+    field = "account_id" if data.get("account_id") is not None else "household_id"
+    if not data.get("qr_token") and data.get(field) is None:
+        raise ValidationFailed({"qr_token": ["须提供 qr_token、household_id 或 account_id"]})
     r = services.redeem(
         db.session,
         current_actor(),
         shop_id=data["shop_id"],
         lines=data["lines"],
         qr_token=data.get("qr_token"),
-        household_id=data.get("household_id"),
+        household_id=data.get(field),
+        field=field,
         now=utcnow(),
         today=local_today(tz()),
         secret=_secret(),
