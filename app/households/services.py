@@ -194,21 +194,24 @@ def move_out(session: Session, actor: Actor, household_id: int, on: date) -> Hou
 def search(village_id: int | None, q: str = "", *, include_moved_out: bool = True):
     stmt = select(Household).order_by(Household.village_id, Household.number)
     stmt = stmt.where(in_villages(Household.village_id, village_id))
-    q = (q or "").strip()
-    if q:
-        # What the user typed is text, not a pattern: % and _ match only themselves.
-        q = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        like = f"%{q}%"
-        stmt = stmt.where(
-            or_(
-                Household.number.like(f"{q}%", escape="\\"),
-                Household.head_name.like(like, escape="\\"),
-                Household.phone.like(like, escape="\\"),
-            )
-        )
+    if (q or "").strip():
+        stmt = stmt.where(matching(q))
     if not include_moved_out:
         stmt = stmt.where(Household.moved_out_on.is_(None))
     return stmt
+
+
+def matching(q: str):
+    """The condition of a search box: an account whose number starts with ``q``, or whose
+    name or phone contains it."""
+    # What the user typed is text, not a pattern: % and _ match only themselves.
+    q = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = f"%{q}%"
+    return or_(
+        Household.number.like(f"{q}%", escape="\\"),
+        Household.head_name.like(like, escape="\\"),
+        Household.phone.like(like, escape="\\"),
+    )
 
 
 def list_for(actor: Actor, village_id: int | None, q: str = ""):

@@ -118,6 +118,11 @@ def _require_manager(actor: Actor, village_id: int | None) -> None:
             raise Forbidden()
 
 
+def require_scheme_manager(actor: Actor, scheme: Scheme) -> None:
+    """Who may manage ``scheme`` (its rules, its accounts): see ``_require_manager``."""
+    _require_manager(actor, scheme.village_id)
+
+
 def _account_kind_error(kind, by_village: bool) -> str | None:
     """Why a new scheme may not have this account kind (None: it may)."""
     if kind not in ACCOUNT_KINDS:
