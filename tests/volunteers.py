@@ -1,7 +1,6 @@
 """Volunteers: a village's person scheme (志愿积分, 1 point = 2 yuan) and its accounts."""
 
-from app.households.models import Household
-from app.points.services import open_account
+from app.accounts.services import create_account
 from app.schemes import services as schemes
 from tests.conftest import TODAY
 from tests.factories import NOW
@@ -27,21 +26,9 @@ def volunteer_scheme(session, world, village=None, *, admin="tj_village_admin", 
     )
 
 
-def person(session, world, scheme, number, name, *, linked=None, phone=None):
-    """A person's account of ``scheme`` (its village's), opened on the ledger."""
-    account = Household(
-        kind="person",
-        scheme=scheme,
-        number=number,
-        head_name=name,
-        phone=phone,
-        home_village_id=scheme.village_id,
-        linked_household_id=linked.id if linked else None,
-        balance=0,
-        entry_count=0,
-    )
-    session.add(account)
-    session.flush()
-    open_account(session, account, world.actor("admin"), today=TODAY, now=NOW)
-    session.flush()
-    return account
+def person(session, world, scheme, number, name, *, linked=None, phone=None, admin="tj_village_admin"):
+    """A person's account of ``scheme``, opened on the ledger as the app opens it."""
+    values = {"scheme_id": scheme.id, "number": number, "name": name, "phone": phone}
+    if linked is not None:
+        values["household_id"] = linked.id
+    return create_account(session, world.actor(admin), values, today=TODAY, now=NOW)
