@@ -121,6 +121,7 @@ def select_locale() -> str:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.accounts import api as accounts_api
     from app.api import api
     from app.audit import views as audit_views
     from app.auth import api as auth_api
@@ -153,6 +154,7 @@ def register_blueprints(app: Flask) -> None:
         villages_api,
         schemes_api,
         households_api,
+        accounts_api,
         points_api,
         redemption_api,
         rankings_api,

@@ -5,7 +5,7 @@ loads ``1`` (``1 == True``); the contract answers 422 to both.
 """
 
 from flask import current_app
-from marshmallow import fields
+from marshmallow import ValidationError, fields, post_load, validates_schema
 
 from app.clock import to_local_iso
 
@@ -40,3 +40,29 @@ class LocalTimestamp(fields.String):
         if value is None:
             return None
         return to_local_iso(value, current_app.config["TIMEZONE"])
+
+
+def account_for_household(household: str, account: str, *, required: bool):
+    """A schema's hooks taking ``account`` (``account_id``) where ``household``
+    (``household_id``) is taken: an account's id is its row of the households table, so
+    the one given is loaded as ``household``. Both given and different, or neither where
+    one is required, is 422 naming the field. Use as
+    ``_check_account, _as_household = account_for_household("household_id", "account_id", required=True)``."""
+
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def check(self, data, original, **kwargs):
+        mine, theirs = data.get(household), data.get(account)
+        if mine is not None and theirs is not None and mine != theirs:
+            raise ValidationError(f"{household} 与 {account} 不一致（只填一项即可）", account)
+        named = isinstance(original, dict) and (household in original or account in original)
+        if required and not named:
+            raise ValidationError(f"必填（或填 {account}）", household)
+
+    @post_load
+    def as_household(self, data, **kwargs):
+        given = data.pop(account, None)
+        if given is not None:
+            data[household] = given
+        return data
+
+    return check, as_household

@@ -44,7 +44,12 @@ PROPERTIES = {
     "RegionIn": {"code": CODE, "name": NAME},
     "SchemeIn": {"name": NAME, **SETTINGS},
     "SchemePatch": {"name": NAME, **SETTINGS},
-    "BatchIn": {"household_ids": {"minItems": 1}},
+    "BatchIn": {"household_ids": {"minItems": 1}, "account_ids": {"minItems": 1}},
+    "AccountIn": {  # accounts.services._clean (households' number and phone checks)
+        "number": {"pattern": "^[0-9A-Za-z\\-]{1,20}$"},
+        "name": {**NAME, "maxLength": 50},
+        "phone": {"pattern": "^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$"},
+    },
     "RedemptionIn": {"lines": {"minItems": 1}, "qr_token": {"minLength": 1, "pattern": "\\S"}},
     "ObjectionIn": {"period": {**PERIOD, "nullable": False}},
     "EntryIn": {"quantity": {"minimum": 1, "maximum": 100}},
@@ -71,8 +76,12 @@ EXTRA = {
                 "properties": {"qr_token": {"type": "string", "minLength": 1, "pattern": "\\S"}},
             },
             {"required": ["household_id"], "properties": {"household_id": {"type": "integer"}}},
+            {"required": ["account_id"], "properties": {"account_id": {"type": "integer"}}},
         ]
     },
+    # household_id or account_id (the same id): one of them, or both alike
+    "EntryIn": {"anyOf": [{"required": ["household_id"]}, {"required": ["account_id"]}]},
+    "BatchIn": {"anyOf": [{"required": ["household_ids"]}, {"required": ["account_ids"]}]},
     "VillageIn": {  # region_id, else the township's name
         "anyOf": [
             {"required": ["region_id"], "properties": {"region_id": {"type": "integer"}}},

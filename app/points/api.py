@@ -17,6 +17,7 @@ from app.points.photos import photo_response
 from app.points.schemas import (
     ENTRY_OUT,
     RULE_OUT,
+    SKIPPED,
     BatchIn,
     BatchOut,
     EntryIn,
@@ -103,6 +104,7 @@ def create_entry(data):
 @blp.response(201, BatchOut)
 def create_batch(data):
     created, skipped = services.record_batch(db.session, current_actor(), today=local_today(tz()), now=utcnow(), **data)
+    skipped = SKIPPED.dump(skipped, many=True)
     return prebuilt({"created": ENTRY_OUT.dump(created, many=True), "skipped": skipped}, 201)
 
 

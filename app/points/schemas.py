@@ -1,6 +1,6 @@
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
-from app.api.fields import LocalTimestamp, StrictBoolean, StrictDate
+from app.api.fields import LocalTimestamp, StrictBoolean, StrictDate, account_for_household
 
 
 class RuleIn(Schema):
@@ -43,7 +43,8 @@ class RuleOut(RuleIn):
 
 
 class EntryIn(Schema):
-    household_id = fields.Integer(required=True, strict=True)
+    household_id = fields.Integer(strict=True, metadata={"description": "the account; or give account_id"})
+    account_id = fields.Integer(strict=True, metadata={"description": "in place of household_id (the same id)"})
     rule_id = fields.Integer(required=True, strict=True)
     quantity = fields.Integer(strict=True, load_default=1)
     occurred_on = StrictDate(required=True)
@@ -51,13 +52,18 @@ class EntryIn(Schema):
     member_name = fields.String(load_default="")
     evidence_id = fields.String(allow_none=True, load_default=None)
 
+    _check_account, _as_household = account_for_household("household_id", "account_id", required=True)
+
 
 class BatchIn(Schema):
     rule_id = fields.Integer(required=True, strict=True)
-    household_ids = fields.List(fields.Integer(strict=True), required=True)
+    household_ids = fields.List(fields.Integer(strict=True), metadata={"description": "or give account_ids"})
+    account_ids = fields.List(fields.Integer(strict=True), metadata={"description": "in place of household_ids"})
     occurred_on = StrictDate(required=True)
     note = fields.String(load_default="")
     evidence_id = fields.String(allow_none=True, load_default=None)
+
+    _check_account, _as_household = account_for_household("household_ids", "account_ids", required=True)
 
 
 class ReasonIn(Schema):
@@ -67,6 +73,7 @@ class ReasonIn(Schema):
 class EntryOut(Schema):
     id = fields.Integer()
     household_id = fields.Integer()
+    account_id = fields.Integer(attribute="household_id", dump_only=True)
     rule_id = fields.Integer(allow_none=True)
     kind = fields.String()
     title = fields.String()
@@ -93,6 +100,7 @@ class EntryOut(Schema):
 
 class Skipped(Schema):
     household_id = fields.Raw()
+    account_id = fields.Raw(attribute="household_id", dump_only=True)
     reason = fields.String()
 
 
@@ -109,3 +117,4 @@ class EvidenceOut(Schema):
 
 RULE_OUT = RuleOut()
 ENTRY_OUT = EntryOut()
+SKIPPED = Skipped()

@@ -168,6 +168,7 @@ class ObjectionOut(Schema):
     period = fields.String()
     entry_id = fields.Integer(allow_none=True)
     household_id = fields.Integer(allow_none=True)
+    account_id = fields.Integer(attribute="household_id", allow_none=True, dump_only=True)
     reason = fields.String()
     filed_by = fields.Integer(attribute="filed_by_id", allow_none=True)
     filed_at = LocalTimestamp()

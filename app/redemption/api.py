@@ -3,7 +3,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from app.api import api_blueprint_login, image_response, list_of, paginated
-from app.api.fields import LocalTimestamp
+from app.api.fields import LocalTimestamp, account_for_household
 from app.api.idempotency import mutation
 from app.clock import local_today, utcnow
 from app.errors import ValidationFailed
@@ -73,8 +73,10 @@ class RedemptionIn(Schema):
     shop_id = fields.Integer(required=True, strict=True)
     qr_token = fields.String(allow_none=True)
     household_id = fields.Integer(strict=True, allow_none=True)
-    account_id = fields.Integer(strict=True, allow_none=True)  # the same as household_id, for any account
+    account_id = fields.Integer(strict=True, allow_none=True, metadata={"description": "in place of household_id"})
     lines = fields.List(fields.Nested(LineIn), required=True)
+
+    _check_account, _as_household = account_for_household("household_id", "account_id", required=False)
 
 
 class LineOut(Schema):
@@ -91,7 +93,7 @@ class RedemptionOut(Schema):
     number = fields.String()
     shop_id = fields.Integer()
     household_id = fields.Integer()
-    account_id = fields.Integer()
+    account_id = fields.Integer(attribute="household_id", dump_only=True)
     total_points = fields.Integer()
     yuan_value = fields.Float()
     balance_after = fields.Integer()
@@ -195,10 +197,7 @@ def receive(data, item_id):
 @blp.arguments(RedemptionIn())
 @blp.response(201, RedemptionOut)
 def create_redemption(data):
-    if data.get("household_id") is not None and data.get("account_id") is not None:
-        raise ValidationFailed({"account_id": ["household_id 与 account_id 只能给一个"]})
-    field = "account_id" if data.get("account_id") is not None else "household_id"
-    if not data.get("qr_token") and data.get(field) is None:
+    if not data.get("qr_token") and data.get("household_id") is None:
         raise ValidationFailed({"qr_token": ["须提供 qr_token、household_id 或 account_id"]})
     r = services.redeem(
         db.session,
@@ -206,8 +205,7 @@ def create_redemption(data):
         shop_id=data["shop_id"],
         lines=data["lines"],
         qr_token=data.get("qr_token"),
-        household_id=data.get(field),
-        field=field,
+        household_id=data.get("household_id"),
         now=utcnow(),
         today=local_today(tz()),
         secret=_secret(),

@@ -104,11 +104,6 @@ class Redemption(db.Model):
     )
 
     @property
-    def account_id(self) -> int:
-        """The account that redeemed, of any kind (``household_id`` by its v1 name)."""
-        return self.household_id
-
-    @property
     def number(self) -> str:
         """The receipt number printed for the resident."""
         return f"R{self.business_day:%Y%m%d}-{self.id:06d}"

@@ -61,7 +61,7 @@ def revoke_card(session: Session, actor: Actor, household_id, secret: str) -> st
         session,
         actor,
         "household.qr_revoke",
-        village_id=household.village_id or household.scheme.village_id,
+        village_id=household.scheme.village_id,  # the village whose officials run the card
         target=household,
         summary=f"{household.number} 积分卡第 {household.qr_version} 版",
     )
@@ -200,7 +200,6 @@ def redeem(
     secret: str,
     qr_token: str | None = None,
     household_id=None,
-    field: str = "household_id",
 ) -> Redemption:
     """Exchange points for goods: balance, ledger entry, stock and movements in one go."""
     require_role(actor, "clerk")  # a resident or recorder is 403, whatever the shop_id
@@ -208,11 +207,11 @@ def redeem(
     _may_sell(actor, shop)
     wanted = _clean_lines(lines)
     # The account's row is locked from here to the commit: one balance, one spender.
-    # Only accounts of the shop's scheme are served (``field``: the body's name for the id).
+    # Only accounts of the shop's scheme are served.
     if qr_token:
         household = account_at_shop(session, shop, token=qr_token, secret=secret, lock=True)
     elif household_id is not None:
-        household = account_at_shop(session, shop, account_id=household_id, field=field, lock=True)
+        household = account_at_shop(session, shop, account_id=household_id, lock=True)
     else:
         raise ValidationFailed({"qr_token": [str(_l("请扫积分卡或输入户号"))]})
     items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_([i for i, _ in wanted])))}

@@ -427,11 +427,14 @@ def test_batch_creates_and_skips(world, session, api):
         (tj1.id, 5, "approved", "清扫河道")
     ]
     assert out["skipped"] == [
-        {"household_id": tj2.id, "reason": "cap_reached"},
-        {"household_id": tj3.id, "reason": "moved_out"},
-        {"household_id": world.households["xf1"].id, "reason": "not_found"},
-        {"household_id": 999999, "reason": "not_found"},
-        {"household_id": tj1.id, "reason": "duplicate"},
+        {"household_id": hid, "account_id": hid, "reason": reason}
+        for hid, reason in (
+            (tj2.id, "cap_reached"),
+            (tj3.id, "moved_out"),
+            (world.households["xf1"].id, "not_found"),
+            (999999, "not_found"),
+            (tj1.id, "duplicate"),
+        )
     ]
     assert account(api, tj1)["balance"] == 105
     assert account(api, world.households["xf1"])["balance"] == 100
@@ -742,7 +745,7 @@ def test_created_entries_answer_exactly_what_their_documented_schema_would(world
         json={"rule_id": world.rules["tj_school"].id, "household_ids": ids, "occurred_on": TODAY.isoformat()},
     ).get_json()
     assert [s["reason"] for s in batch["skipped"]] == ["not_found"]
-    assert batch["skipped"] == [{"household_id": 999_999, "reason": "not_found"}]
+    assert batch["skipped"] == [{"household_id": 999_999, "account_id": 999_999, "reason": "not_found"}]
     assert batch["created"] and all(e == me.get(f"/entries/{e['id']}").get_json() for e in batch["created"])
 
 

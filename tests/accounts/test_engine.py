@@ -1,0 +1,191 @@
+"""A person's account on the one engine, through the API: entries, caps, reversals,
+batches, idempotency, redemption and cancellation, each answer naming ``account_id``;
+and ``ledger verify`` clean afterwards."""
+
+from app.clock import local_today, quarter_of
+from app.redemption import shops as shop_services
+from app.scope import Actor
+from tests.factories import NOW
+from tests.points.test_api import assert_error
+
+TODAY = local_today("Asia/Shanghai")  # the API's today
+
+
+def entry(account, rule, **extra):
+    return {"account_id": account.id, "rule_id": rule.id, "occurred_on": TODAY.isoformat(), **extra}
+
+
+def balance(api, account) -> int:
+    return api.as_("admin").get(f"/accounts/{account.id}").get_json()["balance"]
+
+
+def ledger_ok(runner):
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 0 and "ledger OK" in result.output, result.output
+
+
+def test_an_entry_for_a_person_by_account_id(volunteers, world, api, runner):
+    me = api.as_("tj_recorder")
+    r = me.post("/entries", json=entry(volunteers.li, volunteers.rule, note="敬老院"))
+    assert r.status_code == 201, r.get_json()
+    e = r.get_json()
+    assert (e["account_id"], e["household_id"], e["points"], e["status"]) == (
+        volunteers.li.id,
+        volunteers.li.id,
+        5,
+        "approved",
+    )
+    assert e["period"] == quarter_of(TODAY)
+    assert me.get(f"/entries/{e['id']}").get_json()["account_id"] == volunteers.li.id
+    view = api.as_("tj_village_admin").get(f"/accounts/{volunteers.li.id}").get_json()
+    assert (view["balance"], view["period_points"]) == (15, {"quarter": 5, "year": 5})
+    passbook = api.as_("tj_resident").get(f"/households/{volunteers.li.id}/entries").get_json()
+    assert [(x["kind"], x["points"]) for x in passbook["items"]] == [("rule", 5), ("opening", 10)]
+    ledger_ok(runner)
+
+
+def test_household_id_and_account_id_are_one_field(volunteers, world, api):
+    me = api.as_("tj_recorder")
+    same = entry(volunteers.li, volunteers.big, household_id=volunteers.li.id)
+    assert me.post("/entries", json=same).status_code == 201
+    err = assert_error(
+        me.post("/entries", json=entry(volunteers.li, volunteers.big, household_id=volunteers.zhao.id)),
+        422,
+        "validation_error",
+    )
+    assert set(err["details"]) == {"account_id"}
+    err = assert_error(
+        me.post("/entries", json={"rule_id": volunteers.big.id, "occurred_on": TODAY.isoformat()}),
+        422,
+        "validation_error",
+    )
+    assert set(err["details"]) == {"household_id"}
+    err = assert_error(
+        me.post("/entries", json=entry(volunteers.li, volunteers.big, account_id="x")), 422, "validation_error"
+    )
+    assert set(err["details"]) == {"account_id"}
+    assert_error(
+        me.post("/entries", json={**entry(volunteers.li, volunteers.big), "account_id": 999_999}), 400, "not_found"
+    )
+    assert balance(api, volunteers.li) == 40  # the one entry that was right
+
+
+def test_a_persons_cap_reversal_and_idempotency(volunteers, world, api, runner):
+    me = api.as_("tj_recorder")
+    key = {"Idempotency-Key": "vol-li-1"}
+    first = me.post("/entries", json=entry(volunteers.li, volunteers.rule), headers=key)
+    again = me.post("/entries", json=entry(volunteers.li, volunteers.rule), headers=key)
+    assert first.status_code == again.status_code == 201 and first.get_json() == again.get_json()
+    err = assert_error(me.post("/entries", json=entry(volunteers.li, volunteers.rule)), 409, "cap_reached")
+    assert err["details"] == {"cap_count": 1, "used": 1}
+    assert me.post("/entries", json=entry(volunteers.zhao, volunteers.rule)).status_code == 201  # a cap is per account
+    eid = first.get_json()["id"]
+    reviewer = api.as_("tj_reviewer")
+    r = reviewer.post(f"/entries/{eid}/reverse", json={"reason": "记错了人"})
+    assert r.status_code == 201 and (r.get_json()["kind"], r.get_json()["points"]) == ("reversal", -5)
+    assert r.get_json()["account_id"] == volunteers.li.id
+    assert_error(reviewer.post(f"/entries/{eid}/reverse", json={"reason": "再撤"}), 409, "already_reversed")
+    assert balance(api, volunteers.li) == 10
+    assert me.post("/entries", json=entry(volunteers.li, volunteers.rule)).status_code == 201  # the cap freed
+    assert_error(api.as_("xf_recorder").post("/entries", json=entry(volunteers.li, volunteers.rule)), 400, "not_found")
+    ledger_ok(runner)
+
+
+def test_a_batch_by_account_ids(volunteers, world, api, runner):
+    me = api.as_("tj_recorder")
+    tj1 = world.households["tj1"].id
+    ids = [volunteers.li.id, volunteers.zhao.id, volunteers.li.id, tj1]
+    body = {"rule_id": volunteers.big.id, "account_ids": ids, "occurred_on": TODAY.isoformat()}
+    r = me.post("/entries/batch", json=body)
+    assert r.status_code == 201, r.get_json()
+    out = r.get_json()
+    assert [(e["account_id"], e["points"]) for e in out["created"]] == [
+        (volunteers.li.id, 30),
+        (volunteers.zhao.id, 30),
+    ]
+    assert out["skipped"] == [
+        {"household_id": volunteers.li.id, "account_id": volunteers.li.id, "reason": "duplicate"},
+        {"household_id": tj1, "account_id": tj1, "reason": "not_found"},  # another scheme's account
+    ]
+    err = assert_error(me.post("/entries/batch", json={**body, "household_ids": ids[:1]}), 422, "validation_error")
+    assert set(err["details"]) == {"account_ids"}
+    err = assert_error(me.post("/entries/batch", json={**body, "account_ids": []}), 422, "validation_error")
+    assert set(err["details"]) == {"household_ids"}
+    assert (balance(api, volunteers.li), balance(api, volunteers.zhao)) == (40, 40)
+    ledger_ok(runner)
+
+
+def sale(volunteers, quantity=1, **who):
+    return {"shop_id": volunteers.shop.id, "lines": [{"item_id": volunteers.item.id, "quantity": quantity}], **who}
+
+
+def test_a_person_redeems_at_its_schemes_shop(volunteers, world, api, runner, app):
+    api.as_("tj_recorder").post("/entries", json=entry(volunteers.li, volunteers.big))  # 40 points
+    clerk = api.as_("tj_clerk")
+    r = clerk.post("/redemptions", json=sale(volunteers, account_id=volunteers.li.id))
+    assert r.status_code == 201, r.get_json()
+    body = r.get_json()
+    assert (body["account_id"], body["household_id"], body["total_points"], body["balance_after"]) == (
+        volunteers.li.id,
+        volunteers.li.id,
+        20,
+        20,
+    )
+    assert body["yuan_value"] == 40.0  # the volunteer scheme's 2 yuan a point
+    err = assert_error(
+        clerk.post("/redemptions", json=sale(volunteers, 2, account_id=volunteers.li.id)), 409, "insufficient_points"
+    )
+    assert err["details"]["redeemable"] == 20 and err["details"]["needed"] == 40
+    token = api.as_("tj_village_admin").get(f"/accounts/{volunteers.li.id}/qr").get_json()["token"]
+    by_card = clerk.post("/redemptions", json=sale(volunteers, qr_token=token))
+    assert by_card.status_code == 201 and by_card.get_json()["balance_after"] == 0
+    r = clerk.post(f"/redemptions/{by_card.get_json()['id']}/cancel", json={"reason": "退货"})
+    assert r.status_code == 200 and balance(api, volunteers.li) == 20
+    assert_error(
+        clerk.post(f"/redemptions/{by_card.get_json()['id']}/cancel", json={"reason": "再退"}), 409, "already_cancelled"
+    )
+    ledger_ok(runner)
+
+
+def test_out_of_stock_for_a_person(volunteers, world, api):
+    for _ in range(3):
+        api.as_("tj_recorder").post("/entries", json=entry(volunteers.zhao, volunteers.big))  # 100 points
+    clerk = api.as_("tj_clerk")
+    err = assert_error(
+        clerk.post("/redemptions", json=sale(volunteers, 4, account_id=volunteers.zhao.id)), 409, "out_of_stock"
+    )
+    assert err["details"]["item_id"] == volunteers.item.id and err["details"]["stock"] == 3
+    assert balance(api, volunteers.zhao) == 100  # nothing charged
+
+
+def test_a_shop_takes_the_cards_of_its_own_scheme_only(volunteers, world, session, api, app):
+    store = shop_services.create_shop(session, Actor(world.users["tj_village_admin"]), world.a.id, "团结村积分超市")
+    soap = shop_services.create_item(
+        session, Actor(world.admin), store.id, {"name": "肥皂", "price_points": 1, "stock": 9}, now=NOW
+    )
+    session.commit()
+    admin, clerk = api.as_("tj_village_admin"), api.as_("tj_clerk")
+    tj1 = world.households["tj1"].id
+    household_card = admin.get(f"/accounts/{tj1}/qr").get_json()["token"]
+    person_card = admin.get(f"/accounts/{volunteers.li.id}/qr").get_json()["token"]
+    assert_error(clerk.post("/redemptions", json=sale(volunteers, qr_token=household_card)), 400, "invalid_qr")
+    assert_error(clerk.post("/redemptions", json=sale(volunteers, account_id=tj1)), 400, "not_found")
+    at_store = {"shop_id": store.id, "lines": [{"item_id": soap.id, "quantity": 1}]}
+    assert_error(clerk.post("/redemptions", json={**at_store, "qr_token": person_card}), 400, "invalid_qr")
+    assert_error(clerk.post("/redemptions", json={**at_store, "account_id": volunteers.li.id}), 400, "not_found")
+    err = assert_error(
+        clerk.post("/redemptions", json=sale(volunteers, account_id=volunteers.li.id, household_id=tj1)),
+        422,
+        "validation_error",
+    )
+    assert set(err["details"]) == {"account_id"}
+    assert_error(
+        api.as_("xf_clerk").post("/redemptions", json=sale(volunteers, qr_token=person_card)), 400, "not_found"
+    )
+
+
+def test_an_objection_about_a_persons_entry_names_the_account(volunteers, world, api):
+    e = api.as_("tj_recorder").post("/entries", json=entry(volunteers.zhao, volunteers.big)).get_json()
+    r = api.as_("tj_reviewer").post("/objections", json={"entry_id": e["id"], "reason": "并未参加"})
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["account_id"] == r.get_json()["household_id"] == volunteers.zhao.id
