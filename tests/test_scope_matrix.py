@@ -73,6 +73,13 @@ ROUTES = {
     "households_api.patch_household": LOGIN,
     "households_api.household_entries": LOGIN,
     "households_api.move_out": LOGIN,
+    "accounts_api.create_account": LOGIN,
+    "accounts_api.list_accounts": LOGIN,
+    "accounts_api.get_account": LOGIN,
+    "accounts_api.card": LOGIN,
+    "accounts_api.card_png": LOGIN,
+    "accounts_api.card_svg": LOGIN,
+    "accounts_api.revoke": LOGIN,
     "redemption_api.card": LOGIN,
     "redemption_api.card_png": LOGIN,
     "redemption_api.card_svg": LOGIN,
@@ -195,6 +202,7 @@ ROLES = ("village_admin", "recorder", "reviewer", "clerk", "resident")
 # A path argument names an object; the matrix fills it with the object of a village.
 OBJECTS = {
     "household_id",
+    "account_id",  # an account's id is its household row's: the household's here
     "entry_id",
     "item_id",
     "shop_id",
@@ -295,6 +303,7 @@ def cast(app, world, session):
         session.flush()
         objects[p] = {
             "household_id": world.households[f"{p}1"].id,
+            "account_id": world.households[f"{p}1"].id,
             "entry_id": entry.id,
             "item_id": item.id,
             "shop_id": s.id,
@@ -319,7 +328,8 @@ def cast(app, world, session):
     session.flush()
     world.b.region_id, world.b.township = other.id, other.name
     objects["xf"]["region_id"] = other.id
-    objects["tj2"] = {**objects["tj"], "household_id": world.households["tj2"].id}
+    tj2 = world.households["tj2"].id
+    objects["tj2"] = {**objects["tj"], "household_id": tj2, "account_id": tj2}
     session.commit()
     return objects
 
@@ -390,7 +400,7 @@ def test_another_villages_objects_are_out_of_reach(app, session, cast, role, api
         if not (set(rule.arguments) & OBJECTS) or endpoint == "auth.logout":
             continue
         targets = [("xf", cast["xf"])]
-        if role == "resident" and "household_id" in rule.arguments:
+        if role == "resident" and {"household_id", "account_id"} & set(rule.arguments):
             targets.append(("tj2", cast["tj2"]))
         for name, values in targets:
             url = build_url(rule, values)
@@ -462,7 +472,7 @@ def test_a_filter_naming_another_village_is_404(app, session, cast, role, api, c
     leaks = []
     for path, name in query_filters(client):
         targets = [cast["xf"][name]]
-        if role == "resident" and name == "household_id":
+        if role == "resident" and name in ("household_id", "account_id"):
             targets.append(cast["tj2"][name])
         for value in targets:
             url = re.sub(r"\{(\w+)\}", lambda m: str(cast["tj"][m.group(1)]), path)
@@ -505,6 +515,10 @@ OWN_GETS = {
     "redemption_api.card": reads(*EVERYONE),
     "redemption_api.card_png": reads(*EVERYONE),
     "redemption_api.card_svg": reads(*EVERYONE),
+    "accounts_api.get_account": reads(*EVERYONE),
+    "accounts_api.card": reads(*EVERYONE),
+    "accounts_api.card_png": reads(*EVERYONE),
+    "accounts_api.card_svg": reads(*EVERYONE),
     # points: entries and rules readable by all (a resident: its household's entries)
     "points_api.get_entry": reads(*EVERYONE),
     "points_api.get_rule": reads(*EVERYONE),
@@ -571,7 +585,7 @@ def test_own_objects_answer_each_role_as_its_table_says(app, session, cast, role
     for endpoint, rule in own_gets(app):
         expected = OWN_GETS[endpoint][role]
         targets = [cast["tj"]]
-        if role != "resident" and "household_id" in rule.arguments:
+        if role != "resident" and {"household_id", "account_id"} & set(rule.arguments):
             targets.append(cast["tj2"])
         for values in targets:
             url = build_url(rule, values)

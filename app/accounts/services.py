@@ -119,7 +119,7 @@ def create_account(session: Session, actor: Actor, values: dict, *, today: date,
         kind="person",
         scheme=scheme,
         scheme_id=scheme.id,
-        village_id=None,  # a household's only (API.md: "households of a village" stay households)
+        village_id=None,  # a household's only: a village's lists of households stay households
         home_village_id=village.id if village else (linked.village_id if linked else None),
         linked_household_id=linked.id if linked else None,
         number=cleaned["number"],

@@ -4,6 +4,8 @@ marshmallow's ``Float`` loads ``"1.0"`` and a ``Boolean`` with ``truthy={True}``
 loads ``1`` (``1 == True``); the contract answers 422 to both.
 """
 
+from collections.abc import Mapping
+
 from flask import current_app
 from marshmallow import ValidationError, fields, post_load, validates_schema
 
@@ -54,7 +56,7 @@ def account_for_household(household: str, account: str, *, required: bool):
         mine, theirs = data.get(household), data.get(account)
         if mine is not None and theirs is not None and mine != theirs:
             raise ValidationError(f"{household} 与 {account} 不一致（只填一项即可）", account)
-        named = isinstance(original, dict) and (household in original or account in original)
+        named = isinstance(original, Mapping) and (household in original or account in original)
         if required and not named:
             raise ValidationError(f"必填（或填 {account}）", household)
 

@@ -39,6 +39,7 @@ from app.points.models import (
     Period,
     Rule,
 )
+from app.schemes import services as schemes
 from app.scope import Actor, in_villages, require_role
 from app.villages.models import Village
 
@@ -243,7 +244,7 @@ def record_batch(
         raise ValidationFailed({"household_ids": [str(_l("一次最多 %(n)s 户", n=MAX_BATCH))]})
     _check_quantity_and_date(1, occurred_on, today)
     rule = rulebook.get_rule(session, actor, rule_id, field="rule_id")
-    if not actor.user.can_see_village(rule.village_id):
+    if not schemes.can_see_scheme(session, actor.user, rule.scheme):  # not a resident's to use
         raise BadReference(field="rule_id")
     rule, evidence = _usable_rule(session, actor, rule_id, rule.village_id, rule.scheme_id, evidence_id)
     check_period_open(session, rule.village_id, occurred_on)

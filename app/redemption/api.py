@@ -125,6 +125,9 @@ class ItemQuery(Schema):
 class RedemptionQuery(Schema):
     shop_id = fields.Integer()
     household_id = fields.Integer()
+    account_id = fields.Integer(metadata={"description": "in place of household_id"})
+
+    _check_account, _as_household = account_for_household("household_id", "account_id", required=False)
 
 
 SHOP_OUT = ShopOut()
@@ -228,7 +231,9 @@ def list_redemptions(args):
             shop_id=args.get("shop_id"), household_id=args.get("household_id"), village_id=acting_village_id(me, None)
         )
     else:
-        stmt = services.redemptions(shop_id=args.get("shop_id"), household_id=me.user.household_id or -1)
+        # A resident's own household's, or a person's linked to it when named.
+        mine = args.get("household_id") or me.user.household_id or -1
+        stmt = services.redemptions(shop_id=args.get("shop_id"), household_id=mine)
     return paginated(db.session, stmt, REDEMPTION_OUT)
 
 

@@ -286,11 +286,9 @@ def redeem(
 
 def redemption_in_scope(session: Session, actor: Actor, redemption_id) -> Redemption:
     r = session.get(Redemption, redemption_id) if isinstance(redemption_id, int) else None
-    mine = actor.user.household_id
-    if r is None or not (
-        actor.user.can_see_village(r.village_id)
-        or (mine is not None and mine in (r.household_id, r.household.linked_household_id))
-    ):
+    mine = actor.user.household_id  # a resident: its household's, and its linked persons'
+    own = r is not None and mine is not None and mine in (r.household_id, r.household.linked_household_id)
+    if r is None or not (actor.user.can_see_village(r.village_id) or own):
         raise NotFound()
     return r
 

@@ -223,3 +223,26 @@ def test_card_errors(volunteers, world, api, suffix):
     assert_error(api.get(f"/accounts/{volunteers.li.id}/{suffix}"), 401, "unauthorized")
     assert_error(api.as_("xf_village_admin").get(f"/accounts/{volunteers.li.id}/{suffix}"), 404, "not_found")
     assert_error(api.as_("tj_village_admin").get(f"/accounts/999999/{suffix}"), 404, "not_found")
+
+
+def test_the_openapi_document_describes_the_accounts(client):
+    from tests.test_openapi import normalise
+
+    spec = client.get("/api/v1/openapi.json").get_json()
+    paths = {normalise(p): ops for p, ops in spec["paths"].items()}
+    assert {"post", "get"} <= set(paths["/accounts"]) and "get" in paths["/accounts/{id}"]
+    assert "get" in paths["/accounts/{id}/qr"] and "post" in paths["/accounts/{id}/qr/revoke"]
+    assert set(paths["/accounts/{id}/qr.png"]["get"]["responses"]["200"]["content"]) == {"image/png"}
+    assert set(paths["/accounts/{id}/qr.svg"]["get"]["responses"]["200"]["content"]) == {"image/svg+xml"}
+    schemas = spec["components"]["schemas"]
+    assert {"scheme_id", "number", "name", "phone", "village_id", "household_id"} == set(
+        schemas["AccountIn"]["properties"]
+    )
+    assert {"id", "scheme_id", "kind", "number", "name", "village_id", "balance", "redeemable", "period_points"} <= set(
+        schemas["AccountDetail"]["properties"]
+    )
+    query = {p["name"] for p in paths["/accounts"]["get"]["parameters"] if p["in"] == "query"}
+    assert {"scheme_id", "q"} <= query
+    for name, field in (("EntryIn", "account_id"), ("BatchIn", "account_ids"), ("RedemptionIn", "account_id")):
+        assert field in schemas[name]["properties"]
+    assert "account_id" in schemas["EntryOut"]["properties"]

@@ -189,3 +189,49 @@ def test_an_objection_about_a_persons_entry_names_the_account(volunteers, world,
     r = api.as_("tj_reviewer").post("/objections", json={"entry_id": e["id"], "reason": "并未参加"})
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["account_id"] == r.get_json()["household_id"] == volunteers.zhao.id
+
+
+def test_a_county_schemes_worker_scored_by_the_countys_recorder(world, session, api, runner, county):
+    from app.points import rules as rulebook
+    from tests.accounts.conftest import person, person_scheme
+
+    dk = Actor(county.users["dk_admin"])
+    grid = person_scheme(session, dk, {"region_id": county.county.id}, "网格员积分")
+    patrol = rulebook.create_rule(
+        session, dk, None, {"code": "GRID-1", "name": "巡查", "category": "志愿服务", "points": 3}, scheme_id=grid.id
+    )
+    worker = person(session, dk, grid, "G-1", "网格员甲", household_id=county.households["hp1"].id)
+    session.commit()
+    me = api.as_("dk_recorder")
+    r = me.post("/entries", json=entry(worker, patrol))
+    assert r.status_code == 201 and r.get_json()["account_id"] == worker.id
+    body = {"rule_id": patrol.id, "account_ids": [worker.id], "occurred_on": TODAY.isoformat()}
+    r = me.post("/entries/batch", json=body)
+    assert r.status_code == 201 and [e["account_id"] for e in r.get_json()["created"]] == [worker.id]
+    assert balance(api, worker) == 16
+    # A township's recorder below the county does not run the county's scheme.
+    assert_error(api.as_("cg_recorder").post("/entries", json=entry(worker, patrol)), 400, "not_found")
+    assert_error(api.as_("cg_recorder").post("/entries/batch", json=body), 400, "not_found")
+    ledger_ok(runner)
+
+
+def test_a_resident_reads_the_redemptions_of_the_person_linked_to_it(volunteers, world, api):
+    api.as_("tj_recorder").post("/entries", json=entry(volunteers.li, volunteers.big))
+    clerk = api.as_("tj_clerk")
+    mine = clerk.post("/redemptions", json=sale(volunteers, account_id=volunteers.li.id)).get_json()
+    api.as_("tj_recorder").post("/entries", json=entry(volunteers.zhao, volunteers.big))
+    other = clerk.post("/redemptions", json=sale(volunteers, account_id=volunteers.zhao.id)).get_json()
+    me = api.as_("tj_resident")
+    listed = me.get(f"/redemptions?account_id={volunteers.li.id}").get_json()
+    assert [r["id"] for r in listed["items"]] == [mine["id"]] and listed["items"][0]["account_id"] == volunteers.li.id
+    assert me.get(f"/redemptions/{mine['id']}").status_code == 200
+    assert_error(me.get(f"/redemptions/{other['id']}"), 404, "not_found")
+    assert_error(me.get(f"/redemptions?account_id={volunteers.zhao.id}"), 404, "not_found")
+    assert me.get("/redemptions").get_json()["total"] == 0  # its household's own: none
+    err = assert_error(
+        me.get(f"/redemptions?account_id={volunteers.li.id}&household_id={world.households['tj1'].id}"),
+        422,
+        "validation_error",
+    )
+    assert set(err["details"]) == {"account_id"}
+    assert_error(api.as_("xf_resident").get(f"/redemptions/{mine['id']}"), 404, "not_found")

@@ -34,6 +34,7 @@ CROSS_FIELD = {
     ("POST", "/api/v1/entries"): {"occurred_on", "account_id"},
     ("POST", "/api/v1/entries/batch"): {"occurred_on", "account_ids"},
     ("POST", "/api/v1/redemptions"): {"account_id"},
+    ("GET", "/api/v1/redemptions"): {"account_id"},
     # a scheme of persons, a number not yet taken, a village and household in its area
     ("POST", "/api/v1/accounts"): {"scheme_id", "number", "village_id", "household_id"},
 }
