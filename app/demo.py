@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import demo_volunteers as volunteers
 from app.auth.models import User
 from app.auth.services import create_user
 from app.clock import local_today, utcnow
@@ -102,10 +103,12 @@ def demo_users() -> list[tuple[str, str, str]]:
         ("xf_recorder", "recorder", "幸福村网格员"),
         ("xf_reviewer", "reviewer", "幸福村评议会"),
         ("xf_reviewer2", "reviewer", "幸福村评议会（第二位审核人）"),
+        *volunteers.USERS,
     ]
 
 
 def load_demo(session: Session, *, seed: int = 2026) -> bool:
+    volunteer_logins = {username for username, _, _ in volunteers.USERS}
     if session.scalar(select(Village.id).where(Village.code == VILLAGES[0]["code"])):
         return False
     rng = random.Random(seed)
@@ -163,7 +166,7 @@ def load_demo(session: Session, *, seed: int = 2026) -> bool:
         prefix = spec["code"].lower()
         staff = {}
         for username, role, _ in demo_users():
-            if not username.startswith(prefix + "_"):
+            if not username.startswith(prefix + "_") or username in volunteer_logins:
                 continue
             extra = {"household_id": households[0].id} if role == "resident" else {}
             staff[username] = create_user(
@@ -180,6 +183,8 @@ def load_demo(session: Session, *, seed: int = 2026) -> bool:
             )
         _record_quarter(session, rng, village, households, staff, prefix, today, now)
         _open_shop(session, rng, village, households, staff, prefix, today, now)
+        if spec["code"] == "TJ":
+            volunteers.load_volunteers(session, system, village, households, DEMO_PASSWORD, today=today, now=now)
     _run_last_quarter(session, system, today, now)
     return True
 

@@ -95,7 +95,7 @@ def test_demo_loads_once(app, runner):
     assert "demo loaded" in output
     first = table_counts(app)
     assert first["villages"] == 2
-    assert first["households"] == 60
+    assert first["households"] == 60 + 5  # the households and the volunteers (person accounts)
     assert first["entries"] > 60  # openings and a quarter of entries
     code, output = invoke(runner, "demo")
     assert code == 0, output

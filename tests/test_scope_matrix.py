@@ -36,6 +36,7 @@ from app.regions.models import Region
 from app.schemes.services import household_scheme
 from tests import factories
 from tests.conftest import TODAY
+from tests.volunteers import volunteer_scheme
 
 PUBLIC, LOGIN = "public", "login"
 
@@ -189,6 +190,13 @@ ROUTES = {
     "home.region": LOGIN,
     "schemes.index": LOGIN,
     "schemes.show": LOGIN,
+    "home.people_schemes": LOGIN,
+    "home.people": LOGIN,
+    "home.new_person": LOGIN,
+    "home.people_cards": LOGIN,
+    "home.people_template": LOGIN,
+    "home.import_people": LOGIN,
+    "home.confirm_people_import": LOGIN,
 }
 ROLES = ("village_admin", "recorder", "reviewer", "clerk", "resident")
 # A path argument names an object; the matrix fills it with the object of a village.
@@ -308,6 +316,7 @@ def cast(app, world, session):
             "award_id": award.id,
             "region_id": v.region_id,
             "scheme_id": household_scheme(session, v.id).id,
+            "person_scheme_id": volunteer_scheme(session, world, v, admin=f"{p}_village_admin").id,
             "period": "2026Q4",
             "year": 2026,
             "filename": "app.css",
@@ -333,7 +342,20 @@ def fingerprint(session) -> int:
     return hash(repr(rows))
 
 
+# Pages of a person scheme's people: their ``scheme_id`` is the village's person scheme.
+PEOPLE_PAGES = {
+    "home.people",
+    "home.new_person",
+    "home.people_cards",
+    "home.people_template",
+    "home.import_people",
+    "home.confirm_people_import",
+}
+
+
 def build_url(rule, values) -> str:
+    if rule.endpoint in PEOPLE_PAGES:
+        values = {**values, "scheme_id": values["person_scheme_id"]}
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: str(values[m.group(1)]), rule.rule)
 
 
@@ -524,6 +546,12 @@ OWN_GETS = {
     # the village's household scheme: its officials read it; a resident does not
     "schemes_api.get_scheme": reads(*EVERYONE, resident=404),
     "schemes.show": reads(*EVERYONE, resident=403),
+    # a person scheme's people: its officials read the list; its managers add, import, print
+    "home.people": reads(*EVERYONE, resident=403),
+    "home.people_template": reads(*EVERYONE, resident=403),
+    "home.new_person": reads("village_admin", "admin"),
+    "home.import_people": reads("village_admin", "admin"),
+    "home.people_cards": reads("village_admin", "admin"),
 }
 
 

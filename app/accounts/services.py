@@ -62,6 +62,15 @@ def _clean(values: dict) -> tuple[dict, dict]:
     return {"number": number, "name": name, "phone": phone}, errors
 
 
+def validate_person(values: dict) -> dict:
+    """A person's ``number``, ``name`` and ``phone`` cleaned; ValidationFailed naming each
+    bad field (what ``create_account`` checks before it looks anything up)."""
+    cleaned, errors = _clean(values)
+    if errors:
+        raise ValidationFailed(errors)
+    return cleaned
+
+
 def _number_taken(session: Session, scheme_id: int, number: str) -> bool:
     """Unique in the scheme ignoring case, as households' numbers in a village: the
     number typed at a counter must name one account."""

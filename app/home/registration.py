@@ -69,8 +69,9 @@ def _imports_dir() -> Path:
     return folder
 
 
-def _keep_upload(filename: str, data: bytes) -> str:
-    """Save an upload between preview and confirmation; returns its token (the file's name)."""
+def _keep_upload(filename: str, data: bytes, key: str = "household_import") -> str:
+    """Save an upload between preview and confirmation; returns its token (the file's
+    name), remembered in the session under ``key``."""
     folder = _imports_dir()
     cutoff = time.time() - UPLOAD_MAX_AGE
     for old in folder.iterdir():  # previews nobody confirmed
@@ -78,7 +79,7 @@ def _keep_upload(filename: str, data: bytes) -> str:
             old.unlink(missing_ok=True)
     token = secrets.token_hex(16) + (".xlsx" if filename.lower().endswith(".xlsx") else ".csv")
     (folder / token).write_bytes(data)
-    session["household_import"] = token
+    session[key] = token
     return token
 
 

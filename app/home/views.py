@@ -17,7 +17,7 @@ from app.points.views import choose_village
 from app.rankings import charts, statistics
 from app.rankings import periods as cycle
 from app.rankings import views as rankings_views
-from app.rankings.services import household_standing, household_standings, village_standings
+from app.rankings.services import household_standings, village_standings
 from app.rankings.views import quarter_numeral
 from app.redemption import reports as shop_reports
 from app.scope import OFFICIAL_ROLES, household_in_scope, require_role, village_in_scope
@@ -84,10 +84,10 @@ class CountedPagination(SelectPagination):
 def household(household_id):
     actor = current_actor()
     household = household_in_scope(db.session, actor, household_id, options=[joinedload(Household.members)])
-    official = actor.user.can_see_village(household.village_id)
+    official = people.sees_as_official(actor.user, household)
     day = today()
     periods = {"quarter": quarter_of(day), "year": year_of(day)}
-    mine = household_standing(db.session, household, periods.values())
+    mine = people.account_standing(db.session, household, periods.values())
     standing = {
         key: {"period": p, "points": mine[p].points, "eligible": mine[p].eligible, "rank": mine[p].rank}
         for key, p in periods.items()
@@ -124,6 +124,7 @@ def household(household_id):
         objection_closed_at=cycle.entry_objection_closed_at,
         local_date=rankings_views.local_date,
         printed_on=day,
+        linked=people.linked_people(household),
     )
 
 
@@ -217,4 +218,4 @@ def stats():
     )
 
 
-from app.home import region, registration  # noqa: E402, F401  (their routes are on bp)
+from app.home import people, region, registration  # noqa: E402, F401  (their routes are on bp)

@@ -63,7 +63,8 @@ def parse_members(text: str) -> list[dict]:
     return members
 
 
-def _read_table(filename: str, data: bytes) -> list[list]:
+def read_table(filename: str, data: bytes) -> list[list]:
+    """The rows of an uploaded .xlsx or .csv file (a ValidationFailed on ``file`` if unreadable)."""
     name = (filename or "").lower()
     if name.endswith(".xlsx"):
         try:  # read-only mode parses a sheet's XML only while its rows are read
@@ -88,13 +89,8 @@ def _read_table(filename: str, data: bytes) -> list[list]:
     raise ValidationFailed({"file": [str(_l("只支持 .xlsx 或 .csv 文件"))]})
 
 
-def _clean_row(header: list, raw) -> tuple[dict | None, list[str]]:
+def _clean_row(values: dict) -> tuple[dict | None, list[str]]:
     """A register row's household values, or what is wrong with them."""
-    values = {key: "" if cell is None else str(cell).strip() for key, cell in zip(header, raw) if key}
-    if any(UNSTORABLE_TEXT.search(v) for v in values.values()):
-        return None, [str(_l("含有无法保存的字符（如 NUL）"))]
-    if values.get("number", "").endswith(".0"):  # Excel turned 001 into 1.0
-        values["number"] = values["number"][:-2]
     values["members"] = parse_members(values.get("members", ""))
     try:
         return validate_household(values), []
@@ -102,39 +98,76 @@ def _clean_row(header: list, raw) -> tuple[dict | None, list[str]]:
         return None, [f"{_field_label(fld)}：{msgs[0]}" for fld, msgs in exc.details.items()]
 
 
-def parse_import(session: Session, village_id: int, filename: str, data: bytes) -> ImportPreview:
-    """Read a register and name every bad row by its line; writes nothing."""
-    table = _read_table(filename, data)
+@dataclass
+class TableSpec:
+    """What a kind of register file holds, for ``preview_table``: its columns (header →
+    field), the headers it must have, how a row is cleaned (``clean(values)`` → cleaned
+    values or None, and the problems), and what a number already there or repeated in the
+    file is called."""
+
+    columns: dict[str, str]
+    required: tuple[str, ...]
+    clean: Callable[[dict], tuple[dict | None, list[str]]]
+    exists: Callable[[str], str]
+    repeated: Callable[[str, int], str]
+    empty: str
+    existing: set[str] = field(default_factory=set)  # numbers there already, upper case
+
+
+def preview_table(table: list[list], spec: TableSpec) -> ImportPreview:
+    """Read a register table and name every bad row by its line (numbers unique ignoring
+    case, in the file and beside ``spec.existing``); writes nothing (``spec.clean`` only
+    reads)."""
     preview = ImportPreview()
     if not table:
         preview.errors.append((1, str(_l("文件是空的"))))
         return preview
-    header = [COLUMNS.get(str(c or "").strip()) for c in table[0]]
-    missing = [h for h in ("户号", "户主") if COLUMNS[h] not in header]
+    header = [spec.columns.get(str(c or "").strip()) for c in table[0]]
+    missing = [h for h in spec.required if spec.columns[h] not in header]
     if missing:
         preview.errors.append((1, str(_l("缺少列：%(c)s", c="、".join(missing)))))
         return preview
-    existing = {n.upper() for n in session.scalars(select(Household.number).where(Household.village_id == village_id))}
     seen: dict[str, int] = {}
     for line, raw in enumerate(table[1:], start=2):
         if all(c is None or str(c).strip() == "" for c in raw):
             continue
-        cleaned, problems = _clean_row(header, raw)
+        values = {key: "" if cell is None else str(cell).strip() for key, cell in zip(header, raw) if key}
+        if any(UNSTORABLE_TEXT.search(v) for v in values.values()):
+            preview.errors.append((line, str(_l("含有无法保存的字符（如 NUL）"))))
+            continue
+        if values.get("number", "").endswith(".0"):  # Excel turned 001 into 1.0
+            values["number"] = values["number"][:-2]
+        cleaned, problems = spec.clean(values)
         if problems:
             preview.errors.extend((line, problem) for problem in problems)
             continue
         number, key = cleaned["number"], cleaned["number"].upper()  # unique ignoring case
-        if key in existing:
-            preview.errors.append((line, str(_l("户号 %(n)s 本村已存在", n=number))))
+        if key in spec.existing:
+            preview.errors.append((line, spec.exists(number)))
         elif key in seen:
-            preview.errors.append((line, str(_l("户号 %(n)s 与第 %(l)s 行重复", n=number, l=seen[key]))))
+            preview.errors.append((line, spec.repeated(number, seen[key])))
         else:
             seen[key] = line
             cleaned["line"] = line
             preview.rows.append(cleaned)
     if not preview.rows and not preview.errors:
-        preview.errors.append((2, str(_l("文件中没有户信息"))))
+        preview.errors.append((2, spec.empty))
     return preview
+
+
+def parse_import(session: Session, village_id: int, filename: str, data: bytes) -> ImportPreview:
+    """Read a register and name every bad row by its line; writes nothing."""
+    existing = {n.upper() for n in session.scalars(select(Household.number).where(Household.village_id == village_id))}
+    spec = TableSpec(
+        columns=COLUMNS,
+        required=("户号", "户主"),
+        clean=_clean_row,
+        exists=lambda n: str(_l("户号 %(n)s 本村已存在", n=n)),
+        repeated=lambda n, line: str(_l("户号 %(n)s 与第 %(l)s 行重复", n=n, l=line)),
+        empty=str(_l("文件中没有户信息")),
+        existing=existing,
+    )
+    return preview_table(read_table(filename, data), spec)
 
 
 def _field_label(name: str) -> str:
@@ -176,31 +209,44 @@ def export_register(session: Session, actor: Actor, village_id) -> bytes:
     return export_xlsx(session, village.id)
 
 
-def import_template_xlsx() -> bytes:
-    """An empty register with the import's Chinese headers, and a sheet explaining them."""
+def template_xlsx(
+    sheet: str, headers: tuple[str, ...], widths: tuple[int, ...], help_rows: list[tuple[str, str]]
+) -> bytes:
+    """An empty register: the import's own (Chinese) ``headers`` as text cells, and a
+    sheet explaining each column (``help_rows``: its label and how to fill it in)."""
     wb = Workbook()
     ws = wb.active
-    ws.title = "households"
-    ws.append(list(TEMPLATE_HEADERS))
-    for column, width in zip("ABCDE", (12, 12, 30, 16, 40)):
+    ws.title = sheet
+    ws.append(list(headers))
+    for column, width in zip("ABCDEFGHIJ", widths):
         ws.column_dimensions[column].width = width
         # Text cells, so that a number such as 001 keeps its zeros.
         for row in range(2, 1002):
             ws[f"{column}{row}"].number_format = "@"
     help_ws = wb.create_sheet(str(_l("填写说明")))
-    for line in (
-        (str(_l("户号")), str(_l("必填，本村唯一，只能用数字、字母和连字符，如 001 或 3-12"))),
-        (str(_l("户主")), str(_l("必填，户主姓名"))),
-        (str(_l("地址")), str(_l("可不填"))),
-        (str(_l("电话")), str(_l("可不填；手机 11 位，或座机如 0836-1234567"))),
-        (str(_l("家庭成员")), str(_l("可不填；写成 姓名:关系，多人用分号隔开，如 李秀英:妻;王小明:子"))),
-    ):
+    for line in help_rows:
         help_ws.append(list(line))
     help_ws.column_dimensions["A"].width = 12
     help_ws.column_dimensions["B"].width = 70
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
+
+
+def import_template_xlsx() -> bytes:
+    """An empty register with the import's Chinese headers, and a sheet explaining them."""
+    return template_xlsx(
+        "households",
+        TEMPLATE_HEADERS,
+        (12, 12, 30, 16, 40),
+        [
+            (str(_l("户号")), str(_l("必填，本村唯一，只能用数字、字母和连字符，如 001 或 3-12"))),
+            (str(_l("户主")), str(_l("必填，户主姓名"))),
+            (str(_l("地址")), str(_l("可不填"))),
+            (str(_l("电话")), str(_l("可不填；手机 11 位，或座机如 0836-1234567"))),
+            (str(_l("家庭成员")), str(_l("可不填；写成 姓名:关系，多人用分号隔开，如 李秀英:妻;王小明:子"))),
+        ],
+    )
 
 
 def import_households(

@@ -220,19 +220,26 @@ def list_for(actor: Actor, village_id: int | None, q: str = ""):
     return search(acting_village_id(actor, village_id), q)
 
 
-def find_by_number(session: Session, village_id: int, number: str) -> Household | None:
-    """The household a person typed the number of: exactly, else ignoring case (numbers
-    are unique that way; of older numbers differing only in case, none is guessed)."""
+def _of(village_id: int | None, scheme_id: int | None):
+    """The accounts looked among: a village's households, or (``scheme_id``) a scheme's accounts."""
+    return Household.scheme_id == scheme_id if scheme_id is not None else Household.village_id == village_id
+
+
+def find_by_number(
+    session: Session, village_id: int | None, number: str, *, scheme_id: int | None = None
+) -> Household | None:
+    """The household (or, with ``scheme_id``, the scheme's account) a person typed the
+    number of: exactly, else ignoring case (numbers are unique that way; of older numbers
+    differing only in case, none is guessed)."""
     number = (number or "").strip()[:20]
     if not number:
         return None
-    exact = session.scalar(select(Household).where(Household.village_id == village_id, Household.number == number))
+    owner = _of(village_id, scheme_id)
+    exact = session.scalar(select(Household).where(owner, Household.number == number))
     if exact is not None:
         return exact
     rows = session.scalars(
-        select(Household)
-        .where(Household.village_id == village_id, func.upper(Household.number) == number.upper())
-        .limit(2)
+        select(Household).where(owner, func.upper(Household.number) == number.upper()).limit(2)
     ).all()
     return rows[0] if len(rows) == 1 else None
 
@@ -291,7 +298,9 @@ def _loose_number(text: str) -> tuple[str, int] | None:
     return (m.group(1).upper(), int(m.group(2))) if m else None
 
 
-def find_by_loose_number(session: Session, village_id: int, text: str) -> list[Household]:
+def find_by_loose_number(
+    session: Session, village_id: int | None, text: str, *, scheme_id: int | None = None
+) -> list[Household]:
     """The village's households still there whose number reads as ``text`` typed loosely
     (letters in any case, any separator, leading zeros or none): ``TJ001``, ``tj 1`` and
     ``1`` all find ``TJ-001``."""
@@ -300,9 +309,7 @@ def find_by_loose_number(session: Session, village_id: int, text: str) -> list[H
         return []
     letters, digits = typed
     rows = session.execute(
-        select(Household.id, Household.number).where(
-            Household.village_id == village_id, Household.moved_out_on.is_(None)
-        )
+        select(Household.id, Household.number).where(_of(village_id, scheme_id), Household.moved_out_on.is_(None))
     )
     ids = []
     for hid, number in rows:
@@ -314,14 +321,16 @@ def find_by_loose_number(session: Session, village_id: int, text: str) -> list[H
     return list(session.scalars(select(Household).where(Household.id.in_(ids)).order_by(Household.number)))
 
 
-def counter_candidates(session: Session, village_id: int, text: str, *, limit: int = 8) -> list[Household]:
+def counter_candidates(
+    session: Session, village_id: int | None, text: str, *, limit: int = 8, scheme_id: int | None = None
+) -> list[Household]:
     """Households still in the village that the counter's typed text may mean, for the
     clerk to pick from: a loosely typed number, a number's part, the head's or a member's
     name (or part of it), a phone number (or its last digits). Best matches first."""
     text = (text or "").strip()[:50]
     if not text:
         return []
-    found = {h.id: h for h in find_by_loose_number(session, village_id, text)}
+    found = {h.id: h for h in find_by_loose_number(session, village_id, text, scheme_id=scheme_id)}
     q = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     like = f"%{q}%"
     compact = re.sub(r"[\s\-_]", "", q)
@@ -335,7 +344,7 @@ def counter_candidates(session: Session, village_id: int, text: str, *, limit: i
         conditions.append(Household.phone.like(f"%{compact}%", escape="\\"))
     rest = session.scalars(
         select(Household)
-        .where(Household.village_id == village_id, Household.moved_out_on.is_(None), or_(*conditions))
+        .where(_of(village_id, scheme_id), Household.moved_out_on.is_(None), or_(*conditions))
         .order_by(Household.number)
         .limit(limit)
     )

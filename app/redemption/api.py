@@ -20,6 +20,8 @@ api_blueprint_login(blp)
 class ShopIn(Schema):
     village_id = fields.Integer(required=True, strict=True)
     name = fields.String(required=True)
+    # The scheme whose cards the shop takes (default: the village's household scheme).
+    scheme_id = fields.Integer(strict=True, allow_none=True)
 
 
 class ShopOut(ShopIn):
@@ -142,7 +144,9 @@ def _secret() -> str:
 @blp.arguments(ShopIn())
 @blp.response(201, ShopOut)
 def create_shop(data):
-    return shop_services.create_shop(db.session, current_actor(), data["village_id"], data["name"])
+    return shop_services.create_shop(
+        db.session, current_actor(), data["village_id"], data["name"], scheme_id=data.get("scheme_id")
+    )
 
 
 @blp.route("/shops", methods=["GET"])

@@ -25,6 +25,8 @@ def as_int(text):
 class ShopForm(FlaskForm):
     village_id = SelectField(_l("所属村"), coerce=int, validate_choice=False)
     name = StringField(_l("超市名称"))
+    # 0: the village's household scheme; the service refuses a scheme not the shop's to take.
+    scheme_id = SelectField(_l("收哪个方案的积分卡"), coerce=int, validate_choice=False, default=0)
 
 
 class ItemForm(FlaskForm):

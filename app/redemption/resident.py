@@ -15,6 +15,7 @@ from app.redemption import shops as shop_services
 from app.redemption.forms import RevokeForm
 from app.redemption.models import Redemption, Shop
 from app.redemption.views import bp, card_svg
+from app.schemes.services import can_see_scheme
 from app.scope import household_in_scope, require_role, village_in_scope
 from app.villages.models import Village
 from app.web import current_actor, mutate, secret, village_choices, working_village_id
@@ -85,7 +86,7 @@ def card(household_id):
         "redemption/card.html",
         household=household,
         qr_svg=card_svg(services.card_token(secret(), household)),
-        can_revoke=actor.user.has_role("village_admin") and actor.user.can_see_village(household.village_id),
+        can_revoke=actor.user.has_role("village_admin") and can_see_scheme(db.session, actor.user, household.scheme),
         revoke_form=RevokeForm(formdata=None),
     )
 

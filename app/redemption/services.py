@@ -70,7 +70,7 @@ def revoke_card(session: Session, actor: Actor, household_id, secret: str) -> st
 
 
 def household_from_token(session: Session, actor: Actor, token: str, secret: str, *, lock: bool = False) -> Household:
-    """The household of a scanned card, in the actor's scope; else invalid_qr / qr_revoked."""
+    """The account of a scanned card, in the actor's scope; else invalid_qr / qr_revoked."""
     parsed = qr.read_token(secret, token)
     if parsed is None:
         raise InvalidQR()
@@ -82,6 +82,34 @@ def household_from_token(session: Session, actor: Actor, token: str, secret: str
     return household
 
 
+def account_at_shop(
+    session: Session,
+    shop: Shop,
+    *,
+    token: str | None = None,
+    account_id=None,
+    field: str = "household_id",
+    secret: str = "",
+    lock: bool = False,
+) -> Household:
+    """The account a shop's counter serves: one of the shop's scheme, named by a scanned
+    card (another scheme's card is invalid_qr) or by its id (a bad reference otherwise).
+    Whoever may sell at the shop may serve its scheme's accounts, a region's scheme too."""
+    lock_of = {"of": Household} if lock else None
+    if token is not None:
+        parsed = qr.read_token(secret, token)
+        account = session.get(Household, parsed[0], with_for_update=lock_of) if parsed else None
+        if account is None or account.scheme_id != shop.scheme_id:
+            raise InvalidQR()
+        if parsed[1] != account.qr_version:
+            raise QRRevoked()
+        return account
+    account = session.get(Household, account_id, with_for_update=lock_of) if isinstance(account_id, int) else None
+    if account is None or account.scheme_id != shop.scheme_id:
+        raise BadReference(field=field)
+    return account
+
+
 def counter_shop(session: Session, actor: Actor, shop_id) -> Shop:
     """The shop the actor may sell at (a clerk bound to a shop sells only there)."""
     shop = shop_services.shop_in_scope(session, actor, shop_id)
@@ -90,21 +118,21 @@ def counter_shop(session: Session, actor: Actor, shop_id) -> Shop:
 
 
 def household_at_counter(session: Session, actor: Actor, shop: Shop, card: str, secret: str) -> Household:
-    """The household of a scanned card token or a typed household number, in the shop's village."""
+    """The account of a scanned card token or a typed number, of the shop's scheme."""
     card = (card or "").strip()
     if not card:
         raise ValidationFailed({"card": [str(_l("请扫积分卡或输入户号"))]})
     if card.startswith(qr.PREFIX + "."):
-        household = household_from_token(session, actor, card, secret)
-        if household.village_id != shop.village_id:
-            raise InvalidQR()
+        household = account_at_shop(session, shop, token=card, secret=secret)
     else:
-        household = households.find_by_number(session, shop.village_id, card)
+        household = households.find_by_number(session, None, card, scheme_id=shop.scheme_id)
         if household is None:
-            loose = households.find_by_loose_number(session, shop.village_id, card)
+            loose = households.find_by_loose_number(session, None, card, scheme_id=shop.scheme_id)
             household = loose[0] if len(loose) == 1 else None
         if household is None:
-            raise NotFound(_l("本村没有户号为 %(number)s 的农户"), number=card[:20])
+            if shop.scheme.account_kind == "household":
+                raise NotFound(_l("本村没有户号为 %(number)s 的农户"), number=card[:20])
+            raise NotFound(_l("%(scheme)s没有编号为 %(number)s 的账户"), scheme=shop.scheme.name, number=card[:20])
     if household.moved_out_on is not None:
         raise HouseholdMovedOut(_l("该户已迁出，不能兑换"))
     return household
@@ -113,15 +141,15 @@ def household_at_counter(session: Session, actor: Actor, shop: Shop, card: str, 
 def counter_lookup(
     session: Session, actor: Actor, shop: Shop, text: str, secret: str
 ) -> tuple[Household | None, list[Household]]:
-    """What the clerk scanned or typed: ``(household, [])`` when it names one household,
+    """What the clerk scanned or typed: ``(household, [])`` when it names one account,
     ``(None, candidates)`` to pick from (a name, a phone, part of a number); a card or a
-    number of no household there, with nothing else like it, is refused as before."""
+    number of no account there, with nothing else like it, is refused as before."""
     try:
         return household_at_counter(session, actor, shop, text, secret), []
     except NotFound:
         if (text or "").strip().startswith(qr.PREFIX + "."):
             raise
-        candidates = households.counter_candidates(session, shop.village_id, text)
+        candidates = households.counter_candidates(session, None, text, scheme_id=shop.scheme_id)
         if not candidates:
             raise
         return None, candidates
@@ -178,17 +206,14 @@ def redeem(
     shop = shop_services.shop_in_scope(session, actor, shop_id, field="shop_id")
     _may_sell(actor, shop)
     wanted = _clean_lines(lines)
-    # The household row is locked from here to the commit: one balance, one spender.
+    # The account's row is locked from here to the commit: one balance, one spender.
+    # Only accounts of the shop's scheme are served.
     if qr_token:
-        household = household_from_token(session, actor, qr_token, secret, lock=True)
+        household = account_at_shop(session, shop, token=qr_token, secret=secret, lock=True)
     elif household_id is not None:
-        household = household_in_scope(session, actor, household_id, field="household_id", lock=True)
+        household = account_at_shop(session, shop, account_id=household_id, lock=True)
     else:
         raise ValidationFailed({"qr_token": [str(_l("请扫积分卡或输入户号"))]})
-    if household.scheme_id != shop.scheme_id:  # a shop takes the cards of its scheme only
-        if qr_token:
-            raise InvalidQR()
-        raise BadReference(field="household_id")
     items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_([i for i, _ in wanted])))}
     for item_id, _ in wanted:
         item = items.get(item_id)
@@ -218,7 +243,7 @@ def redeem(
         village_id=shop.village_id,
         household_id=household.id,
         total_points=total,
-        yuan_value=round(total * float(household.scheme.yuan_per_point), 2),
+        yuan_value=round(total * float(shop.scheme.yuan_per_point), 2),
         balance_after=household.balance,
         status=COMPLETED,
         entry=entry,

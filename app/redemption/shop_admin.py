@@ -18,6 +18,8 @@ from app.redemption import shops as shop_services
 from app.redemption.forms import CancelForm, ItemForm, ShopForm, StockForm, as_int
 from app.redemption.models import COMPLETED, Item, Redemption, Shop, StockMovement
 from app.redemption.views import bp
+from app.schemes.models import Scheme
+from app.schemes.services import list_schemes
 from app.scope import require_role
 from app.spreadsheet import XLSX, attachment
 from app.villages.models import Village
@@ -59,15 +61,27 @@ def shops():
                 form.village_id.data = village_id
         else:
             del form.village_id
+        form.scheme_id.choices = _scheme_choices(actor)
         if form.validate_on_submit():
-            target = form.village_id.data if "village_id" in form else user.village_id
-            done = mutate(lambda: shop_services.create_shop(db.session, actor, target, form.name.data or ""), form)
+            target = form.village_id.data if "village_id" in form else (village_id or user.village_id)
+            scheme_id = form.scheme_id.data or None
+            done = mutate(
+                lambda: shop_services.create_shop(db.session, actor, target, form.name.data or "", scheme_id=scheme_id),
+                form,
+            )
             status = done.status
             if done.ok:
                 flash(_("已新建积分超市：%(name)s", name=done.value.name))
                 return redirect(url_for(".shop", shop_id=done.value.id))
     shop_list = list(db.session.scalars(shop_services.list_shops(village_id)))
     return render_template("redemption/shops.html", shops=shop_list, form=form, village_id=village_id), status
+
+
+def _scheme_choices(actor) -> list[SelectChoice]:
+    """The schemes a new shop may take the cards of: the village's household scheme (the
+    default), or another scheme the actor sees (the service checks it fits the village)."""
+    others = db.session.scalars(list_schemes(db.session, actor).where(Scheme.account_kind != "household")).all()
+    return [SelectChoice(0, _("本村户积分（默认）"))] + [SelectChoice(s.id, s.name) for s in others]
 
 
 def _day_arg() -> date:

@@ -9,7 +9,11 @@ from sqlalchemy.orm import Session
 from app.audit import services as audit
 from app.errors import BadReference, NotFound, OutOfStock, ValidationFailed
 from app.redemption.models import ADJUSTMENT, LOSS, RECEIPT, Item, Redemption, Shop, StockMovement
+from app.regions.services import village_ids_below
+from app.schemes.models import Scheme
+from app.schemes.services import scheme_in_scope
 from app.scope import Actor, in_villages, require_role, village_in_scope
+from app.villages.models import Village
 
 MAX_PRICE = 100_000
 
@@ -17,16 +21,42 @@ MAX_PRICE = 100_000
 MAX_STOCK = 1_000_000
 
 
-def create_shop(session: Session, actor: Actor, village_id, name: str) -> Shop:
+def shop_scheme(session: Session, actor: Actor, village: Village, scheme_id) -> Scheme:
+    """The scheme whose cards a new shop of ``village`` takes: the village's household
+    scheme unless another is named, which must be in scope and run by the village or a
+    region above it."""
+    if scheme_id is None:
+        return village.household_scheme
+    scheme = scheme_in_scope(session, actor, scheme_id, field="scheme_id")
+    if scheme.village_id is not None:
+        above = scheme.village_id == village.id
+    else:
+        above = village.id in village_ids_below(session, scheme.region_id)
+    if not above:
+        raise ValidationFailed({"scheme_id": [str(_l("超市只能收本村或其上级区域的积分方案的卡"))]})
+    return scheme
+
+
+def create_shop(session: Session, actor: Actor, village_id, name: str, scheme_id=None) -> Shop:
+    """A shop in a village, taking the cards of one scheme (by default the village's
+    household scheme)."""
     require_role(actor, "village_admin")
     village = village_in_scope(session, actor, village_id, field="village_id")
+    errors = {}
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise ValidationFailed({"name": [str(_l("请填写超市名称（100 字以内）"))]})
-    shop = Shop(village_id=village.id, scheme_id=village.household_scheme.id, name=name)
+        errors["name"] = [str(_l("请填写超市名称（100 字以内）"))]
+    try:
+        scheme = shop_scheme(session, actor, village, scheme_id)
+    except ValidationFailed as exc:
+        errors.update(exc.details)
+    if errors:
+        raise ValidationFailed(errors)
+    shop = Shop(village_id=village.id, scheme_id=scheme.id, name=name)
     session.add(shop)
     session.flush()
-    audit.record(session, actor, "shop.create", village_id=village.id, target=shop, summary=name)
+    summary = name if scheme.id == village.household_scheme.id else f"{name}（{scheme.name}）"
+    audit.record(session, actor, "shop.create", village_id=village.id, target=shop, summary=summary[:300])
     return shop
 
 

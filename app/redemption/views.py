@@ -144,7 +144,7 @@ def _render_counter(
         cart_form=CartForm(formdata=None, shop_id=shop.id if shop else "", card=card, key=secrets.token_hex(16)),
         typed=typed or {},
         error=error,
-        yuan_per_point=float(shop.village.yuan_per_point) if shop else 1.0,
+        yuan_per_point=float(shop.scheme.yuan_per_point) if shop else 1.0,
     )
     return page, status
 
