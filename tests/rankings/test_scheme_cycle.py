@@ -290,3 +290,18 @@ def test_a_villages_awards_and_notice_show_a_funds_amounts(world, session, login
     assert "500.00" in text and "300.00" in text and "户号" in text
     text = client.get("/notice/2026Q3", query_string={"village_id": world.a.id}).get_data(as_text=True)
     assert "奖金 500.00 元" in text and "奖金 300.00 元" in text
+
+
+def test_scheme_standings_keep_the_fast_path_and_households_their_own(monthly, world, as_):
+    for number, day in (("HP", "2026-03-05"), ("QF", "2026-03-06")):
+        assert record(as_, monthly, number, day).status_code == 201
+    query = {"period": MARCH, "scheme_id": monthly["scheme_id"]}
+    full = as_("dk_reviewer").get("/leaderboards", query_string=query).get_json()["items"]
+    top = as_("dk_reviewer").get("/leaderboards", query_string=query | {"limit": 1}).get_json()["items"]
+    assert top == full and len(top) == 2  # the tie at the cut stays whole
+    # without a scheme the standings are households' only, as before
+    everyone = as_("tj_resident").get("/leaderboards", query_string={"period": "2026Q1"}).get_json()["items"]
+    assert everyone and {s["number"] for s in everyone}.isdisjoint({"HP", "QF"})
+    limited = as_("tj_resident").get("/leaderboards", query_string={"period": "2026Q1", "limit": 1}).get_json()["items"]
+    assert {s["number"] for s in limited}.isdisjoint({"HP", "QF"})
+    assert all(s["account_id"] == s["household_id"] for s in everyone)
