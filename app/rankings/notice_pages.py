@@ -1,13 +1,14 @@
 """What the village reads: the notice board (公示栏), the hall's big screen, the awards
 and their certificates (奖状)."""
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import Response, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
 from app.clock import normalize_period, quarter_of
 from app.errors import NotFound
 from app.extensions import db
+from app.rankings import awards as prizes
 from app.rankings import periods as cycle
 from app.rankings import services
 from app.rankings.models import Award
@@ -21,6 +22,7 @@ from app.rankings.views import (
     reader_village,
     standing_rows,
 )
+from app.spreadsheet import XLSX, attachment, xlsx_bytes
 from app.villages.models import Village
 from app.web import (
     current_actor,
@@ -45,7 +47,7 @@ def notice_latest():
     if village is None:
         return pick_village(_("公示栏"))
     names = cycle.periods_of(today())
-    chosen = next((p for p in names if cycle.view_period(db.session, village.id, p).publication), names[0])
+    chosen = next((p for p in names if cycle.view_period(db.session, village, p).publication), names[0])
     return redirect(url_for(".notice", period=chosen, village_id=village.id))
 
 
@@ -69,7 +71,7 @@ def notice(period):
         village=village,
         view=view,
         rows=standing_rows(view.standings, mask),
-        awards=db.session.scalars(cycle.list_awards(village.id, period)).all(),
+        awards=db.session.scalars(prizes.list_awards(village.household_scheme.id, period)).all(),
         deductions=deductions,
         deduction_entries=sum(d["entries"] for d in deductions),
         deduction_points=sum(d["points"] for d in deductions),
@@ -91,14 +93,14 @@ def bigscreen():
     if village is None:
         return pick_village(_("大屏展示"))
     period = period_arg(quarter_of(today()))
-    view = cycle.view_period(db.session, village.id, period)
+    view = cycle.view_period(db.session, village, period)
     if view.publication:
         standings = [s for s in view.standings if s["rank"] <= BIGSCREEN_TOP]
     else:
         standings = [
             s.to_dict() for s in services.household_standings(db.session, period, village_id=village.id, limit=20)
         ]
-    awards = db.session.scalars(cycle.list_awards(village.id).limit(200)).all()
+    awards = db.session.scalars(prizes.list_awards(village.household_scheme.id).limit(200)).all()
     latest = awards[0].period if awards else None
     return render_template(
         "rankings/bigscreen.html",
@@ -115,23 +117,85 @@ def bigscreen():
     )
 
 
+def _award_scope(actor):
+    """Whose awards a page shows: a scheme's (``?scheme_id=``, as its standings are
+    read), else a village's household scheme's; ``(village or None, scheme)``, or
+    ``(None, None)`` until an admin picks a village."""
+    scheme_id = request.args.get("scheme_id", type=int)
+    if scheme_id is not None:
+        scheme = cycle.readable_scheme(db.session, actor, scheme_id=scheme_id)
+        village = db.session.get(Village, scheme.village_id) if scheme.village_id else None
+        return village, scheme
+    village = reader_village(actor, request.args.get("village_id", type=int))
+    return village, (village.household_scheme if village is not None else None)
+
+
 @bp.route("/awards")
 @login_required
 def awards():
     actor = current_actor()
-    village = reader_village(actor, request.args.get("village_id", type=int))
-    if village is None:
+    village, scheme = _award_scope(actor)
+    if scheme is None:
         return pick_village(_("评优结果"))
     period = period_arg("") or None
-    rows = db.session.scalars(cycle.list_awards(village.id, period).limit(CERTIFICATES_MAX)).all()
+    rows = db.session.scalars(prizes.list_awards(scheme.id, period).limit(CERTIFICATES_MAX)).all()
     return render_template(
         "rankings/awards.html",
         village=village,
+        scheme=scheme,
+        scope_args={"scheme_id": scheme.id} if request.args.get("scheme_id") else {"village_id": village.id},
+        owner=village.name if village is not None and scheme.account_kind == "household" else scheme.name,
         period=period,
         awards=rows,
-        periods=cycle.periods_of(today()),
+        funded=any(a.amount_yuan is not None for a in rows),
+        periods=cycle.scheme_periods(scheme, today()),
         mask=mask_names(),
         mask_name=mask_name,
+    )
+
+
+@bp.route("/awards/export.xlsx")
+@login_required
+def awards_xlsx():
+    """The awards as a workbook, with each winner's share of a fund (两位小数)."""
+    actor = current_actor()
+    village, scheme = _award_scope(actor)
+    if scheme is None:
+        raise NotFound()
+    period = period_arg("") or None
+    rows = db.session.scalars(prizes.list_awards(scheme.id, period)).all()
+    mask = mask_names()
+    headers = [
+        _("期间"),
+        _("称号"),
+        _("名次"),
+        _("编号"),
+        _("名称"),
+        _("积分"),
+        _("奖励积分"),
+        _("奖金（元）"),
+        _("分配方式"),
+    ]
+    ways = {"equal": _("平均分配"), "proportional": _("按积分分配")}
+    lines = [
+        [
+            a.period,
+            a.title,
+            a.rank,
+            a.household.number,
+            mask_name(a.household.head_name) if mask else a.household.head_name,
+            a.points,
+            a.bonus_points,
+            a.amount_yuan if a.amount_yuan is not None else "",
+            ways.get(a.allocation, ""),
+        ]
+        for a in rows
+    ]
+    name = period or "all"
+    return Response(
+        xlsx_bytes((_("评优结果"), headers, lines)),
+        mimetype=XLSX,
+        headers=attachment(_("评优结果-%(p)s.xlsx", p=name), f"awards-{name}.xlsx"),
     )
 
 
@@ -144,7 +208,7 @@ def _certificate_context(village: Village) -> dict:
 def certificate(award_id):
     actor = current_actor()
     award = db.session.get(Award, award_id)
-    if award is None:
+    if award is None or award.village_id is None:  # a region's award has no village committee
         raise NotFound()
     village = reader_village(actor, award.village_id)
     return render_template(
@@ -161,7 +225,7 @@ def certificates():
     if village is None:
         return pick_village(_("打印奖状"))
     period = period_arg("") or None
-    rows = db.session.scalars(cycle.list_awards(village.id, period).limit(CERTIFICATES_MAX)).all()
+    rows = db.session.scalars(prizes.list_awards(village.household_scheme.id, period).limit(CERTIFICATES_MAX)).all()
     return render_template(
         "rankings/certificates.html",
         village=village,
