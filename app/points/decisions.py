@@ -35,7 +35,7 @@ def approve_entry(session: Session, actor: Actor, entry_id, *, now: datetime) ->
         raise NotPending()
     if entry.recorded_by_id == actor.id:
         raise SelfApproval()
-    check_period_open(session, entry.village_id, entry.occurred_on)
+    check_period_open(session, entry.scheme_id, entry.occurred_on)
     LedgerWriter(session, now).decide(household, entry, APPROVED, actor.id)
     audit.record(
         session,
@@ -90,7 +90,7 @@ def reverse_entry(
     if entry.status != APPROVED or entry.kind not in REVERSIBLE_KINDS:
         raise NotApproved()
     if entry.ranked or entry.veto:
-        check_period_open(session, entry.village_id, entry.occurred_on, allow_notice=during_notice)
+        check_period_open(session, entry.scheme_id, entry.occurred_on, allow_notice=during_notice)
     reversal = LedgerWriter(session, now).append(
         household,
         kind=KIND_REVERSAL,
