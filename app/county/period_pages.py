@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from wtforms import DecimalField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from app.clock import normalize_period, utcnow
@@ -35,7 +36,9 @@ class FundForm(FlaskForm):
     fund_yuan = DecimalField(
         _l("项目资金（元）"), places=2, validators=[InputRequired(message=_l("请填写资金总额（元）"))]
     )
-    allocation = SelectField(_l("分配方式"), choices=list(ALLOCATIONS.items()), default="proportional")
+    allocation = SelectField(
+        _l("分配方式"), choices=[SelectChoice(k, v) for k, v in ALLOCATIONS.items()], default="proportional"
+    )
 
     def values(self) -> dict:
         return {

@@ -2,15 +2,14 @@
 (the publication once published, live before), its awards with their amounts; and the
 cycle's acts, which are the ordinary cycle's (``app.rankings.periods``) by scheme."""
 
-from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from app.points.models import Period
+from app.rankings import awards
 from app.rankings import periods as cycle
-from app.rankings.models import Award, Publication
+from app.rankings.models import Award
 from app.rankings.services import household_standings
 from app.regions.models import Region
 from app.schemes.models import Scheme
@@ -18,20 +17,9 @@ from app.scope import Actor
 from app.villages.models import Village
 
 
-@dataclass
-class SchemePeriod:
-    period: str
-    status: str
-    notice_ends_on: date | None
-    publication: Publication | None
-    row: Period | None
-
-
-def scheme_period(session: Session, scheme: Scheme, period: str) -> SchemePeriod:
-    row = session.scalar(select(Period).where(Period.scheme_id == scheme.id, Period.period == period))
-    if row is None:
-        return SchemePeriod(period, "open", None, None, None)
-    return SchemePeriod(period, row.status, row.notice_ends_on, cycle.latest_publication(session, row), row)
+def scheme_period(session: Session, scheme: Scheme, period: str) -> cycle.PeriodView:
+    """The period's state (``open`` until closed), its row and latest publication."""
+    return cycle.view_period(session, scheme, cycle.scheme_period(scheme, period))
 
 
 def township_names(session: Session, village_ids) -> dict[int, str]:
@@ -45,7 +33,7 @@ def township_names(session: Session, village_ids) -> dict[int, str]:
     return dict(rows.all())
 
 
-def period_standings(session: Session, scheme: Scheme, period: str, view: SchemePeriod) -> list[dict]:
+def period_standings(session: Session, scheme: Scheme, period: str, view: cycle.PeriodView) -> list[dict]:
     """The ranked village accounts: as published once the period is closed, live before;
     each with its township."""
     if view.publication is not None:
@@ -59,14 +47,7 @@ def period_standings(session: Session, scheme: Scheme, period: str, view: Scheme
 
 
 def awards_of(session: Session, scheme: Scheme, period: str) -> list[Award]:
-    return list(
-        session.scalars(
-            select(Award)
-            .options(joinedload(Award.household))
-            .where(Award.scheme_id == scheme.id, Award.period == period)
-            .order_by(Award.title, Award.rank, Award.id)
-        )
-    )
+    return list(session.scalars(awards.list_awards(scheme.id, period).options(joinedload(Award.household))))
 
 
 def close_period(session: Session, actor: Actor, scheme: Scheme, period: str, *, now: datetime, today: date):
@@ -81,11 +62,10 @@ def grant_fund(
     session: Session, actor: Actor, scheme: Scheme, period: str, values: dict, *, now: datetime, today: date
 ) -> list[Award]:
     """The top ``top_n`` villages of the final standings, ``fund_yuan`` split among them."""
-    return cycle.grant_awards(
+    return awards.grant_awards(
         session,
         actor,
         period=period,
-        village_id=None,
         scheme_id=scheme.id,
         title=values["title"],
         top_n=values["top_n"],

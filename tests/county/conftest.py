@@ -69,27 +69,7 @@ def village_scheme(session, admin, region, name="积分换项目", **extra):
         "notice_days": 7,
         "annual_reset": False,
     }
-    scheme = create_scheme(session, admin, values | extra)
-    _bridge_accounts(session, scheme)  # TEMPORARY until the cycle branch opens them
-    return scheme
-
-
-def _bridge_accounts(session, scheme):
-    from app.regions.services import villages_below
-
-    if village_accounts(session, scheme):
-        return
-    for village in session.scalars(select(Village).where(Village.id.in_(villages_below(scheme.region_id)))):
-        session.add(
-            Household(
-                scheme_id=scheme.id,
-                kind="village",
-                home_village_id=village.id,
-                number=village.code,
-                head_name=village.name,
-            )
-        )
-    session.flush()
+    return create_scheme(session, admin, values | extra)
 
 
 @pytest.fixture
@@ -130,4 +110,5 @@ def county(world, session):
         region_user(session, f"cg_{role}", role, cg)
     session.commit()
     c.accounts = village_accounts(session, scheme)
+    session.commit()  # no transaction left open (on SQLite: the write lock) for a live server
     return c
