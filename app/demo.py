@@ -1,5 +1,6 @@
 """A small, realistic demo: a county of two townships, a village in each, ~60 households, the standard
-rule sheet, users for every role and a quarter of entries. Loading it twice changes
+rule sheet, users for every role and a quarter of entries, and the county's monthly
+积分换项目 over its villages. Loading it twice changes
 nothing (it stops if the first demo village exists)."""
 
 import random
@@ -403,3 +404,24 @@ def _county_scheme(session, system: Actor, regions: dict, rng, today, now) -> No
                         today=today,
                         now=now,
                     )
+    _publish_county_month(session, system, scheme, months[0], today, now)
+
+
+def _publish_county_month(session, system: Actor, scheme, month: str, today, now) -> None:
+    """The older month published (一月一通报), finalised, and a month's fund shared."""
+    from app.rankings import awards, periods
+
+    periods.close_period(session, system, None, month, scheme_id=scheme.id, now=now, today=today)
+    periods.finalize_period(session, system, None, month, scheme_id=scheme.id, now=now, today=today)
+    awards.grant_awards(
+        session,
+        system,
+        period=month,
+        scheme_id=scheme.id,
+        title="月度先进村",
+        top_n=3,
+        fund_yuan="30000.00",
+        allocation="proportional",
+        now=now,
+        today=today,
+    )

@@ -2,6 +2,7 @@
 the villages of its township; a village's official never."""
 
 from app.scope import Actor
+from tests import factories
 from tests.county.conftest import village_accounts, village_scheme
 
 
@@ -43,3 +44,22 @@ def test_a_township_official_sees_only_its_villages(county, world, auth, client,
 def test_a_resident_is_refused(county, auth, client):
     auth.login("tj_resident")
     assert client.get(f"/county/schemes/{county.scheme.id}/score").status_code == 403
+
+
+def test_a_region_recorder_sees_pending_counts_without_a_link_it_may_not_follow(
+    county, world, session, api, auth, client
+):
+    qf = county.villages["QF"]
+    qf.household_scheme.approval_required = True
+    household = factories.household(session, world.admin, qf, "QF-001")
+    rule = factories.rule(session, world.admin, qf, "VOL", 5)
+    session.commit()
+    body = {"household_id": household.id, "rule_id": rule.id, "occurred_on": "2026-11-20"}
+    assert api.as_("dk_recorder").post("/entries", json=body).status_code == 201
+    auth.login("dk_recorder")  # the approvals page is a reviewer's: 403 for a recorder
+    page = client.get(f"/regions/{county.county.id}").get_data(as_text=True)
+    assert f"/approvals?village_id={qf.id}" not in page
+    auth.logout()
+    auth.login("dk_reviewer")
+    page = client.get(f"/regions/{county.county.id}").get_data(as_text=True)
+    assert f'/approvals?village_id={qf.id}">1</a>' in page
