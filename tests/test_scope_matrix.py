@@ -182,6 +182,16 @@ ROUTES = {
     "home.region": LOGIN,
     "schemes.index": LOGIN,
     "schemes.show": LOGIN,
+    "county.index": LOGIN,
+    "county.score": LOGIN,
+    "county.tap": LOGIN,
+    "county.period": LOGIN,
+    "county.period_pick": LOGIN,
+    "county.close": LOGIN,
+    "county.finalize": LOGIN,
+    "county.grant": LOGIN,
+    "county.notice": LOGIN,
+    "county.awards_xlsx": LOGIN,
 }
 ROLES = ("village_admin", "recorder", "reviewer", "clerk", "resident")
 # A path argument names an object; the matrix fills it with the object of a village.
@@ -510,6 +520,12 @@ OWN_GETS = {
     # the village's household scheme: its officials read it; a resident does not
     "schemes_api.get_scheme": reads(*EVERYONE, resident=404),
     "schemes.show": reads(*EVERYONE, resident=403),
+    # a region's village scheme's pages (积分换项目): for its officials who record or
+    # review; a village's household scheme named there is sent to its own page
+    **{
+        f"county.{name}": reads("recorder", "reviewer", "admin", status=302)
+        for name in ("score", "period", "period_pick", "notice", "awards_xlsx")
+    },
 }
 
 

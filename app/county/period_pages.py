@@ -16,7 +16,7 @@ from wtforms.validators import InputRequired
 from app.clock import normalize_period, utcnow
 from app.county import periods as scheme_cycle
 from app.county import services
-from app.county.views import bp, official
+from app.county.views import bp, official, village_scheme
 from app.errors import Forbidden, NotFound
 from app.extensions import db
 from app.regions.models import Region
@@ -93,20 +93,22 @@ def _render(actor, scheme, period, *, form=None, status=200):
 @login_required
 def period(scheme_id: int, period: str):
     actor = official()
-    scheme = services.village_scheme(db.session, actor, scheme_id)
+    scheme = village_scheme(actor, scheme_id)
     return _render(actor, scheme, _period(period))
 
 
 @bp.route("/schemes/<int:scheme_id>/periods")
 @login_required
 def period_pick(scheme_id: int):
-    """The period chosen in the picker (``?period=``)."""
-    return redirect(url_for(".period", scheme_id=scheme_id, period=_period(request.args.get("period", ""))))
+    """The period chosen in the picker (``?period=``; this month without one)."""
+    scheme = village_scheme(official(), scheme_id)
+    period = _period(request.args.get("period") or services.month_choices(today())[0])
+    return redirect(url_for(".period", scheme_id=scheme.id, period=period))
 
 
 def _cycle_action(scheme_id: int, period: str, action, done):
     actor = official()
-    scheme = services.village_scheme(db.session, actor, scheme_id)
+    scheme = village_scheme(actor, scheme_id)
     period = _period(period)
     if not ConfirmForm().validate_on_submit():
         flash(_("页面已过期，请刷新后重试"), "error")
@@ -143,7 +145,7 @@ def finalize(scheme_id: int, period: str):
 @login_required
 def grant(scheme_id: int, period: str):
     actor = official()
-    scheme = services.village_scheme(db.session, actor, scheme_id)
+    scheme = village_scheme(actor, scheme_id)
     period = _period(period)
     form = FundForm()
     if not form.validate_on_submit():
@@ -172,7 +174,7 @@ def grant(scheme_id: int, period: str):
 def notice(scheme_id: int, period: str):
     """The printable 公示: the published standings and the awards with their amounts."""
     actor = official()
-    scheme = services.village_scheme(db.session, actor, scheme_id)
+    scheme = village_scheme(actor, scheme_id)
     context = _context(actor, scheme, _period(period))
     if context["view"].publication is None:
         raise NotFound()
@@ -183,7 +185,7 @@ def notice(scheme_id: int, period: str):
 @login_required
 def awards_xlsx(scheme_id: int, period: str):
     actor = official()
-    scheme = services.village_scheme(db.session, actor, scheme_id)
+    scheme = village_scheme(actor, scheme_id)
     period = _period(period)
     awards = scheme_cycle.awards_of(db.session, scheme, period)
     townships = scheme_cycle.township_names(db.session, [a.household.home_village_id for a in awards])

@@ -27,11 +27,20 @@ MONTHS_SHOWN = 12
 _REVERSAL = aliased(Entry)
 
 
+class NotVillageScheme(NotFound):
+    """A scheme in the actor's sight whose accounts are not villages: its own pages show it."""
+
+    def __init__(self, scheme: Scheme):
+        super().__init__()
+        self.scheme = scheme
+
+
 def village_scheme(session: Session, actor: Actor, scheme_id) -> Scheme:
-    """A region's scheme whose accounts are villages, if the actor may see it; else 404."""
+    """A region's scheme whose accounts are villages, if the actor may see it; else 404
+    (``NotVillageScheme`` for another scheme the actor sees)."""
     scheme = scheme_in_scope(session, actor, scheme_id)
     if scheme.account_kind != "village" or scheme.region_id is None:
-        raise NotFound()
+        raise NotVillageScheme(scheme)
     return scheme
 
 

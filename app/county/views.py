@@ -51,6 +51,14 @@ def index():
     return render_template("county/index.html", schemes=schemes, regions=regions)
 
 
+def village_scheme(actor, scheme_id: int):
+    """The village scheme of the page; another scheme the official sees goes to its own page."""
+    try:
+        return services.village_scheme(db.session, actor, scheme_id)
+    except services.NotVillageScheme as exc:
+        abort(redirect(url_for("schemes.show", scheme_id=exc.scheme.id)))
+
+
 def _month_arg(source) -> str:
     day = today()
     month = source.get("month") or services.month_choices(day)[0]
@@ -89,7 +97,7 @@ def _render(actor, scheme, township, month, *, errors=None, status=200):
 @login_required
 def score(scheme_id: int):
     actor = official()
-    scheme = services.village_scheme(db.session, actor, scheme_id)
+    scheme = village_scheme(actor, scheme_id)
     township = services.township_of(db.session, actor.user, scheme, request.args.get("township_id", type=int))
     return _render(actor, scheme, township, _month_arg(request.args))
 
@@ -104,7 +112,7 @@ def _tap_target(value: str) -> tuple[int | None, int | None]:
 def tap(scheme_id: int):
     """One cell's tap: records the indicator for the village in the month, once."""
     actor = official()
-    scheme = services.village_scheme(db.session, actor, scheme_id)
+    scheme = village_scheme(actor, scheme_id)
     township = services.township_of(db.session, actor.user, scheme, request.form.get("township_id", type=int))
     month = _month_arg(request.form)
     back = url_for(".score", scheme_id=scheme.id, township_id=township.id, month=month)

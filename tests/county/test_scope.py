@@ -63,3 +63,12 @@ def test_a_region_recorder_sees_pending_counts_without_a_link_it_may_not_follow(
     auth.login("dk_reviewer")
     page = client.get(f"/regions/{county.county.id}").get_data(as_text=True)
     assert f'/approvals?village_id={qf.id}">1</a>' in page
+
+
+def test_another_kind_of_scheme_is_sent_to_its_own_page(county, world, auth, client):
+    household_scheme = county.villages["HP"].household_scheme
+    auth.login("dk_reviewer")
+    r = client.get(f"/county/schemes/{household_scheme.id}/score")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/schemes/{household_scheme.id}")
+    data = {"township_id": county.cg.id, "month": "2026-11", "tap": "1-1"}
+    assert client.post(f"/county/schemes/{household_scheme.id}/score", data=data).status_code == 302
