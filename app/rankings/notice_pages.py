@@ -1,7 +1,7 @@
 """What the village reads: the notice board (公示栏), the hall's big screen, the awards
 and their certificates (奖状)."""
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import Response, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -22,6 +22,7 @@ from app.rankings.views import (
     reader_village,
     standing_rows,
 )
+from app.spreadsheet import XLSX, attachment, xlsx_bytes
 from app.villages.models import Village
 from app.web import (
     current_actor,
@@ -116,23 +117,85 @@ def bigscreen():
     )
 
 
+def _award_scope(actor):
+    """Whose awards a page shows: a scheme's (``?scheme_id=``, as its standings are
+    read), else a village's household scheme's; ``(village or None, scheme)``, or
+    ``(None, None)`` until an admin picks a village."""
+    scheme_id = request.args.get("scheme_id", type=int)
+    if scheme_id is not None:
+        scheme = cycle.readable_scheme(db.session, actor, scheme_id=scheme_id)
+        village = db.session.get(Village, scheme.village_id) if scheme.village_id else None
+        return village, scheme
+    village = reader_village(actor, request.args.get("village_id", type=int))
+    return village, (village.household_scheme if village is not None else None)
+
+
 @bp.route("/awards")
 @login_required
 def awards():
     actor = current_actor()
-    village = reader_village(actor, request.args.get("village_id", type=int))
-    if village is None:
+    village, scheme = _award_scope(actor)
+    if scheme is None:
         return pick_village(_("评优结果"))
     period = period_arg("") or None
-    rows = db.session.scalars(prizes.list_awards(village.household_scheme.id, period).limit(CERTIFICATES_MAX)).all()
+    rows = db.session.scalars(prizes.list_awards(scheme.id, period).limit(CERTIFICATES_MAX)).all()
     return render_template(
         "rankings/awards.html",
         village=village,
+        scheme=scheme,
+        scope_args={"scheme_id": scheme.id} if request.args.get("scheme_id") else {"village_id": village.id},
+        owner=village.name if village is not None and scheme.account_kind == "household" else scheme.name,
         period=period,
         awards=rows,
-        periods=cycle.periods_of(today()),
+        funded=any(a.amount_yuan is not None for a in rows),
+        periods=cycle.scheme_periods(scheme, today()),
         mask=mask_names(),
         mask_name=mask_name,
+    )
+
+
+@bp.route("/awards/export.xlsx")
+@login_required
+def awards_xlsx():
+    """The awards as a workbook, with each winner's share of a fund (两位小数)."""
+    actor = current_actor()
+    village, scheme = _award_scope(actor)
+    if scheme is None:
+        raise NotFound()
+    period = period_arg("") or None
+    rows = db.session.scalars(prizes.list_awards(scheme.id, period)).all()
+    mask = mask_names()
+    headers = [
+        _("期间"),
+        _("称号"),
+        _("名次"),
+        _("编号"),
+        _("名称"),
+        _("积分"),
+        _("奖励积分"),
+        _("奖金（元）"),
+        _("分配方式"),
+    ]
+    ways = {"equal": _("平均分配"), "proportional": _("按积分分配")}
+    lines = [
+        [
+            a.period,
+            a.title,
+            a.rank,
+            a.household.number,
+            mask_name(a.household.head_name) if mask else a.household.head_name,
+            a.points,
+            a.bonus_points,
+            a.amount_yuan if a.amount_yuan is not None else "",
+            ways.get(a.allocation, ""),
+        ]
+        for a in rows
+    ]
+    name = period or "all"
+    return Response(
+        xlsx_bytes((_("评优结果"), headers, lines)),
+        mimetype=XLSX,
+        headers=attachment(_("评优结果-%(p)s.xlsx", p=name), f"awards-{name}.xlsx"),
     )
 
 
