@@ -19,6 +19,7 @@ from app.county import services
 from app.county.views import bp, official, village_scheme
 from app.errors import Forbidden, NotFound
 from app.extensions import db
+from app.rankings.views import period_label
 from app.regions.models import Region
 from app.spreadsheet import XLSX, attachment, xlsx_bytes
 from app.web import mutate, today
@@ -47,14 +48,6 @@ class FundForm(FlaskForm):
             "fund_yuan": self.fund_yuan.data,
             "allocation": self.allocation.data,
         }
-
-
-def period_label(period: str) -> str:
-    if len(period) == 4:
-        return _("%(y)s 年度", y=period)
-    if len(period) == 7 and period[4] == "-":
-        return _("%(y)s 年 %(m)s 月", y=period[:4], m=int(period[5:]))
-    return _("%(y)s 年第 %(q)s 季度", y=period[:4], q=period[5])
 
 
 def _period(text) -> str:

@@ -217,7 +217,8 @@ def close_period(
 def finalize_period(
     session: Session, actor: Actor, village_id, period, *, now: datetime, today: date, scheme_id=None
 ) -> PeriodView:
-    """After the notice window with no open objection (an admin, of the deployment or of a region above, may finalise early)."""
+    """After the notice window with no open objection (an admin may finalise early: the
+    deployment's, or a region's admin in its scope)."""
     require_role(actor, "reviewer")
     scheme = named_scheme(session, actor, village_id, scheme_id)
     period = scheme_period(scheme, period)
