@@ -129,6 +129,7 @@ def register_blueprints(app: Flask) -> None:
     from app.audit import views as audit_views
     from app.auth import api as auth_api
     from app.auth import views as auth_views
+    from app.county import views as county_views
     from app.home import households_api
     from app.home import views as home_views
     from app.households import views as households_views
@@ -174,6 +175,7 @@ def register_blueprints(app: Flask) -> None:
         audit_views,
         home_views,
         schemes_views,
+        county_views,
     )
     for module in pages:
         app.register_blueprint(module.bp)

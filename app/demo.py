@@ -1,5 +1,6 @@
 """A small, realistic demo: a county of two townships, a village in each, ~60 households, the standard
-rule sheet, users for every role and a quarter of entries. Loading it twice changes
+rule sheet, users for every role and a quarter of entries, and the county's monthly
+积分换项目 over its villages. Loading it twice changes
 nothing (it stops if the first demo village exists)."""
 
 import random
@@ -94,6 +95,7 @@ def demo_users() -> list[tuple[str, str, str]]:
         ("admin", "admin", "系统管理员：所有区域和村"),
         ("lt_admin", "admin", "理塘县管理员：县内两乡的村"),
         ("sml_reviewer", "reviewer", "上木拉乡评议员：乡内各村的审核"),
+        *COUNTY_USERS,
         ("tj_admin", "village_admin", "团结村管理员：户、规则、用户、方案"),
         ("tj_recorder", "recorder", "团结村网格员：记分"),
         ("tj_reviewer", "reviewer", "团结村评议会：审核、冲正"),
@@ -186,6 +188,7 @@ def load_demo(session: Session, *, seed: int = 2026) -> bool:
         if spec["code"] == "TJ":
             volunteers.load_volunteers(session, system, village, households, DEMO_PASSWORD, today=today, now=now)
     _run_last_quarter(session, system, today, now)
+    _county_scheme(session, system, regions, rng, today, now)
     return True
 
 
@@ -300,6 +303,130 @@ def _run_last_quarter(session, system: Actor, today, now) -> None:
         title="季度道德之星",
         top_n=3,
         bonus_points=10,
+        now=now,
+        today=today,
+    )
+
+
+# 积分换项目: the county scores its villages monthly on the 六零 targets (洞口县's sheet).
+COUNTY_USERS = [("lt_recorder", "recorder", "理塘县考评员：各村月度考评（积分换项目）")]
+MORE_VILLAGES = (  # villages without households, so that a township has a few to score
+    ("RRK", "然日卡村", "SML"),
+    ("ZG", "扎嘎村", "SML"),
+    ("GR", "各日村", "HN"),
+    ("DX", "德西村", "HN"),
+)
+COUNTY_SCHEME = "积分换项目"
+SIX_ZEROS = ("零事故", "零非访", "零发案", "零违建", "零污染", "零疫情")
+COUNTY_DEDUCTION = ("KF-01", "发生重大问题", -20)
+
+
+def _county_scheme(session, system: Actor, regions: dict, rng, today, now) -> None:
+    """The county's monthly village scheme with the six 六零 rules (+10 each a month) and
+    a deduction, two months of scores, and the county's scorer."""
+    from app.county import services as county
+    from app.schemes.models import Scheme
+    from app.schemes.services import create_scheme
+    from app.villages.services import create_village
+
+    if session.scalar(select(Scheme.id).where(Scheme.name == COUNTY_SCHEME, Scheme.region_id == regions["LT"].id)):
+        return
+    for code, name, township in MORE_VILLAGES:
+        create_village(session, system, {"name": name, "code": code, "region_id": regions[township].id})
+    scheme = create_scheme(
+        session,
+        system,
+        {
+            "name": COUNTY_SCHEME,
+            "region_id": regions["LT"].id,
+            "account_kind": "village",
+            "cadence": "month",
+            "categories": ["六零目标", "扣分项"],
+            "base_points": 0,
+            "redeem_floor": 0,
+            "yuan_per_point": 1.0,
+            "approval_required": False,
+            "notice_days": 7,
+            "annual_reset": True,
+        },
+    )
+    rules = [
+        rulebook.create_rule(
+            session,
+            system,
+            None,
+            {
+                "code": f"LL-{i:02d}",
+                "name": name,
+                "category": "六零目标",
+                "points": 10,
+                "cap_period": "month",
+                "cap_count": 1,
+            },
+            scheme_id=scheme.id,
+        )
+        for i, name in enumerate(SIX_ZEROS, start=1)
+    ]
+    code, name, points_ = COUNTY_DEDUCTION
+    deduction = rulebook.create_rule(
+        session,
+        system,
+        None,
+        {"code": code, "name": name, "category": "扣分项", "points": points_},
+        scheme_id=scheme.id,
+    )
+    for username, role, _what in COUNTY_USERS:
+        user = create_user(
+            session,
+            None,
+            {"username": username, "password": DEMO_PASSWORD, "roles": [role], "region_id": regions["LT"].id},
+        )
+    scorer = Actor(user)
+    months = county.month_choices(today, 3)[1:][::-1]  # the two months before this one
+    for township in county.townships(session, system.user, scheme):
+        for account in county.township_accounts(session, scheme, township):
+            for month in months:
+                for rule in rules:
+                    if rng.random() < 0.85:
+                        county.tap(
+                            session,
+                            scorer,
+                            scheme,
+                            account_id=account.id,
+                            rule_id=rule.id,
+                            month=month,
+                            today=today,
+                            now=now,
+                        )
+                if rng.random() < 0.15:
+                    county.tap(
+                        session,
+                        scorer,
+                        scheme,
+                        account_id=account.id,
+                        rule_id=deduction.id,
+                        month=month,
+                        today=today,
+                        now=now,
+                    )
+    _publish_county_month(session, system, scheme, months[0], today, now)
+
+
+def _publish_county_month(session, system: Actor, scheme, month: str, today, now) -> None:
+    """The older month published (一月一通报), finalised, and a month's fund shared."""
+    from app.rankings import awards, periods
+
+    periods.close_period(session, system, None, month, scheme_id=scheme.id, now=now, today=today)
+    periods.finalize_period(session, system, None, month, scheme_id=scheme.id, now=now, today=today)
+    awards.grant_awards(
+        session,
+        system,
+        period=month,
+        scheme_id=scheme.id,
+        title="月度先进村",
+        top_n=3,
+        fund_yuan="30000.00",
+        allocation="proportional",
         now=now,
         today=today,
     )

@@ -94,8 +94,10 @@ def test_demo_loads_once(app, runner):
     assert code == 0, output
     assert "demo loaded" in output
     first = table_counts(app)
-    assert first["villages"] == 2
-    assert first["households"] == 60 + 5  # the households and the volunteers (person accounts)
+    assert first["villages"] == 6  # 团结村 and 幸福村 with households, four more to score
+    # the households, the volunteers (person accounts) and each village's account in the
+    # county's scheme
+    assert first["households"] == 60 + 5 + 6
     assert first["entries"] > 60  # openings and a quarter of entries
     code, output = invoke(runner, "demo")
     assert code == 0, output

@@ -198,6 +198,16 @@ ROUTES = {
     "home.people_template": LOGIN,
     "home.import_people": LOGIN,
     "home.confirm_people_import": LOGIN,
+    "county.index": LOGIN,
+    "county.score": LOGIN,
+    "county.tap": LOGIN,
+    "county.period": LOGIN,
+    "county.period_pick": LOGIN,
+    "county.close": LOGIN,
+    "county.finalize": LOGIN,
+    "county.grant": LOGIN,
+    "county.notice": LOGIN,
+    "county.awards_xlsx": LOGIN,
 }
 ROLES = ("village_admin", "recorder", "reviewer", "clerk", "resident")
 # A path argument names an object; the matrix fills it with the object of a village.
@@ -555,6 +565,12 @@ OWN_GETS = {
     "home.new_person": reads("village_admin", "admin"),
     "home.import_people": reads("village_admin", "admin"),
     "home.people_cards": reads("village_admin", "admin"),
+    # a region's village scheme's pages (积分换项目): for its officials who record or
+    # review; a village's household scheme named there is sent to its own page
+    **{
+        f"county.{name}": reads("recorder", "reviewer", "admin", status=302)
+        for name in ("score", "period", "period_pick", "notice", "awards_xlsx")
+    },
 }
 
 

@@ -58,7 +58,8 @@ def _render_periods(actor, village: Village, forms: dict | None = None, status: 
                 "form": forms.get(name) or AwardForm(prefix=f"award-{name}", formdata=None),
                 "notice_over": view.notice_ends_on is not None and day > view.notice_ends_on,
                 # finalising opens the day after the notice ends (an admin may finalise early)
-                "can_finalize": actor.user.is_admin or (view.notice_ends_on is not None and day > view.notice_ends_on),
+                "can_finalize": "admin" in actor.user.roles
+                or (view.notice_ends_on is not None and day > view.notice_ends_on),
                 "final_from": view.notice_ends_on + timedelta(days=1) if view.notice_ends_on else None,
             }
         )

@@ -217,7 +217,8 @@ def close_period(
 def finalize_period(
     session: Session, actor: Actor, village_id, period, *, now: datetime, today: date, scheme_id=None
 ) -> PeriodView:
-    """After the notice window with no open objection (an admin may finalise early)."""
+    """After the notice window with no open objection (an admin may finalise early: the
+    deployment's, or a region's admin in its scope)."""
     require_role(actor, "reviewer")
     scheme = named_scheme(session, actor, village_id, scheme_id)
     period = scheme_period(scheme, period)
@@ -226,7 +227,7 @@ def finalize_period(
         raise PeriodOpen(period=period)
     if row.status == FINAL:
         raise PeriodClosed(period=period)
-    if today <= row.notice_ends_on and not actor.user.is_admin:
+    if today <= row.notice_ends_on and "admin" not in actor.user.roles:
         raise NoticeRunning(notice_ends_on=row.notice_ends_on.isoformat())
     open_count = len(_open_objections(session, scheme.id, period))
     if open_count:

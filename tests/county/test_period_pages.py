@@ -1,0 +1,127 @@
+"""A village scheme's month: standings, 公示, 定稿 and the fund's award, printable and
+as XLSX."""
+
+import io
+import re
+from decimal import Decimal
+
+from openpyxl import load_workbook
+
+from tests.county.test_scoring_page import MONTH, tap
+
+
+def period_url(county, period=MONTH, tail=""):
+    return f"/county/schemes/{county.scheme.id}/periods/{period}{tail}"
+
+
+def scored(client, county):
+    """和平村 60, 新华村 10 (30 less a deduction of 20), 清风村 20."""
+    for rule in ("零事故", "零非访", "零发案", "零违建", "零污染", "零疫情"):
+        tap(client, county, "HP", rule)
+    for rule in ("零事故", "零非访", "零发案", "扣分"):
+        tap(client, county, "XH", rule)
+    for rule in ("零事故", "零非访"):
+        tap(client, county, "QF", rule)
+
+
+def ranked(page):
+    table = re.search(r'<table class="responsive standings">.*?</table>', page, re.S).group(0)
+    return re.findall(r"<td[^>]*>(\d+)</td>\s*<td[^>]*>(\S+)</td>\s*<td[^>]*>(\S+)</td>\s*<td[^>]*>(-?\d+)", table)
+
+
+def grant(client, county, fund="1000.00", allocation="proportional", top_n=3, period=MONTH):
+    data = {"title": "积分换项目", "top_n": top_n, "fund_yuan": fund, "allocation": allocation}
+    return client.post(period_url(county, period, "/awards"), data=data)
+
+
+def test_the_month_standings_live_then_published(county, auth, client):
+    auth.login("dk_admin")
+    scored(client, county)
+    page = client.get(period_url(county)).get_data(as_text=True)
+    assert "实时，未公示" in page
+    assert ranked(page) == [
+        ("1", "和平村", "城关镇", "60"),
+        ("2", "清风村", "高沙镇", "20"),
+        ("3", "新华村", "城关镇", "10"),
+    ]
+    assert client.get(period_url(county, tail="/notice")).status_code == 404  # nothing published yet
+    r = client.post(period_url(county, tail="/close"))
+    assert r.status_code == 302
+    page = client.get(period_url(county)).get_data(as_text=True)
+    assert "公示中" in page and "实时，未公示" not in page
+    notice = client.get(period_url(county, tail="/notice")).get_data(as_text=True)
+    assert "考评结果公示" in notice and "data-print" in notice and "和平村" in notice
+
+
+def test_a_tap_in_a_published_month_is_refused_beside_its_cell(county, auth, client, session):
+    auth.login("dk_admin")
+    client.post(period_url(county, tail="/close"))
+    page = client.get(f"/county/schemes/{county.scheme.id}/score").get_data(as_text=True)
+    assert 'name="tap"' not in page and "本月已公示，不能再记分" in page
+    r = tap(client, county, "HP", "零事故")  # a page loaded before the month was closed
+    assert r.status_code == 409
+    assert "已公示或结算" in r.get_data(as_text=True)
+
+
+def test_finalise_then_grant_the_fund(county, auth, client):
+    auth.login("dk_admin")
+    scored(client, county)
+    client.post(period_url(county, tail="/close"))
+    assert "定稿后才能评选" in client.get(period_url(county)).get_data(as_text=True)
+    r = grant(client, county)
+    assert r.status_code == 409 and "尚未定稿" in r.get_data(as_text=True)  # not final yet
+    client.post(period_url(county, tail="/finalize"))
+    r = grant(client, county, fund="1000.01")
+    assert r.status_code == 302
+    page = client.get(period_url(county)).get_data(as_text=True)
+    assert "已定稿" in page
+    amounts = [Decimal(a) for a in re.findall(r'class="num amount">([\d.]+)<', page)]
+    assert len(amounts) == 3 and sum(amounts) == Decimal("1000.01")
+    assert amounts == sorted(amounts, reverse=True)  # 60 : 20 : 10
+    assert '<td class="num" data-total>1000.01</td>' in page
+
+    book = load_workbook(io.BytesIO(client.get(period_url(county, tail="/awards.xlsx")).data))
+    rows = list(book.active.values)
+    assert rows[0][2] == "村" and rows[0][-1] == "金额（元）"
+    assert [r[2] for r in rows[1:4]] == ["和平村", "清风村", "新华村"]
+    assert sum(Decimal(str(r[-1])) for r in rows[1:4]) == Decimal("1000.01")
+    assert rows[-1][0] == "合计" and Decimal(str(rows[-1][-1])) == Decimal("1000.01")
+
+
+def test_the_fund_form_reports_its_mistakes(county, auth, client):
+    auth.login("dk_admin")
+    scored(client, county)
+    client.post(period_url(county, tail="/close"))
+    client.post(period_url(county, tail="/finalize"))
+    r = grant(client, county, fund="")
+    assert r.status_code == 422 and "请填写资金总额（元）" in r.get_data(as_text=True)
+    r = grant(client, county, allocation="lottery")
+    assert r.status_code == 422
+
+
+def test_a_village_official_or_a_township_official_gets_404(county, auth, client):
+    for username in ("tj_reviewer", "cg_reviewer"):
+        auth.login(username)
+        assert client.get(period_url(county)).status_code == 404
+        assert client.post(period_url(county, tail="/close")).status_code == 404
+        assert client.get(period_url(county, tail="/awards.xlsx")).status_code == 404
+        auth.logout()
+
+
+def test_a_recorder_reads_but_does_not_close(county, auth, client):
+    auth.login("dk_recorder")
+    page = client.get(period_url(county)).get_data(as_text=True)
+    assert "结束本期并公示" not in page
+    client.post(period_url(county, tail="/close"))
+    assert "未公示" in client.get(period_url(county)).get_data(as_text=True)
+
+
+def test_only_an_admin_finalises_while_the_notice_runs(county, auth, client):
+    auth.login("dk_reviewer")
+    client.post(period_url(county, tail="/close"))
+    r = client.post(period_url(county, tail="/finalize"), follow_redirects=True)
+    assert "期满后才能定稿" in r.get_data(as_text=True)
+    auth.logout()
+    auth.login("dk_admin")  # the county's admin, as the deployment's may
+    client.post(period_url(county, tail="/finalize"))
+    assert "已定稿" in client.get(period_url(county)).get_data(as_text=True)
