@@ -118,7 +118,7 @@ def _require_manager(actor: Actor, village_id: int | None) -> None:
             raise Forbidden()
 
 
-def _account_kind_error(kind, by_village: bool) -> str | None:
+def account_kind_error(kind, by_village: bool) -> str | None:
     """Why a new scheme may not have this account kind (None: it may)."""
     if kind not in ACCOUNT_KINDS:
         return str(_l("账户类型须为 household、person 或 village"))
@@ -146,7 +146,7 @@ def create_scheme(session: Session, actor: Actor, values: dict) -> Scheme:
     if not name or len(name) > 100:
         errors["name"] = [str(_l("请填写方案名称（100 字以内）"))]
     kind = values.get("account_kind")
-    kind_error = _account_kind_error(kind, village is not None)
+    kind_error = account_kind_error(kind, village is not None)
     if kind_error:
         errors["account_kind"] = [kind_error]
     if values.get("cadence") not in CADENCES:

@@ -28,7 +28,7 @@ def index():
     actor = current_actor()
     require_role(actor, *OFFICIAL_ROLES)
     schemes = db.session.scalars(services.list_schemes(db.session, actor)).all()
-    return render_template("schemes/index.html", schemes=schemes)
+    return render_template("schemes/index.html", schemes=schemes, can_create=actor.user.has_role("village_admin"))
 
 
 @bp.route("/schemes/<int:scheme_id>", methods=["GET", "POST"])
@@ -60,3 +60,6 @@ def show(scheme_id: int):
     return render_template(
         "schemes/show.html", scheme=scheme, form=form, rename=rename, in_use=in_use, can_edit=can_edit
     ), status
+
+
+from app.schemes import wizard  # noqa: E402, F401  (its routes are on bp)
