@@ -3,6 +3,7 @@ scheme or region outside the user's scope."""
 
 import pytest
 
+from app.clock import utcnow
 from app.schemes.models import Scheme
 from tests.conftest import TODAY
 from tests.regions.conftest import county  # noqa: F401  (the county of two townships)
@@ -80,3 +81,64 @@ def test_the_export_follows_the_region_picked(scored, auth, client):
     assert r.status_code == 200
     body = r.get_data(as_text=True)
     assert "户主qf2" in body and "户主hp1" not in body
+
+
+@pytest.fixture
+def volunteers(scored, world, session):
+    """城关镇's volunteer scheme (a person scheme of the township) with one volunteer who
+    earned 8 points in 志愿服务 today."""
+    from app.households.models import Household
+    from app.points import rules as rulebook
+    from app.points import services as points
+    from app.schemes import services as schemes
+    from app.scope import Actor
+
+    admin = Actor(world.admin)
+    settings = {"base_points": 0, "redeem_floor": 0, "yuan_per_point": 2.0, "notice_days": 7}
+    flags = {"approval_required": False, "annual_reset": False}
+    scheme = schemes.create_scheme(
+        session,
+        admin,
+        {"name": "城关镇志愿者", "region_id": scored.cg.id, "account_kind": "person", "cadence": "month"}
+        | settings
+        | flags
+        | {"categories": ["志愿服务", "助老"]},
+    )
+    rule = rulebook.create_rule(
+        session, admin, None, {"code": "V-1", "name": "助老服务", "category": "助老", "points": 8}, scheme_id=scheme.id
+    )
+    person = Household(
+        scheme_id=scheme.id, kind="person", number="V001", head_name="志愿者李", home_village_id=scored.hp.id
+    )
+    session.add(person)
+    session.flush()
+    points.record_entry(
+        session,
+        admin,
+        household_id=person.id,
+        rule_id=rule.id,
+        quantity=1,
+        occurred_on=TODAY,
+        today=TODAY,
+        now=utcnow(),
+    )
+    session.commit()
+    return scheme
+
+
+def test_statistics_by_region_and_by_scheme(volunteers, scored, world, session, auth, client):
+    auth.login("dk_reviewer")
+    page = text(client.get("/stats", query_string={"region_id": scored.gs.id}))
+    assert "高沙镇" in page and "清风村" in page and "和平村" not in page.split("参与率")[-1]
+    assert f"region_id={scored.gs.id}" in page.split("导出排名")[1]
+    page = text(client.get("/stats", query_string={"scheme_id": volunteers.id}))
+    assert "城关镇志愿者" in page and "助老" in page and "各村各季度参与率" not in page
+    assert f'<option value="{volunteers.id}" selected>城关镇志愿者</option>' in page
+    auth.logout()
+    auth.login("cg_reviewer")
+    assert client.get(f"/stats?region_id={scored.gs.id}").status_code == 404
+    assert client.get(f"/stats?scheme_id={household_scheme(session, scored.qf).id}").status_code == 404
+    assert client.get(f"/stats?scheme_id={volunteers.id}").status_code == 200
+    auth.logout()
+    auth.login("tj_reviewer")
+    assert client.get(f"/stats?scheme_id={volunteers.id}").status_code == 404
