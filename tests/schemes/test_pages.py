@@ -118,3 +118,45 @@ def test_a_schemes_rules_out_of_scope_are_not_found(world, county, session, auth
     page = client.get(f"/rules?scheme_id={scheme.id}").get_data(as_text=True)
     assert "积分换项目" in page and "新增规则" not in page
     assert client.get(f"/rules/new?scheme_id={scheme.id}").status_code == 403
+
+
+def test_a_region_schemes_settings_are_changed_on_its_page(world, county, session, auth, client):
+    scheme = region_scheme(session, world, county)
+    auth.login("dk_admin")
+    page = client.get(f"/schemes/{scheme.id}").get_data(as_text=True)
+    assert 'name="settings-notice_days" type="text" value="5"' in page
+    data = {
+        "settings-name": "积分换项目（2027）",
+        "settings-base_points": "0",
+        "settings-redeem_floor": "0",
+        "settings-yuan_per_point": "1.5",
+        "settings-approval_required": "1",
+        "settings-notice_days": "99",
+        "settings-annual_reset": "0",
+    }
+    r = client.post(f"/schemes/{scheme.id}", data=data)
+    assert r.status_code == 422
+    page = r.get_data(as_text=True)
+    assert "须为 0 到 90 的整数" in page and 'value="积分换项目（2027）"' in page
+    r = client.post(f"/schemes/{scheme.id}", data=data | {"settings-notice_days": "10"})
+    assert r.status_code == 302
+    session.expire_all()
+    changed = session.get(Scheme, scheme.id)
+    assert (changed.name, changed.yuan_per_point, changed.approval_required, changed.notice_days) == (
+        "积分换项目（2027）",
+        1.5,
+        True,
+        10,
+    )
+    auth.logout()
+    auth.login("dk_reviewer")
+    assert "保存设置" not in client.get(f"/schemes/{scheme.id}").get_data(as_text=True)
+    client.post(f"/schemes/{scheme.id}", data=data | {"settings-notice_days": "3"})
+    session.expire_all()
+    assert session.get(Scheme, scheme.id).notice_days == 10
+
+
+def test_a_household_schemes_settings_stay_on_its_villages_page(world, session, auth, client):
+    auth.login("tj_village_admin")
+    page = client.get(f"/schemes/{tj_scheme(session, world).id}").get_data(as_text=True)
+    assert "保存设置" not in page and f"/scheme?village_id={world.a.id}" in page
