@@ -41,6 +41,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     register_extensions(app)
     register_blueprints(app)
+    from app.points import village_accounts
+
+    village_accounts.install()
     from app import error_handlers
 
     error_handlers.init_app(app)

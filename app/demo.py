@@ -279,7 +279,7 @@ def _open_shop(session, rng, village, households, staff, prefix, today, now) -> 
 def _run_last_quarter(session, system: Actor, today, now) -> None:
     """Publish last quarter in both villages; 团结村 finalised with its 道德之星 named."""
     from app.clock import parse_period, quarter_of
-    from app.rankings import periods
+    from app.rankings import awards, periods
 
     last = quarter_of(parse_period(quarter_of(today))[0] - timedelta(days=1))
     for code in ("TJ", "XF"):
@@ -287,7 +287,7 @@ def _run_last_quarter(session, system: Actor, today, now) -> None:
         periods.close_period(session, system, village.id, last, now=now, today=today)
     tj = session.scalar(select(Village).where(Village.code == "TJ"))
     periods.finalize_period(session, system, tj.id, last, now=now, today=today)
-    periods.grant_awards(
+    awards.grant_awards(
         session,
         system,
         period=last,

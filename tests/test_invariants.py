@@ -26,6 +26,7 @@ from app.points import services as points
 from app.points import year as ledger_year
 from app.points.models import Entry, Period, PeriodTotal
 from app.points.proof import verify
+from app.rankings import awards as prizes
 from app.rankings import periods
 from app.rankings.models import Objection
 from app.rankings.services import household_standings
@@ -280,7 +281,7 @@ class Ledger(RuleBasedStateMachine):
         v = self.world.a if village == "tj" else self.world.b
         for _, period in [k for k in self.final if k[0] == v.id]:
             self.attempt(
-                lambda period=period: periods.grant_awards(
+                lambda period=period: prizes.grant_awards(
                     self.session,
                     self.actor(f"{village}_reviewer"),
                     period=period,

@@ -228,4 +228,4 @@ def validate_period_arg(value: str | None, *, required: bool = True, field: str 
     try:
         return normalize_period(value)
     except ValueError as exc:
-        raise ValidationFailed({field: ["期间格式须为 2026Q3 或 2026"]}) from exc
+        raise ValidationFailed({field: ["期间格式须为 2026Q3、2026 或月份 2026-03"]}) from exc

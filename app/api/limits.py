@@ -14,7 +14,17 @@ from app.api.fields import LocalTimestamp
 from app.auth.models import ROLES
 from app.inputs import DB_INT_MAX
 
-PERIOD = {"type": "string", "pattern": "^(20[0-9]{2}|2100)(Q[1-4])?$", "example": "2026Q3"}  # clock.parse_period
+# clock.parse_period: a quarter or a year; where months are taken (a monthly scheme's
+# cycle and standings), also a month ``2026-03``.
+PERIOD = {"type": "string", "pattern": "^(20[0-9]{2}|2100)(Q[1-4])?$", "example": "2026Q3"}
+PERIOD_OR_MONTH = {"type": "string", "pattern": "^(20[0-9]{2}|2100)(Q[1-4]|-(0[1-9]|1[0-2]))?$", "example": "2026Q3"}
+# The one of the two that names a scheme (a village names its household scheme).
+SCHEME_NAMED = {
+    "oneOf": [
+        {"required": ["village_id"], "not": {"required": ["scheme_id"]}},
+        {"required": ["scheme_id"], "not": {"required": ["village_id"]}},
+    ]
+}
 REASON = {"minLength": 1, "pattern": "\\S", "maxLength": 500}
 NAME = {"minLength": 1, "maxLength": 100, "pattern": "^[^\\u0000]*\\S[^\\u0000]*$"}  # 1–100 characters, not all space
 CODE = {"pattern": "^[A-Za-z0-9_\\-]{1,30}$"}
@@ -46,9 +56,13 @@ PROPERTIES = {
     "SchemePatch": {"name": NAME, **SETTINGS},
     "BatchIn": {"household_ids": {"minItems": 1}},
     "RedemptionIn": {"lines": {"minItems": 1}, "qr_token": {"minLength": 1, "pattern": "\\S"}},
-    "ObjectionIn": {"period": {**PERIOD, "nullable": False}},
+    "ObjectionIn": {"period": {**PERIOD_OR_MONTH, "nullable": False}},
     "EntryIn": {"quantity": {"minimum": 1, "maximum": 100}},
-    "AwardIn": {"period": PERIOD},
+    "AwardIn": {
+        "period": PERIOD_OR_MONTH,
+        "fund_yuan": {"type": "number", "minimum": 0.01, "maximum": 999999999999.99, "multipleOf": 0.01},
+        "allocation": {"type": "string", "enum": ["equal", "proportional"]},
+    },
 }
 # component schema → names that must be given although the schema loads without them
 REQUIRED = {
@@ -79,6 +93,8 @@ EXTRA = {
             {"required": ["township"], "properties": {"township": {"type": "string", **NAME}}},
         ]
     },
+    "SchemeNameIn": SCHEME_NAMED,
+    "AwardIn": SCHEME_NAMED,  # fund_yuan and allocation come together: cross-field
     "RuleIn": {  # exactly one of the two
         "oneOf": [
             {"required": ["village_id"], "not": {"required": ["scheme_id"]}},
@@ -103,6 +119,8 @@ EXTRA = {
 }
 REASON_SCHEMAS = {"ReasonIn", "CancelIn", "DecisionIn", "ObjectionIn"}
 PERIOD_PARAMETERS = {"period"}
+# operations whose period is a quarter or a year only (household figures have no months)
+QUARTER_ONLY = {("get", "/api/v1/leaderboards/villages")}
 # operation → query parameter → its allowed values
 ENUM_PARAMETERS = {("get", "/api/v1/entries"): {"status": ["pending"]}}
 
@@ -124,7 +142,8 @@ def declare(spec: dict) -> dict:
     for path, operations in spec.get("paths", {}).items():
         for method, operation in [("*", operations), *operations.items()]:  # path-level parameters too
             if isinstance(operation, dict):
-                _declare_parameters(operation, ENUM_PARAMETERS.get((method, path), {}))
+                period = PERIOD if (method, path) in QUARTER_ONLY else PERIOD_OR_MONTH
+                _declare_parameters(operation, ENUM_PARAMETERS.get((method, path), {}), period)
     return spec
 
 
@@ -144,10 +163,10 @@ def _declare_schemas(schemas: dict) -> None:
             schemas[name].update(copy.deepcopy(extra))
 
 
-def _declare_parameters(operation: dict, enums: dict) -> None:
+def _declare_parameters(operation: dict, enums: dict, period: dict) -> None:
     for param in operation.get("parameters", []):
         if param.get("name") in PERIOD_PARAMETERS:
-            param["schema"] = {**param.get("schema", {}), **PERIOD}
+            param["schema"] = {**param.get("schema", {}), **period}
         if param.get("name") in enums:
             param["schema"] = {"type": "string", "enum": enums[param["name"]]}
 

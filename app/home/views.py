@@ -134,7 +134,7 @@ def household(household_id):
         can_reverse=official and actor.user.has_role(*points.REVIEWERS),
         reversible_kinds=decisions.REVERSIBLE_KINDS,
         # only the household itself is offered objection links (one query less for officials)
-        objections_closed=cycle.objections_closed_at(db.session, household.village_id)
+        objections_closed=cycle.objections_closed_at(db.session, household.scheme_id)
         if actor.user.household_id == household.id
         else {},
         objection_closed_at=cycle.entry_objection_closed_at,

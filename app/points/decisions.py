@@ -13,6 +13,7 @@ from app.households.models import Household
 from app.points.ledger import LedgerWriter, lock_households
 from app.points.models import APPROVED, KIND_OPENING, KIND_REVERSAL, KIND_RULE, PENDING, REJECTED, Entry
 from app.points.services import REVIEWERS, check_period_open, get_entry
+from app.schemes.services import can_see_scheme
 from app.scope import Actor, require_role
 
 REVERSIBLE_KINDS = (KIND_OPENING, KIND_RULE, "award")
@@ -20,7 +21,7 @@ REVERSIBLE_KINDS = (KIND_OPENING, KIND_RULE, "award")
 
 def _locked_entry(session: Session, actor: Actor, entry_id) -> tuple[Household, Entry]:
     entry = get_entry(session, actor, entry_id)
-    if not actor.user.can_see_village(entry.village_id):
+    if not can_see_scheme(session, actor.user, entry.household.scheme):  # its scheme's officials
         raise NotFound()
     household = lock_households(session, [entry.household_id])[entry.household_id]
     session.refresh(entry)
@@ -35,7 +36,7 @@ def approve_entry(session: Session, actor: Actor, entry_id, *, now: datetime) ->
         raise NotPending()
     if entry.recorded_by_id == actor.id:
         raise SelfApproval()
-    check_period_open(session, entry.village_id, entry.occurred_on)
+    check_period_open(session, entry.scheme_id, entry.occurred_on)
     LedgerWriter(session, now).decide(household, entry, APPROVED, actor.id)
     audit.record(
         session,
@@ -90,7 +91,7 @@ def reverse_entry(
     if entry.status != APPROVED or entry.kind not in REVERSIBLE_KINDS:
         raise NotApproved()
     if entry.ranked or entry.veto:
-        check_period_open(session, entry.village_id, entry.occurred_on, allow_notice=during_notice)
+        check_period_open(session, entry.scheme_id, entry.occurred_on, allow_notice=during_notice)
     reversal = LedgerWriter(session, now).append(
         household,
         kind=KIND_REVERSAL,

@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from app.auth.models import User
-from app.clock import cap_window, quarter_of, year_of
+from app.clock import cap_window, month_of, quarter_of, year_of
 from app.errors import (
     BadReference,
     CapReached,
@@ -138,20 +138,25 @@ def _rule_entry(
     )
 
 
-def closed_period(village_id, quarter, year, *, allow_notice: bool = False):
-    """A scalar subquery: the village's closed ``quarter`` or ``year`` (values, columns or
-    bound parameters), or NULL. ``allow_notice`` lets a period still in its notice window
-    count as open."""
-    stmt = select(Period.period).where(Period.village_id == village_id, Period.period.in_([quarter, year]))
+def closed_period(scheme_id, quarter, year, month, *, allow_notice: bool = False):
+    """A scalar subquery: the scheme's closed ``quarter``, ``year`` or ``month`` (values,
+    columns or bound parameters), or NULL. Only a monthly scheme has month rows, so a
+    quarterly scheme's month never matches. ``allow_notice`` lets a period still in its
+    notice window count as open."""
+    stmt = select(Period.period).where(Period.scheme_id == scheme_id, Period.period.in_([quarter, year, month]))
     if allow_notice:
         stmt = stmt.where(Period.status != "notice")
     return stmt.limit(1).scalar_subquery()
 
 
 # What recording an entry reads, in one round trip: the household (locked, with its
-# village), the rule, and the village's closed quarter or year the day falls in (or NULL).
+# scheme), the rule, and the scheme's closed quarter, year or month the day falls in (or NULL).
 _ENTRY_CONTEXT = (
-    select(Household, Rule, closed_period(Household.village_id, bindparam("quarter"), bindparam("year")))
+    select(
+        Household,
+        Rule,
+        closed_period(Household.scheme_id, bindparam("quarter"), bindparam("year"), bindparam("month")),
+    )
     .outerjoin(Rule, Rule.id == bindparam("rule_id"))
     .where(Household.id == bindparam("household_id"))
     .with_for_update(of=Household)
@@ -184,6 +189,7 @@ def record_entry(
                 "rule_id": rule_id if isinstance(rule_id, int) else None,
                 "quarter": quarter_of(occurred_on),
                 "year": year_of(occurred_on),
+                "month": month_of(occurred_on),
             },
         ).first()
         if isinstance(household_id, int)
@@ -246,7 +252,7 @@ def record_batch(
     if not actor.user.can_see_village(rule.village_id):
         raise BadReference(field="rule_id")
     rule, evidence = _usable_rule(session, actor, rule_id, rule.village_id, rule.scheme_id, evidence_id)
-    check_period_open(session, rule.village_id, occurred_on)
+    check_period_open(session, rule.scheme_id, occurred_on)
 
     households = lock_households(session, household_ids)
     used = _cap_used(session, list(households), rule, occurred_on) if rule.cap_period else {}
@@ -282,9 +288,9 @@ def record_batch(
     return created, skipped
 
 
-def check_period_open(session: Session, village_id: int, day: date, *, allow_notice: bool = False) -> None:
-    """Refuse a change dated inside the village's closed quarter or year (``period_closed``)."""
-    closed = closed_period(village_id, quarter_of(day), year_of(day), allow_notice=allow_notice)
+def check_period_open(session: Session, scheme_id: int, day: date, *, allow_notice: bool = False) -> None:
+    """Refuse a change dated inside the scheme's closed quarter, year or month (``period_closed``)."""
+    closed = closed_period(scheme_id, quarter_of(day), year_of(day), month_of(day), allow_notice=allow_notice)
     period = session.scalar(select(closed))
     if period is not None:
         raise PeriodClosed(period=period)
@@ -395,9 +401,14 @@ class QueueFilter:
     until: date | None = None
 
 
-def _published(village_id: int):
-    """The village's periods on notice or final: their entries can be approved no more."""
-    return select(Period.period).where(Period.village_id == village_id, Period.status.in_(("notice", "final")))
+def _published():
+    """An entry's quarter or year is on notice or final in its scheme: it can be approved
+    no more. (A closed month of a monthly scheme is refused at approval all the same.)"""
+    return exists().where(
+        Period.scheme_id == Entry.scheme_id,
+        Period.status.in_(("notice", "final")),
+        Period.period.in_([Entry.period, func.substr(Entry.period, 1, 4)]),
+    )
 
 
 def approval_queue(village_id: int | None, filters: QueueFilter | None = None, *, published: bool | None = None):
@@ -411,8 +422,7 @@ def approval_queue(village_id: int | None, filters: QueueFilter | None = None, *
         .order_by(Entry.created_at.desc(), Entry.id.desc())
     )
     if published is not None and village_id is not None:
-        closed = Entry.period.in_(_published(village_id)) | func.substr(Entry.period, 1, 4).in_(_published(village_id))
-        stmt = stmt.where(closed if published else ~closed)
+        stmt = stmt.where(_published() if published else ~_published())
     f = filters or QueueFilter()
     if f.household.strip():
         q = f.household.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,14 +1,16 @@
+from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, pre_dump, validate
 
 from app.api import api_blueprint_login, list_of, paginated, prebuilt, validate_period_arg
 from app.api.fields import LocalTimestamp, StrictBoolean
 from app.api.idempotency import mutation
 from app.clock import local_today, utcnow
-from app.errors import NotFound
+from app.errors import NotFound, ValidationFailed
 from app.extensions import db
-from app.rankings import periods, services
+from app.rankings import awards, periods, services
 from app.regions.models import Region
+from app.schemes.models import Scheme
 from app.scope import acting_village_id, existing_village
 from app.web import current_actor, tz
 
@@ -21,23 +23,41 @@ class LeaderboardQuery(Schema):
     village_id = fields.Integer()
     township = fields.String()
     region_id = fields.Integer()
+    scheme_id = fields.Integer(metadata={"description": "that scheme's accounts"})
     limit = fields.Integer(validate=validate.Range(min=1, max=100_000))
 
 
 class StandingOut(Schema):
     rank = fields.Integer()
     household_id = fields.Integer()
+    account_id = fields.Integer()
     number = fields.String()
     head_name = fields.String()
-    village_id = fields.Integer()
-    village_name = fields.String()
+    village_id = fields.Integer(allow_none=True)
+    village_name = fields.String(allow_none=True)
     points = fields.Integer()
     eligible = fields.Boolean()
+
+    @pre_dump
+    def _account(self, row, **_kwargs):
+        """A publication stored before accounts carries no ``account_id``: its household's."""
+        if isinstance(row, dict) and "account_id" not in row:
+            return {**row, "account_id": row.get("household_id")}
+        return row
 
 
 class LeaderboardOut(Schema):
     period = fields.String()
     items = fields.List(fields.Nested(StandingOut))
+
+
+def _scheme_arg(args) -> int | None:
+    """``scheme_id=`` of a standings or awards query: a scheme that exists (standings are
+    public, as for ``village_id=``), else 404."""
+    scheme_id = args.get("scheme_id")
+    if scheme_id is not None and (not 0 < scheme_id <= 2**31 - 1 or db.session.get(Scheme, scheme_id) is None):
+        raise NotFound()
+    return scheme_id
 
 
 def _region_arg(args) -> int | None:
@@ -57,12 +77,18 @@ def leaderboard(args):
     period = validate_period_arg(args["period"])
     if args.get("village_id") is not None:
         existing_village(args["village_id"])
+    scheme_id = _scheme_arg(args)
+    if periods.is_month(period):  # only a monthly scheme's accounts have month totals
+        scheme = db.session.get(Scheme, scheme_id) if scheme_id is not None else None
+        if scheme is None or scheme.cadence != "month":
+            raise ValidationFailed({"period": [str(_l("只有按月考核的方案（scheme_id）有月度排名"))]})
     rows = services.household_standings(
         db.session,
         period,
         village_id=args.get("village_id"),
         township=args.get("township"),
         region_id=_region_arg(args),
+        scheme_id=scheme_id,
         limit=args.get("limit"),
     )
     return prebuilt({"period": period, "items": [r.to_dict() for r in rows]})
@@ -97,21 +123,28 @@ class VillageBoardOut(Schema):
 def village_leaderboard(args):
     """Villages ranked by points per household, with participation."""
     period = validate_period_arg(args["period"])
+    if periods.is_month(period):
+        raise ValidationFailed({"period": [str(_l("只有按月考核的方案（scheme_id）有月度排名"))]})
     rows = services.village_standings(db.session, period, township=args.get("township"), region_id=_region_arg(args))
     return prebuilt({"period": period, "items": [r.to_dict() for r in rows]})
 
 
-class VillageIdIn(Schema):
-    village_id = fields.Integer(required=True, strict=True)
+class SchemeNameIn(Schema):
+    """The scheme: ``village_id`` (its household scheme) or ``scheme_id``, one of the two."""
+
+    village_id = fields.Integer(strict=True)
+    scheme_id = fields.Integer(strict=True)
 
 
-class VillageIdQuery(Schema):
-    village_id = fields.Integer(required=True)
+class SchemeNameQuery(Schema):
+    village_id = fields.Integer()
+    scheme_id = fields.Integer()
 
 
 class PeriodOut(Schema):
     period = fields.String()
-    village_id = fields.Integer()
+    scheme_id = fields.Integer()
+    village_id = fields.Integer(allow_none=True)
     status = fields.String()
     notice_ends_on = fields.Date(allow_none=True)
     # dump_default: null, not absent, before the period is published.
@@ -122,29 +155,45 @@ class PeriodOut(Schema):
 
 @blp.route("/periods/<period>/close", methods=["POST"])
 @mutation
-@blp.arguments(VillageIdIn())
+@blp.arguments(SchemeNameIn())
 @blp.response(200, PeriodOut)
 def close_period(data, period):
     view = periods.close_period(
-        db.session, current_actor(), data["village_id"], period, now=utcnow(), today=local_today(tz())
+        db.session,
+        current_actor(),
+        data.get("village_id"),
+        period,
+        scheme_id=data.get("scheme_id"),
+        now=utcnow(),
+        today=local_today(tz()),
     )
     return view
 
 
 @blp.route("/periods/<period>", methods=["GET"])
-@blp.arguments(VillageIdQuery(), location="query")
+@blp.arguments(SchemeNameQuery(), location="query")
 @blp.response(200, PeriodOut)
 def get_period(args, period):
-    return periods.get_period(db.session, current_actor(), args["village_id"], period)
+    if args.get("village_id") is None and args.get("scheme_id") is None:
+        raise ValidationFailed({"village_id": [str(_l("须指定村（village_id）或积分方案（scheme_id），二选一"))]})
+    return periods.get_period(
+        db.session, current_actor(), args.get("village_id"), period, scheme_id=args.get("scheme_id")
+    )
 
 
 @blp.route("/periods/<period>/finalize", methods=["POST"])
 @mutation
-@blp.arguments(VillageIdIn())
+@blp.arguments(SchemeNameIn())
 @blp.response(200, PeriodOut)
 def finalize_period(data, period):
     view = periods.finalize_period(
-        db.session, current_actor(), data["village_id"], period, now=utcnow(), today=local_today(tz())
+        db.session,
+        current_actor(),
+        data.get("village_id"),
+        period,
+        scheme_id=data.get("scheme_id"),
+        now=utcnow(),
+        today=local_today(tz()),
     )
     return view
 
@@ -153,6 +202,7 @@ class ObjectionIn(Schema):
     entry_id = fields.Integer(strict=True, allow_none=True)
     period = fields.String(allow_none=True)
     village_id = fields.Integer(strict=True, allow_none=True)
+    scheme_id = fields.Integer(strict=True, allow_none=True)
     reason = fields.String(required=True)
 
 
@@ -164,7 +214,8 @@ class DecisionIn(Schema):
 class ObjectionOut(Schema):
     id = fields.Integer()
     status = fields.String()
-    village_id = fields.Integer()
+    scheme_id = fields.Integer()
+    village_id = fields.Integer(allow_none=True)
     period = fields.String()
     entry_id = fields.Integer(allow_none=True)
     household_id = fields.Integer(allow_none=True)
@@ -228,15 +279,23 @@ def decide_objection(data, objection_id):
 
 class AwardIn(Schema):
     period = fields.String(required=True)
-    village_id = fields.Integer(required=True, strict=True)
+    village_id = fields.Integer(strict=True)
+    scheme_id = fields.Integer(strict=True, metadata={"description": "in place of village_id"})
     title = fields.String(required=True)
     top_n = fields.Integer(required=True, strict=True)
     bonus_points = fields.Integer(strict=True, load_default=0)
+    # Read by the service as Decimal (never float): a JSON number or a string of yuan.
+    fund_yuan = fields.Raw(
+        metadata={"description": "a fund shared among the winners, in yuan (two decimals)", "type": "number"}
+    )
+    allocation = fields.String(metadata={"enum": ["equal", "proportional"]})
 
 
 class AwardOut(Schema):
     id = fields.Integer()
     household_id = fields.Integer()
+    account_id = fields.Integer(attribute="household_id", dump_only=True)
+    scheme_id = fields.Integer()
     number = fields.String(attribute="household.number")
     head_name = fields.String(attribute="household.head_name")
     rank = fields.Integer()
@@ -244,12 +303,17 @@ class AwardOut(Schema):
     points = fields.Integer()
     bonus_points = fields.Integer()
     period = fields.String()
-    village_id = fields.Integer()
+    village_id = fields.Integer(allow_none=True)
+    # Two decimals, as strings: exact, as a JSON number could not promise.
+    fund_yuan = fields.Decimal(places=2, as_string=True, allow_none=True)
+    allocation = fields.String(allow_none=True)
+    amount_yuan = fields.Decimal(places=2, as_string=True, allow_none=True)
 
 
 class AwardQuery(Schema):
     period = fields.String()
     village_id = fields.Integer()
+    scheme_id = fields.Integer()
 
 
 AWARD_OUT = AwardOut()
@@ -260,8 +324,8 @@ AWARD_OUT = AwardOut()
 @blp.arguments(AwardIn())
 @blp.response(201, list_of(AwardOut))
 def grant_awards(data):
-    awards = periods.grant_awards(db.session, current_actor(), now=utcnow(), today=local_today(tz()), **data)
-    return {"items": awards, "total": len(awards)}
+    granted = awards.grant_awards(db.session, current_actor(), now=utcnow(), today=local_today(tz()), **data)
+    return {"items": granted, "total": len(granted)}
 
 
 @blp.route("/awards", methods=["GET"])
@@ -270,6 +334,10 @@ def grant_awards(data):
 def list_awards(args):
     """Awards are public to logged-in users (residents included)."""
     period = validate_period_arg(args.get("period"), required=False)
+    scheme_id = _scheme_arg(args)
     if args.get("village_id") is not None:
-        existing_village(args["village_id"])
-    return paginated(db.session, periods.list_awards(args.get("village_id"), period), AWARD_OUT)
+        village_scheme = existing_village(args["village_id"]).household_scheme.id
+        if scheme_id is not None and scheme_id != village_scheme:
+            raise NotFound()
+        scheme_id = village_scheme
+    return paginated(db.session, awards.list_awards(scheme_id, period), AWARD_OUT)

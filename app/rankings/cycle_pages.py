@@ -9,6 +9,7 @@ from flask_login import login_required
 from app.clock import normalize_period, parse_period, utcnow
 from app.errors import Forbidden, NotFound
 from app.extensions import db
+from app.rankings import awards as prizes
 from app.rankings import periods as cycle
 from app.rankings import services
 from app.rankings.forms import OTHER_TITLE, AwardForm, ConfirmForm
@@ -37,12 +38,12 @@ def _render_periods(actor, village: Village, forms: dict | None = None, status: 
     recorded = services.recorded_by_period(db.session, village.id)
     open_objections = db.session.scalars(cycle.list_objections(village.id, status=OPEN)).all()
     awards_by_period: dict[str, list] = {}
-    for award in db.session.scalars(cycle.list_awards(village.id).where(Award.period.in_(names))):
+    for award in db.session.scalars(prizes.list_awards(village.household_scheme.id).where(Award.period.in_(names))):
         awards_by_period.setdefault(award.period, []).append(award)
     forms = forms or {}
     rows = []
     for name in names:
-        view = cycle.view_period(db.session, village.id, name)
+        view = cycle.view_period(db.session, village, name)
         rows.append(
             {
                 "period": name,
@@ -144,7 +145,7 @@ def grant_awards(period):
         return _render_periods(actor, village, {period: form}, 422)
     title_field = "title_other" if form.title_choice.data == OTHER_TITLE else "title_choice"
     done = mutate(
-        lambda: cycle.grant_awards(
+        lambda: prizes.grant_awards(
             db.session, actor, period=period, village_id=village.id, now=utcnow(), today=today(), **form.values()
         ),
         form,

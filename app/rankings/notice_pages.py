@@ -8,6 +8,7 @@ from flask_login import login_required
 from app.clock import normalize_period, quarter_of
 from app.errors import NotFound
 from app.extensions import db
+from app.rankings import awards as prizes
 from app.rankings import periods as cycle
 from app.rankings import services
 from app.rankings.models import Award
@@ -45,7 +46,7 @@ def notice_latest():
     if village is None:
         return pick_village(_("公示栏"))
     names = cycle.periods_of(today())
-    chosen = next((p for p in names if cycle.view_period(db.session, village.id, p).publication), names[0])
+    chosen = next((p for p in names if cycle.view_period(db.session, village, p).publication), names[0])
     return redirect(url_for(".notice", period=chosen, village_id=village.id))
 
 
@@ -69,7 +70,7 @@ def notice(period):
         village=village,
         view=view,
         rows=standing_rows(view.standings, mask),
-        awards=db.session.scalars(cycle.list_awards(village.id, period)).all(),
+        awards=db.session.scalars(prizes.list_awards(village.household_scheme.id, period)).all(),
         deductions=deductions,
         deduction_entries=sum(d["entries"] for d in deductions),
         deduction_points=sum(d["points"] for d in deductions),
@@ -91,14 +92,14 @@ def bigscreen():
     if village is None:
         return pick_village(_("大屏展示"))
     period = period_arg(quarter_of(today()))
-    view = cycle.view_period(db.session, village.id, period)
+    view = cycle.view_period(db.session, village, period)
     if view.publication:
         standings = [s for s in view.standings if s["rank"] <= BIGSCREEN_TOP]
     else:
         standings = [
             s.to_dict() for s in services.household_standings(db.session, period, village_id=village.id, limit=20)
         ]
-    awards = db.session.scalars(cycle.list_awards(village.id).limit(200)).all()
+    awards = db.session.scalars(prizes.list_awards(village.household_scheme.id).limit(200)).all()
     latest = awards[0].period if awards else None
     return render_template(
         "rankings/bigscreen.html",
@@ -123,7 +124,7 @@ def awards():
     if village is None:
         return pick_village(_("评优结果"))
     period = period_arg("") or None
-    rows = db.session.scalars(cycle.list_awards(village.id, period).limit(CERTIFICATES_MAX)).all()
+    rows = db.session.scalars(prizes.list_awards(village.household_scheme.id, period).limit(CERTIFICATES_MAX)).all()
     return render_template(
         "rankings/awards.html",
         village=village,
@@ -161,7 +162,7 @@ def certificates():
     if village is None:
         return pick_village(_("打印奖状"))
     period = period_arg("") or None
-    rows = db.session.scalars(cycle.list_awards(village.id, period).limit(CERTIFICATES_MAX)).all()
+    rows = db.session.scalars(prizes.list_awards(village.household_scheme.id, period).limit(CERTIFICATES_MAX)).all()
     return render_template(
         "rankings/certificates.html",
         village=village,

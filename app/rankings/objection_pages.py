@@ -60,7 +60,7 @@ def passbook(household_id, year):
     may_object = user.household_id == household.id or (
         user.has_role("reviewer") and user.can_see_village(household.village_id)
     )
-    closed = cycle.objections_closed_at(db.session, household.village_id) if may_object else {}
+    closed = cycle.objections_closed_at(db.session, household.scheme_id) if may_object else {}
     objectable, closed_at = set(), {}
     for e in entries:
         if may_object and e.kind == KIND_RULE and e.status == APPROVED and e.reversed_by is None:
@@ -108,7 +108,8 @@ def new_objection():
         int(form.village_id.data) if (form.village_id.data or "").isdigit() else user.village_id
     )
     # The standings can be contested only while on notice: only those periods are offered.
-    names = cycle.periods_in_notice(db.session, village_id) if entry is None and village_id else []
+    village = db.session.get(Village, village_id) if entry is None and village_id else None
+    names = cycle.periods_in_notice(db.session, village.household_scheme.id) if village is not None else []
     form.period.choices = [SelectChoice(p, period_label(p)) for p in names]
     if request.method == "GET":
         form.entry_id.data = str(entry.id) if entry else ""

@@ -1,8 +1,11 @@
-"""The quarterly cycle: close and publish (公示), objections (异议), finalise, awards,
-and the annual reset. "一季度一公示、一季度一兑现".
+"""The cycle of a scheme's periods: close and publish (公示), objections (异议),
+finalise. "一季度一公示、一季度一兑现"; a monthly scheme also runs it per month
+("一月一汇总、一月一通报"). Awards are in ``app.rankings.awards``.
 
-Closing freezes the standings as a ``Publication``; an upheld objection against an
-entry reverses it and publishes a new version; a final period changes no more.
+Closing freezes the standings of the scheme's accounts as a ``Publication``; an upheld
+objection against an entry reverses it and publishes a new version; a final period
+changes no more. A call names the scheme by ``scheme_id``, or by ``village_id`` for the
+village's household scheme.
 """
 
 from dataclasses import dataclass
@@ -14,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit import services as audit
-from app.clock import normalize_period, parse_period, quarter_of, year_of
+from app.clock import month_of, normalize_period, parse_period, quarter_of, year_of
+from app.clock import periods_of as periods_of_day
 from app.errors import (
     BadReference,
     DomainError,
@@ -25,10 +29,12 @@ from app.errors import (
     ValidationFailed,
 )
 from app.points import decisions
-from app.points.ledger import LedgerWriter, lock_households
 from app.points.models import KIND_RULE, Entry, Period
-from app.rankings.models import AWARD_TITLES, DISMISSED, OPEN, UPHELD, Award, Objection, Publication
+from app.rankings.models import DISMISSED, OPEN, UPHELD, Objection, Publication
 from app.rankings.services import household_standings
+from app.regions.services import region_ids_below, village_ids_below
+from app.schemes.models import Scheme
+from app.schemes.services import can_see_scheme, scheme_in_scope
 from app.scope import Actor, in_villages, require_role, village_in_scope
 from app.villages.models import Village
 
@@ -57,7 +63,8 @@ class ObjectionWindowClosed(DomainError):
 
 @dataclass
 class PeriodView:
-    village_id: int
+    scheme_id: int
+    village_id: int | None  # the scheme's village (None for a region's scheme)
     period: str
     status: str
     notice_ends_on: date | None
@@ -73,41 +80,96 @@ def _period_text(period) -> str:
     try:
         return normalize_period(period)
     except (ValueError, AttributeError) as exc:
-        raise ValidationFailed({"period": [str(_l("期间格式须为 2026Q3 或 2026"))]}) from exc
+        raise ValidationFailed({"period": [str(_l("期间格式须为 2026Q3、2026 或月份 2026-03"))]}) from exc
 
 
-def _row(session: Session, village_id: int, period: str, *, lock: bool = False) -> Period | None:
-    stmt = select(Period).where(Period.village_id == village_id, Period.period == period)
+def is_month(period: str) -> bool:
+    return len(period) == 7 and period[4] == "-"
+
+
+def scheme_period(scheme: Scheme, period) -> str:
+    """``period`` as written, if the scheme has it: a month only in a monthly scheme."""
+    text = _period_text(period)
+    if is_month(text) and scheme.cadence != "month":
+        raise ValidationFailed({"period": [str(_l("该方案按季度考核，没有月度期间"))]})
+    return text
+
+
+def named_scheme(session: Session, actor: Actor, village_id, scheme_id, *, field: bool = True) -> Scheme:
+    """The scheme a call names, in the actor's scope: ``scheme_id``, or the household
+    scheme of ``village_id`` (one of the two)."""
+    if (village_id is None) == (scheme_id is None):
+        message = str(_l("须指定村（village_id）或积分方案（scheme_id），二选一"))
+        raise ValidationFailed({"scheme_id" if scheme_id is not None else "village_id": [message]})
+    if scheme_id is not None:
+        return scheme_in_scope(session, actor, scheme_id, field="scheme_id" if field else None)
+    return village_in_scope(session, actor, village_id, field="village_id" if field else None).household_scheme
+
+
+def readable_scheme(session: Session, actor: Actor, village_id=None, scheme_id=None) -> Scheme:
+    """The scheme whose published standings the actor may read: its officials', and every
+    user's of its village (or of a village below its region), residents included."""
+    user = actor.user
+    if (village_id is None) == (scheme_id is None):
+        raise NotFound()
+    if scheme_id is not None:
+        scheme = session.get(Scheme, scheme_id) if isinstance(scheme_id, int) else None
+    else:
+        village = session.get(Village, village_id) if isinstance(village_id, int) else None
+        scheme = village.household_scheme if village is not None else None
+    if scheme is None or user is None:
+        raise NotFound()
+    if can_see_scheme(session, user, scheme):
+        return scheme
+    if (
+        scheme.region_id is not None
+        and user.region_id is not None
+        and user.region_id in region_ids_below(session, scheme.region_id)
+    ):
+        return scheme  # an official of a region below (a township reads its county's)
+    if user.village_id is not None and (
+        user.village_id == scheme.village_id
+        or (scheme.region_id is not None and user.village_id in village_ids_below(session, scheme.region_id))
+    ):
+        return scheme
+    raise NotFound()
+
+
+def period_row(session: Session, scheme_id: int, period: str, *, lock: bool = False) -> Period | None:
+    stmt = select(Period).where(Period.scheme_id == scheme_id, Period.period == period)
     if lock:
         stmt = stmt.with_for_update()
     return session.scalar(stmt)
 
 
-def latest_publication(session: Session, period_row: Period) -> Publication | None:
+def latest_publication(session: Session, row: Period) -> Publication | None:
     return session.scalar(
-        select(Publication).where(Publication.period_id == period_row.id).order_by(Publication.version.desc())
+        select(Publication).where(Publication.period_id == row.id).order_by(Publication.version.desc())
     )
 
 
-def view_period(session: Session, village_id: int, period: str) -> PeriodView:
-    row = _row(session, village_id, period)
+def view_period(session: Session, scheme: Scheme, period: str) -> PeriodView:
+    """The period of the scheme (``scheme``: a Scheme, or a village's household scheme
+    named by its Village)."""
+    if isinstance(scheme, Village):
+        scheme = scheme.household_scheme
+    row = period_row(session, scheme.id, period)
     if row is None:
-        return PeriodView(village_id, period, "open", None, None, None)
-    return PeriodView(village_id, period, row.status, row.notice_ends_on, latest_publication(session, row), row)
+        return PeriodView(scheme.id, scheme.village_id, period, "open", None, None, None)
+    publication = latest_publication(session, row)
+    return PeriodView(scheme.id, scheme.village_id, period, row.status, row.notice_ends_on, publication, row)
 
 
-def get_period(session: Session, actor: Actor, village_id, period) -> PeriodView:
-    """Anyone of the village (residents included) may read its published standings."""
-    period = _period_text(period)
-    village = session.get(Village, village_id) if isinstance(village_id, int) else None
-    if village is None or not (actor.user.can_see_village(village.id) or actor.user.village_id == village.id):
-        raise NotFound()
-    return view_period(session, village.id, period)
+def get_period(session: Session, actor: Actor, village_id, period, *, scheme_id=None) -> PeriodView:
+    """Anyone of the scheme's village or region (residents included) may read its
+    published standings."""
+    scheme = readable_scheme(session, actor, village_id, scheme_id)
+    return view_period(session, scheme, scheme_period(scheme, period))
 
 
 def _publish(session: Session, row: Period, actor: Actor, now: datetime, reason: str) -> Publication:
     current = latest_publication(session, row)
-    standings = [s.to_dict() for s in household_standings(session, row.period, village_id=row.village_id)]
+    standings = [s.to_dict() for s in household_standings(session, row.period, scheme_id=row.scheme_id)]
     publication = Publication(
         period_id=row.id,
         version=(current.version + 1) if current else 1,
@@ -121,23 +183,25 @@ def _publish(session: Session, row: Period, actor: Actor, now: datetime, reason:
     return publication
 
 
-def close_period(session: Session, actor: Actor, village_id, period, *, now: datetime, today: date) -> PeriodView:
+def close_period(
+    session: Session, actor: Actor, village_id, period, *, now: datetime, today: date, scheme_id=None
+) -> PeriodView:
     """Freeze and publish the standings; open the notice window of ``notice_days``."""
     require_role(actor, "reviewer")
-    village = village_in_scope(session, actor, village_id, field="village_id")
-    period = _period_text(period)
+    scheme = named_scheme(session, actor, village_id, scheme_id)
+    period = scheme_period(scheme, period)
     if parse_period(period)[0] > today:
         raise ValidationFailed({"period": [str(_l("该期间尚未开始"))]})
-    if _row(session, village.id, period) is not None:
+    if period_row(session, scheme.id, period) is not None:
         raise PeriodClosed(period=period)
     row = Period(
-        scheme_id=village.household_scheme.id,
-        village_id=village.id,
+        scheme_id=scheme.id,
+        village_id=scheme.village_id,
         period=period,
         status=NOTICE,
         closed_at=now,
         closed_by_id=actor.id,
-        notice_ends_on=today + timedelta(days=village.notice_days),
+        notice_ends_on=today + timedelta(days=scheme.notice_days),
     )
     try:
         with session.begin_nested():  # a second reviewer closing at the same moment
@@ -146,46 +210,52 @@ def close_period(session: Session, actor: Actor, village_id, period, *, now: dat
     except IntegrityError as exc:
         raise PeriodClosed(period=period) from exc
     _publish(session, row, actor, now, str(_l("公示")))
-    audit.record(session, actor, "period.close", village_id=village.id, target=row, summary=f"{period} 公示")
-    return view_period(session, village.id, period)
+    audit.record(session, actor, "period.close", village_id=scheme.village_id, target=row, summary=f"{period} 公示")
+    return view_period(session, scheme, period)
 
 
-def finalize_period(session: Session, actor: Actor, village_id, period, *, now: datetime, today: date) -> PeriodView:
+def finalize_period(
+    session: Session, actor: Actor, village_id, period, *, now: datetime, today: date, scheme_id=None
+) -> PeriodView:
     """After the notice window with no open objection (an admin may finalise early)."""
     require_role(actor, "reviewer")
-    village = village_in_scope(session, actor, village_id, field="village_id")
-    period = _period_text(period)
-    row = _row(session, village.id, period, lock=True)
+    scheme = named_scheme(session, actor, village_id, scheme_id)
+    period = scheme_period(scheme, period)
+    row = period_row(session, scheme.id, period, lock=True)
     if row is None:
         raise PeriodOpen(period=period)
     if row.status == FINAL:
         raise PeriodClosed(period=period)
     if today <= row.notice_ends_on and not actor.user.is_admin:
         raise NoticeRunning(notice_ends_on=row.notice_ends_on.isoformat())
-    open_count = len(_open_objections(session, village.id, period))
+    open_count = len(_open_objections(session, scheme.id, period))
     if open_count:
         raise ObjectionOpen(count=open_count)
     row.status = FINAL
     row.finalized_at = now
     row.finalized_by_id = actor.id
-    audit.record(session, actor, "period.finalize", village_id=village.id, target=row, summary=f"{period} 定稿")
+    audit.record(session, actor, "period.finalize", village_id=scheme.village_id, target=row, summary=f"{period} 定稿")
     session.flush()
-    return view_period(session, village.id, period)
+    return view_period(session, scheme, period)
 
 
-def _open_objections(session: Session, village_id: int, period: str) -> list[Objection]:
-    """Open objections bearing on ``period``: a year includes its quarters."""
-    stmt = select(Objection).where(Objection.village_id == village_id, Objection.status == OPEN)
-    if len(period) == 4:
-        stmt = stmt.where(Objection.period.like(f"{period}%"))
-    else:
-        stmt = stmt.where(Objection.period.in_((period, period[:4])))
-    return list(session.scalars(stmt))
+def _overlap(a: str, b: str) -> bool:
+    (a0, a1), (b0, b1) = parse_period(a), parse_period(b)
+    return a0 <= b1 and b0 <= a1
 
 
-def _window_open(session: Session, village_id: int, periods) -> None:
+def _open_objections(session: Session, scheme_id: int, period: str) -> list[Objection]:
+    """The scheme's open objections bearing on ``period``: those of a period overlapping
+    it (a year includes its quarters and months, a quarter its months and its year)."""
+    stmt = select(Objection).where(
+        Objection.scheme_id == scheme_id, Objection.status == OPEN, Objection.period.like(f"{period[:4]}%")
+    )
+    return [o for o in session.scalars(stmt) if _overlap(o.period, period)]
+
+
+def _window_open(session: Session, scheme_id: int, periods) -> None:
     for p in periods:
-        row = _row(session, village_id, p)
+        row = period_row(session, scheme_id, p)
         if row is not None and row.status == FINAL:
             raise ObjectionWindowClosed(period=p)
 
@@ -209,9 +279,11 @@ def file_objection(
     entry_id=None,
     period=None,
     village_id=None,
+    scheme_id=None,
 ) -> Objection:
-    """A resident objects to its own household's entry or its village's standings;
-    reviewers may file too. Only while the period is open or in notice."""
+    """A resident objects to its own household's entry (or a linked person's) or to the
+    standings of its village's scheme (``village_id``: its household scheme, or
+    ``scheme_id``); reviewers may file too. Only while the period is open or in notice."""
     user = actor.user
     if user is None or not (user.has_role("reviewer") or user.household_id):
         raise Forbidden()
@@ -222,29 +294,39 @@ def file_objection(
         raise ValidationFailed({"reason": [str(_l("理由请控制在 1000 字以内"))]})
     if entry_id is not None:
         entry = session.get(Entry, entry_id) if isinstance(entry_id, int) else None
-        own = entry is not None and entry.household_id == user.household_id
-        if entry is None or not (own or (user.has_role("reviewer") and user.can_see_village(entry.village_id))):
+        account = entry.household if entry is not None else None
+        own = (
+            account is not None
+            and user.household_id is not None
+            and user.household_id
+            in (
+                account.id,
+                account.linked_household_id,
+            )
+        )
+        if entry is None or not (own or (user.has_role("reviewer") and user.can_see_household(account))):
             raise BadReference(field="entry_id")
         if not contestable(entry):
             raise ValidationFailed({"entry_id": [str(NOT_CONTESTABLE)]})
-        village, household_id, periods = entry.village_id, entry.household_id, (entry.period, entry.period[:4])
-        period_text = entry.period
+        scheme, household_id = account.scheme, entry.household_id
+        periods = periods_of_day(entry.occurred_on, scheme.cadence)
+        period_text = periods[-1] if scheme.cadence == "month" else entry.period  # the month, else the quarter
     else:
         if period is None:
             raise ValidationFailed({"period": [str(_l("请指明对哪一期的排名有异议"))]})
-        period_text = _period_text(period)
-        if village_id is None:
+        if village_id is None and scheme_id is None:
             village_id = user.village_id
-        if (
-            not isinstance(village_id, int)
-            or not (user.village_id == village_id or user.can_see_village(village_id))
-            or session.get(Village, village_id) is None
-        ):
-            raise BadReference(field="village_id")
-        village, household_id, periods = village_id, user.household_id, (period_text,)
-    _window_open(session, village, periods)
+        field = "scheme_id" if scheme_id is not None else "village_id"
+        try:
+            scheme = readable_scheme(session, actor, village_id, scheme_id)
+        except NotFound as exc:
+            raise BadReference(field=field) from exc
+        period_text = scheme_period(scheme, period)
+        household_id, periods = user.household_id, (period_text,)
+    _window_open(session, scheme.id, periods)
+    village = scheme.village_id
     objection = Objection(
-        scheme_id=session.get(Village, village).household_scheme.id,
+        scheme_id=scheme.id,
         village_id=village,
         period=period_text,
         entry_id=entry_id,
@@ -268,9 +350,13 @@ def objection_in_scope(session: Session, actor: Actor, objection_id) -> Objectio
     o = session.get(Objection, objection_id) if isinstance(objection_id, int) else None
     user = actor.user
     own = o is not None and user.household_id is not None and o.household_id == user.household_id
-    if o is None or not (user.can_see_village(o.village_id) or o.filed_by_id == user.id or own):
+    if o is None or not (own or o.filed_by_id == user.id or _official_of(session, user, o)):
         raise NotFound()
     return o
+
+
+def _official_of(session: Session, user, objection: Objection) -> bool:
+    return can_see_scheme(session, user, session.get(Scheme, objection.scheme_id))
 
 
 def decide_objection(
@@ -279,7 +365,7 @@ def decide_objection(
     """Uphold (an objection against an entry reverses it and re-publishes) or dismiss."""
     require_role(actor, "reviewer")
     objection = objection_in_scope(session, actor, objection_id)
-    if not actor.user.can_see_village(objection.village_id):
+    if not _official_of(session, actor.user, objection):
         raise NotFound()
     session.refresh(objection, with_for_update=True)  # one decision, even when two reviewers race
     note = (note or "").strip()
@@ -304,11 +390,11 @@ def decide_objection(
                 session, actor, entry.id, reason=f"异议成立：{note}"[:500], now=now, during_notice=True
             )
             objection.reversal_entry_id = reversal.id
-        republish = (entry.period, entry.period[:4])
+        republish = periods_of_day(entry.occurred_on, entry.household.scheme.cadence)
     else:
         republish = (objection.period,) if upheld else ()
     for p in republish:
-        row = _row(session, objection.village_id, p)
+        row = period_row(session, objection.scheme_id, p)
         if row is not None and row.status == NOTICE:
             _publish(session, row, actor, now, str(_l("异议 #%(id)s 成立后重新公示", id=objection.id)))
     audit.record(
@@ -329,8 +415,12 @@ def list_objections(
     status: str | None = None,
     filed_by_id: int | None = None,
     household_id: int | None = None,
+    scheme_id: int | None = None,
 ):
-    stmt = select(Objection).where(in_villages(Objection.village_id, village_id)).order_by(Objection.id.desc())
+    """Objections of the villages' schemes (``acting_village_id``'s answer), or of one
+    scheme (``scheme_id``, in place of the villages)."""
+    where = Objection.scheme_id == scheme_id if scheme_id is not None else in_villages(Objection.village_id, village_id)
+    stmt = select(Objection).where(where).order_by(Objection.id.desc())
     if status:
         stmt = stmt.where(Objection.status == status)
     if filed_by_id is not None or household_id is not None:
@@ -338,127 +428,27 @@ def list_objections(
     return stmt
 
 
-def grant_awards(
-    session: Session,
-    actor: Actor,
-    *,
-    period,
-    village_id,
-    title: str,
-    top_n,
-    bonus_points=0,
-    now: datetime,
-    today: date,
-) -> list[Award]:
-    """Name the top ``top_n`` eligible households of the final standings (ties at the cut
-    all included). A bonus is an ``award`` entry: balance only, never a ranking."""
-    require_role(actor, "reviewer")
-    village = village_in_scope(session, actor, village_id, field="village_id")
-    period = _period_text(period)
-    title = (title or "").strip()
-    errors = {}
-    if not title or len(title) > 50:
-        errors["title"] = [str(_l("请填写称号（50 字以内），如 %(t)s", t="、".join(AWARD_TITLES)))]
-    if not isinstance(top_n, int) or isinstance(top_n, bool) or not 1 <= top_n <= 1000:
-        errors["top_n"] = [str(_l("名额须为 1 到 1000 的整数"))]
-    if not isinstance(bonus_points, int) or isinstance(bonus_points, bool) or not 0 <= bonus_points <= 10_000:
-        errors["bonus_points"] = [str(_l("奖励积分须为 0 到 10000 的整数"))]
-    if errors:
-        raise ValidationFailed(errors)
-    row = _row(session, village.id, period)
-    if row is None or row.status != FINAL:
-        raise PeriodNotFinal(period=period)
-    if session.scalar(
-        select(Award.id).where(Award.village_id == village.id, Award.period == period, Award.title == title)
-    ):
-        raise ValidationFailed({"title": [str(_l("本期已评选过“%(t)s”", t=title))]})
-    winners = _top_eligible(latest_publication(session, row).standings, top_n)
-    households = lock_households(session, [w["household_id"] for w in winners]) if bonus_points else {}
-    writer = LedgerWriter(session, now)
-    awards = []
-    for w in winners:
-        award = Award(
-            scheme_id=village.household_scheme.id,
-            village_id=village.id,
-            period=period,
-            title=title,
-            household_id=w["household_id"],
-            rank=w["rank"],
-            points=w["points"],
-            bonus_points=bonus_points,
-            granted_by_id=actor.id,
-            granted_at=now,
-        )
-        household = households.get(w["household_id"])
-        if bonus_points and household is not None and household.moved_out_on is None:
-            entry = writer.append(
-                household,
-                kind="award",
-                title=f"{period} {title}",
-                points=bonus_points,
-                occurred_on=today,
-                recorded_by_id=actor.id,
-                approved_by_id=actor.id,
-            )
-            session.flush()
-            award.bonus_entry_id = entry.id
-        session.add(award)
-        awards.append(award)
-    try:
-        session.flush()
-    except IntegrityError as exc:  # the same title granted at the same moment
-        raise ValidationFailed({"title": [str(_l("本期已评选过“%(t)s”", t=title))]}) from exc
-    audit.record(
-        session,
-        actor,
-        "award.grant",
-        village_id=village.id,
-        summary=f"{period} {title}: {len(awards)} 户" + (f"，各奖 {bonus_points} 分" if bonus_points else ""),
-    )
-    return awards
-
-
-def _top_eligible(standings: list[dict], top_n: int) -> list[dict]:
-    chosen: list[dict] = []
-    for row in standings:
-        if not row.get("eligible", True) or row["points"] <= 0:
-            continue  # vetoed, or nothing earned: no honour for standing still
-        if len(chosen) >= top_n and row["rank"] != chosen[-1]["rank"]:
-            break
-        chosen.append(row)
-    return chosen
-
-
-def list_awards(village_id: int | None, period: str | None = None):
-    stmt = select(Award).order_by(Award.period.desc(), Award.title, Award.rank, Award.id)
-    if village_id is not None:
-        stmt = stmt.where(Award.village_id == village_id)
-    if period:
-        stmt = stmt.where(Award.period == period)
-    return stmt
-
-
-def objections_closed_at(session: Session, village_id: int) -> dict[str, datetime]:
-    """When each final quarter or year of the village was finalised: objections to it,
-    or to its entries, are no longer taken from then on."""
+def objections_closed_at(session: Session, scheme_id: int) -> dict[str, datetime]:
+    """When each final quarter, year or month of the scheme was finalised: objections to
+    it, or to its entries, are no longer taken from then on."""
     rows = session.execute(
-        select(Period.period, Period.finalized_at).where(Period.village_id == village_id, Period.status == FINAL)
+        select(Period.period, Period.finalized_at).where(Period.scheme_id == scheme_id, Period.status == FINAL)
     )
     return {period: at for period, at in rows}
 
 
 def entry_objection_closed_at(closed: dict[str, datetime], entry) -> datetime | None:
-    """When objections to ``entry`` closed (its quarter or its year finalised), else None."""
-    return closed.get(entry.period) or closed.get(entry.period[:4])
+    """When objections to ``entry`` closed (its quarter, year or month finalised), else None."""
+    return closed.get(entry.period) or closed.get(entry.period[:4]) or closed.get(month_of(entry.occurred_on))
 
 
-def periods_in_notice(session: Session, village_id: int) -> list[str]:
-    """The village's periods on notice (公示中), newest first: the only ones whose
+def periods_in_notice(session: Session, scheme_id: int) -> list[str]:
+    """The scheme's periods on notice (公示中), newest first: the only ones whose
     standings an objection may still contest."""
     return list(
         session.scalars(
             select(Period.period)
-            .where(Period.village_id == village_id, Period.status == NOTICE)
+            .where(Period.scheme_id == scheme_id, Period.status == NOTICE)
             .order_by(Period.period.desc())
         )
     )
@@ -472,3 +462,17 @@ def periods_of(today: date, count: int = 6) -> list[str]:
         out.append(q)
         day = parse_period(q)[0] - timedelta(days=1)
     return out + [year_of(today), str(today.year - 1)]
+
+
+def months_of(today: date, count: int = 12) -> list[str]:
+    """This month and the previous ones, newest first: a monthly scheme's pickers."""
+    out, year, month = [], today.year, today.month
+    for _ in range(count):
+        out.append(f"{year}-{month:02d}")
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return out
+
+
+def scheme_periods(scheme: Scheme, today: date) -> list[str]:
+    """The periods a scheme's pickers offer: its months first in a monthly scheme."""
+    return (months_of(today) if scheme.cadence == "month" else []) + periods_of(today)

@@ -26,9 +26,9 @@ class Standing:
     household_id: int
     number: str
     head_name: str
-    village_id: int
-    village_code: str
-    village_name: str
+    village_id: int | None  # the account's village (none for a person without one)
+    village_code: str | None
+    village_name: str | None
     points: int
     eligible: bool
 
@@ -36,6 +36,7 @@ class Standing:
         return {
             "rank": self.rank,
             "household_id": self.household_id,
+            "account_id": self.household_id,
             "number": self.number,
             "head_name": self.head_name,
             "village_id": self.village_id,
@@ -45,8 +46,14 @@ class Standing:
         }
 
 
-def _scope(stmt, village_id: int | None, township: str | None, region_id: int | None = None):
+def _scope(
+    stmt, village_id: int | None, township: str | None, region_id: int | None = None, scheme_id: int | None = None
+):
     stmt = stmt.where(Household.moved_out_on.is_(None))
+    if scheme_id is not None:
+        stmt = stmt.where(Household.scheme_id == scheme_id)
+    else:  # households: the accounts of other kinds rank in their own scheme only
+        stmt = stmt.where(Household.village_id.is_not(None))
     if village_id is not None:
         stmt = stmt.where(Household.village_id == village_id)
     if township:
@@ -66,7 +73,11 @@ _COLUMNS = (
 )
 
 
-_ORDER = (Village.code, Household.number)  # inside a tie
+# Inside a tie: by village code (an account's own village: a village account's is its
+# code; a person without a village sorts first on both engines), then number.
+_ORDER = (func.coalesce(Village.code, ""), Household.number)
+# Any account's village: a household's own, a person's, the village a village account is.
+_VILLAGE_OF_ACCOUNT = Village.id == Household.home_village_id
 
 
 def _ranked(rows, limit: int | None) -> list[Standing]:
@@ -89,12 +100,20 @@ def household_standings(
     village_id: int | None = None,
     township: str | None = None,
     region_id: int | None = None,
+    scheme_id: int | None = None,
     limit: int | None = None,
 ) -> list[Standing]:
+    """The accounts in scope ranked by their points of ``period``: the households of a
+    village, township or region, or every account of a scheme (``scheme_id``)."""
     if limit is not None:
         # Fast path: the top of the period_totals index. Every household outside it has
         # fewer points, so the ranks are exact once ``limit`` positive rows are found.
-        given = {"village_id": village_id, "township": township or None, "region_id": region_id}
+        given = {
+            "village_id": village_id,
+            "township": township or None,
+            "region_id": region_id,
+            "scheme_id": scheme_id,
+        }
         params = {"period": period} | {k: v for k, v in given.items() if v is not None}
         top = _top(session, tuple(k for k in _FILTERS if k in params), params, limit)
         if top is not None:
@@ -104,7 +123,7 @@ def household_standings(
     stmt = _scope(
         select(*_COLUMNS, points, PeriodTotal.veto_count)
         .select_from(Household)
-        .join(Village, Village.id == Household.village_id)
+        .outerjoin(Village, _VILLAGE_OF_ACCOUNT)
         .outerjoin(
             PeriodTotal,
             and_(PeriodTotal.household_id == Household.id, PeriodTotal.period == period),
@@ -112,6 +131,7 @@ def household_standings(
         village_id,
         township,
         region_id,
+        scheme_id,
     ).order_by(points.desc(), *_ORDER)
     return _ranked(session.execute(stmt).all(), limit)
 
@@ -130,7 +150,7 @@ def _top_statement(*scope):
         select(*_COLUMNS, top.c.points, top.c.veto_count, Household.moved_out_on)
         .select_from(top)
         .join(Household, Household.id == top.c.household_id)
-        .join(Village, Village.id == Household.village_id)
+        .outerjoin(Village, _VILLAGE_OF_ACCOUNT)
         .order_by(top.c.points.desc(), *_ORDER)
     )
 
@@ -144,10 +164,16 @@ _FILTERS = {
     "village_id": PeriodTotal.village_id == bindparam("village_id"),
     "township": PeriodTotal.village_id.in_(_TOWNSHIP_VILLAGES),
     "region_id": PeriodTotal.village_id.in_(villages_below(bindparam("region_id"))),
+    "scheme_id": PeriodTotal.scheme_id == bindparam("scheme_id"),  # ix_period_totals_scheme_rank
 }
 # Built once for each combination of the filters: building this statement took longer
 # (0.3 ms) than running it.
-_TOP = {key: _top_statement(*(_FILTERS[k] for k in key)) for n in range(4) for key in combinations(_FILTERS, n)}
+_HOUSEHOLDS = PeriodTotal.village_id.is_not(None)  # without a scheme: households only, as in ``_scope``
+_TOP = {
+    key: _top_statement(*(_FILTERS[k] for k in key), *(() if "scheme_id" in key else (_HOUSEHOLDS,)))
+    for n in range(len(_FILTERS) + 1)
+    for key in combinations(_FILTERS, n)
+}
 
 
 def _top(session: Session, scope: tuple, params: dict, limit: int) -> list | None:
@@ -374,6 +400,7 @@ def iter_household_standings(
     village_id: int | None = None,
     township: str | None = None,
     region_id: int | None = None,
+    scheme_id: int | None = None,
     batch: int = 1000,
 ):
     """The full standings of ``household_standings`` as a stream, ``batch`` rows per fetch,
@@ -382,7 +409,7 @@ def iter_household_standings(
     stmt = _scope(
         select(*_COLUMNS, points, PeriodTotal.veto_count)
         .select_from(Household)
-        .join(Village, Village.id == Household.village_id)
+        .outerjoin(Village, _VILLAGE_OF_ACCOUNT)
         .outerjoin(
             PeriodTotal,
             and_(PeriodTotal.household_id == Household.id, PeriodTotal.period == period),
@@ -390,7 +417,8 @@ def iter_household_standings(
         village_id,
         township,
         region_id,
-    ).order_by(points.desc(), Village.code, Household.number)
+        scheme_id,
+    ).order_by(points.desc(), *_ORDER)
     previous_points, rank = None, 0
     result = session.execute(stmt.execution_options(yield_per=batch))
     for position, (hid, number, head, vid, code, vname, pts, vetoes) in enumerate(result, start=1):

@@ -4,9 +4,10 @@ from marshmallow import Schema, fields
 from app.api import api_blueprint_login, list_of, paginated
 from app.api.fields import LocalTimestamp, StrictBoolean, StrictFloat
 from app.api.idempotency import mutation
+from app.clock import local_today, utcnow
 from app.extensions import db
 from app.schemes import services
-from app.web import current_actor
+from app.web import current_actor, tz
 
 blp = Blueprint("schemes_api", __name__, url_prefix="/api/v1", description="Schemes (积分方案)")
 api_blueprint_login(blp)
@@ -57,7 +58,8 @@ SCHEME_OUT = SchemeOut()
 @blp.arguments(SchemeIn())
 @blp.response(201, SchemeOut)
 def create_scheme(data):
-    return services.create_scheme(db.session, current_actor(), data)
+    now = utcnow()
+    return services.create_scheme(db.session, current_actor(), data, today=local_today(tz(), now), now=now)
 
 
 @blp.route("/schemes", methods=["GET"])

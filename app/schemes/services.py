@@ -1,5 +1,8 @@
 """Schemes (积分方案): a rule sheet with its settings, run by a village or a region."""
 
+from collections.abc import Callable
+from datetime import date, datetime
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -16,6 +19,11 @@ MAX_CATEGORIES = 30
 CATEGORY_LENGTH = 20  # rules.category
 
 # Stored in the audit log as written, like its other summaries.
+# What a new scheme brings beyond its row, run once it is made: ``(session, actor, scheme,
+# today=, now=)``. The ledger sits above this package and opens a village scheme's
+# accounts here (``app.points.village_accounts.install``).
+AFTER_CREATE: dict[str, Callable] = {}
+
 KIND_WORDS = {"household": "农户", "person": "个人", "village": "村"}
 CADENCE_WORDS = {"quarter": "按季度", "month": "按月"}
 
@@ -131,7 +139,11 @@ def account_kind_error(kind, by_village: bool) -> str | None:
     return None
 
 
-def create_scheme(session: Session, actor: Actor, values: dict) -> Scheme:
+def create_scheme(
+    session: Session, actor: Actor, values: dict, *, today: date | None = None, now: datetime | None = None
+) -> Scheme:
+    """A scheme of a village or a region; a village scheme's accounts open with it (its
+    opening entries dated ``today``)."""
     errors: dict[str, list[str]] = {}
     village_id, region_id = values.get("village_id"), values.get("region_id")
     if (village_id is None) == (region_id is None):
@@ -183,6 +195,8 @@ def create_scheme(session: Session, actor: Actor, values: dict) -> Scheme:
         target=scheme,
         summary=f"{name}（{KIND_WORDS[kind]}，{CADENCE_WORDS[scheme.cadence]}）",
     )
+    for hook in AFTER_CREATE.values():
+        hook(session, actor, scheme, today=today, now=now)
     return scheme
 
 

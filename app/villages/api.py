@@ -4,13 +4,14 @@ from marshmallow import Schema, fields
 from app.api import api_blueprint_login, list_of, paginated
 from app.api.fields import StrictBoolean, StrictFloat
 from app.api.idempotency import mutation
+from app.clock import local_today, utcnow
 from app.errors import NotFound
 from app.extensions import db
 from app.regions.models import Region
 from app.schemes import services as schemes
 from app.villages import services
 from app.villages.models import Village
-from app.web import current_actor
+from app.web import current_actor, tz
 
 blp = Blueprint("villages_api", __name__, url_prefix="/api/v1", description="Villages and their scheme")
 api_blueprint_login(blp)
@@ -57,7 +58,8 @@ VILLAGE_OUT = VillageOut()
 @blp.arguments(VillageIn())
 @blp.response(201, VillageOut)
 def create_village(data):
-    return services.create_village(db.session, current_actor(), data)
+    now = utcnow()
+    return services.create_village(db.session, current_actor(), data, today=local_today(tz(), now), now=now)
 
 
 @blp.route("/villages", methods=["GET"])

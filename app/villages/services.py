@@ -1,6 +1,8 @@
 """Villages and their points scheme."""
 
 import re
+from collections.abc import Callable
+from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -14,11 +16,19 @@ from app.scope import Actor, require_role
 from app.villages.models import Village
 
 CODE_RE = re.compile(r"^[A-Za-z0-9_\-]{1,30}$")
+# What a new village brings beyond its row and household scheme, run once it is made:
+# ``(session, actor, village, today=, now=)``. The ledger sits above this package and
+# opens the village's account in each village scheme of a region above it
+# (``app.points.village_accounts.install``).
+AFTER_CREATE: dict[str, Callable] = {}
 
 
-def create_village(session: Session, actor: Actor, values: dict) -> Village:
+def create_village(
+    session: Session, actor: Actor, values: dict, *, today: date | None = None, now: datetime | None = None
+) -> Village:
     """A village under the township region ``region_id``, or under the top-level
-    township region named ``township`` (created when first named)."""
+    township region named ``township`` (created when first named). Its accounts in the
+    village schemes above it open with it (their opening entries dated ``today``)."""
     require_role(actor, "admin")
     errors = {}
     name = str(values.get("name") or "").strip()
@@ -54,6 +64,8 @@ def create_village(session: Session, actor: Actor, values: dict) -> Village:
     audit.record(
         session, actor, "village.create", village_id=village.id, target=village, summary=f"{code} {name} ({township})"
     )
+    for hook in AFTER_CREATE.values():
+        hook(session, actor, village, today=today, now=now)
     return village
 
 

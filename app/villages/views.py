@@ -4,13 +4,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from app.clock import utcnow
 from app.extensions import db
 from app.households import services as households
 from app.schemes import services as schemes
 from app.scope import require_role
 from app.villages import services
 from app.villages.forms import SchemeForm, VillageForm
-from app.web import current_actor, mutate, village_args, village_choices, working_village
+from app.web import current_actor, mutate, today, village_args, village_choices, working_village
 
 bp = Blueprint("villages", __name__, template_folder="templates")
 
@@ -46,7 +47,7 @@ def index():
     status = 200
     if form.validate_on_submit():
         values = {"name": form.name.data, "code": form.code.data, "township": form.township.data}
-        done = mutate(lambda: services.create_village(db.session, actor, values), form)
+        done = mutate(lambda: services.create_village(db.session, actor, values, today=today(), now=utcnow()), form)
         if done.ok:
             flash(_("已新建%(name)s", name=done.value.name))
             return redirect(url_for(".index"))

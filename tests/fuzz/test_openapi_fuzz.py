@@ -33,6 +33,13 @@ CROSS_FIELD = {
     ("POST", "/api/v1/users"): {"village_id", "household_id"},
     ("POST", "/api/v1/entries"): {"occurred_on"},
     ("POST", "/api/v1/entries/batch"): {"occurred_on"},
+    # a month only in a monthly scheme; one of village_id or scheme_id; a fund with its split
+    ("GET", "/api/v1/leaderboards"): {"period"},
+    ("GET", "/api/v1/periods/{period}"): {"period", "village_id"},
+    ("POST", "/api/v1/periods/{period}/close"): {"period"},
+    ("POST", "/api/v1/periods/{period}/finalize"): {"period"},
+    ("POST", "/api/v1/objections"): {"period"},
+    ("POST", "/api/v1/awards"): {"period", "fund_yuan", "allocation"},
 }
 
 

@@ -294,3 +294,46 @@ def test_concurrent_enrolment_keeps_numbers_unique(app, world, session, threads)
     assert results.count("ok") == 1, results
     assert session.scalar(select(func.count(Household.id)).where(Household.number == "TJ-777")) == 1
     assert verify(session) == []
+
+
+def test_cap_holds_for_a_village_account_under_concurrent_recording(app, county, world, session):
+    """The same race for a county's village account (a scheme of a region, no village of its own)."""
+    from app.points import rules as rulebook
+    from app.schemes import services as schemes
+
+    admin = Actor(county.users["dk_admin"])
+    values = {"name": "积分换项目", "region_id": county.county.id, "account_kind": "village", "cadence": "month"}
+    settings = {"base_points": 100, "redeem_floor": 0, "yuan_per_point": 1.0, "approval_required": False}
+    scheme = schemes.create_scheme(
+        session, admin, values | settings | {"notice_days": 7, "annual_reset": False}, today=TODAY, now=NOW
+    )
+    rule = rulebook.create_rule(
+        session,
+        admin,
+        None,
+        {"code": "CAP-5", "name": "零事故", "category": "志愿服务", "points": 2, "cap_period": "day", "cap_count": 5},
+        scheme_id=scheme.id,
+    )
+    hid = session.scalar(select(Household.id).where(Household.scheme_id == scheme.id, Household.number == "HP"))
+    rid = rule.id
+    release(session)
+
+    def work(i):
+        return outcome(
+            lambda: services.record_entry(
+                db.session,
+                as_actor("dk_recorder"),
+                household_id=hid,
+                rule_id=rid,
+                occurred_on=TODAY,
+                today=TODAY,
+                now=NOW,
+            )
+        )
+
+    results = run_threads(app, THREADS, work)
+    assert sorted(results) == ["cap_reached"] * (THREADS - 5) + ["ok"] * 5, results
+    assert session.scalar(select(func.count(Entry.id)).where(Entry.rule_id == rid)) == 5
+    account = session.get(Household, hid)
+    assert (account.kind, account.balance) == ("village", 110)
+    assert verify(session) == []

@@ -6,8 +6,9 @@ from datetime import date
 import pytest
 from sqlalchemy import select, text
 
+from app.households.models import Household
 from app.points import decisions, services
-from app.points.models import Entry
+from app.points.models import Entry, PeriodTotal
 from app.points.proof import verify
 from tests.factories import NOW
 
@@ -279,3 +280,74 @@ def test_ranges_cover_every_household_with_balanced_entries(world, session, acti
     assert ranges[0][0] is None and ranges[-1][1] is None
     assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
     assert 2 <= len(ranges) <= 4
+
+
+@pytest.fixture
+def monthly(county, world, session):
+    """A county's monthly village scheme: its accounts scored in March and April."""
+    from app.points import rules as rulebook
+    from app.schemes import services as schemes
+    from app.scope import Actor
+
+    admin = Actor(county.users["dk_admin"])
+    values = {"name": "积分换项目", "region_id": county.county.id, "account_kind": "village", "cadence": "month"}
+    settings = {"base_points": 100, "redeem_floor": 0, "yuan_per_point": 1.0, "approval_required": False}
+    scheme = schemes.create_scheme(
+        session, admin, values | settings | {"notice_days": 7, "annual_reset": False}, today=TODAY, now=NOW
+    )
+    rule = rulebook.create_rule(
+        session,
+        admin,
+        None,
+        {"code": "ZERO", "name": "零事故", "category": "志愿服务", "points": 10},
+        scheme_id=scheme.id,
+    )
+    accounts = session.scalars(
+        select(Household).where(Household.scheme_id == scheme.id).order_by(Household.number)
+    ).all()
+    for account, day in (
+        (accounts[0], date(2026, 3, 5)),
+        (accounts[0], date(2026, 4, 5)),
+        (accounts[1], date(2026, 3, 9)),
+    ):
+        services.record_entry(
+            session,
+            Actor(county.users["dk_recorder"]),
+            household_id=account.id,
+            rule_id=rule.id,
+            occurred_on=day,
+            today=TODAY,
+            now=NOW,
+        )
+    session.commit()
+    return accounts
+
+
+def test_month_totals_verify_and_a_tampered_one_is_found(monthly, session, runner):
+    hp = monthly[0]
+    months = session.execute(
+        select(PeriodTotal.period, PeriodTotal.points)
+        .where(PeriodTotal.household_id == hp.id)
+        .order_by(PeriodTotal.period)
+    ).all()
+    assert [tuple(r) for r in months] == [
+        ("2026", 20),
+        ("2026-03", 10),
+        ("2026-04", 10),
+        ("2026Q1", 10),
+        ("2026Q2", 10),
+    ]
+    assert verify(session) == []
+    assert run_cli(runner)[0] == 0
+    tamper(session, "UPDATE period_totals SET points = 30 WHERE household_id = :h AND period = '2026-03'", h=hp.id)
+    assert [str(p) for p in verify(session)] == [
+        f"household {hp.id}: period 2026-03: cached points 30, vetoes 0, positive entries 1; ledger says 10, 0, 1"
+    ]
+    code, output = run_cli(runner)
+    assert code == 1 and f"household {hp.id}: period 2026-03" in output
+
+
+def test_a_deleted_month_total_is_found(monthly, session):
+    qf = monthly[1]
+    tamper(session, "DELETE FROM period_totals WHERE household_id = :h AND period = '2026-03'", h=qf.id)
+    assert [str(p) for p in verify(session)] == [f"household {qf.id}: period 2026-03: no cached total; ledger says 10"]

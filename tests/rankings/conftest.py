@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.regions.conftest import county  # noqa: F401  (the county of two townships)
+
 
 @pytest.fixture
 def login(auth):

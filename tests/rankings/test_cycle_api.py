@@ -104,6 +104,7 @@ def test_close_answers_with_the_published_standings(world, session, q3, as_):
     assert body["standings"][0] == {
         "rank": 1,
         "household_id": world.households["tj1"].id,
+        "account_id": world.households["tj1"].id,
         "number": "TJ-001",
         "head_name": "户主tj1",
         "village_id": world.a.id,
@@ -181,6 +182,7 @@ def test_get_period_follows_open_notice_final(world, session, q3, as_):
     assert r.status_code == 200
     assert r.get_json() == {
         "period": "2026Q3",
+        "scheme_id": world.a.household_scheme.id,
         "village_id": world.a.id,
         "status": "open",
         "notice_ends_on": None,

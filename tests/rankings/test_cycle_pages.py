@@ -109,7 +109,7 @@ def test_finalising_during_the_notice_window_says_when_it_ends(world, session, q
     client = login("tj_reviewer")
     response = client.post(f"/periods/{LAST_Q}/finalize", follow_redirects=True)
     assert f"公示期至 {view.notice_ends_on.isoformat()} 结束，期满后才能定稿" in text(response)
-    assert periods.view_period(session, world.a.id, LAST_Q).status == "notice"
+    assert periods.view_period(session, world.a, LAST_Q).status == "notice"
 
 
 def test_finalising_with_an_open_objection_is_refused(world, session, quarter, login):
@@ -225,7 +225,7 @@ def test_awards_form_names_the_winners_and_prints_certificates(world, session, q
     client = login("admin")
     response = client.post(f"/periods/{LAST_Q}/finalize?village_id={world.a.id}")
     assert response.status_code == 302
-    assert periods.view_period(session, world.a.id, LAST_Q).status == "final"
+    assert periods.view_period(session, world.a, LAST_Q).status == "final"
     before = session.get(Household, world.households["tj1"].id).balance
     response = client.post(
         f"/periods/{LAST_Q}/awards?village_id={world.a.id}",

@@ -19,6 +19,7 @@ from app.points import services as points
 from app.points import year as ledger_year
 from app.points.models import Entry
 from app.points.proof import verify
+from app.rankings import awards as prizes
 from app.rankings import periods
 from app.rankings.models import Award, Objection, Publication
 from app.rankings.services import household_period_points, household_standings
@@ -120,9 +121,9 @@ def test_close_publishes_the_standings_and_opens_the_notice_window(world, sessio
     row = view.row
     assert (row.closed_by_id, row.closed_at) == (world.users["tj_reviewer"].id, NOW)
     session.commit()
-    assert periods.view_period(session, world.a.id, "2026Q3").status == "notice"
-    assert periods.view_period(session, world.b.id, "2026Q3").status == "open"  # per village
-    assert periods.view_period(session, world.a.id, "2026Q4").status == "open"
+    assert periods.view_period(session, world.a, "2026Q3").status == "notice"
+    assert periods.view_period(session, world.b, "2026Q3").status == "open"  # per village
+    assert periods.view_period(session, world.a, "2026Q4").status == "open"
 
 
 def test_published_standings_stay_frozen(world, session, q3):
@@ -132,7 +133,7 @@ def test_published_standings_stay_frozen(world, session, q3):
     session.commit()
     live = household_standings(session, "2026Q3", village_id=world.a.id)
     assert rows(live) == [(1, "TJ-002", 6, True), (2, "TJ-003", -20, False)]
-    view = periods.view_period(session, world.a.id, "2026Q3")
+    view = periods.view_period(session, world.a, "2026Q3")
     assert rows(view.standings) == [(1, "TJ-001", 8, True), (2, "TJ-002", 6, True), (3, "TJ-003", -20, False)]
     assert view.publication.version == 1
 
@@ -352,7 +353,7 @@ def test_only_rule_entries_can_be_objected_to(world, session, q3):
         refused[kind] = session.scalar(select(Entry).where(Entry.household_id == tj1, Entry.kind == kind))
     close(session, world, "2026Q3")
     finalize(session, world, "2026Q3")
-    periods.grant_awards(
+    prizes.grant_awards(
         session,
         reviewer,
         period="2026Q3",
@@ -405,7 +406,7 @@ def test_an_upheld_objection_reverses_the_entry_and_republishes(world, session, 
     tj1 = world.households["tj1"]
     assert tj1.balance == 100 + 8 - 5
     assert household_period_points(session, tj1.id, ["2026Q3", "2026"]) == {"2026Q3": (3, 0), "2026": (3, 0)}
-    view = periods.view_period(session, world.a.id, "2026Q3")
+    view = periods.view_period(session, world.a, "2026Q3")
     assert (view.status, view.publication.version) == ("notice", 2)
     assert rows(view.standings) == [(1, "TJ-002", 6, True), (2, "TJ-001", 3, True), (3, "TJ-003", -20, False)]
     first = session.scalar(select(Publication).where(Publication.version == 1))
@@ -419,7 +420,7 @@ def test_upholding_republishes_the_year_in_notice_too(world, session, q3):
     objection = object_to(session, world, who="tj_reviewer", entry_id=q3["tj3_gamble"].id)
     decide(session, world, objection, upheld=True, who="tj_reviewer2")
     for period in ("2026Q3", "2026"):
-        view = periods.view_period(session, world.a.id, period)
+        view = periods.view_period(session, world.a, period)
         assert view.publication.version == 2
         assert rows(view.standings) == [(1, "TJ-001", 8, True), (2, "TJ-002", 6, True), (3, "TJ-003", 0, True)]
     session.commit()
@@ -432,7 +433,7 @@ def test_upholding_against_the_standings_republishes_without_reversing(world, se
     decided = decide(session, world, objection, upheld=True)
     assert (decided.status, decided.reversal_entry_id) == ("upheld", None)
     assert count(session, Entry, Entry.kind == "reversal") == 0
-    view = periods.view_period(session, world.a.id, "2026Q3")
+    view = periods.view_period(session, world.a, "2026Q3")
     assert view.publication.version == 2
     assert rows(view.standings) == [(1, "TJ-001", 8, True), (2, "TJ-002", 6, True), (3, "TJ-003", -20, False)]
 
@@ -467,7 +468,7 @@ def test_upholding_never_reverses_anything_but_a_rule_entry(world, session, q3):
     entries_before = count(session, Entry)
     decided = decide(session, world, against_reversal, upheld=True, note="情况属实，另行补录")
     assert (decided.status, decided.reversal_entry_id) == ("upheld", None)
-    assert periods.view_period(session, world.a.id, "2026Q3").publication.version == 2
+    assert periods.view_period(session, world.a, "2026Q3").publication.version == 2
     decided = decide(session, world, against_opening, upheld=True, note="底分另行核对")
     assert (decided.status, decided.reversal_entry_id) == ("upheld", None)
     assert count(session, Entry) == entries_before
@@ -493,7 +494,7 @@ def test_a_dismissed_objection_changes_nothing(world, session, q3):
     assert (decided.status, decided.reversal_entry_id, decided.decision_note) == ("dismissed", None, "记录属实")
     assert count(session, Entry) == entries_before
     assert world.households["tj1"].balance == 108
-    view = periods.view_period(session, world.a.id, "2026Q3")
+    view = periods.view_period(session, world.a, "2026Q3")
     assert view.publication.version == 1
     assert rows(view.standings)[0] == (1, "TJ-001", 8, True)
 
@@ -584,7 +585,7 @@ def contest(world, session):
 
 
 def grant(session, world, period="2026Q3", title="季度道德之星", top_n=2, bonus_points=0, who="tj_reviewer"):
-    return periods.grant_awards(
+    return prizes.grant_awards(
         session,
         world.actor(who),
         period=period,
@@ -649,7 +650,7 @@ def test_awards_take_the_top_eligible_with_ties_at_the_cut(contest, session):
         grant(session, world, title="季度道德之星", top_n=5)
     assert "title" in exc.value.details
     assert count(session, Award) == 4
-    listed = session.scalars(periods.list_awards(world.a.id, "2026Q3")).all()
+    listed = session.scalars(prizes.list_awards(world.a.household_scheme.id, "2026Q3")).all()
     assert sorted((a.title, a.rank, a.household_id) for a in listed) == sorted(
         [
             ("季度道德之星", 2, hid["tj2"]),
@@ -658,8 +659,8 @@ def test_awards_take_the_top_eligible_with_ties_at_the_cut(contest, session):
             ("季度道德冠军", 2, hid["tj2"]),
         ]
     )
-    assert session.scalars(periods.list_awards(world.a.id, "2026Q4")).all() == []
-    assert session.scalars(periods.list_awards(world.b.id, "2026Q3")).all() == []
+    assert session.scalars(prizes.list_awards(world.a.household_scheme.id, "2026Q4")).all() == []
+    assert session.scalars(prizes.list_awards(world.b.household_scheme.id, "2026Q3")).all() == []
 
 
 def test_award_arguments_and_roles(contest, session):
@@ -691,7 +692,7 @@ def test_a_year_award_uses_the_annual_totals(contest, session):
     finalize(session, world, "2026Q3")
     close(session, world, "2026")
     finalize(session, world, "2026")
-    view = periods.view_period(session, world.a.id, "2026")
+    view = periods.view_period(session, world.a, "2026")
     assert rows(view.standings) == [
         (1, "TJ-005", 20, True),
         (2, "TJ-001", 10, False),

@@ -9,6 +9,7 @@ from app.households import services as households
 from app.points import decisions
 from app.points import services as points
 from app.points import year as ledger_year
+from app.rankings import awards as prizes
 from app.rankings import periods
 from app.rankings.services import household_standings, village_standings
 from app.redemption import services as redemption_services
@@ -91,6 +92,7 @@ def test_township_standings_share_ranks_and_order_ties_by_village_code_then_numb
     assert first == {
         "rank": 1,
         "household_id": township.households["xf1"].id,
+        "account_id": township.households["xf1"].id,
         "number": "XF-001",
         "head_name": "户主xf1",
         "village_id": township.b.id,
@@ -234,7 +236,7 @@ def test_only_ranked_entries_move_a_rank(world, session, api):
     # an award with a bonus (dated today) for the final 2026Q3
     periods.close_period(session, world.actor("tj_reviewer"), world.a.id, "2026Q3", now=NOW, today=TODAY)
     periods.finalize_period(session, world.actor("admin"), world.a.id, "2026Q3", now=NOW, today=TODAY)
-    periods.grant_awards(
+    prizes.grant_awards(
         session,
         world.actor("tj_reviewer"),
         period="2026Q3",

@@ -1,0 +1,1 @@
+from tests.regions.conftest import county  # noqa: F401  (the county of two townships)
