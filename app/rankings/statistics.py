@@ -79,3 +79,19 @@ def participation_by_quarter(
             item = villages.setdefault(row.village_id, {"name": row.name, "code": row.code, "rates": {}})
             item["rates"][quarter] = round(row.participation_rate * 100, 1)
     return quarters, sorted(villages.values(), key=lambda r: r["code"])
+
+
+def entries_by_period(session: Session, scheme_id: int, statuses: tuple) -> dict[str, int]:
+    """The scheme's entries in ``statuses`` per period they count in: quarter, month and
+    year. What a reviewer clears (pending) or checks (any recorded) before publishing."""
+    year, month = extract("year", Entry.occurred_on), extract("month", Entry.occurred_on)
+    rows = session.execute(
+        select(Entry.period, year, month, func.count(Entry.id))
+        .where(Entry.scheme_id == scheme_id, Entry.status.in_(statuses))
+        .group_by(Entry.period, year, month)
+    )
+    counts: dict[str, int] = {}
+    for quarter, y, m, n in rows:
+        for name in (quarter, quarter[:4], f"{int(y)}-{int(m):02d}"):
+            counts[name] = counts.get(name, 0) + int(n)
+    return counts

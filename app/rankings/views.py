@@ -256,6 +256,8 @@ def period_title(period: str) -> str:
     """The period as a certificate writes it: ``2026 年第三季度`` or ``2026 年度``."""
     if len(period) == 4:
         return _("%(y)s 年度", y=period)
+    if "-" in period:
+        return _("%(y)s 年 %(m)s 月", y=period[:4], m=int(period[5:7]))
     return _("%(y)s 年第%(q)s季度", y=period[:4], q=quarter_numeral(int(period[5])))
 
 
