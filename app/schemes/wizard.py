@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
+from app.clock import utcnow
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.extensions import db
 from app.regions.services import list_regions
@@ -17,7 +18,7 @@ from app.schemes.forms import WizardForm
 from app.schemes.models import CADENCES, STANDARD_CATEGORIES
 from app.schemes.views import bp
 from app.scope import require_role
-from app.web import current_actor, mutate, working_village
+from app.web import current_actor, mutate, today, working_village
 
 STEPS = (
     (_l("谁的账户"), ("owner", "account_kind", "name")),
@@ -161,7 +162,7 @@ def _create(actor, owners, by_value):
     }
     owner_field = {"village_id": "owner", "region_id": "owner"}
     done = mutate(
-        lambda: services.create_scheme(db.session, actor, values),
+        lambda: services.create_scheme(db.session, actor, values, today=today(), now=utcnow()),
         form,
         rename=owner_field,
         fields=owner_field,

@@ -1,6 +1,7 @@
 """The new-scheme wizard: steps that keep what was typed, errors beside their field,
 and only the owners the user manages."""
 
+from app.households.models import Household
 from app.schemes.models import STANDARD_CATEGORIES, Scheme
 
 ANSWERS = {
@@ -42,6 +43,8 @@ def test_a_county_admin_walks_the_wizard_to_a_village_scheme(county, session, au
     )
     assert scheme.categories == ["零事故", "零非访", "零发案"]
     assert (scheme.yuan_per_point, scheme.approval_required, scheme.notice_days) == (2.0, True, 5)
+    accounts = session.query(Household).filter_by(scheme_id=scheme.id).all()  # one per village below
+    assert {a.home_village_id for a in accounts} == {county.hp.id, county.qf.id}
 
 
 def test_every_step_keeps_what_was_typed_going_back_and_forth(county, auth, client):
