@@ -340,5 +340,44 @@ def check_previous_version_upgrades(url: str) -> None:
             after = _v1_answers(app.test_client(), ids)
             assert after == before
             assert before[f"/villages/{ids['villages'][1]}/scheme"][1]["notice_days"] == 3
+            db.session.remove()
+            check_accounts_upgrade(app, ids, before)
     finally:
         drop_everything(app)
+
+
+def check_accounts_upgrade(app, ids: dict, before: dict) -> None:
+    """The same data at 0007 (before accounts) upgrades through 0008: every household is
+    an account of its village's household scheme, every ledger row and cycle row carries
+    its scheme, the closed period still refuses entries, and the answers stay the same."""
+    from app.points.proof import verify
+
+    flask_migrate.downgrade(revision="0007")
+    with db.engine.connect() as conn:
+        assert "kind" not in {c["name"] for c in inspect(conn).get_columns("households")}
+    flask_migrate.upgrade()
+    with db.engine.connect() as conn:
+        kinds = conn.execute(text("SELECT DISTINCT kind, home_village_id = village_id FROM households")).all()
+        assert [(k, bool(same)) for k, same in kinds] == [("household", True)]
+        for table in ("entries", "period_totals", "periods"):
+            wrong = conn.execute(
+                text(
+                    f"SELECT COUNT(*) FROM {table} t JOIN schemes s ON s.id = t.scheme_id "
+                    "WHERE s.account_kind <> 'household' OR s.village_id <> t.village_id"
+                )
+            ).scalar()
+            missing = conn.execute(text(f"SELECT COUNT(*) FROM {table} WHERE scheme_id IS NULL")).scalar()
+            assert (table, wrong, missing) == (table, 0, 0)
+        closed = conn.execute(text("SELECT period, status FROM periods")).all()
+        assert [tuple(c) for c in closed] == [("2026Q3", "notice")]
+    assert verify(db.session) == []
+    assert _v1_answers(app.test_client(), ids) == before
+    # the closed quarter still refuses an entry dated in it
+    token = app.test_client().post("/api/v1/auth/token", json={"username": "root", "password": "long-enough"})
+    headers = {"Authorization": f"Bearer {token.get_json()['token']}"}
+    tj1 = ids["households"][0]
+    rule = app.test_client().get(f"/api/v1/rules?village_id={ids['villages'][0]}", headers=headers).get_json()
+    plain = next(r for r in rule["items"] if not r["requires_evidence"] and r["active"])
+    body = {"household_id": tj1, "rule_id": plain["id"], "occurred_on": "2026-08-20"}
+    r = app.test_client().post("/api/v1/entries", json=body, headers=headers)
+    assert (r.status_code, r.get_json()["error"]["code"]) == (409, "period_closed")

@@ -2,7 +2,7 @@
 big screen, the awards and their certificates (奖状). Each works on a village's
 household scheme or on a scheme picked (``?scheme_id=``)."""
 
-from flask import current_app, redirect, render_template, url_for
+from flask import Response, current_app, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -22,6 +22,7 @@ from app.rankings.views import (
     period_arg,
     standing_rows,
 )
+from app.spreadsheet import XLSX, attachment, xlsx_bytes
 from app.web import current_actor, scheme_choices, today
 
 BIGSCREEN_TOP = 20
@@ -135,10 +136,56 @@ def awards():
         board=board,
         period=period,
         awards=rows,
+        funded=any(a.amount_yuan is not None for a in rows),
         periods=cycle.scheme_periods(board.scheme, today()),
         schemes=scheme_choices(),
         mask=mask_names(),
         mask_name=mask_name,
+    )
+
+
+@bp.route("/awards/export.xlsx")
+@login_required
+def awards_xlsx():
+    """The awards as a workbook, with each winner's share of a fund (两位小数)."""
+    actor = current_actor()
+    board = reader_board(actor)
+    if board is None:
+        raise NotFound()
+    period = period_arg("") or None
+    rows = db.session.scalars(prizes.list_awards(board.scheme.id, period)).all()
+    mask = mask_names()
+    headers = [
+        _("期间"),
+        _("称号"),
+        _("名次"),
+        _("编号"),
+        _("名称"),
+        _("积分"),
+        _("奖励积分"),
+        _("奖金（元）"),
+        _("分配方式"),
+    ]
+    ways = {"equal": _("平均分配"), "proportional": _("按积分分配")}
+    lines = [
+        [
+            a.period,
+            a.title,
+            a.rank,
+            a.household.number,
+            mask_name(a.household.head_name) if mask else a.household.head_name,
+            a.points,
+            a.bonus_points,
+            a.amount_yuan if a.amount_yuan is not None else "",
+            ways.get(a.allocation, ""),
+        ]
+        for a in rows
+    ]
+    name = period or "all"
+    return Response(
+        xlsx_bytes((_("评优结果"), headers, lines)),
+        mimetype=XLSX,
+        headers=attachment(_("评优结果-%(p)s.xlsx", p=name), f"awards-{name}.xlsx"),
     )
 
 

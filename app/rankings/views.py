@@ -83,8 +83,8 @@ class ListPage:
 def period_label(period: str) -> str:
     if len(period) == 4:
         return _("%(y)s 年度", y=period)
-    if "-" in period:
-        return _("%(y)s 年 %(m)s 月", y=period[:4], m=int(period[5:7]))
+    if period[4:5] == "-":  # a month of a monthly scheme
+        return _("%(y)s 年 %(m)s 月", y=period[:4], m=int(period[5:]))
     return _("%(y)s 年第 %(q)s 季度", y=period[:4], q=period[5])
 
 

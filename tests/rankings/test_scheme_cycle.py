@@ -3,14 +3,17 @@ scores its villages in March and April, closes March (公示), refuses a March e
 keeps April open, finalises and grants its fund; standings, periods, objections and
 awards by ``scheme_id``."""
 
+import io
 from decimal import Decimal
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.households.models import Household
 from app.points.proof import verify
 from app.rankings.models import Award
+from tests.conftest import TODAY
 from tests.rankings.test_cycle_api import assert_error, ledger_ok
 
 MARCH, APRIL = "2026-03", "2026-04"
@@ -230,3 +233,75 @@ def test_a_proportional_fund_follows_the_points(monthly, county, as_):
         (1, 30, "750.00"),
         (2, 10, "250.00"),
     ]
+
+
+def grant_march_fund(monthly, as_):
+    scheme_id = monthly["scheme_id"]
+    for number, day in (("HP", "2026-03-05"), ("QF", "2026-03-06")):
+        assert record(as_, monthly, number, day).status_code == 201
+    as_("dk_reviewer").post(f"/periods/{MARCH}/close", json={"scheme_id": scheme_id})
+    as_("admin").post(f"/periods/{MARCH}/finalize", json={"scheme_id": scheme_id})
+    grant = {"period": MARCH, "scheme_id": scheme_id, "title": "积分换项目", "top_n": 2}
+    r = as_("dk_reviewer").post("/awards", json=grant | {"fund_yuan": "100000.01", "allocation": "equal"})
+    assert r.status_code == 201, r.get_json()
+
+
+def test_the_award_list_and_its_workbook_show_the_amounts(monthly, as_, login):
+    grant_march_fund(monthly, as_)
+    client = login("dk_reviewer")
+    page = client.get("/awards", query_string={"scheme_id": monthly["scheme_id"]})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "积分换项目" in text and "奖金（元）" in text
+    assert "50000.01" in text and "50000.00" in text and "和平村" in text and "2026 年 3 月" in text
+    r = client.get("/awards/export.xlsx", query_string={"scheme_id": monthly["scheme_id"], "period": MARCH})
+    assert r.status_code == 200 and r.mimetype.endswith("spreadsheetml.sheet")
+    rows = list(load_workbook(io.BytesIO(r.data)).active.iter_rows(values_only=True))
+    assert rows[0][7] == "奖金（元）"
+    assert [(row[3], row[7], row[8]) for row in rows[1:]] == [("HP", 50000.01, "平均分配"), ("QF", 50000, "平均分配")]
+    assert login("tj_resident").get("/awards", query_string={"scheme_id": monthly["scheme_id"]}).status_code == 404
+    assert login("cg_reviewer").get("/awards", query_string={"scheme_id": monthly["scheme_id"]}).status_code == 200
+
+
+def test_a_villages_awards_and_notice_show_a_funds_amounts(world, session, login):
+    from app.rankings import awards, periods
+    from tests.factories import NOW
+    from tests.rankings.test_periods import Q3_DAY, score
+
+    score(session, world, "tj1", "school", Q3_DAY)
+    score(session, world, "tj2", "labour", Q3_DAY)
+    periods.close_period(session, world.actor("tj_reviewer"), world.a.id, "2026Q3", now=NOW, today=TODAY)
+    periods.finalize_period(session, world.actor("admin"), world.a.id, "2026Q3", now=NOW, today=TODAY)
+    granted = awards.grant_awards(
+        session,
+        world.actor("tj_reviewer"),
+        period="2026Q3",
+        village_id=world.a.id,
+        title="季度道德之星",
+        top_n=2,
+        fund_yuan=800,
+        allocation="proportional",
+        now=NOW,
+        today=TODAY,
+    )
+    session.commit()
+    assert [(a.points, a.amount_yuan) for a in granted] == [(5, Decimal("500.00")), (3, Decimal("300.00"))]
+    client = login("tj_resident")
+    text = client.get("/awards", query_string={"village_id": world.a.id}).get_data(as_text=True)
+    assert "500.00" in text and "300.00" in text and "户号" in text
+    text = client.get("/notice/2026Q3", query_string={"village_id": world.a.id}).get_data(as_text=True)
+    assert "奖金 500.00 元" in text and "奖金 300.00 元" in text
+
+
+def test_scheme_standings_keep_the_fast_path_and_households_their_own(monthly, world, as_):
+    for number, day in (("HP", "2026-03-05"), ("QF", "2026-03-06")):
+        assert record(as_, monthly, number, day).status_code == 201
+    query = {"period": MARCH, "scheme_id": monthly["scheme_id"]}
+    full = as_("dk_reviewer").get("/leaderboards", query_string=query).get_json()["items"]
+    top = as_("dk_reviewer").get("/leaderboards", query_string=query | {"limit": 1}).get_json()["items"]
+    assert top == full and len(top) == 2  # the tie at the cut stays whole
+    # without a scheme the standings are households' only, as before
+    everyone = as_("tj_resident").get("/leaderboards", query_string={"period": "2026Q1"}).get_json()["items"]
+    assert everyone and {s["number"] for s in everyone}.isdisjoint({"HP", "QF"})
+    limited = as_("tj_resident").get("/leaderboards", query_string={"period": "2026Q1", "limit": 1}).get_json()["items"]
+    assert {s["number"] for s in limited}.isdisjoint({"HP", "QF"})
+    assert all(s["account_id"] == s["household_id"] for s in everyone)
