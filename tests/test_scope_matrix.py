@@ -182,6 +182,7 @@ ROUTES = {
     "home.region": LOGIN,
     "schemes.index": LOGIN,
     "schemes.show": LOGIN,
+    "schemes.new": LOGIN,
 }
 ROLES = ("village_admin", "recorder", "reviewer", "clerk", "resident")
 # A path argument names an object; the matrix fills it with the object of a village.
