@@ -9,7 +9,7 @@ from flask import current_app, flash, request, session, url_for
 from flask_login import current_user
 
 from app.clock import local_today
-from app.errors import BadReference, DomainError, ValidationFailed
+from app.errors import BadReference, DomainError, NotFound, ValidationFailed
 from app.extensions import db
 from app.scope import Actor, acting_village_id, village_in_scope
 
@@ -91,6 +91,49 @@ def village_choices() -> list:
 
     region_id = None if current_user.is_admin else current_user.region_id
     return db.session.scalars(list_villages(region_id=region_id)).all()
+
+
+def scheme_choices() -> list:
+    """The schemes of a scheme picker: every scheme the user may see but the villages'
+    household schemes (a village's households are picked by their village). None for a
+    resident."""
+    from app.schemes.models import Scheme
+    from app.schemes.services import list_schemes
+
+    stmt = list_schemes(db.session, current_actor()).where(Scheme.account_kind != "household")
+    return db.session.scalars(stmt).all()
+
+
+def picked_scheme(actor: Actor):
+    """``?scheme_id=``: the scheme, checked against the actor's scope (404 outside it);
+    None when none is picked."""
+    from app.schemes.services import scheme_in_scope
+
+    scheme_id = request.args.get("scheme_id", type=int)
+    if "scheme_id" in request.args and request.args["scheme_id"] and scheme_id is None:
+        raise NotFound()
+    return None if scheme_id is None else scheme_in_scope(db.session, actor, scheme_id)
+
+
+def region_choices() -> list:
+    """The regions of a region picker: the deployment's admin's every region, a region
+    official's region and those below; none for anyone else."""
+    from app.regions.services import list_regions
+
+    if not chooses_village(current_user):
+        return []
+    return db.session.scalars(list_regions(db.session, current_actor())).all()
+
+
+def picked_region(actor: Actor):
+    """``?region_id=``: the region, checked against the actor's scope (404 outside it);
+    None when none is picked."""
+    from app.regions.services import region_in_scope
+
+    region_id = request.args.get("region_id", type=int)
+    if "region_id" in request.args and request.args["region_id"] and region_id is None:
+        raise NotFound()
+    return None if region_id is None else region_in_scope(db.session, actor, region_id)
 
 
 def village_args(village_id: int | None) -> dict:

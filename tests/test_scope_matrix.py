@@ -208,6 +208,7 @@ ROUTES = {
     "county.grant": LOGIN,
     "county.notice": LOGIN,
     "county.awards_xlsx": LOGIN,
+    "schemes.new": LOGIN,
 }
 ROLES = ("village_admin", "recorder", "reviewer", "clerk", "resident")
 # A path argument names an object; the matrix fills it with the object of a village.

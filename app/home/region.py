@@ -17,6 +17,9 @@ from app.rankings.periods import periods_of
 from app.rankings.services import household_standings, village_standings
 from app.regions.models import Region
 from app.regions.services import can_see_region, region_in_scope, village_ids_below
+from app.schemes.models import Scheme
+from app.schemes.services import list_schemes
+from app.schemes.views import CADENCE_NAMES, KIND_NAMES
 from app.scope import require_role
 from app.web import current_actor, today
 
@@ -26,7 +29,7 @@ LEVEL_NAMES = {"city": _l("市"), "county": _l("县（区）"), "township": _l("
 
 @bp.context_processor
 def _level_names():
-    return {"level_names": LEVEL_NAMES}
+    return {"level_names": LEVEL_NAMES, "scheme_kinds": KIND_NAMES, "scheme_cadences": CADENCE_NAMES}
 
 
 @bp.route("/region")
@@ -64,9 +67,14 @@ def region(region_id: int):
     parent = db.session.get(Region, region.parent_id) if region.parent_id else None
     if parent is not None and not can_see_region(db.session, actor.user, parent.id):
         parent = None
+    # Every village's household scheme is reached through the village; the others are listed.
+    schemes = db.session.scalars(
+        list_schemes(db.session, actor, region_id=region.id).where(Scheme.account_kind != "household")
+    ).all()
     return render_template(
         "home/region.html",
         region=region,
+        schemes=schemes,
         parent=parent,
         children=children,
         period=period,

@@ -1,5 +1,7 @@
 """The composed pages: the dashboard, a household's page and the statistics."""
 
+from dataclasses import dataclass
+
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
@@ -13,6 +15,7 @@ from app.households.models import Household
 from app.points import decisions
 from app.points import services as points
 from app.points import views as points_views
+from app.points.models import CATEGORIES
 from app.points.views import choose_village
 from app.rankings import charts, statistics
 from app.rankings import periods as cycle
@@ -20,9 +23,22 @@ from app.rankings import views as rankings_views
 from app.rankings.services import household_standings, village_standings
 from app.rankings.views import quarter_numeral
 from app.redemption import reports as shop_reports
+from app.regions.services import village_ids_below
 from app.scope import OFFICIAL_ROLES, household_in_scope, require_role, village_in_scope
 from app.villages.models import Village
-from app.web import current_actor, page_arg, today, tz, village_args, village_choices, working_village
+from app.web import (
+    current_actor,
+    page_arg,
+    picked_region,
+    picked_scheme,
+    region_choices,
+    scheme_choices,
+    today,
+    tz,
+    village_args,
+    village_choices,
+    working_village,
+)
 
 bp = Blueprint("home", __name__, template_folder="templates")
 
@@ -128,8 +144,40 @@ def household(household_id):
     )
 
 
-def _stats_scope(actor) -> tuple[int | None, str | None, str]:
-    """(village_id, township, label): an official's own village; an admin's choice."""
+@dataclass
+class StatsScope:
+    """What the statistics count: a village, a set of villages (a region's), a township,
+    every village, or one scheme's accounts (``scheme``)."""
+
+    label: str
+    village_id: int | frozenset[int] | None = None
+    township: str | None = None
+    region: object = None
+    scheme: object = None
+    categories: tuple = CATEGORIES
+
+    def export_args(self) -> dict:
+        if self.scheme is not None:
+            return {"scheme_id": self.scheme.id}
+        if self.region is not None:
+            return {"region_id": self.region.id}
+        if self.village_id is not None:
+            return {"village_id": self.village_id}
+        return {"township": self.township} if self.township else {"scope": "all"}
+
+
+def _stats_scope(actor) -> StatsScope:
+    """``?scheme_id=`` or ``?region_id=`` (404 outside the user's scope); else an
+    official's own village, a region official's working village, an admin's choice."""
+    scheme = picked_scheme(actor)
+    if scheme is not None and scheme.account_kind != "household":
+        return StatsScope(scheme.name, scheme=scheme, categories=tuple(scheme.categories))
+    if scheme is not None:
+        village = village_in_scope(db.session, actor, scheme.village_id)
+        return StatsScope(village.name, village.id, categories=tuple(scheme.categories))
+    area = picked_region(actor)
+    if area is not None:
+        return StatsScope(area.name, village_ids_below(db.session, area.id), region=area)
     user = actor.user
     if user.is_admin:
         village_id = request.args.get("village_id", type=int)
@@ -137,18 +185,18 @@ def _stats_scope(actor) -> tuple[int | None, str | None, str]:
             village = db.session.get(Village, village_id)
             if village is None:
                 raise NotFound()
-            return village.id, None, village.name
+            return StatsScope(village.name, village.id, categories=tuple(village.household_scheme.categories))
         township = (request.args.get("township") or "").strip()[:100]
         if township:
-            return None, township, township
-        return None, None, _("全部村")
+            return StatsScope(township, township=township)
+        return StatsScope(_("全部村"))
     if user.region_id is not None:  # the village it works in (or its first), below its region
         village = working_village(actor) or next(iter(village_choices()), None)
         if village is None:
             raise NotFound()
-        return village.id, None, village.name
-    village = village_in_scope(db.session, actor, user.village_id)
-    return village.id, None, village.name
+    else:
+        village = village_in_scope(db.session, actor, user.village_id)
+    return StatsScope(village.name, village.id, categories=tuple(village.household_scheme.categories))
 
 
 @bp.route("/stats")
@@ -156,7 +204,9 @@ def _stats_scope(actor) -> tuple[int | None, str | None, str]:
 def stats():
     actor = current_actor()
     require_role(actor, *OFFICIAL_ROLES)
-    village_id, township, scope_label = _stats_scope(actor)
+    picked = _stats_scope(actor)
+    village_id, township = picked.village_id, picked.township
+    scheme_id = picked.scheme.id if picked.scheme is not None else None
     day = today()
     year = request.args.get("year", day.year, type=int)
     if not 2000 <= year <= 2100:
@@ -164,46 +214,48 @@ def stats():
     months = list(range(1, 13))
     month_labels = [_("%(m)s月", m=m) for m in months]
 
-    cat_series = [
-        (c or _("未分类"), values)
-        for c, values in statistics.category_series(db.session, year, village_id=village_id, township=township)
-    ]
+    series = statistics.category_series(
+        db.session, year, village_id=village_id, township=township, scheme_id=scheme_id, categories=picked.categories
+    )
+    cat_series = [(c or _("未分类"), values) for c, values in series]
     category_chart = charts.stacked_bar_chart(
         month_labels, cat_series, title=_("%(y)s 年各月积分（按类别）", y=year), unit=_("分")
     )
-    quarters, village_list = statistics.participation_by_quarter(
-        db.session, year, village_id=village_id, township=township
-    )
-    participation_chart = charts.grouped_bar_chart(
-        [v["name"] for v in village_list],
-        [
-            (_("第%(q)s季度", q=quarter_numeral(i + 1)), [v["rates"].get(q, 0) for v in village_list])
-            for i, q in enumerate(quarters)
-        ],
-        title=_("%(y)s 年各村各季度参与率", y=year),
-        unit="%",
-    )
-    yuan = shop_reports.yuan_by_month(db.session, year, village_id=village_id, township=township)
+    quarters, village_list, participation_chart = [f"{year}Q{q}" for q in range(1, 5)], [], None
+    if picked.scheme is None:  # the households' participation, village by village
+        quarters, village_list = statistics.participation_by_quarter(
+            db.session,
+            year,
+            village_id=village_id if isinstance(village_id, int) else None,
+            township=township,
+            region_id=picked.region.id if picked.region is not None else None,
+        )
+        participation_chart = charts.grouped_bar_chart(
+            [v["name"] for v in village_list],
+            [
+                (_("第%(q)s季度", q=quarter_numeral(i + 1)), [v["rates"].get(q, 0) for v in village_list])
+                for i, q in enumerate(quarters)
+            ],
+            title=_("%(y)s 年各村各季度参与率", y=year),
+            unit="%",
+        )
+    yuan = shop_reports.yuan_by_month(db.session, year, village_id=village_id, township=township, scheme_id=scheme_id)
     redemption_chart = charts.bar_chart(
         month_labels, [round(yuan[m], 2) for m in months], title=_("%(y)s 年各月兑换金额", y=year), unit=_("元")
     )
 
     export_period = quarter_of(day) if year == day.year else f"{year}Q4"
-    export_args = {"period": export_period}
-    if village_id is not None:
-        export_args["village_id"] = village_id
-    elif township:
-        export_args["township"] = township
-    else:
-        export_args["scope"] = "all"
     return render_template(
         "home/stats.html",
         year=year,
         years=list(range(day.year, day.year - 5, -1)),
-        scope_label=scope_label,
-        village_id=village_id,
+        scope_label=picked.label,
+        village_id=village_id if isinstance(village_id, int) else None,
         township=township,
         villages=village_choices() if actor.user.is_admin else [],
+        schemes=scheme_choices(),
+        regions=region_choices(),
+        picked=picked,
         category_chart=category_chart,
         cat_series=cat_series,
         month_labels=month_labels,
@@ -214,7 +266,7 @@ def stats():
         yuan=yuan,
         months=months,
         export_period=export_period,
-        export_args=export_args,
+        export_args={"period": export_period, **picked.export_args()},
     )
 
 

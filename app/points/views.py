@@ -6,6 +6,7 @@ refusal from the service is shown beside its field or atop the form.
 """
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from app import web
 from app.clock import to_local_iso, utcnow
 from app.errors import (
     EvidenceRequired,
+    Forbidden,
     HouseholdMovedOut,
     RuleInactive,
     ValidationFailed,
@@ -48,6 +50,7 @@ from app.points.forms import (
     rule_choices,
 )
 from app.points.photos import photo_response
+from app.schemes import services as schemes
 from app.scope import OFFICIAL_ROLES, household_in_scope, require_role, village_in_scope
 from app.web import current_actor, mutate, today, tz, village_args, working_village, working_village_id
 
@@ -290,26 +293,57 @@ def evidence(evidence_id: str):
     return photo_response(_evidence_folder(), ev.id, ev.content_type)
 
 
+@dataclass
+class RuleSheet:
+    """The rule sheet a rules page works on, and how the page names it and links back."""
+
+    scheme: object
+    label: str
+    args: dict
+    can_edit: bool
+    village: object = None  # a village's household scheme: its village
+
+
+def rule_sheet(actor, scheme_id: int | None = None) -> RuleSheet | None:
+    """``?scheme_id=``'s rules (404 outside the user's scope), else the working village's
+    household scheme (None while an admin has not chosen a village)."""
+    scheme_id = scheme_id or request.args.get("scheme_id", type=int)
+    user = actor.user
+    if scheme_id:
+        scheme = schemes.scheme_in_scope(db.session, actor, scheme_id)
+        if scheme.account_kind != "household":
+            can_edit = "admin" in user.roles if scheme.village_id is None else user.has_role("village_admin")
+            return RuleSheet(scheme, scheme.name, {"scheme_id": scheme.id}, can_edit)
+        village = village_in_scope(db.session, actor, scheme.village_id)
+    else:
+        village = working_village(actor)
+        if village is None:
+            return None
+    return RuleSheet(
+        village.household_scheme, village.name, village_args(village.id), user.has_role("village_admin"), village
+    )
+
+
 @bp.route("/rules")
 @login_required
 def rules():
     actor = current_actor()
     require_role(actor, *OFFICIAL_ROLES)
-    village = working_village(actor)
-    if village is None:
+    sheet = rule_sheet(actor)
+    if sheet is None:
         return choose_village("points.rules", _("积分规则"))
-    all_rules = db.session.scalars(rulebook.list_rules(village.id)).all()
-    sheet = village.household_scheme.categories
-    categories = list(sheet) + sorted({r.category for r in all_rules} - set(sheet))
+    all_rules = db.session.scalars(rulebook.list_rules(None, scheme_id=sheet.scheme.id)).all()
+    named = sheet.scheme.categories
+    categories = list(named) + sorted({r.category for r in all_rules} - set(named))
     groups = [(c, [r for r in all_rules if r.category == c]) for c in categories]
     return render_template(
         "points/rules.html",
-        village=village,
+        sheet=sheet,
         groups=groups,
         total=len(all_rules),
-        can_edit=actor.user.has_role("village_admin"),
+        can_edit=sheet.can_edit,
         form=ActionForm(),
-        vargs=village_args(village.id),
+        vargs=sheet.args,
     )
 
 
@@ -318,24 +352,27 @@ def rules():
 def rule_new():
     actor = current_actor()
     require_role(actor, "village_admin")
-    village = working_village(actor)
-    if village is None:
+    sheet = rule_sheet(actor)
+    if sheet is None:
         return choose_village("points.rule_new", _("新增规则"))
-    form = RuleForm().with_categories(village.household_scheme.categories)
+    if not sheet.can_edit:
+        raise Forbidden()
+    form = RuleForm().with_categories(sheet.scheme.categories)
     status = 200
     if form.validate_on_submit():
         done = mutate(
-            lambda: rulebook.create_rule(db.session, actor, village.id, form.values(), generate_code=True), form
+            lambda: rulebook.create_rule(
+                db.session, actor, None, form.values(), scheme_id=sheet.scheme.id, generate_code=True
+            ),
+            form,
         )
         status = done.status
         if done.ok:
             flash(_("已添加规则：%(name)s", name=done.value.name))
-            return redirect(url_for("points.rules", **village_args(village.id)))
+            return redirect(url_for("points.rules", **sheet.args))
     elif form.is_submitted():
         status = 422
-    return render_template(
-        "points/rule_form.html", form=form, rule=None, village=village, vargs=village_args(village.id)
-    ), status
+    return render_template("points/rule_form.html", form=form, rule=None, sheet=sheet, vargs=sheet.args), status
 
 
 @bp.route("/rules/<int:rule_id>/edit", methods=["GET", "POST"])
@@ -344,6 +381,7 @@ def rule_edit(rule_id: int):
     actor = current_actor()
     require_role(actor, "village_admin")
     rule = rulebook.get_rule(db.session, actor, rule_id)
+    sheet = rule_sheet(actor, rule.scheme_id)
     form = RuleForm(obj=rule).with_categories(rule.scheme.categories)
     status = 200
     if form.validate_on_submit():
@@ -352,13 +390,10 @@ def rule_edit(rule_id: int):
         if done.ok:
             rule = done.value
             flash(_("已保存规则：%(name)s（已记录的积分不变）", name=rule.name))
-            return redirect(url_for("points.rules", **village_args(rule.village_id)))
+            return redirect(url_for("points.rules", **sheet.args))
     elif form.is_submitted():
         status = 422
-    village = services.village_of(db.session, rule.village_id)
-    return render_template(
-        "points/rule_form.html", form=form, rule=rule, village=village, vargs=village_args(rule.village_id)
-    ), status
+    return render_template("points/rule_form.html", form=form, rule=rule, sheet=sheet, vargs=sheet.args), status
 
 
 @bp.route("/rules/<int:rule_id>/active", methods=["POST"])
@@ -373,7 +408,7 @@ def rule_active(rule_id: int):
         return redirect(url_for("points.rules", **village_args(request.args.get("village_id", type=int))))
     rule = done.value
     flash(_("已启用：%(name)s", name=rule.name) if active else _("已停用：%(name)s", name=rule.name))
-    return redirect(url_for("points.rules", **village_args(rule.village_id)))
+    return redirect(url_for("points.rules", **rule_sheet(current_actor(), rule.scheme_id).args))
 
 
 @bp.route("/rules/standard", methods=["POST"])

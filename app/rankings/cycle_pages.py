@@ -2,48 +2,39 @@
 
 from datetime import timedelta
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
 from app.clock import normalize_period, parse_period, utcnow
 from app.errors import Forbidden, NotFound
 from app.extensions import db
+from app.points.models import APPROVED, PENDING
 from app.rankings import awards as prizes
 from app.rankings import periods as cycle
-from app.rankings import services
+from app.rankings import statistics
+from app.rankings.boards import Board, pick_board, working_board
 from app.rankings.forms import OTHER_TITLE, AwardForm, ConfirmForm
 from app.rankings.models import OPEN, Award
-from app.rankings.views import (
-    bp,
-    period_label,
-    pick_village,
-)
+from app.rankings.views import bp, period_label
 from app.scope import require_role
-from app.villages.models import Village
-from app.web import (
-    current_actor,
-    mutate,
-    today,
-    village_args,
-    working_village,
-    working_village_id,
-)
+from app.web import current_actor, mutate, scheme_choices, today, village_args, working_village_id
 
 
-def _render_periods(actor, village: Village, forms: dict | None = None, status: int = 200):
+def _render_periods(actor, board: Board, forms: dict | None = None, status: int = 200):
     day = today()
-    names = cycle.periods_of(day)
-    pending = services.pending_by_period(db.session, village.id)
-    recorded = services.recorded_by_period(db.session, village.id)
-    open_objections = db.session.scalars(cycle.list_objections(village.id, status=OPEN)).all()
+    scheme = board.scheme
+    names = cycle.scheme_periods(scheme, day)
+    pending = statistics.entries_by_period(db.session, scheme.id, (PENDING,))
+    recorded = statistics.entries_by_period(db.session, scheme.id, (PENDING, APPROVED))
+    open_objections = db.session.scalars(cycle.list_objections(None, scheme_id=scheme.id, status=OPEN)).all()
     awards_by_period: dict[str, list] = {}
-    for award in db.session.scalars(prizes.list_awards(village.household_scheme.id).where(Award.period.in_(names))):
+    for award in db.session.scalars(prizes.list_awards(scheme.id).where(Award.period.in_(names))):
         awards_by_period.setdefault(award.period, []).append(award)
     forms = forms or {}
     rows = []
     for name in names:
-        view = cycle.view_period(db.session, village, name)
+        view = cycle.view_period(db.session, scheme, name)
         rows.append(
             {
                 "period": name,
@@ -66,14 +57,23 @@ def _render_periods(actor, village: Village, forms: dict | None = None, status: 
     return (
         render_template(
             "rankings/periods.html",
-            village=village,
+            board=board,
             rows=rows,
             confirm=ConfirmForm(),
-            admin_args=village_args(working_village_id(actor)),
+            admin_args=_board_args(actor, board),
+            schemes=scheme_choices(),
             today=day,
         ),
         status,
     )
+
+
+def _board_args(actor, board: Board) -> dict:
+    """What keeps the reviewer on this scheme: ``?scheme_id=`` when one was picked, else
+    the working village as before."""
+    if not board.households or "scheme_id" in request.args:
+        return {"scheme_id": board.scheme.id}
+    return village_args(working_village_id(actor))
 
 
 @bp.route("/periods")
@@ -81,29 +81,29 @@ def _render_periods(actor, village: Village, forms: dict | None = None, status: 
 def periods():
     actor = current_actor()
     require_role(actor, "reviewer")
-    village = working_village(actor)
-    if village is None:
-        return pick_village(_("公示与评优"))
-    return _render_periods(actor, village)
+    board = working_board(actor)
+    if board is None:
+        return pick_board(_("公示与评优"))
+    return _render_periods(actor, board)
 
 
 def _cycle_action(action, period: str, done):
     """Run a 公示/定稿 button: one service call, commit, a flash, back to the list."""
     actor = current_actor()
     require_role(actor, "reviewer")
-    village = working_village(actor)
-    if village is None:
+    board = working_board(actor)
+    if board is None:
         raise NotFound()
     if not ConfirmForm().validate_on_submit():
         flash(_("页面已过期，请刷新后重试"), "error")
     else:
         outcome = mutate(
-            lambda: action(db.session, actor, village.id, period, now=utcnow(), today=today()),
+            lambda: action(db.session, actor, None, period, now=utcnow(), today=today(), scheme_id=board.scheme.id),
             reraise=(NotFound, Forbidden),
         )
         if outcome.ok:
             flash(done(outcome.value))
-    return redirect(url_for(".periods", **village_args(working_village_id(actor))))
+    return redirect(url_for(".periods", **_board_args(actor, board)))
 
 
 @bp.route("/periods/<period>/close", methods=["POST"])
@@ -134,8 +134,8 @@ def finalize_period(period):
 def grant_awards(period):
     actor = current_actor()
     require_role(actor, "reviewer")
-    village = working_village(actor)
-    if village is None:
+    board = working_board(actor)
+    if board is None:
         raise NotFound()
     try:
         period = normalize_period(period)
@@ -143,18 +143,18 @@ def grant_awards(period):
         raise NotFound() from exc
     form = AwardForm(prefix=f"award-{period}")
     if not form.validate_on_submit():
-        return _render_periods(actor, village, {period: form}, 422)
+        return _render_periods(actor, board, {period: form}, 422)
     title_field = "title_other" if form.title_choice.data == OTHER_TITLE else "title_choice"
     done = mutate(
         lambda: prizes.grant_awards(
-            db.session, actor, period=period, village_id=village.id, now=utcnow(), today=today(), **form.values()
+            db.session, actor, period=period, scheme_id=board.scheme.id, now=utcnow(), today=today(), **form.values()
         ),
         form,
         rename={"title": title_field},
         reraise=(NotFound, Forbidden),
     )
     if not done.ok:
-        return _render_periods(actor, village, {period: form}, done.status)
+        return _render_periods(actor, board, {period: form}, done.status)
     awards = done.value
     values = form.values()
     flash(
@@ -165,4 +165,4 @@ def grant_awards(period):
             bonus=_("，每户奖励 %(b)s 分", b=values["bonus_points"]) if values["bonus_points"] else "",
         )
     )
-    return redirect(url_for(".periods", **village_args(working_village_id(actor))))
+    return redirect(url_for(".periods", **_board_args(actor, board)))

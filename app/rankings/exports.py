@@ -9,22 +9,24 @@ from app.clock import normalize_period, quarter_of
 from app.errors import BadRequest
 from app.extensions import db
 from app.rankings import services
-from app.rankings.views import bp, scope_arg
+from app.rankings.views import bp, standings_scope
 from app.scope import OFFICIAL_ROLES, require_role
 from app.spreadsheet import XLSX, attachment, csv_chunks, xlsx_file
 from app.web import current_actor, today, village_choices
 
 
 def _export():
-    """The standings to export: ``?period=`` and ``?scope=``/``?village_id=``/``?township=``
-    as on the standings page. Officials only: it is the whole register's names at once."""
-    require_role(current_actor(), *OFFICIAL_ROLES)
+    """The standings to export: ``?period=`` and ``?scheme_id=``/``?region_id=``/``?scope=``/
+    ``?village_id=``/``?township=`` as on the standings page. Officials only: it is the
+    whole register's names at once."""
+    actor = current_actor()
+    require_role(actor, *OFFICIAL_ROLES)
     try:
         period = normalize_period(request.args.get("period") or quarter_of(today()))
     except ValueError as exc:
         raise BadRequest() from exc
-    _label, village_id, township = scope_arg(village_choices())
-    standings = services.iter_household_standings(db.session, period, village_id=village_id, township=township)
+    picked = standings_scope(actor, village_choices())
+    standings = services.iter_household_standings(db.session, period, **picked.filters())
     headers = [_("名次"), _("村"), _("户号"), _("户主"), _("积分"), _("可参评")]
     rows = (
         [s.rank, s.village_name, s.number, s.head_name, s.points, _("是") if s.eligible else _("否")] for s in standings

@@ -1,7 +1,8 @@
-"""What the village reads: the notice board (公示栏), the hall's big screen, the awards
-and their certificates (奖状)."""
+"""What the village (or a scheme's people) reads: the notice board (公示栏), the hall's
+big screen, the awards and their certificates (奖状). Each works on a village's
+household scheme or on a scheme picked (``?scheme_id=``)."""
 
-from flask import Response, current_app, redirect, render_template, request, url_for
+from flask import Response, current_app, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -11,6 +12,7 @@ from app.extensions import db
 from app.rankings import awards as prizes
 from app.rankings import periods as cycle
 from app.rankings import services
+from app.rankings.boards import pick_board, reader_board
 from app.rankings.models import Award
 from app.rankings.views import (
     bp,
@@ -18,16 +20,10 @@ from app.rankings.views import (
     mask_name,
     mask_names,
     period_arg,
-    pick_village,
-    reader_village,
     standing_rows,
 )
 from app.spreadsheet import XLSX, attachment, xlsx_bytes
-from app.villages.models import Village
-from app.web import (
-    current_actor,
-    today,
-)
+from app.web import current_actor, scheme_choices, today
 
 BIGSCREEN_TOP = 20
 
@@ -41,45 +37,53 @@ CERTIFICATES_MAX = 500
 @bp.route("/notice")
 @login_required
 def notice_latest():
-    """The village's most recent publication (or this quarter, not yet published)."""
+    """The scheme's most recent publication (or this period, not yet published)."""
     actor = current_actor()
-    village = reader_village(actor, request.args.get("village_id", type=int))
-    if village is None:
-        return pick_village(_("公示栏"))
-    names = cycle.periods_of(today())
-    chosen = next((p for p in names if cycle.view_period(db.session, village, p).publication), names[0])
-    return redirect(url_for(".notice", period=chosen, village_id=village.id))
+    board = reader_board(actor)
+    if board is None:
+        return pick_board(_("公示栏"))
+    names = cycle.scheme_periods(board.scheme, today())
+    chosen = next((p for p in names if cycle.view_period(db.session, board.scheme, p).publication), names[0])
+    return redirect(url_for(".notice", period=chosen, **board.args))
 
 
 @bp.route("/notice/<period>")
 @login_required
 def notice(period):
     actor = current_actor()
-    village = reader_village(actor, request.args.get("village_id", type=int))
-    if village is None:
-        return pick_village(_("公示栏"))
+    board = reader_board(actor)
+    if board is None:
+        return pick_board(_("公示栏"))
     try:
         period = normalize_period(period)
     except ValueError as exc:
         raise NotFound() from exc
-    view = cycle.get_period(db.session, actor, village.id, period)
+    view = cycle.get_period(db.session, actor, None, period, scheme_id=board.scheme.id)
     mask = mask_names()
     show_names = bool(current_app.config.get("NOTICE_SHOW_DEDUCTION_NAMES", False))
-    deductions = services.deductions_in_period(db.session, village.id, period) if view.publication else []
+    deductions = (
+        services.deductions_in_period(db.session, board.village.id, period)
+        if view.publication and board.households
+        else []
+    )
     return render_template(
         "rankings/notice.html",
-        village=village,
+        board=board,
         view=view,
         rows=standing_rows(view.standings, mask),
-        awards=db.session.scalars(prizes.list_awards(village.household_scheme.id, period)).all(),
+        awards=db.session.scalars(prizes.list_awards(board.scheme.id, period)).all(),
         deductions=deductions,
         deduction_entries=sum(d["entries"] for d in deductions),
         deduction_points=sum(d["points"] for d in deductions),
         show_deduction_names=show_names,
         mask=mask,
         mask_name=mask_name,
-        objection_url=url_for(".new_objection", period=period, village_id=village.id, _external=True),
-        periods=cycle.periods_of(today()),
+        # objections are filed by the households of a village (``new_objection``)
+        objection_url=url_for(".new_objection", period=period, village_id=board.village.id, _external=True)
+        if board.households
+        else None,
+        periods=cycle.scheme_periods(board.scheme, today()),
+        schemes=scheme_choices(),
         printed_on=today(),
     )
 
@@ -89,22 +93,23 @@ def notice(period):
 def bigscreen():
     """The village hall's television: top 20 and the latest awards, reloading itself."""
     actor = current_actor()
-    village = reader_village(actor, request.args.get("village_id", type=int))
-    if village is None:
-        return pick_village(_("大屏展示"))
+    board = reader_board(actor)
+    if board is None:
+        return pick_board(_("大屏展示"))
     period = period_arg(quarter_of(today()))
-    view = cycle.view_period(db.session, village, period)
+    view = cycle.view_period(db.session, board.scheme, period)
     if view.publication:
         standings = [s for s in view.standings if s["rank"] <= BIGSCREEN_TOP]
     else:
         standings = [
-            s.to_dict() for s in services.household_standings(db.session, period, village_id=village.id, limit=20)
+            s.to_dict()
+            for s in services.household_standings(db.session, period, **board.standing_filters(), limit=BIGSCREEN_TOP)
         ]
-    awards = db.session.scalars(prizes.list_awards(village.household_scheme.id).limit(200)).all()
+    awards = db.session.scalars(prizes.list_awards(board.scheme.id).limit(200)).all()
     latest = awards[0].period if awards else None
     return render_template(
         "rankings/bigscreen.html",
-        village=village,
+        board=board,
         view=view,
         period=period,
         rows=standing_rows(standings, mask_names()),
@@ -117,38 +122,23 @@ def bigscreen():
     )
 
 
-def _award_scope(actor):
-    """Whose awards a page shows: a scheme's (``?scheme_id=``, as its standings are
-    read), else a village's household scheme's; ``(village or None, scheme)``, or
-    ``(None, None)`` until an admin picks a village."""
-    scheme_id = request.args.get("scheme_id", type=int)
-    if scheme_id is not None:
-        scheme = cycle.readable_scheme(db.session, actor, scheme_id=scheme_id)
-        village = db.session.get(Village, scheme.village_id) if scheme.village_id else None
-        return village, scheme
-    village = reader_village(actor, request.args.get("village_id", type=int))
-    return village, (village.household_scheme if village is not None else None)
-
-
 @bp.route("/awards")
 @login_required
 def awards():
     actor = current_actor()
-    village, scheme = _award_scope(actor)
-    if scheme is None:
-        return pick_village(_("评优结果"))
+    board = reader_board(actor)
+    if board is None:
+        return pick_board(_("评优结果"))
     period = period_arg("") or None
-    rows = db.session.scalars(prizes.list_awards(scheme.id, period).limit(CERTIFICATES_MAX)).all()
+    rows = db.session.scalars(prizes.list_awards(board.scheme.id, period).limit(CERTIFICATES_MAX)).all()
     return render_template(
         "rankings/awards.html",
-        village=village,
-        scheme=scheme,
-        scope_args={"scheme_id": scheme.id} if request.args.get("scheme_id") else {"village_id": village.id},
-        owner=village.name if village is not None and scheme.account_kind == "household" else scheme.name,
+        board=board,
         period=period,
         awards=rows,
         funded=any(a.amount_yuan is not None for a in rows),
-        periods=cycle.scheme_periods(scheme, today()),
+        periods=cycle.scheme_periods(board.scheme, today()),
+        schemes=scheme_choices(),
         mask=mask_names(),
         mask_name=mask_name,
     )
@@ -159,11 +149,11 @@ def awards():
 def awards_xlsx():
     """The awards as a workbook, with each winner's share of a fund (两位小数)."""
     actor = current_actor()
-    village, scheme = _award_scope(actor)
-    if scheme is None:
+    board = reader_board(actor)
+    if board is None:
         raise NotFound()
     period = period_arg("") or None
-    rows = db.session.scalars(prizes.list_awards(scheme.id, period)).all()
+    rows = db.session.scalars(prizes.list_awards(board.scheme.id, period)).all()
     mask = mask_names()
     headers = [
         _("期间"),
@@ -199,10 +189,6 @@ def awards_xlsx():
     )
 
 
-def _certificate_context(village: Village) -> dict:
-    return {"committee": _("%(v)s村民委员会", v=village.name)}
-
-
 @bp.route("/awards/<int:award_id>/certificate")
 @login_required
 def certificate(award_id):
@@ -210,27 +196,18 @@ def certificate(award_id):
     award = db.session.get(Award, award_id)
     if award is None or award.village_id is None:  # a region's award has no village committee
         raise NotFound()
-    village = reader_village(actor, award.village_id)
-    return render_template(
-        "rankings/certificates.html", village=village, awards=[award], single=True, **_certificate_context(village)
-    )
+    board = reader_board(actor, award.scheme_id)
+    return render_template("rankings/certificates.html", board=board, awards=[award], single=True)
 
 
 @bp.route("/awards/certificates")
 @login_required
 def certificates():
-    """Every certificate of a period (or of the village), one per A4 page."""
+    """Every certificate of a period (or of the scheme), one per A4 page."""
     actor = current_actor()
-    village = reader_village(actor, request.args.get("village_id", type=int))
-    if village is None:
-        return pick_village(_("打印奖状"))
+    board = reader_board(actor)
+    if board is None:
+        return pick_board(_("打印奖状"))
     period = period_arg("") or None
-    rows = db.session.scalars(prizes.list_awards(village.household_scheme.id, period).limit(CERTIFICATES_MAX)).all()
-    return render_template(
-        "rankings/certificates.html",
-        village=village,
-        awards=rows,
-        period=period,
-        single=False,
-        **_certificate_context(village),
-    )
+    rows = db.session.scalars(prizes.list_awards(board.scheme.id, period).limit(CERTIFICATES_MAX)).all()
+    return render_template("rankings/certificates.html", board=board, awards=rows, period=period, single=False)

@@ -27,6 +27,11 @@ from app.rankings.models import DISMISSED, OPEN, UPHELD
 from app.rankings.services import household_standings
 from app.villages.models import Village
 from app.web import (
+    current_actor,
+    picked_region,
+    picked_scheme,
+    region_choices,
+    scheme_choices,
     today,
     village_choices,
 )
@@ -36,6 +41,7 @@ bp = Blueprint("rankings", __name__, template_folder="templates")
 PER_PAGE = 50
 RECENT_QUARTERS = 4
 RECENT_YEARS = 2
+RECENT_MONTHS = 6
 
 
 @dataclass
@@ -93,6 +99,16 @@ def recent_periods(today) -> tuple[list[str], list[str]]:
     return quarters, years
 
 
+def recent_months(today, count: int = RECENT_MONTHS) -> list[str]:
+    """This month and the ones before it, for a monthly scheme: ``2026-11``, ``2026-10``, …"""
+    year, month = today.year, today.month
+    months = []
+    for _i in range(count):
+        months.append(f"{year}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months
+
+
 def scope_arg(villages) -> tuple[str, int | None, str | None]:
     """``scope`` is ``village:<id>``, ``township:<name>`` or ``all``; ``?village_id=`` and
     ``?township=`` are accepted too. The default is the user's own village."""
@@ -115,37 +131,87 @@ def scope_arg(villages) -> tuple[str, int | None, str | None]:
     return "all", None, None
 
 
+@dataclass
+class StandingsScope:
+    """What a standings page (or its export) ranks: a scheme's accounts (``?scheme_id=``,
+    404 outside the user's scope), a region's households (``?region_id=``, likewise), or
+    the households of ``scope``'s village, township or every village."""
+
+    scope: str
+    label: str
+    scheme: object = None
+    region: object = None
+    village_id: int | None = None
+    township: str | None = None
+
+    def filters(self) -> dict:
+        """The keyword arguments of ``household_standings`` for this scope."""
+        if self.scheme is not None and self.scheme.account_kind != "household":
+            return {"scheme_id": self.scheme.id}
+        if self.region is not None:
+            return {"region_id": self.region.id}
+        return {"village_id": self.village_id, "township": self.township}
+
+    def args(self) -> dict:
+        """The query arguments that name this scope again (links, pager, export)."""
+        if self.scheme is not None:
+            return {"scheme_id": self.scheme.id}
+        if self.region is not None:
+            return {"region_id": self.region.id}
+        return {"scope": self.scope}
+
+
+def standings_scope(actor, villages) -> StandingsScope:
+    scheme = picked_scheme(actor)
+    if scheme is not None:
+        if scheme.account_kind == "household":  # a village's households
+            return StandingsScope(f"village:{scheme.village_id}", scheme.name, scheme, village_id=scheme.village_id)
+        return StandingsScope("", scheme.name, scheme)
+    region = picked_region(actor)
+    if region is not None:
+        return StandingsScope("", region.name, region=region)
+    scope, village_id, township = scope_arg(villages)
+    if village_id is not None:
+        label = next(v.name for v in villages if v.id == village_id)
+    else:
+        label = township or _("全部村")
+    return StandingsScope(scope, label, village_id=village_id, township=township)
+
+
 @bp.route("/standings")
 @login_required
 def standings():
+    actor = current_actor()
     day = today()
+    villages = village_choices()
+    picked = standings_scope(actor, villages)
     quarters, years = recent_periods(day)
+    months = recent_months(day) if picked.scheme is not None and picked.scheme.cadence == "month" else []
     period = quarter_of(day)
     if request.args.get("period"):
         try:
             period = normalize_period(request.args["period"])
         except ValueError:
             flash(_("期间格式须为 2026Q3 或 2026，已显示本季度"), "error")
-    if period not in quarters + years:
-        (years if len(period) == 4 else quarters).append(period)
-    villages = village_choices()
-    scope, village_id, township = scope_arg(villages)
-    rows = household_standings(db.session, period, village_id=village_id, township=township)
+    if period not in quarters + years + months:
+        (years if len(period) == 4 else months if "-" in period else quarters).append(period)
+    rows = household_standings(db.session, period, **picked.filters())
     page = ListPage.of(rows, request.args.get("page", 1, type=int), PER_PAGE)
-    if village_id is not None:
-        scope_label = next(v.name for v in villages if v.id == village_id)
-    else:
-        scope_label = township or _("全部村")
     return render_template(
         "rankings/standings.html",
         period=period,
         period_label=period_label,
         quarters=quarters,
         years=years,
+        months=months,
         villages=villages,
         townships=sorted({v.township for v in villages}),
-        scope=scope,
-        scope_label=scope_label,
+        picked=picked,
+        accounts=picked.scheme is not None and picked.scheme.account_kind != "household",
+        scope=picked.scope,
+        scope_label=picked.label,
+        schemes=scheme_choices(),
+        regions=region_choices(),
         pagination=page,
     )
 
@@ -190,6 +256,8 @@ def period_title(period: str) -> str:
     """The period as a certificate writes it: ``2026 年第三季度`` or ``2026 年度``."""
     if len(period) == 4:
         return _("%(y)s 年度", y=period)
+    if "-" in period:
+        return _("%(y)s 年 %(m)s 月", y=period[:4], m=int(period[5:7]))
     return _("%(y)s 年第%(q)s季度", y=period[:4], q=quarter_numeral(int(period[5])))
 
 

@@ -27,8 +27,9 @@ class MonthRow:
     yuan: float
 
 
-def monthly_report(session: Session, village_id: int | None) -> list[MonthRow]:
-    """Completed redemptions per shop and (local) month, with points and yuan value.
+def monthly_report(session: Session, village_id, *, scheme_id: int | None = None) -> list[MonthRow]:
+    """Completed redemptions per shop and (local) month, with points and yuan value: of
+    the shops of a village (a set of them, or all: ``in_villages``), or of a scheme.
 
     The database sums per day; days fold into months here, which every engine agrees on.
     """
@@ -46,6 +47,8 @@ def monthly_report(session: Session, village_id: int | None) -> list[MonthRow]:
         .group_by(Redemption.shop_id, Shop.name, Redemption.business_day)
     )
     stmt = stmt.where(in_villages(Redemption.village_id, village_id))
+    if scheme_id is not None:
+        stmt = stmt.where(Shop.scheme_id == scheme_id)
     rows: dict[tuple[int, str], MonthRow] = {}
     for shop_id, name, day, count, pts, yuan in session.execute(stmt):
         month = f"{day:%Y-%m}"
@@ -57,14 +60,20 @@ def monthly_report(session: Session, village_id: int | None) -> list[MonthRow]:
 
 
 def yuan_by_month(
-    session: Session, year: int, *, village_id: int | None = None, township: str | None = None
+    session: Session,
+    year: int,
+    *,
+    village_id: int | frozenset[int] | None = None,
+    township: str | None = None,
+    scheme_id: int | None = None,
 ) -> dict[int, float]:
-    """The yuan value of completed redemptions in each month (1…12) of ``year``."""
+    """The yuan value of completed redemptions in each month (1…12) of ``year``: of a
+    village (or a set of them), a township or a scheme's shops."""
     if township:
         ids = session.scalars(select(Village.id).where(Village.township == township)).all()
         report = [row for vid in ids for row in monthly_report(session, vid)]
     else:
-        report = monthly_report(session, village_id)
+        report = monthly_report(session, village_id, scheme_id=scheme_id)
     yuan = dict.fromkeys(range(1, 13), 0.0)
     for row in report:
         if row.month.startswith(f"{year}-"):

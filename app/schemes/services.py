@@ -138,7 +138,7 @@ def require_scheme_manager(actor: Actor, scheme: Scheme) -> None:
     _require_manager(actor, scheme.village_id)
 
 
-def _account_kind_error(kind, by_village: bool) -> str | None:
+def account_kind_error(kind, by_village: bool) -> str | None:
     """Why a new scheme may not have this account kind (None: it may)."""
     if kind not in ACCOUNT_KINDS:
         return str(_l("账户类型须为 household、person 或 village"))
@@ -170,7 +170,7 @@ def create_scheme(
     if not name or len(name) > 100:
         errors["name"] = [str(_l("请填写方案名称（100 字以内）"))]
     kind = values.get("account_kind")
-    kind_error = _account_kind_error(kind, village is not None)
+    kind_error = account_kind_error(kind, village is not None)
     if kind_error:
         errors["account_kind"] = [kind_error]
     if values.get("cadence") not in CADENCES:

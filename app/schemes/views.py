@@ -8,7 +8,7 @@ from flask_login import login_required
 
 from app.extensions import db
 from app.schemes import services
-from app.schemes.forms import CategoriesForm, RenameForm
+from app.schemes.forms import CategoriesForm, RenameForm, SettingsForm
 from app.scope import OFFICIAL_ROLES, require_role
 from app.web import current_actor, mutate
 
@@ -28,7 +28,7 @@ def index():
     actor = current_actor()
     require_role(actor, *OFFICIAL_ROLES)
     schemes = db.session.scalars(services.list_schemes(db.session, actor)).all()
-    return render_template("schemes/index.html", schemes=schemes)
+    return render_template("schemes/index.html", schemes=schemes, can_create=actor.user.has_role("village_admin"))
 
 
 @bp.route("/schemes/<int:scheme_id>", methods=["GET", "POST"])
@@ -40,8 +40,17 @@ def show(scheme_id: int):
     can_edit = actor.user.has_role("village_admin" if scheme.village_id else "admin")
     form = CategoriesForm(prefix="list")
     rename = RenameForm(prefix="rename").with_categories(scheme.categories)
+    # A household scheme's settings are its village's page (``villages.scheme``).
+    settings = SettingsForm(prefix="settings") if scheme.account_kind != "household" else None
     status = 200
-    if can_edit and "list-categories" in request.form and form.validate_on_submit():
+    if settings is not None and can_edit and "settings-name" in request.form and settings.validate_on_submit():
+        values = {"name": settings.name.data, **settings.settings()}
+        done = mutate(lambda: services.update_scheme(db.session, actor, scheme.id, values), settings)
+        if done.ok:
+            flash(_("方案设置已保存（已记的积分不变）"))
+            return redirect(url_for(".show", scheme_id=scheme.id))
+        status = done.status
+    elif can_edit and "list-categories" in request.form and form.validate_on_submit():
         done = mutate(lambda: services.update_scheme(db.session, actor, scheme.id, {"categories": form.values()}), form)
         if done.ok:
             flash(_("类别已保存"))
@@ -56,7 +65,18 @@ def show(scheme_id: int):
         status = done.status
     if "list-categories" not in request.form:
         form.categories.data = "\n".join(scheme.categories)
+    if settings is not None and "settings-name" not in request.form:
+        settings.fill(scheme)
     in_use = services.rules_by_category(db.session, scheme.id)
     return render_template(
-        "schemes/show.html", scheme=scheme, form=form, rename=rename, in_use=in_use, can_edit=can_edit
+        "schemes/show.html",
+        scheme=scheme,
+        form=form,
+        rename=rename,
+        settings=settings,
+        in_use=in_use,
+        can_edit=can_edit,
     ), status
+
+
+from app.schemes import wizard  # noqa: E402, F401  (its routes are on bp)

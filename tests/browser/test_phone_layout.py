@@ -139,3 +139,36 @@ def test_printable_pages_keep_their_print_layout(demo_site, browser, path):
     pdf_ok = page.evaluate("() => document.querySelectorAll('main table tbody tr').length") > 0
     page.context.close()
     assert hidden and pdf_ok
+
+
+def test_the_scheme_wizard_fits_a_phone_and_the_back_button_keeps_what_was_typed(demo_site, browser):
+    page = phone_page(browser)
+    login(page, demo_site.url, "tj_admin")
+    page.goto(f"{demo_site.url}/schemes/new")
+    widths = [page.evaluate("document.documentElement.scrollWidth")]
+    page.check("input[name=account_kind][value=person]")
+    page.fill("#name", "志愿服务积分")
+    page.click("button[name=go][value='2']")
+    page.check("input[name=cadence][value=month]")
+    page.click("button[name=go][value='3']")
+    page.fill("#categories", "助老\n环境整治\n志愿服务")
+    page.click("button[name=go][value='4']")
+    widths.append(page.evaluate("document.documentElement.scrollWidth"))
+    page.go_back()  # the browser's own back button: the categories as typed
+    kept = page.input_value("#categories")
+    page.go_back()
+    month = page.is_checked("input[name=cadence][value=month]")
+    page.go_forward()
+    page.go_forward()
+    page.fill("#yuan_per_point", "2")
+    page.click("button[name=go][value='5']")
+    summary = page.inner_text("dl.summary")
+    widths.append(page.evaluate("document.documentElement.scrollWidth"))
+    page.click(".wizard-create button")
+    page.wait_for_load_state("networkidle")
+    landed = page.inner_text("main h1")
+    page.context.close()
+    assert max(widths) <= 360
+    assert kept.splitlines() == ["助老", "环境整治", "志愿服务"] and month
+    assert "助老、环境整治、志愿服务" in summary and "按月" in summary
+    assert landed == "志愿服务积分"

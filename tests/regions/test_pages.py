@@ -62,3 +62,19 @@ def test_a_region_official_sees_the_statistics_of_its_villages(county, world, au
     assert "清风村" in page
     assert client.get("/stats").status_code == 200
     assert client.get(f"/stats?village_id={world.a.id}").status_code == 404
+
+
+def test_the_overview_lists_the_regions_schemes(county, world, session, auth, client):
+    from tests.schemes.test_pages import region_scheme
+
+    region_scheme(session, world, county)
+    region_scheme(session, world, county, name="城关镇志愿者", region_id=county.cg.id, account_kind="person")
+    auth.login("dk_admin")
+    page = client.get(f"/regions/{county.county.id}").get_data(as_text=True)
+    assert "积分换项目" in page and "城关镇志愿者" in page and "以村为账户 · 按月" in page
+    assert "和平村积分方案" not in page  # a village's own scheme is on the village's pages
+    assert "/schemes/new" in page
+    auth.logout()
+    auth.login("cg_reviewer")
+    page = client.get(f"/regions/{county.cg.id}").get_data(as_text=True)
+    assert "城关镇志愿者" in page and "积分换项目" not in page and "/schemes/new" not in page
