@@ -186,7 +186,8 @@ def redeem(
     else:
         raise ValidationFailed({"qr_token": [str(_l("请扫积分卡或输入户号"))]})
     if household.village_id != shop.village_id:
-        raise BadReference(field="household_id")
+        # another village's card is no card of this counter (API.md: invalid_qr)
+        raise InvalidQR() if qr_token else BadReference(field="household_id")
     items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_([i for i, _ in wanted])))}
     for item_id, _ in wanted:
         item = items.get(item_id)
@@ -318,7 +319,7 @@ def redemptions(
     *,
     shop_id: int | None = None,
     household_id: int | None = None,
-    village_id: int | None = None,
+    village_id: int | frozenset[int] | None = None,
     day: date | None = None,
 ):
     stmt = select(Redemption).options(selectinload(Redemption.lines)).order_by(Redemption.id.desc())
