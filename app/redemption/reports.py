@@ -27,7 +27,7 @@ class MonthRow:
     yuan: float
 
 
-def monthly_report(session: Session, village_id: int | None) -> list[MonthRow]:
+def monthly_report(session: Session, village_id: int | frozenset[int] | None) -> list[MonthRow]:
     """Completed redemptions per shop and (local) month, with points and yuan value.
 
     The database sums per day; days fold into months here, which every engine agrees on.
@@ -72,7 +72,7 @@ def yuan_by_month(
     return yuan
 
 
-def top_items(session: Session, village_id: int | None, limit: int = 10):
+def top_items(session: Session, village_id: int | frozenset[int] | None, limit: int = 10):
     stmt = (
         select(RedemptionLine.name, func.sum(RedemptionLine.quantity), func.sum(RedemptionLine.points))
         .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
@@ -85,7 +85,9 @@ def top_items(session: Session, village_id: int | None, limit: int = 10):
     return session.execute(stmt).all()
 
 
-def settlement_xlsx(session: Session, village_id: int | None, tz: str, month: str | None = None) -> bytes:
+def settlement_xlsx(
+    session: Session, village_id: int | frozenset[int] | None, tz: str, month: str | None = None
+) -> bytes:
     """The shop report for settling with the village that funds the goods: monthly totals,
     top items and every redemption (cancelled ones marked)."""
     summary = [
@@ -117,7 +119,7 @@ DETAIL_HEADERS = [
 ]
 
 
-def _detail_rows(session: Session, village_id: int | None, tz: str, month: str | None):
+def _detail_rows(session: Session, village_id: int | frozenset[int] | None, tz: str, month: str | None):
     stmt = redemptions(village_id=village_id).options(
         selectinload(Redemption.shop), selectinload(Redemption.household), selectinload(Redemption.clerk)
     )
