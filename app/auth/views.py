@@ -122,7 +122,9 @@ def new_user():
     form = UserForm(village_id=working_village_id(actor) or 0).setup(village_choices(), admin=admin)
     status = 200
     if form.validate_on_submit():
-        village_id = (form.village_id.data or None) if admin else actor.user.village_id
+        # an admin picks the village; a region's admin works in the village it named, a
+        # village admin in its own
+        village_id = (form.village_id.data or None) if admin else working_village_id(actor)
         number = (form.household_number.data or "").strip()
         household = find_by_number(db.session, village_id, number) if village_id and number else None
         values = {

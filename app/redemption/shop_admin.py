@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
 from app.clock import utcnow
-from app.errors import DomainError, NotFound
+from app.errors import DomainError, Forbidden, NotFound
 from app.extensions import db
 from app.redemption import reports as shop_reports
 from app.redemption import services
@@ -49,6 +49,8 @@ def shops():
         return redirect(url_for(".shop", shop_id=user.shop_id))
     village_id = working_village_id(actor)
     form, status = None, 200
+    if request.method == "POST" and not user.has_role("village_admin"):
+        raise Forbidden()  # only a village admin opens a shop: another's POST is refused, not ignored
     if user.has_role("village_admin"):
         form = ShopForm()
         if user.is_admin:
@@ -60,7 +62,9 @@ def shops():
         else:
             del form.village_id
         if form.validate_on_submit():
-            target = form.village_id.data if "village_id" in form else user.village_id
+            # the village chosen (an admin), else the one worked in (a region's admin: the
+            # village it named; a village admin: its own)
+            target = form.village_id.data if "village_id" in form else village_id
             done = mutate(lambda: shop_services.create_shop(db.session, actor, target, form.name.data or ""), form)
             status = done.status
             if done.ok:
