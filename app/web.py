@@ -58,19 +58,27 @@ def chooses_village(user) -> bool:
 def working_village_id(actor: Actor) -> int | None:
     """The village a page works in: an official's own; for an admin (or a region's
     official), ``?village_id=`` when given (remembered in the session; empty forgets it),
-    else the one remembered."""
+    else the one remembered. A village named outside the actor's scope (or none that
+    exists) is not found, never quietly the caller's own (API.md Conventions)."""
     user = actor.user
     if not chooses_village(user):
-        # Another village named is not found, never quietly the official's own.
         return acting_village_id(actor, request.args.get("village_id", type=int))
     if "village_id" in request.args:
         chosen = request.args.get("village_id", type=int)
         if chosen:
+            village_in_scope(db.session, actor, chosen)
             session[WORKING_VILLAGE] = chosen
         else:
             session.pop(WORKING_VILLAGE, None)
         return chosen
     return session.get(WORKING_VILLAGE)
+
+
+def listed_villages(actor: Actor, village_id: int | None) -> int | frozenset[int] | None:
+    """What a page's list covers, given the village it works in (``working_village_id``):
+    that village; none chosen, every village the actor may see (an admin's: all, None; a
+    region official's: those below its region, a set). Lists filter with ``in_villages``."""
+    return village_id if village_id is not None else acting_village_id(actor, None)
 
 
 def working_village(actor: Actor):

@@ -15,8 +15,8 @@ resident, another household of the own village).
   ``household_id``, …) is 404 for another village's object (a resident: for any
   household but its own); the public standings and awards show that village instead.
 
-Not here: other villages' ids inside request bodies (references), and pages' query
-filters.
+Writes on one's own village by each role, other villages' ids inside request bodies, and
+pages' query filters: ``test_scope_writes.py``.
 """
 
 import io

@@ -57,7 +57,7 @@ def _jsonable(value):
     return str(value)
 
 
-def search(village_id: int | None, q: str = "", action: str = ""):
+def search(village_id: int | frozenset[int] | None, q: str = "", action: str = ""):
     stmt = select(AuditLog).order_by(AuditLog.id.desc())
     if isinstance(village_id, (set, frozenset)):  # a region official's villages
         stmt = stmt.where(AuditLog.village_id.in_(sorted(village_id)))

@@ -9,8 +9,8 @@ from app.audit import services
 from app.audit.models import AuditLog
 from app.clock import to_local_iso
 from app.extensions import db
-from app.scope import require_role
-from app.web import current_actor, tz, village_choices, working_village_id
+from app.scope import in_villages, require_role
+from app.web import current_actor, listed_villages, tz, village_choices, working_village_id
 
 bp = Blueprint("audit", __name__, template_folder="templates")
 
@@ -120,13 +120,14 @@ def index():
     actor = current_actor()
     require_role(actor, "village_admin", "reviewer")
     village_id = working_village_id(actor)
+    villages = listed_villages(actor, village_id)
     q = request.args.get("q", "").strip()[:100]
     action = request.args.get("action", "").strip()[:40]
     actions = select(AuditLog.action).distinct().order_by(AuditLog.action)
-    if village_id is not None:
-        actions = actions.where(AuditLog.village_id == village_id)
+    if villages is not None:
+        actions = actions.where(in_villages(AuditLog.village_id, villages))
     pagination = db.paginate(
-        services.search(village_id, q, action),
+        services.search(villages, q, action),
         page=max(1, request.args.get("page", 1, type=int)),
         per_page=50,
         error_out=False,

@@ -152,9 +152,13 @@ def create_user(session: Session, actor: Actor | None, values: dict) -> User:
         if me.region_id is not None:
             _check_region_reach(session, me, values)
         elif not me.is_admin:
-            outside = "admin" in (values.get("roles") or []) or values.get("village_id") != me.village_id
-            if outside or values.get("region_id") is not None:
+            # Any region, or another village, is to a village admin one that does not exist.
+            if values.get("region_id") is not None:
+                raise BadReference(field="region_id")
+            if "admin" in (values.get("roles") or []) or values.get("village_id") is None:
                 raise Forbidden()
+            if values.get("village_id") != me.village_id:
+                raise BadReference(field="village_id")
     values = validate_user(session, values)
     user = User(
         username=values["username"],
@@ -183,6 +187,8 @@ def _check_region_reach(session: Session, me: User, values: dict) -> None:
     """A region's admin creates users of the villages and regions below its region; any
     other village or region it names is, to it, one that does not exist."""
     village_id, region_id = values.get("village_id"), values.get("region_id")
+    if "admin" in (values.get("roles") or []) and region_id is None:
+        raise Forbidden()  # an admin of no region is the deployment's: above any region's admin
     if isinstance(village_id, int) and not me.can_see_village(village_id):
         raise BadReference(field="village_id")
     if isinstance(region_id, int) and region_id not in region_ids_below(session, me.region_id):

@@ -24,8 +24,17 @@ from app.extensions import db
 from app.households.models import Household
 from app.households.services import find_by_number
 from app.redirects import same_site_path
+from app.regions.services import region_ids_below
 from app.scope import require_role
-from app.web import current_actor, landing_url, mutate, village_args, village_choices, working_village_id
+from app.web import (
+    current_actor,
+    landing_url,
+    listed_villages,
+    mutate,
+    village_args,
+    village_choices,
+    working_village_id,
+)
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -83,8 +92,11 @@ def users():
     actor = current_actor()
     require_role(actor, "village_admin")
     village_id = working_village_id(actor)
+    regions = None  # a region's admin with no village chosen: its villages' users and its regions'
+    if actor.user.region_id is not None and village_id is None:
+        regions = region_ids_below(db.session, actor.user.region_id)
     pagination = db.paginate(
-        services.list_users(village_id),
+        services.list_users(listed_villages(actor, village_id), regions),
         page=max(1, request.args.get("page", 1, type=int)),
         per_page=50,
         error_out=False,
@@ -110,7 +122,9 @@ def new_user():
     form = UserForm(village_id=working_village_id(actor) or 0).setup(village_choices(), admin=admin)
     status = 200
     if form.validate_on_submit():
-        village_id = (form.village_id.data or None) if admin else actor.user.village_id
+        # an admin picks the village; a region's admin works in the village it named, a
+        # village admin in its own
+        village_id = (form.village_id.data or None) if admin else working_village_id(actor)
         number = (form.household_number.data or "").strip()
         household = find_by_number(db.session, village_id, number) if village_id and number else None
         values = {

@@ -30,10 +30,13 @@ def _date_arg(name: str):
 
 
 def _filters() -> services.QueueFilter:
+    rule_id = request.args.get("rule_id", type=int)
+    if rule_id is not None:
+        rulebook.get_rule(db.session, current_actor(), rule_id)  # another village's rule: 404
     return services.QueueFilter(
         household=request.args.get("household", "")[:50],
         recorder_id=request.args.get("recorder_id", type=int),
-        rule_id=request.args.get("rule_id", type=int),
+        rule_id=rule_id,
         since=_date_arg("since"),
         until=_date_arg("until"),
     )

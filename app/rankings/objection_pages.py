@@ -21,10 +21,11 @@ from app.rankings.views import (
     period_arg,
     period_label,
 )
-from app.scope import household_in_scope, require_role
+from app.scope import household_in_scope, require_role, village_in_scope
 from app.villages.models import Village
 from app.web import (
     current_actor,
+    listed_villages,
     mutate,
     show_error,
     today,
@@ -107,6 +108,8 @@ def new_objection():
     village_id = request.args.get("village_id", type=int) or (
         int(form.village_id.data) if (form.village_id.data or "").isdigit() else user.village_id
     )
+    if village_id != user.village_id:
+        village_in_scope(db.session, actor, village_id)  # another village's standings: 404
     # The standings can be contested only while on notice: only those periods are offered.
     village = db.session.get(Village, village_id) if entry is None and village_id else None
     names = cycle.periods_in_notice(db.session, village.household_scheme.id) if village is not None else []
@@ -166,9 +169,10 @@ def my_objections():
 
 def _render_queue(actor, forms: dict | None = None, status: int = 200):
     village_id = working_village_id(actor)
-    open_rows = list(reversed(db.session.scalars(cycle.list_objections(village_id, status=OPEN)).all()))
+    villages = listed_villages(actor, village_id)
+    open_rows = list(reversed(db.session.scalars(cycle.list_objections(villages, status=OPEN)).all()))
     decided = db.paginate(
-        cycle.list_objections(village_id).where(Objection.status != OPEN),
+        cycle.list_objections(villages).where(Objection.status != OPEN),
         page=max(1, request.args.get("page", 1, type=int)),
         per_page=OBJECTIONS_PER_PAGE,
         error_out=False,

@@ -411,7 +411,7 @@ def decide_objection(
 
 
 def list_objections(
-    village_id: int | None,
+    village_id: int | frozenset[int] | None,
     *,
     status: str | None = None,
     filed_by_id: int | None = None,

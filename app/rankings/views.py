@@ -122,6 +122,8 @@ def scope_arg(villages) -> tuple[str, int | None, str | None]:
     by_id = {v.id: v for v in villages}
     if kind == "village" and value.isdigit() and int(value) in by_id:
         return scope, int(value), None
+    if kind == "village":
+        raise NotFound()  # a village not offered (another region's, or none): never quietly one's own
     if kind == "township" and value in {v.township for v in villages}:
         return scope, None, value
     if kind == "all":

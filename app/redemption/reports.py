@@ -81,7 +81,7 @@ def yuan_by_month(
     return yuan
 
 
-def top_items(session: Session, village_id: int | None, limit: int = 10):
+def top_items(session: Session, village_id: int | frozenset[int] | None, limit: int = 10):
     stmt = (
         select(RedemptionLine.name, func.sum(RedemptionLine.quantity), func.sum(RedemptionLine.points))
         .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
@@ -94,7 +94,9 @@ def top_items(session: Session, village_id: int | None, limit: int = 10):
     return session.execute(stmt).all()
 
 
-def settlement_xlsx(session: Session, village_id: int | None, tz: str, month: str | None = None) -> bytes:
+def settlement_xlsx(
+    session: Session, village_id: int | frozenset[int] | None, tz: str, month: str | None = None
+) -> bytes:
     """The shop report for settling with the village that funds the goods: monthly totals,
     top items and every redemption (cancelled ones marked)."""
     summary = [
@@ -126,7 +128,7 @@ DETAIL_HEADERS = [
 ]
 
 
-def _detail_rows(session: Session, village_id: int | None, tz: str, month: str | None):
+def _detail_rows(session: Session, village_id: int | frozenset[int] | None, tz: str, month: str | None):
     stmt = redemptions(village_id=village_id).options(
         selectinload(Redemption.shop), selectinload(Redemption.household), selectinload(Redemption.clerk)
     )

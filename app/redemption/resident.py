@@ -50,6 +50,8 @@ def catalogue():
     else:
         village_id = household.village_id if household else user.village_id
     village = db.session.get(Village, village_id) if village_id else None
+    if village_id and village is None:
+        raise NotFound()  # a village named that does not exist
     shop_items = []
     if village is not None:
         for shop in db.session.scalars(shop_services.list_shops(village.id).where(Shop.active.is_(True))):

@@ -347,7 +347,7 @@ def redemptions(
     *,
     shop_id: int | None = None,
     household_id: int | None = None,
-    village_id: int | None = None,
+    village_id: int | frozenset[int] | None = None,
     day: date | None = None,
 ):
     stmt = select(Redemption).options(selectinload(Redemption.lines)).order_by(Redemption.id.desc())

@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
 from app.clock import utcnow
-from app.errors import DomainError, NotFound
+from app.errors import DomainError, Forbidden, NotFound
 from app.extensions import db
 from app.redemption import reports as shop_reports
 from app.redemption import services
@@ -24,7 +24,7 @@ from app.scope import require_role
 from app.spreadsheet import XLSX, attachment
 from app.villages.models import Village
 from app.villages.services import list_villages
-from app.web import current_actor, mutate, today, tz, village_choices, working_village_id
+from app.web import current_actor, listed_villages, mutate, today, tz, village_choices, working_village_id
 
 SHOP_STAFF = ("village_admin", "clerk", "reviewer")
 REPORT_ROLES = ("village_admin", "reviewer", "clerk")
@@ -51,6 +51,8 @@ def shops():
         return redirect(url_for(".shop", shop_id=user.shop_id))
     village_id = working_village_id(actor)
     form, status = None, 200
+    if request.method == "POST" and not user.has_role("village_admin"):
+        raise Forbidden()  # only a village admin opens a shop: another's POST is refused, not ignored
     if user.has_role("village_admin"):
         form = ShopForm()
         if user.is_admin:
@@ -63,7 +65,9 @@ def shops():
             del form.village_id
         form.scheme_id.choices = _scheme_choices(actor)
         if form.validate_on_submit():
-            target = form.village_id.data if "village_id" in form else (village_id or user.village_id)
+            # the village chosen (an admin), else the one worked in (a region's admin: the
+            # village it named; a village admin: its own)
+            target = form.village_id.data if "village_id" in form else village_id
             scheme_id = form.scheme_id.data or None
             done = mutate(
                 lambda: shop_services.create_shop(db.session, actor, target, form.name.data or "", scheme_id=scheme_id),
@@ -73,7 +77,7 @@ def shops():
             if done.ok:
                 flash(_("已新建积分超市：%(name)s", name=done.value.name))
                 return redirect(url_for(".shop", shop_id=done.value.id))
-    shop_list = list(db.session.scalars(shop_services.list_shops(village_id)))
+    shop_list = list(db.session.scalars(shop_services.list_shops(listed_villages(actor, village_id))))
     return render_template("redemption/shops.html", shops=shop_list, form=form, village_id=village_id), status
 
 
@@ -214,23 +218,28 @@ def item_stock(item_id):
     return _render_item(actor, item, stock_form=form)
 
 
-def _report_scope(actor) -> tuple[int | None, str | None]:
+def _report_scope(actor) -> tuple[int | None, int | frozenset[int] | None, str | None]:
+    """(the village worked in, the villages reported on, the month)."""
     require_role(actor, *REPORT_ROLES)
     village_id = working_village_id(actor)
     month = request.args.get("month", "")
-    return village_id, month if re.fullmatch(r"20\d\d-(0[1-9]|1[0-2])", month) else None
+    return (
+        village_id,
+        listed_villages(actor, village_id),
+        month if re.fullmatch(r"20\d\d-(0[1-9]|1[0-2])", month) else None,
+    )
 
 
 @bp.route("/shop/reports")
 @login_required
 def reports():
     actor = current_actor()
-    village_id, month = _report_scope(actor)
-    rows = shop_reports.monthly_report(db.session, village_id)
+    village_id, villages, month = _report_scope(actor)
+    rows = shop_reports.monthly_report(db.session, villages)
     months = sorted({r.month for r in rows}, reverse=True)
     if month:
         rows = [r for r in rows if r.month == month]
-    shops_by_id = {s.id: s for s in db.session.scalars(shop_services.list_shops(village_id))}
+    shops_by_id = {s.id: s for s in db.session.scalars(shop_services.list_shops(villages))}
     return render_template(
         "redemption/reports.html",
         rows=rows,
@@ -244,7 +253,7 @@ def reports():
             "points": sum(r.points for r in rows),
             "yuan": round(sum(r.yuan for r in rows), 2),
         },
-        top=shop_reports.top_items(db.session, village_id),
+        top=shop_reports.top_items(db.session, villages),
     )
 
 
@@ -252,9 +261,9 @@ def reports():
 @login_required
 def reports_xlsx():
     actor = current_actor()
-    village_id, month = _report_scope(actor)
+    village_id, villages, month = _report_scope(actor)
     village = db.session.get(Village, village_id) if village_id else None
-    data = shop_reports.settlement_xlsx(db.session, village_id, tz(), month)
+    data = shop_reports.settlement_xlsx(db.session, villages, tz(), month)
     name = _(
         "兑换结算-%(village)s-%(month)s.xlsx",
         village=village.name if village else _("全部村"),

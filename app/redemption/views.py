@@ -25,7 +25,7 @@ from markupsafe import Markup
 from app.api import domain_error_response, refuse_unstorable_input
 from app.api.idempotency import once
 from app.clock import utcnow
-from app.errors import DomainError
+from app.errors import DomainError, NotFound
 from app.extensions import db
 from app.households.models import Household
 from app.redemption import qr, services
@@ -47,7 +47,7 @@ from app.redemption.models import (
 )
 from app.redirects import same_site_path
 from app.scope import require_role
-from app.web import current_actor, error_text, mutate, secret, today, tz, working_village_id
+from app.web import current_actor, error_text, listed_villages, mutate, secret, today, tz, working_village_id
 
 bp = Blueprint("redemption", __name__, template_folder="templates")
 
@@ -89,9 +89,8 @@ def _counter_shops(actor) -> list[Shop]:
     user = actor.user
     if user.shop_id and not user.is_admin:
         return [services.counter_shop(db.session, actor, user.shop_id)]
-    stmt = shop_services.list_shops(working_village_id(actor) if not actor.user.is_admin else None).where(
-        Shop.active.is_(True)
-    )
+    villages = None if user.is_admin else listed_villages(actor, working_village_id(actor))
+    stmt = shop_services.list_shops(villages).where(Shop.active.is_(True))
     return list(db.session.scalars(stmt))
 
 
@@ -153,7 +152,10 @@ def _render_counter(
 @login_required
 def counter():
     shops = _counter_shops(current_actor())
-    return _render_counter(shops, _chosen_shop(shops, request.args.get("shop_id", type=int)))
+    wanted = request.args.get("shop_id", type=int)
+    if wanted is not None and wanted not in {s.id for s in shops}:
+        raise NotFound()  # another's shop (or none): never quietly one's own
+    return _render_counter(shops, _chosen_shop(shops, wanted))
 
 
 @bp.route("/shop/counter/lookup", methods=["POST"])

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
+from app.errors import Forbidden
 from app.extensions import db
 from app.schemes import services
 from app.schemes.forms import CategoriesForm, RenameForm, SettingsForm
@@ -38,6 +39,8 @@ def show(scheme_id: int):
     require_role(actor, *OFFICIAL_ROLES)
     scheme = services.scheme_in_scope(db.session, actor, scheme_id)
     can_edit = actor.user.has_role("village_admin" if scheme.village_id else "admin")
+    if request.method == "POST" and not can_edit:
+        raise Forbidden()  # a reader's POST is refused, not quietly ignored
     form = CategoriesForm(prefix="list")
     rename = RenameForm(prefix="rename").with_categories(scheme.categories)
     # A household scheme's settings are its village's page (``villages.scheme``).

@@ -309,7 +309,9 @@ def test_village_admin_creates_users_of_its_village(world, api):
 def test_village_admin_cannot_create_outside_its_village(world, session, api):
     before = session.query(User).count()
     me = api.as_("tj_village_admin")
-    assert_error(me.post("/users", json=new_user(village_id=world.b.id)), 403, "forbidden")
+    # another village is, to it, one that does not exist (a bad reference)
+    assert_error(me.post("/users", json=new_user(village_id=world.b.id)), 400, "not_found")
+    assert_error(me.post("/users", json=new_user(village_id=999_999)), 400, "not_found")
     assert_error(me.post("/users", json=new_user()), 403, "forbidden")
     assert_error(me.post("/users", json=new_user(village_id=world.a.id, roles=["admin"])), 403, "forbidden")
     session.expire_all()

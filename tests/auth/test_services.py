@@ -100,9 +100,10 @@ def test_create_user_scope(world, session):
     a_admin = world.actor("tj_village_admin")
     u = services.create_user(session, a_admin, values(village_id=world.a.id))
     assert u.village_id == world.a.id and u.roles == ["recorder"]
-    for bad in (values(username="x2", village_id=world.b.id), values(username="x3", roles=["admin"])):
-        with pytest.raises(Forbidden):
-            services.create_user(session, a_admin, bad)
+    with pytest.raises(BadReference):  # another village is, to it, one that does not exist
+        services.create_user(session, a_admin, values(username="x2", village_id=world.b.id))
+    with pytest.raises(Forbidden):
+        services.create_user(session, a_admin, values(username="x3", roles=["admin"]))
     with pytest.raises(Forbidden):
         services.create_user(session, Actor(world.users["tj_recorder"]), values(username="x4", village_id=world.a.id))
 
