@@ -27,6 +27,7 @@ ACTION_LABELS = {
     "household.import": _l("导入农户名册"),
     "household.export": _l("导出农户名册"),
     "household.qr_revoke": _l("作废户卡二维码"),
+    "account.create": _l("添加人员"),
     "account.import": _l("导入人员名单"),
     "rule.create": _l("新建规则"),
     "rule.update": _l("修改规则"),
