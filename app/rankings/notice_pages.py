@@ -208,7 +208,7 @@ def _certificate_context(village: Village) -> dict:
 def certificate(award_id):
     actor = current_actor()
     award = db.session.get(Award, award_id)
-    if award is None:
+    if award is None or award.village_id is None:  # a region's award has no village committee
         raise NotFound()
     village = reader_village(actor, award.village_id)
     return render_template(
