@@ -118,6 +118,7 @@ ROUTES = {
     "points.rules_standard": LOGIN,
     "audit.index": LOGIN,
     "rankings.awards": LOGIN,
+    "rankings.awards_xlsx": LOGIN,
     "rankings.certificate": LOGIN,
     "rankings.certificates": LOGIN,
     "rankings.bigscreen": LOGIN,
@@ -426,6 +427,8 @@ def test_the_query_filters_are_all_in_the_matrix(client):
 PUBLIC_FILTERS = {
     ("/api/v1/leaderboards", "village_id"),
     ("/api/v1/awards", "village_id"),
+    ("/api/v1/leaderboards", "scheme_id"),  # a scheme's standings, as a village's
+    ("/api/v1/awards", "scheme_id"),
     ("/api/v1/leaderboards", "region_id"),
     ("/api/v1/leaderboards/villages", "region_id"),
     ("/api/v1/villages", "region_id"),

@@ -11,6 +11,7 @@ from app.extensions import db
 from app.rankings import awards, periods, services
 from app.regions.models import Region
 from app.schemes.models import Scheme
+from app.schemes.services import can_see_scheme
 from app.scope import acting_village_id, existing_village
 from app.web import current_actor, tz
 
@@ -230,6 +231,7 @@ class ObjectionOut(Schema):
 
 class ObjectionQuery(Schema):
     village_id = fields.Integer()
+    scheme_id = fields.Integer(metadata={"description": "in place of village_id: that scheme's objections"})
     status = fields.String(validate=validate.OneOf(["open", "upheld", "dismissed"]))
 
 
@@ -250,7 +252,12 @@ def file_objection(data):
 @blp.response(200, list_of(ObjectionOut))
 def list_objections(args):
     me = current_actor()
-    if me.user.has_role("reviewer", "village_admin"):
+    if args.get("scheme_id") is not None:  # its officials: every objection; others: their own
+        scheme = periods.readable_scheme(db.session, me, scheme_id=args["scheme_id"])
+        official = me.user.has_role("reviewer", "village_admin") and can_see_scheme(db.session, me.user, scheme)
+        mine = {} if official else {"filed_by_id": me.user.id, "household_id": me.user.household_id or -1}
+        stmt = periods.list_objections(None, status=args.get("status"), scheme_id=scheme.id, **mine)
+    elif me.user.has_role("reviewer", "village_admin"):
         stmt = periods.list_objections(acting_village_id(me, args.get("village_id")), status=args.get("status"))
     else:
         acting_village_id(me, args.get("village_id"), residents=True)

@@ -194,7 +194,7 @@ def awards_xlsx():
 def certificate(award_id):
     actor = current_actor()
     award = db.session.get(Award, award_id)
-    if award is None:
+    if award is None or award.village_id is None:  # a region's award has no village committee
         raise NotFound()
     board = reader_board(actor, award.scheme_id)
     return render_template("rankings/certificates.html", board=board, awards=[award], single=True)

@@ -305,3 +305,22 @@ def test_scheme_standings_keep_the_fast_path_and_households_their_own(monthly, w
     limited = as_("tj_resident").get("/leaderboards", query_string={"period": "2026Q1", "limit": 1}).get_json()["items"]
     assert {s["number"] for s in limited}.isdisjoint({"HP", "QF"})
     assert all(s["account_id"] == s["household_id"] for s in everyone)
+
+
+def test_objections_list_by_scheme(monthly, as_):
+    scheme_id = monthly["scheme_id"]
+    assert record(as_, monthly, "HP", "2026-03-05").status_code == 201
+    as_("dk_reviewer").post(f"/periods/{MARCH}/close", json={"scheme_id": scheme_id})
+    r = as_("cg_reviewer").post("/objections", json={"period": MARCH, "scheme_id": scheme_id, "reason": "请复核"})
+    assert r.status_code == 201, r.get_json()
+    listed = as_("dk_reviewer").get("/objections", query_string={"scheme_id": scheme_id}).get_json()
+    assert [o["id"] for o in listed["items"]] == [r.get_json()["id"]]
+    assert as_("dk_reviewer").get("/objections").get_json()["items"] == []  # the villages' own: none
+    assert_error(as_("tj_reviewer").get("/objections", query_string={"scheme_id": scheme_id}), 404, "not_found")
+    # the township official who filed it sees its own; the county's officials decide it
+    assert len(as_("cg_reviewer").get("/objections", query_string={"scheme_id": scheme_id}).get_json()["items"]) == 1
+    assert_error(
+        as_("cg_reviewer").post(f"/objections/{r.get_json()['id']}/decide", json={"upheld": False, "note": "x"}),
+        404,
+        "not_found",
+    )
