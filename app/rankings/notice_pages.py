@@ -208,6 +208,8 @@ def certificates():
     board = reader_board(actor)
     if board is None:
         return pick_board(_("打印奖状"))
+    if board.scheme.village_id is None:  # a region's awards have no village committee to sign
+        raise NotFound()
     period = period_arg("") or None
     rows = db.session.scalars(prizes.list_awards(board.scheme.id, period).limit(CERTIFICATES_MAX)).all()
     return render_template("rankings/certificates.html", board=board, awards=rows, period=period, single=False)

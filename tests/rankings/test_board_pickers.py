@@ -44,7 +44,10 @@ def test_awards_and_certificates_of_a_scheme(volunteers, scored, auth, client): 
     page = text(client.get(f"/awards?scheme_id={volunteers.id}"))
     assert "评优结果 · 城关镇志愿者" in page
     assert f'<input type="hidden" name="scheme_id" value="{volunteers.id}">' in page
-    assert client.get(f"/awards/certificates?scheme_id={volunteers.id}").status_code == 200
+    assert "打印全部奖状" not in page  # a region's awards have no village committee to sign
+    assert client.get(f"/awards/certificates?scheme_id={volunteers.id}").status_code == 404
+    r = client.get(f"/awards/export.xlsx?scheme_id={volunteers.id}")
+    assert r.status_code == 200 and r.mimetype.endswith("sheet")
 
 
 def test_a_scheme_out_of_scope_is_not_found_on_every_cycle_page(volunteers, scored, world, session, auth, client):  # noqa: F811

@@ -47,6 +47,7 @@ def test_others_read_but_do_not_edit(world, session, auth, client):
     auth.login("tj_recorder")
     page = client.get(f"/schemes/{scheme.id}").get_data(as_text=True)
     assert "志愿服务" in page and "保存类别" not in page
+    assert "/scheme?village_id=" not in page  # the settings page is the village admin's
     client.post(f"/schemes/{scheme.id}", data={"list-categories": "志愿服务"})
     assert tj_scheme(session, world).categories == list(STANDARD_CATEGORIES)
     auth.logout()
