@@ -164,7 +164,7 @@ class Kit:
     def objection(self) -> Objection:
         entry = self.entry()
         objection = Objection(
-            village_id=entry.village_id, period=entry.period, entry_id=entry.id, household_id=entry.household_id,
+            scheme_id=entry.scheme_id, village_id=entry.village_id, period=entry.period, entry_id=entry.id, household_id=entry.household_id,
             reason="不公", status="open", filed_by_id=self.world.users["tj_resident"].id, filed_at=utcnow(),
         )  # fmt: skip
         self.session.add(objection)
@@ -200,6 +200,16 @@ class Kit:
         kept = sorted(folder.glob("*.csv"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
         return kept[-1].name if kept else "0" * 32 + ".csv"
 
+    def preview_people_import(self) -> str:
+        """A list of people previewed on Tuanjie's person scheme's import page by the
+        caller: the token to confirm it."""
+        folder = Path(self.app.instance_path) / "imports"
+        names = f"编号,姓名\n{self.unique('P-8')},赵七\n".encode()
+        url = f"/schemes/{self.tj['person_scheme_id']}/people/import"
+        self.client.post(url, data={"file": (io.BytesIO(names), "p.csv")}, content_type="multipart/form-data")
+        kept = sorted(folder.glob("*.csv"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+        return kept[-1].name if kept else "0" * 32 + ".csv"
+
 
 # Values of a request made when it is sent, from the Kit.
 def TJ(key, as_=lambda v: v):  # noqa: N802
@@ -229,6 +239,7 @@ OBJECTION = lambda kit: kit.objection().id  # noqa: E731
 USER = lambda kit: kit.user().id  # noqa: E731
 PHOTO = lambda kit: (io.BytesIO(png()), "p.png")  # noqa: E731
 IMPORT = lambda kit: kit.preview_import()  # noqa: E731
+PEOPLE_IMPORT = lambda kit: kit.preview_people_import()  # noqa: E731
 
 
 def resolve(value, kit):
@@ -292,6 +303,13 @@ RECORD_FORM = {"household": "TJ-001", "household_id": TJ("household_id", str), "
                "quantity": 1, "occurred_on": TODAY}  # fmt: skip
 CART = lambda kit: {"shop_id": kit.tj["shop_id"], "card": "TJ-001", "key": kit.unique("k"),  # noqa: E731
                     f"qty-{kit.tj['item_id']}": "1"}  # fmt: skip
+WIZARD = {"owner": TJ("village_id", lambda v: f"village:{v}"), "name": UNIQUE("新方案"), "account_kind": "person",
+          "cadence": "quarter", "categories": "志愿服务", "base_points": "0", "redeem_floor": "0",
+          "yuan_per_point": "1", "approval_required": "0", "notice_days": "7", "annual_reset": "0"}  # fmt: skip
+# The county's scoring and cycle pages are a village scheme's (a region's); on a scheme of
+# Tuanjie's (its households') they send its officials to the scheme's own page, writing
+# nothing.
+COUNTY_OFFICIALS = tuple(dict.fromkeys((*RECORDERS, *REVIEWERS)))
 FLASHED = 302  # a page's refusal shown as a flash after a redirect; nothing written
 # The other roles are refused with 403 unless ``but`` (or ``others``) says otherwise; a
 # resident, who sees no village data, is refused some as "not found" before any role.
@@ -328,6 +346,8 @@ WRITES = {
     "villages_api.put_scheme":           Write(VILLAGE_ADMINS, 200, R(body=SCHEME)),
     "regions_api.create_region":         Write(ADMINS, 201, R(body={"name": "新乡", "code": "XX1", "level": "township", "parent_id": lambda kit: kit.scene["county_id"]})),
     "schemes_api.create_scheme":         Write(VILLAGE_ADMINS, 201, R(body={**NEW_SCHEME, "village_id": TJ("village_id"), "account_kind": "person"}), but={"resident": 400}),
+    "accounts_api.create_account":       Write(VILLAGE_ADMINS, 201, R(body={"scheme_id": TJ("person_scheme_id"), "number": UNIQUE("P-7"), "name": "张三"})),
+    "accounts_api.revoke":               Write(VILLAGE_ADMINS, 200, R()),
     "schemes_api.patch_scheme":          Write(VILLAGE_ADMINS, 200, R(body={"name": "改名"}), but={"resident": 404}),
     # --- the pages: a write that worked redirects ---
     "points.record":                     Write(RECORDERS, 302, R(body=RECORD_FORM)),
@@ -364,6 +384,14 @@ WRITES = {
     "auth.reset_password":               Write(VILLAGE_ADMINS, 302, R(user_id=USER, body={"password": "another-pass"})),
     "villages.scheme":                   Write(VILLAGE_ADMINS, 302, R(body={"base_points": "100", "redeem_floor": "0", "yuan_per_point": "1.00", "approval_required": "y", "notice_days": "10"})),
     "villages.index":                    Write(("admin",), 302, R(body={"name": "新村", "code": "NEW2", "township": "某乡"})),
+    "home.new_person":                   Write(VILLAGE_ADMINS, 302, R(body={"number": UNIQUE("P-6"), "name": "李四"})),
+    "home.import_people":                Write(VILLAGE_ADMINS, 200, R(form={"file": lambda kit: (io.BytesIO(f"编号,姓名\n{kit.unique('P-5')},王五\n".encode()), "p.csv")}), writes=False),  # a preview
+    "home.confirm_people_import":        Write(VILLAGE_ADMINS, 302, R(body={"token": PEOPLE_IMPORT, "filename": "p.csv"})),
+    "schemes.new":                       Write(VILLAGE_ADMINS, 302, R(body=WIZARD)),
+    "county.tap":                        Write(COUNTY_OFFICIALS, 302, R(body={"tap": lambda kit: f"{kit.tj['household_id']}-{kit.tj['rule_id']}"}), writes=False),
+    "county.close":                      Write(COUNTY_OFFICIALS, 302, R(period="2024Q3"), writes=False),
+    "county.finalize":                   Write(COUNTY_OFFICIALS, 302, R(period="2023Q3"), writes=False),
+    "county.grant":                      Write(COUNTY_OFFICIALS, 302, R(period="2022Q3", body={"title": "文明村", "fund_yuan": "100"}), writes=False),
     "schemes.show":                      Write(VILLAGE_ADMINS, 302, R(body={"list-categories": "\n".join([*STANDARD_CATEGORIES, "新类别"])})),
 }
 # fmt: on
@@ -472,6 +500,8 @@ REFERENCES = [
     Ref("regions_api.create_region",        {"parent_id": XF("region_id")}),
     Ref("schemes_api.create_scheme",        {"village_id": XF("village_id")}),
     Ref("schemes_api.create_scheme",        {"village_id": None, "region_id": XF("region_id"), "account_kind": "village"}),
+    Ref("accounts_api.create_account",      {"scheme_id": XF("person_scheme_id")}),
+    Ref("accounts_api.create_account",      {"household_id": XF("household_id")}),
     Ref("villages_api.create_village",      {"region_id": XF("region_id")}),
     Ref("auth_api.create_user",             {"village_id": XF("village_id")}),
     Ref("auth_api.create_user",             {"roles": ["resident"], "household_id": XF("household_id")}, admin=True),
@@ -528,7 +558,8 @@ def test_another_villages_ids_in_a_body_are_refused_and_write_nothing(
 
 # --- Query filters of pages (and of the API's lists, for a region's officials) ---
 
-# The filters a page may read that name an object, and a value naming none.
+# The filters a page may read that name an object, and a value naming none (a
+# ``scheme_id`` is tried as Xingfu's households' scheme and as its person scheme).
 FILTERS = ("village_id", "region_id", "scheme_id", "shop_id", "household_id", "entry_id", "rule_id")
 MISSING = 999_999
 # What a page does with another village's object (the admin: a missing one) in a filter
@@ -549,7 +580,18 @@ PAGE_FILTERS = {
     **dict.fromkeys(WORKS_IN_A_VILLAGE, {"village_id": 404}),
     **dict.fromkeys(NOTICE_BOARD, {"village_id": 404}),
     # the standings: public, as the API's (and their exports, to officials)
-    **dict.fromkeys(["rankings.standings", "rankings.export_csv", "rankings.export_xlsx"], {"village_id": SHOWN}),
+    **dict.fromkeys(
+        ["rankings.standings", "rankings.export_csv", "rankings.export_xlsx"],
+        {"village_id": SHOWN, "region_id": SHOWN, "scheme_id": SHOWN},
+    ),
+    # a scheme of the village's own (its households', or another of its schemes)
+    **{
+        f"{e}#scheme": {"scheme_id": 404}
+        for e in [*NOTICE_BOARD, "rankings.awards_xlsx", "rankings.periods", "points.rules", "points.rule_new"]
+    },
+    "rankings.awards_xlsx": {"village_id": 404},
+    "home.stats#region": {"region_id": 404, "scheme_id": 404},
+    "schemes.new": {"village_id": 404},  # the village a village's scheme is made for
     "points.record#household": {"household_id": 404},  # a household chosen beforehand
     "points.approvals#rule": {"rule_id": 404},  # the queue's filter by rule
     "points.batch_result": {"rule_id": 404},
@@ -650,14 +692,18 @@ def test_every_page_filter_is_declared_and_refuses_another_village(app, session,
                     if declared is None:
                         undeclared.add(f"{endpoint}: {name}")
                         continue
-                    r = client.get(url, query_string={**PAGE_QUERY.get(endpoint, {}), name: values[name]})
-                    if declared == SHOWN and role != "admin" and r.status_code == 200:
-                        page = text_of(r)
-                        ok = "户主xf1" in page and "户主tj1" not in page
-                    else:
-                        ok = r.status_code == 404
-                    if not ok:
-                        wrong.append(f"{username(role)}: GET {url}?{name}={values[name]} ({endpoint}): {r.status_code}")
+                    tries = [(values[name], "户主xf1")]
+                    if name == "scheme_id" and role != "admin":  # Xingfu's person scheme: no household of it
+                        tries.append((scene["xf"]["person_scheme_id"], None))
+                    for value, theirs in tries:
+                        r = client.get(url, query_string={**PAGE_QUERY.get(endpoint, {}), name: value})
+                        if declared == SHOWN and role != "admin" and r.status_code == 200:
+                            page = text_of(r)
+                            ok = (theirs is None or theirs in page) and "户主tj1" not in page
+                        else:
+                            ok = r.status_code == 404
+                        if not ok:
+                            wrong.append(f"{username(role)}: GET {url}?{name}={value} ({endpoint}): {r.status_code}")
     assert not undeclared, f"filters that pages read, not in PAGE_FILTERS: {sorted(undeclared)}"
     stale = {(key.split("#")[0], name) for key, filters in PAGE_FILTERS.items() for name in filters} - read
     assert not stale, f"PAGE_FILTERS declares filters no page read: {sorted(stale)}"

@@ -220,6 +220,7 @@ def import_people(scheme_id):
 def confirm_people_import(scheme_id):
     actor = current_actor()
     scheme = _scheme(actor, scheme_id)
+    require_scheme_manager(actor, scheme)  # as the preview: a non-manager is refused, not sent back
     back = url_for(".import_people", scheme_id=scheme.id)
     form = ConfirmImportForm()
     token = form.token.data or ""
