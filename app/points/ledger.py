@@ -36,7 +36,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, lazyload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.clock import quarter_of, year_of
@@ -44,22 +44,22 @@ from app.households.models import Household
 from app.points.models import APPROVED, KIND_REVERSAL, PENDING, Entry, PeriodTotal
 
 
-def lock_households(session: Session, ids) -> dict[int, Household]:
+def lock_households(session: Session, ids, *, with_scheme: bool = True) -> dict[int, Household]:
     """Lock household rows in id order (a fixed order cannot deadlock).
 
     ``FOR UPDATE OF households``: ``Household.village`` is eager-joined (LEFT OUTER
     JOIN), and PostgreSQL refuses a plain FOR UPDATE on the nullable side of one.
+    ``with_scheme=False`` leaves the village and the scheme out of the statement (read
+    later, they come from the session): a batch locks many households of one scheme,
+    and each row would fill the same two objects again.
     """
     ids = sorted({i for i in ids if isinstance(i, int)})
     if not ids:
         return {}
-    rows = session.scalars(
-        select(Household)
-        .where(Household.id.in_(ids))
-        .order_by(Household.id)
-        .with_for_update(of=Household)
-        .execution_options(populate_existing=True)
-    ).all()
+    stmt = select(Household).where(Household.id.in_(ids)).order_by(Household.id).with_for_update(of=Household)
+    if not with_scheme:
+        stmt = stmt.options(lazyload(Household.village), lazyload(Household.scheme))
+    rows = session.scalars(stmt.execution_options(populate_existing=True)).all()
     return {h.id: h for h in rows}
 
 
