@@ -26,7 +26,9 @@ from datetime import date, datetime
 from sqlalchemy import (
     Connection,
     bindparam,
+    cast,
     event,
+    func,
     insert,
     inspect,
     literal,
@@ -34,7 +36,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, lazyload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.clock import periods_of, quarter_of
@@ -42,22 +44,22 @@ from app.households.models import Household
 from app.points.models import APPROVED, KIND_REVERSAL, PENDING, Entry, PeriodTotal
 
 
-def lock_households(session: Session, ids) -> dict[int, Household]:
+def lock_households(session: Session, ids, *, with_scheme: bool = True) -> dict[int, Household]:
     """Lock household rows in id order (a fixed order cannot deadlock).
 
     ``FOR UPDATE OF households``: ``Household.village`` is eager-joined (LEFT OUTER
     JOIN), and PostgreSQL refuses a plain FOR UPDATE on the nullable side of one.
+    ``with_scheme=False`` leaves the village and the scheme out of the statement (read
+    later, they come from the session): a batch locks many households of one scheme,
+    and each row would fill the same two objects again.
     """
     ids = sorted({i for i in ids if isinstance(i, int)})
     if not ids:
         return {}
-    rows = session.scalars(
-        select(Household)
-        .where(Household.id.in_(ids))
-        .order_by(Household.id)
-        .with_for_update(of=Household)
-        .execution_options(populate_existing=True)
-    ).all()
+    stmt = select(Household).where(Household.id.in_(ids)).order_by(Household.id).with_for_update(of=Household)
+    if not with_scheme:
+        stmt = stmt.options(lazyload(Household.village), lazyload(Household.scheme))
+    rows = session.scalars(stmt.execution_options(populate_existing=True)).all()
     return {h.id: h for h in rows}
 
 
@@ -234,7 +236,26 @@ def _pending(session: Session) -> _Pending:
 
 
 _ENTRY_COLUMNS = [c.key for c in Entry.__table__.columns if c.key != "id"]
-_INSERT_ENTRY = insert(Entry.__table__).returning(Entry.__table__.c.id, sort_by_parameter_order=True)
+# New entries come back as (id, household_id, seq), the key each is matched on: so the
+# rows may return in any order, and SQLite can take them in one statement (asked for
+# them in order, SQLAlchemy sends it one INSERT per row).
+_NEW_ENTRY_KEY = (Entry.__table__.c.id, Entry.__table__.c.household_id, Entry.__table__.c.seq)
+_INSERT_ENTRIES = insert(Entry.__table__).returning(*_NEW_ENTRY_KEY)
+
+
+def _insert_entries_from_arrays():
+    """PostgreSQL: the new entries as one array per column, unnested into rows.
+
+    A multi-row VALUES of a thousand entries has 26,000 parameters, which psycopg
+    parses afresh on every execution; this statement has 26 and is prepared once.
+    """
+    table = Entry.__table__
+    arrays = [cast(bindparam(c), postgresql.ARRAY(table.c[c].type)) for c in _ENTRY_COLUMNS]
+    rows = func.unnest(*arrays).table_valued(*_ENTRY_COLUMNS).render_derived()
+    return insert(table).from_select(_ENTRY_COLUMNS, select(*rows.c)).returning(*_NEW_ENTRY_KEY)
+
+
+_INSERT_ENTRIES_FROM_ARRAYS = _insert_entries_from_arrays()
 _UPDATE_HOUSEHOLD = (
     update(Household.__table__)
     .where(Household.__table__.c.id == bindparam("row_id"))
@@ -346,10 +367,16 @@ def _write_ledger(session: Session, _flush_context, _instances) -> None:
 
 
 def _write_apart(conn: Connection, entries: list, households: list, totals: list) -> list[int]:
-    """Each kind of row as one prepared statement (executemany): any number of rows."""
+    """Each kind of row in one statement (or one executemany): any number of rows."""
     ids = []
     if entries:
-        ids = conn.execute(_INSERT_ENTRY, [{k: getattr(e, k) for k in _ENTRY_COLUMNS} for e in entries]).scalars().all()
+        if conn.dialect.name == "postgresql":
+            params = {k: [getattr(e, k) for e in entries] for k in _ENTRY_COLUMNS}
+            rows = conn.execute(_INSERT_ENTRIES_FROM_ARRAYS, params)
+        else:
+            rows = conn.execute(_INSERT_ENTRIES, [{k: getattr(e, k) for k in _ENTRY_COLUMNS} for e in entries])
+        id_of = {(household_id, seq): entry_id for entry_id, household_id, seq in rows}
+        ids = [id_of[e.household_id, e.seq] for e in entries]
     if households:
         conn.execute(_UPDATE_HOUSEHOLD, [_household_row(h) for h in households])
     if totals:

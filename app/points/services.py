@@ -118,7 +118,7 @@ def _rule_entry(
     member_name: str,
     evidence: str | None,
 ) -> Entry:
-    status = PENDING if household.scheme.approval_required else APPROVED
+    status = PENDING if rule.scheme.approval_required else APPROVED  # the household's scheme too
     return writer.append(
         household,
         kind=KIND_RULE,
@@ -255,7 +255,7 @@ def record_batch(
     rule, evidence = _usable_rule(session, actor, rule_id, rule.village_id, rule.scheme_id, evidence_id)
     check_period_open(session, rule.scheme_id, occurred_on)
 
-    households = lock_households(session, household_ids)
+    households = lock_households(session, household_ids, with_scheme=False)
     used = _cap_used(session, list(households), rule, occurred_on) if rule.cap_period else {}
     writer = LedgerWriter(session, now)
     created, skipped, seen = [], [], set()

@@ -169,6 +169,34 @@ def test_a_deleted_period_total_is_found(world, session, activity):
     assert [str(p) for p in verify(session)] == [f"household {h.id}: period 2026: no cached total; ledger says 9"]
 
 
+def test_a_period_total_with_no_ranked_entries_behind_it_is_found(world, session, activity):
+    """A quarter where the household has only unranked entries (its opening) or none."""
+    h = world.households["tj3"]
+    opening = session.scalar(select(Entry.period).where(Entry.household_id == h.id, Entry.kind == "opening"))
+    assert opening == "2026Q4"
+    tamper(session, "DELETE FROM entries WHERE household_id = :h AND kind = 'rule'", h=h.id)
+    tamper(
+        session,
+        "UPDATE households SET balance = 100, entry_count = 1, chain_hash = "
+        "(SELECT hash FROM entries WHERE household_id = :h AND seq = 1) WHERE id = :h",
+        h=h.id,
+    )
+    tamper(session, "UPDATE period_totals SET points = 2 WHERE household_id = :h AND period = '2026Q4'", h=h.id)
+    tamper(session, "DELETE FROM period_totals WHERE household_id = :h AND period = '2026'", h=h.id)
+    session.execute(
+        text(
+            "INSERT INTO period_totals (household_id, village_id, period, points, veto_count, positive_count) "
+            "VALUES (:h, :v, '2025Q1', 0, 1, 0)"
+        ),
+        {"h": h.id, "v": world.a.id},
+    )
+    session.commit()
+    assert sorted(str(p) for p in verify(session)) == [
+        f"household {h.id}: period 2025Q1: cached points 0, vetoes 1, positive entries 0; ledger says 0, 0, 0",
+        f"household {h.id}: period 2026Q4: cached points 2, vetoes 0, positive entries 1; ledger says 0, 0, 0",
+    ]
+
+
 def test_a_changed_status_is_found(world, session, runner, activity):
     approved, h = activity["approved"], world.households["xf2"]
     tamper(session, "UPDATE entries SET status = 'rejected' WHERE id = :id", id=approved.id)

@@ -146,3 +146,58 @@ def test_an_approval_moves_the_caches_in_one_statement_on_postgresql(world, sess
     session.expire_all()
     assert session.get(Household, hid).balance == 106
     assert verify(session) == []
+
+
+TEXTS = ["NULL", "null", "", 'say "hi"', "{1,2}", "back\\slash", "two\nlines", "逗号，顿号、", "tab\there"]
+
+
+def test_entries_of_one_flush_go_out_in_one_statement_each_with_its_own_id(world, session, app):
+    """Nine entries over three households (three each) in one flush: one INSERT, each
+    entry holds the id of its own row, and awkward text is stored as written."""
+    from app.extensions import db
+    from app.points.ledger import LedgerWriter, lock_households
+
+    inserts: list[str] = []
+
+    def on_execute(_conn, _cursor, statement, *_):
+        if statement.lstrip().upper().startswith("INSERT INTO ENTRIES"):
+            inserts.append(statement)
+
+    keys = ("tj1", "tj2", "tj3")
+    record(session, world, key="tj2")  # tj2's chain is one entry ahead of the others
+    session.commit()
+    households = lock_households(session, [world.households[k].id for k in keys])
+    writer = LedgerWriter(session, NOW)
+    rule = world.rules["tj_school"]
+    event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        written = [
+            writer.append(
+                households[world.households[keys[i % 3]].id],
+                kind="rule",
+                rule=rule,
+                title=rule.name,
+                category=rule.category,
+                points=i + 1,
+                ranked=True,
+                occurred_on=TODAY,
+                recorded_by_id=world.users["tj_recorder"].id,
+                note=text,
+                member_name=text,
+            )
+            for i, text in enumerate(TEXTS)
+        ]
+        session.flush()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_execute)
+    assert len(inserts) == 1
+    session.commit()
+    stored = {
+        row.id: row
+        for row in session.execute(select(Entry.id, Entry.household_id, Entry.seq, Entry.points, Entry.note))
+    }
+    assert len({e.id for e in written}) == len(TEXTS)
+    for i, entry in enumerate(written):
+        row = stored[entry.id]
+        assert (row.household_id, row.seq, row.points, row.note) == (entry.household_id, entry.seq, i + 1, TEXTS[i])
+    assert verify(session) == []

@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.errors import (
     AlreadyReversed,
@@ -438,6 +438,44 @@ def test_batch_in_approval_village_is_pending(world, session):
     )
     assert [e.status for e in created] == ["pending", "pending"] and skipped == []
     assert world.households["xf1"].balance == 100
+
+
+def test_a_batch_sends_as_many_statements_for_three_households_as_for_one(world, session):
+    """Nothing is read or written per household: the lock, the entries, the balances
+    and the period totals each go out once, whatever the batch's size."""
+    from app.extensions import db
+
+    seen: list[str] = []
+
+    def on_execute(_conn, _cursor, statement, *_):
+        seen.append(statement)
+
+    ids = {k: h.id for k, h in world.households.items()}
+    rule_id = world.rules["tj_school"].id
+
+    def batch(keys) -> int:
+        session.commit()  # each batch starts from the same state: everything expired
+        seen.clear()
+        created, _ = services.record_batch(
+            session,
+            world.actor("tj_recorder"),
+            rule_id=rule_id,
+            household_ids=[ids[k] for k in keys],
+            occurred_on=TODAY,
+            today=TODAY,
+            now=NOW,
+        )
+        assert len(created) == len(keys)
+        return len(seen)
+
+    event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        one, three = batch(["tj1"]), batch(["tj1", "tj2", "tj3"])
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_execute)
+    assert one == three
+    session.commit()
+    assert verify(session) == []
 
 
 @pytest.mark.parametrize("household_ids", [[], "1,2", None, list(range(1, 2002))])
