@@ -185,10 +185,10 @@ def test_a_period_total_with_no_ranked_entries_behind_it_is_found(world, session
     tamper(session, "DELETE FROM period_totals WHERE household_id = :h AND period = '2026'", h=h.id)
     session.execute(
         text(
-            "INSERT INTO period_totals (household_id, village_id, period, points, veto_count, positive_count) "
-            "VALUES (:h, :v, '2025Q1', 0, 1, 0)"
+            "INSERT INTO period_totals (household_id, scheme_id, village_id, period, points, veto_count,"
+            " positive_count) VALUES (:h, :s, :v, '2025Q1', 0, 1, 0)"
         ),
-        {"h": h.id, "v": world.a.id},
+        {"h": h.id, "s": h.scheme_id, "v": world.a.id},
     )
     session.commit()
     assert sorted(str(p) for p in verify(session)) == [
