@@ -39,9 +39,11 @@ from app.points.models import CATEGORIES
 from app.points.services import OPENING_TITLE
 from app.points.standard_sheet import STANDARD_RULES
 
+from . import dataset_county as county
 from . import util
 
-GENERATOR_VERSION = 5  # 4: regions and schemes; 5: accounts (entries and totals carry the scheme)
+GENERATOR_VERSION = 6  # 4: regions and schemes; 5: accounts (entries and totals carry the scheme);
+# 6: the county's monthly village scheme (bench/dataset_county.py)
 PASSWORD = "bench-pass-2026"
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
@@ -165,11 +167,12 @@ class Params:
 class _Household:
     """The household columns ``LedgerWriter`` keeps."""
 
-    __slots__ = ("id", "village_id", "balance", "entry_count", "chain_hash")
-    scheme = SimpleNamespace(cadence="quarter")  # every generated account is a household's
+    __slots__ = ("id", "scheme_id", "village_id", "balance", "entry_count", "chain_hash")
+    scheme = SimpleNamespace(cadence="quarter")  # a household's scheme (village accounts: dataset_county)
 
     def __init__(self, hid: int, village_id: int):
         self.id, self.village_id = hid, village_id
+        self.scheme_id = village_id  # scheme v is village v's household scheme
         self.balance, self.entry_count, self.chain_hash = 0, 0, None
 
 
@@ -373,6 +376,7 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
                 7,
                 False,
                 created0,
+                None,
             )
         )
         for j, r in enumerate(rules_template):
@@ -393,14 +397,27 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
                     created0,
                 )
             )
+    # Scheme V + 1: the county's monthly village scheme, its rules after the villages'.
+    county_scheme = params.villages + 1
+    county_first_rule = params.villages * n_rules + 1
+    county_created = _sql_dt(_dt(local_us(county.first_month(today).toordinal() - 3, 10.0)))
+    scheme_rows.append(county.scheme_row(county_scheme, county_created, json.dumps(county.CATEGORIES)))
+    rule_rows += county.rule_rows(county_scheme, county_first_rule, county_created)
     password_hash = generate_password_hash(PASSWORD, method=auth_models.PASSWORD_METHOD)
-    user_rows.append((1, "admin", password_hash, "县级管理员", "admin", None, True, 1, created0))
+    user_rows.append((1, "admin", password_hash, "县级管理员", "admin", None, True, 1, created0, None))
     for v in range(1, params.villages + 1):
         code = village_code[v].lower()
-        user_rows.append((2 * v, f"{code}_recorder", password_hash, f"{code} 网格员", "recorder", v, True, 1, created0))
         user_rows.append(
-            (2 * v + 1, f"{code}_reviewer", password_hash, f"{code} 评议员", "reviewer", v, True, 1, created0)
+            (2 * v, f"{code}_recorder", password_hash, f"{code} 网格员", "recorder", v, True, 1, created0, None)
         )
+        user_rows.append(
+            (2 * v + 1, f"{code}_reviewer", password_hash, f"{code} 评议员", "reviewer", v, True, 1, created0, None)
+        )
+    # The county's recorder: a region official (users.region_id), scoring the village accounts.
+    county_recorder = 2 * params.villages + 2
+    user_rows.append(
+        (county_recorder, county.RECORDER, password_hash, "县考评员", "recorder", None, True, 1, county_created, 1)
+    )
     _insert(conn, "regions", ("id", "name", "code", "level", "parent_id", "created_at"), region_rows)
     _insert(conn, "villages", ("id", "name", "code", "township", "region_id", "created_at"), village_rows)
     _insert(
@@ -420,6 +437,7 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
             "notice_days",
             "annual_reset",
             "created_at",
+            "region_id",
         ),
         scheme_rows,
     )
@@ -456,6 +474,7 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
             "active",
             "token_version",
             "created_at",
+            "region_id",
         ),
         user_rows,
     )
@@ -574,10 +593,14 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
             rev = rng.randint(HOUR_US, 20 * DAY_US) if rng.random() < REVERSAL_RATE else 0
             n_rev_planned += 1 if rev else 0
             append((created, h, j, qty, day_ord, rev))
+    # The county's village accounts (H + 1 … H + V, village v's is H + v) and their scores.
+    village_accounts = list(range(H + 1, H + params.villages + 1))
+    events += county.events(rng, village_accounts, n_rules, today, now_us, local_us)
     events.sort()
     log(f"  planned {len(events):,} events: {time.perf_counter() - t0:.1f}s")
 
     homes = [None] + [_Household(h, village_of[h]) for h in range(1, H + 1)]
+    homes += [county.VillageAccount(H + v, county_scheme, v) for v in range(1, params.villages + 1)]
     writer = _CacheWriter()
     day_cache: dict[int, tuple[date, str, str]] = {}
     evidence_rows = []
@@ -586,6 +609,7 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
     batch: list[tuple] = []
     next_id = 1
     counts = {"opening": 0, "rule": 0, "reversal": 0, "pending": 0, "rejected": 0, "veto": 0, "deduction": 0}
+    counts["county"] = 0  # the village accounts' entries (not in "rule")
 
     def day_info(day_ord: int):
         info = day_cache.get(day_ord)
@@ -617,9 +641,13 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
         recorded_by, approved_by = who
         created_us, decided_us = times
         if rule_j is None:
-            title, category = OPENING_TITLE, None
+            title, category, rule_id = OPENING_TITLE, None, None
+        elif rule_j >= n_rules:  # the county scheme's
+            r = county.RULES[rule_j - n_rules]
+            title, category, rule_id = r["name"], r["category"], county_first_rule + rule_j - n_rules
         else:
-            title, category = rules_template[rule_j]["name"], rules_template[rule_j]["category"]
+            r = rules_template[rule_j]  # household h's village's (scheme v = village v)
+            title, category, rule_id = r["name"], r["category"], (homes[h].scheme_id - 1) * n_rules + rule_j + 1
         d, d_text, quarter = day_info(day_ord)
         household = homes[h]
         created = _dt(created_us)
@@ -627,7 +655,7 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
         e.household_id = h
         e.seq = s
         e.kind = kind
-        e.rule_id = (household.village_id - 1) * n_rules + rule_j + 1 if rule_j is not None else None
+        e.rule_id = rule_id
         e.title, e.category = title, category
         e.quantity = qty
         e.points = pts
@@ -656,8 +684,8 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
             (
                 entry_id,
                 h,
-                household.village_id,
-                household.village_id,
+                household.scheme_id,
+                household.village_id,  # the scheme's village: NULL for the county's
                 s,
                 kind,
                 e.rule_id,
@@ -715,6 +743,13 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
             continue
         created_us, h, rule_j, qty, day_ord, rev = pending_event
         pending_event = next(ev_iter, None)
+        if h > H:  # a village account of the county's scheme: approved as recorded
+            pts = county.RULES[rule_j - n_rules]["points"]
+            note = county.note_of(rule_j - n_rules, day_info(day_ord)[0])
+            who, times = (county_recorder, None), (created_us, created_us)
+            emit(h, "rule", rule_j, qty, pts, False, day_ord, "approved", who, times, note=note)
+            counts["county"] += 1
+            continue
         v = village_of[h]
         if rule_j < 0:
             emit(h, "opening", None, 1, 100, False, day_ord, "approved", (1, 1), (created_us, created_us))
@@ -794,7 +829,30 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
                 home.chain_hash,
                 1,
                 _sql_dt(_dt(enrol_us[h])),
+                "household",
             )
+        )
+    for h in village_accounts:  # as village_accounts._open makes them: the village's code and name
+        home, v = homes[h], homes[h].home_village_id
+        number, name = village_rows[v - 1][2], village_rows[v - 1][1]
+        household_rows.append(
+            (
+                h,
+                None,
+                v,
+                county_scheme,
+                number,
+                name,
+                None,
+                None,
+                None,
+                home.balance,
+                home.entry_count,
+                home.chain_hash,
+                1,
+                county_created,
+                "village",
+            )  # fmt: skip
         )
     _insert(
         conn,
@@ -814,6 +872,7 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
             "chain_hash",
             "qr_version",
             "created_at",
+            "kind",
         ),
         household_rows,
     )
@@ -825,7 +884,7 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
         "period_totals",
         keys + tuple(counters),
         [
-            (i, h, village_of[h], village_of[h], p, *(getattr(acc, c) for c in counters))
+            (i, h, homes[h].scheme_id, homes[h].village_id, p, *(getattr(acc, c) for c in counters))
             for i, ((h, p), acc) in enumerate(sorted(writer.totals.items()), start=1)
         ],
     )
@@ -864,9 +923,15 @@ def generate(params: Params, db_path: Path, timezone: str, log=print) -> dict:
             "period_totals": len(writer.totals),
             "evidence": len(evidence_rows),
             "users": len(user_rows),
+            "village_accounts": len(village_accounts),
             **counts,
         },
         "bench_village_id": bench_village,
+        "county_region_id": 1,
+        "county_scheme_id": county_scheme,
+        "county_recorder": county.RECORDER,
+        "village_account_ids": village_accounts,
+        "county_event_rule_id": county_first_rule + [r["code"] for r in county.RULES].index(county.EVENT_CODE),
         "bench_village_households": sizes[1],
         "bench_township": village_rows[0][3],
         "heavy_household_id": heavy_hid,
