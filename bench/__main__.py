@@ -12,7 +12,7 @@ import sys
 import time
 from datetime import datetime
 
-from . import dataset, pg, report, scenarios, util
+from . import dataset, pg, rawsql, report, scenarios, util
 from .server import Server, cpu_seconds, peak_rss_kb
 
 FULL = {"households": 100_000, "entries": 2_000_000, "villages": 200, "townships": 10, "bench_village_size": 3000}
@@ -71,7 +71,7 @@ def time_verify(url: str) -> tuple[float, float, int, str]:
 
 
 def run_engine(
-    engine: str, url: str, raw: scenarios.RawSQL, meta: dict, args, machine: dict, load_s: float, backend_pids=None
+    engine: str, url: str, raw: rawsql.RawSQL, meta: dict, args, machine: dict, load_s: float, backend_pids=None
 ) -> dict:
     from app.clock import local_today
 
@@ -128,6 +128,7 @@ def run_engine(
     plans = {
         "village": raw.explain(raw.village_sql, (meta["bench_village_id"], info["quarter"]), raw.explain_prefix),
         "township": raw.explain(raw.township_sql, (meta["bench_township"], info["quarter"]), raw.explain_prefix),
+        "county": raw.explain(raw.county_sql, (meta["county_region_id"], info["quarter"]), raw.explain_prefix),
     }
     dataset_info = {k: v for k, v in meta.items() if k not in ("writable_household_ids", "password")}
     result = {
@@ -183,7 +184,7 @@ def main(argv=None) -> int:
                 work.with_name(work.name + suffix).unlink(missing_ok=True)
             shutil.copyfile(pristine, work)
             url = f"sqlite:///{work}"
-            raw = scenarios.RawSQL(lambda work=work: sqlite3.connect(work), "qmark", "EXPLAIN QUERY PLAN")
+            raw = rawsql.RawSQL(lambda work=work: sqlite3.connect(work), "qmark", "EXPLAIN QUERY PLAN")
             log(f"[sqlite] working copy {work.relative_to(util.ROOT)} ({work.stat().st_size / 2**20:,.0f} MiB)")
             results.append(run_engine(engine, url, raw, meta, args, machine, time.perf_counter() - t0))
         else:
@@ -192,7 +193,7 @@ def main(argv=None) -> int:
             db.create()
             try:
                 db.load(pristine, log=log)
-                raw = scenarios.RawSQL(db.connect, "format", "EXPLAIN ANALYZE")
+                raw = rawsql.RawSQL(db.connect, "format", "EXPLAIN ANALYZE")
                 with db.connect() as monitor:
                     monitor.autocommit = True
 
