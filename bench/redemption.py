@@ -2,15 +2,18 @@
 
 A small database of its own per engine (one village, one shop, a clerk, ~2,000
 households with plenty of points, a few items with large stock and one with exactly
-500), made with ``flask db upgrade`` and the app's own services. Served by gunicorn as
+500; beside them a ``person`` scheme of the village with as many person accounts and
+a shop of its own, with its clerk and the same items), made with ``flask db upgrade``
+and the app's own services. Served by gunicorn as
 ``bench/server.py`` deploys it, then, with N concurrent clients (threads, one
 keep-alive connection each):
 
 1. in ``ROUNDS`` rounds, the no-op floor (``GET /api/v1/ping``) and then ``POST
    /api/v1/redemptions`` for a random household, 1 unit of a random item, each with
-   its own ``Idempotency-Key``: ``--ping-seconds`` and ``--seconds`` (or
-   ``--max-requests``) in all, so that each rate is measured beside the other in the
-   same seconds;
+   its own ``Idempotency-Key``, then the same for a random person account at the
+   person scheme's shop (``account_id``): ``--ping-seconds`` and ``--seconds`` (or
+   ``--max-requests``) in all for each, so that each rate is measured beside the
+   others in the same seconds;
 3. the oversell race: every client buys the stock-500 item until it is gone; exactly
    500 must be sold (201) and every other answer must be 409 ``out_of_stock``;
 4. ``flask ledger verify`` on the database (exit code 0).
@@ -37,6 +40,7 @@ from .server import Server, cpu_seconds
 
 PASSWORD = "bench-redemption-pw"
 CLERK = "bench_clerk"
+PERSON_CLERK = "bench_person_clerk"  # the person scheme's shop
 ADMIN = "bench_admin"
 OVERSELL_STOCK = 500
 ROUNDS = 4  # the no-op and the sales alternate this many times
@@ -68,11 +72,13 @@ def seed(database_url: str, households: int) -> dict:
 def _seed_here(households: int) -> dict:
     """Runs in the child: ``DATABASE_URL`` and ``SECRET_KEY`` are set, ``MORALBANK_DEV`` is not."""
     from app import create_app
+    from app.accounts import services as accounts
     from app.auth import services as auth
     from app.clock import local_today, utcnow
     from app.extensions import db
     from app.points import services as points
     from app.redemption import shops as shop_services
+    from app.schemes import services as schemes
     from app.scope import Actor
     from app.villages import services as villages
 
@@ -107,8 +113,63 @@ def _seed_here(households: int) -> dict:
                 s, actor, village.id, {"number": f"R{n:05d}", "head_name": f"户主{n}"}, today=today, now=now
             )
             ids.append(h.id)
+        # A person scheme of the same village (志愿者), its accounts and its own shop.
+        person_scheme = schemes.create_scheme(
+            s,
+            actor,
+            {
+                "name": "压测志愿者积分",
+                "village_id": village.id,
+                "account_kind": "person",
+                "cadence": "quarter",
+                "base_points": 100_000,
+                "redeem_floor": 100,
+                "yuan_per_point": 1.0,
+                "approval_required": False,
+                "notice_days": 7,
+                "annual_reset": False,
+            },
+            today=today,
+            now=now,
+        )
+        person_shop = shop_services.create_shop(s, actor, village.id, "压测志愿者超市", scheme_id=person_scheme.id)
+        person_items = [
+            shop_services.create_item(
+                s, actor, person_shop.id, {"name": f"商品{i}", "price_points": 10 + 5 * i, "stock": 1_000_000}, now=now
+            ).id
+            for i in range(8)
+        ]
+        auth.create_user(
+            s,
+            None,
+            {
+                "username": PERSON_CLERK,
+                "password": PASSWORD,
+                "roles": ["clerk"],
+                "village_id": village.id,
+                "shop_id": person_shop.id,
+            },
+        )
+        persons = [
+            accounts.create_account(
+                s,
+                actor,
+                {"scheme_id": person_scheme.id, "number": f"P{n:05d}", "name": f"志愿者{n}", "village_id": village.id},
+                today=today,
+                now=now,
+            ).id
+            for n in range(1, households + 1)
+        ]
         s.commit()
-        return {"shop_id": shop.id, "items": items, "scarce_item": scarce, "households": ids}
+        return {
+            "shop_id": shop.id,
+            "items": items,
+            "scarce_item": scarce,
+            "households": ids,
+            "person_shop_id": person_shop.id,
+            "person_items": person_items,
+            "persons": persons,
+        }
 
 
 def run_clients(port: int, bearer: str, clients: int, seconds: float, max_requests: int, make_request, stop_on=None):
@@ -212,6 +273,10 @@ def bench_engine(engine: str, args) -> dict:
         login.token_login(CLERK, PASSWORD)
         bearer = login.headers["Authorization"]
         login.close()
+        login = Client(server.port)
+        login.token_login(PERSON_CLERK, PASSWORD)
+        person_bearer = login.headers["Authorization"]
+        login.close()
 
         shop_id, items, hh = data["shop_id"], data["items"], data["households"]
         rng = random.Random(1)
@@ -224,15 +289,28 @@ def bench_engine(engine: str, args) -> dict:
             body = {"shop_id": shop_id, "household_id": household, "lines": [{"item_id": chosen, "quantity": 1}]}
             return client.post("/api/v1/redemptions", body, headers={"Idempotency-Key": uuid.uuid4().hex})
 
+        def redeem_person(client):
+            """The same sale for a person account, at its scheme's shop."""
+            with rng_lock:
+                account = rng.choice(data["persons"])
+                chosen = rng.choice(data["person_items"])
+            body = {
+                "shop_id": data["person_shop_id"],
+                "account_id": account,
+                "lines": [{"item_id": chosen, "quantity": 1}],
+            }
+            return client.post("/api/v1/redemptions", body, headers={"Idempotency-Key": uuid.uuid4().hex})
+
         # The no-op floor and the sales alternate in rounds, so that each rate is read
         # beside the other in the same seconds: the machine's speed drifts within minutes.
         log(
             f"[{engine}] {ROUNDS} rounds of {args.clients} clients: the no-op GET /api/v1/ping for "
-            f"{args.ping_seconds / ROUNDS:g}s, then redemptions for {args.seconds / ROUNDS:g}s"
+            f"{args.ping_seconds / ROUNDS:g}s, then redemptions for {args.seconds / ROUNDS:g}s, "
+            f"then a person account's for {args.seconds / ROUNDS:g}s"
         )
         workers = server.worker_pids()
-        pings, sales, rounds = ([], 0.0, []), ([], 0.0, []), []
-        cpu = 0.0
+        pings, sales, person_sales, rounds = ([], 0.0, []), ([], 0.0, []), ([], 0.0, []), []
+        cpu = person_cpu = 0.0
         for _ in range(ROUNDS):
             p_samples, p_wall, p_errors = run_clients(
                 server.port,
@@ -246,24 +324,45 @@ def bench_engine(engine: str, args) -> dict:
             s_samples, s_wall, s_errors = run_clients(
                 server.port, bearer, args.clients, args.seconds / ROUNDS, max(1, args.max_requests // ROUNDS), redeem
             )
-            cpu += cpu_seconds(workers) - cpu0
+            cpu1 = cpu_seconds(workers)
+            cpu += cpu1 - cpu0
+            a_samples, a_wall, a_errors = run_clients(
+                server.port,
+                person_bearer,
+                args.clients,
+                args.seconds / ROUNDS,
+                max(1, args.max_requests // ROUNDS),
+                redeem_person,
+            )
+            person_cpu += cpu_seconds(workers) - cpu1
             pings = (pings[0] + p_samples, pings[1] + p_wall, pings[2] + p_errors)
             sales = (sales[0] + s_samples, sales[1] + s_wall, sales[2] + s_errors)
+            person_sales = (person_sales[0] + a_samples, person_sales[1] + a_wall, person_sales[2] + a_errors)
             rounds.append(
                 {
                     "ping_per_second": round(len(p_samples) / p_wall, 1),
                     "redemptions_per_second": round(len(s_samples) / s_wall, 1),
+                    "person_redemptions_per_second": round(len(a_samples) / a_wall, 1),
                 }
             )
-            log(f"  no-op {rounds[-1]['ping_per_second']}/s, then redemptions {rounds[-1]['redemptions_per_second']}/s")
+            log(
+                f"  no-op {rounds[-1]['ping_per_second']}/s, then redemptions {rounds[-1]['redemptions_per_second']}/s, "
+                f"a person account's {rounds[-1]['person_redemptions_per_second']}/s"
+            )
         ping = summarize(*pings)
         redemptions = summarize(*sales)
         redemptions["server_cpu_seconds"] = round(cpu, 1)
         redemptions["rounds"] = rounds
+        person = summarize(*person_sales)
+        person["server_cpu_seconds"] = round(person_cpu, 1)
         log(f"  no-op in all: {ping['per_second']}/s p95 {ping['p95_ms']} ms {ping['statuses']}")
         log(
             f"  redemptions in all: {redemptions['per_second']}/s median {redemptions['median_ms']} ms "
             f"p95 {redemptions['p95_ms']} ms {redemptions['statuses']} {redemptions['error_codes']}"
+        )
+        log(
+            f"  a person account's redemptions in all: {person['per_second']}/s median {person['median_ms']} ms "
+            f"p95 {person['p95_ms']} ms {person['statuses']} {person['error_codes']}"
         )
 
         log(f"[{engine}] oversell race: {args.clients} clients for the stock-{OVERSELL_STOCK} item")
@@ -306,6 +405,7 @@ def bench_engine(engine: str, args) -> dict:
         seed_seconds=data["seed_seconds"],
         ping=ping,
         redemptions=redemptions,
+        person_redemptions=person,
         oversell=race,
         ledger_verify={"exit_code": verify.returncode, "output": (verify.stdout + verify.stderr).strip()[-500:]},
         gunicorn=" ".join(server.command[1:]).replace(f"127.0.0.1:{server.port}", "127.0.0.1:PORT")
@@ -331,19 +431,22 @@ def bench_engine_dropping(engine: str, args) -> dict:
 
 def table(results: list[dict]) -> str:
     rows = [
-        "| engine | ping/s | ping p95 ms | redemptions/s | median ms | p95 ms | each round: ping/s → redemptions/s "
-        "| statuses | oversell | ledger verify |",
-        "|---|---:|---:|---:|---:|---:|---|---|---|---|",
+        "| engine | ping/s | ping p95 ms | redemptions/s | median ms | p95 ms | a person account's redemptions/s "
+        "| median ms | p95 ms | each round: ping/s → redemptions/s → a person's | statuses (household; person) "
+        "| oversell | ledger verify |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|",
     ]
     for r in results:
-        p, d, o = r["ping"], r["redemptions"], r["oversell"]
-        st = ", ".join(f"{k}: {v}" for k, v in d["statuses"].items())
+        p, d, a, o = r["ping"], r["redemptions"], r["person_redemptions"], r["oversell"]
+        st = "; ".join(", ".join(f"{k}: {v}" for k, v in x["statuses"].items()) for x in (d, a))
         per_round = "; ".join(
-            f"{x['ping_per_second']:.0f} → {x['redemptions_per_second']:.0f}" for x in d.get("rounds", [])
+            f"{x['ping_per_second']:.0f} → {x['redemptions_per_second']:.0f} → {x['person_redemptions_per_second']:.0f}"
+            for x in d.get("rounds", [])
         )
         rows.append(
             f"| {r['engine']} {r['engine_version']} | {p['per_second']} | {p['p95_ms']} | {d['per_second']} | "
-            f"{d['median_ms']} | {d['p95_ms']} | {per_round} | {st} | {o['sold']} sold / {o['out_of_stock']} × 409 "
+            f"{d['median_ms']} | {d['p95_ms']} | {a['per_second']} | {a['median_ms']} | {a['p95_ms']} | "
+            f"{per_round} | {st} | {o['sold']} sold / {o['out_of_stock']} × 409 "
             f"({'OK' if o['ok'] else 'FAIL'}) | exit {r['ledger_verify']['exit_code']} |"
         )
     return "\n".join(rows)
