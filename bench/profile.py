@@ -5,8 +5,8 @@ working copy ``bench/out/bench-sqlite.db`` of the last run), sends the figure's
 request through Flask's test client a few times under cProfile, and prints the SQL
 statements of one request and the functions that took the time.
 
-FIGURE is one of: ping, ping_cookie, entry, entry_nokey, batch, page, print, entries_api,
-lb_village, lb_township, verify. Writes go to the working copy; re-run ``make bench``
+FIGURE is one of: ping, ping_cookie, entry, entry_nokey, entry_village_account, batch,
+page, print, entries_api, lb_village, lb_township, lb_county, verify. Writes go to the working copy; re-run ``make bench``
 (or copy the cached data set) to start from pristine data.
 """
 
@@ -29,12 +29,14 @@ FIGURES = (
     "ping_cookie",
     "entry",
     "entry_nokey",
+    "entry_village_account",
     "batch",
     "page",
     "print",
     "entries_api",
     "lb_village",
     "lb_township",
+    "lb_county",
     "verify",
 )
 
@@ -82,6 +84,10 @@ def main(argv=None) -> int:
     targets = iter(meta["writable_household_ids"][::-1])
     r = client.post("/api/v1/auth/token", json={"username": meta["recorder"], "password": meta["password"]})
     bearer = {"Authorization": "Bearer " + r.get_json()["token"]}
+    if args.figure == "entry_village_account":  # the county recorder, over its own token
+        r = client.post("/api/v1/auth/token", json={"username": meta["county_recorder"], "password": meta["password"]})
+        bearer = {"Authorization": "Bearer " + r.get_json()["token"]}
+    accounts = iter(meta.get("village_account_ids", []) * 1000)
     if args.figure in ("ping_cookie", "page", "print"):
         login = client.get("/login").get_data(as_text=True)
         import re
@@ -103,6 +109,13 @@ def main(argv=None) -> int:
             body = {"household_id": next(targets), "rule_id": meta["event_rule_id"], "occurred_on": today.isoformat()}
             key = {"Idempotency-Key": uuid.uuid4().hex} if f == "entry" else {}
             r = client.post("/api/v1/entries", json=body, headers={**bearer, **key})
+        elif f == "entry_village_account":
+            body = {
+                "account_id": next(accounts),
+                "rule_id": meta["county_event_rule_id"],
+                "occurred_on": today.isoformat(),
+            }
+            r = client.post("/api/v1/entries", json=body, headers={**bearer, "Idempotency-Key": uuid.uuid4().hex})
         elif f == "batch":
             hids = meta["writable_household_ids"][:1000]
             when = (today - timedelta(days=next(day) % 60)).isoformat()
@@ -117,6 +130,10 @@ def main(argv=None) -> int:
         elif f == "lb_village":
             r = client.get(
                 f"/api/v1/leaderboards?period={quarter}&village_id={meta['bench_village_id']}&limit=50", headers=bearer
+            )
+        elif f == "lb_county":
+            r = client.get(
+                f"/api/v1/leaderboards?period={quarter}&region_id={meta['county_region_id']}&limit=50", headers=bearer
             )
         else:
             r = client.get(
