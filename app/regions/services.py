@@ -16,6 +16,7 @@ from app.villages.models import Village
 
 CODE_RE = re.compile(r"^[A-Za-z0-9_\-]{1,30}$")
 _CACHE = "region_village_ids"
+_REGIONS_CACHE = "region_ids_below"
 
 _TOWN = Region.__table__.alias("town")
 _UPPER = Region.__table__.alias("upper_region")
@@ -46,7 +47,10 @@ def village_ids_below(session: Session, region_id: int) -> frozenset[int]:
 
 
 def forget_village_ids(session: Session) -> None:
+    """Forget what ``village_ids_below`` and ``region_ids_below`` read: a region or
+    village was just added."""
     session.info.pop(_CACHE, None)
+    session.info.pop(_REGIONS_CACHE, None)
 
 
 @event.listens_for(Session, "after_commit")
@@ -56,14 +60,20 @@ def _forget_on_end(session: Session) -> None:
 
 
 def region_ids_below(session: Session, region_id: int) -> frozenset[int]:
-    """The region and every region below it."""
-    children = select(Region.id).where(Region.parent_id == region_id)
-    rows = session.scalars(
-        select(Region.id).where(
-            or_(Region.id == region_id, Region.parent_id == region_id, Region.parent_id.in_(children))
+    """The region and every region below it, read once per transaction like
+    ``village_ids_below`` (a region official's scope checks ask it more than once)."""
+    cache = session.info.setdefault(_REGIONS_CACHE, {})
+    ids = cache.get(region_id)
+    if ids is None:
+        children = select(Region.id).where(Region.parent_id == region_id)
+        ids = cache[region_id] = frozenset(
+            session.scalars(
+                select(Region.id).where(
+                    or_(Region.id == region_id, Region.parent_id == region_id, Region.parent_id.in_(children))
+                )
+            )
         )
-    )
-    return frozenset(rows)
+    return ids
 
 
 def can_see_region(session: Session, user, region_id: int) -> bool:
@@ -125,6 +135,7 @@ def create_region(session: Session, actor: Actor, values: dict) -> Region:
     region = Region(name=name, code=code, level=level, parent_id=parent.id if parent else None)
     session.add(region)
     session.flush()
+    forget_village_ids(session)
     audit.record(session, actor, "region.create", target=region, summary=f"{LEVEL_WORDS[level]} {code} {name}")
     return region
 
@@ -151,6 +162,7 @@ def township_named(session: Session, name: str) -> Region:
         region = Region(name=name, code=township_code(session, name), level="township")
         session.add(region)
         session.flush()
+        forget_village_ids(session)
     return region
 
 

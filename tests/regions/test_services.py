@@ -52,6 +52,29 @@ def test_a_region_officials_checks_read_the_villages_once(county, session):
     assert len(statements) == 1
 
 
+def test_the_regions_below_are_read_once_and_a_new_one_is_seen(county, world, session):
+    official = county.users["dk_reviewer"]
+    session.commit()
+    cg, _ = county.cg.id, official.region_id  # loaded again after the commit
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        for _ in range(5):
+            assert regions.can_see_region(session, official, cg)
+            assert not regions.can_see_region(session, official, 999)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert len([s for s in statements if "regions" in s]) == 1
+    town = regions.create_region(
+        session, Actor(world.admin), {"name": "新乡", "code": "XX", "level": "township", "parent_id": county.county.id}
+    )
+    assert regions.can_see_region(session, official, town.id)
+
+
 def test_a_village_added_below_is_seen_at_once(county, world, session):
     official = county.users["cg_admin"]
     assert official.region_village_ids() == {county.hp.id}
