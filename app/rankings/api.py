@@ -3,7 +3,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, pre_dump, validate
 
 from app.api import api_blueprint_login, list_of, paginated, prebuilt, validate_period_arg
-from app.api.fields import LocalTimestamp, StrictBoolean
+from app.api.fields import LocalTimestamp, StrictBoolean, account_for_household
 from app.api.idempotency import mutation
 from app.clock import local_today, utcnow
 from app.errors import NotFound, ValidationFailed
@@ -204,7 +204,11 @@ class ObjectionIn(Schema):
     period = fields.String(allow_none=True)
     village_id = fields.Integer(strict=True, allow_none=True)
     scheme_id = fields.Integer(strict=True, allow_none=True)
+    household_id = fields.Integer(strict=True, allow_none=True, metadata={"description": "the account objected for"})
+    account_id = fields.Integer(strict=True, allow_none=True, metadata={"description": "in place of household_id"})
     reason = fields.String(required=True)
+
+    _check_account, _as_household = account_for_household("household_id", "account_id", required=False)
 
 
 class DecisionIn(Schema):
