@@ -53,11 +53,16 @@ class LeaderboardOut(Schema):
 
 
 def _scheme_arg(args) -> int | None:
-    """``scheme_id=`` of a standings or awards query: a scheme that exists (standings are
-    public, as for ``village_id=``), else 404."""
+    """``scheme_id=`` of a standings or awards query: a scheme that exists (a village's
+    standings are public, as for ``village_id=``), else 404. A region's scheme is read
+    as its published periods are (``periods.readable_scheme``): its officials and the
+    users of the villages below it; an official of a region below it gets 404."""
     scheme_id = args.get("scheme_id")
-    if scheme_id is not None and (not 0 < scheme_id <= 2**31 - 1 or db.session.get(Scheme, scheme_id) is None):
+    scheme = db.session.get(Scheme, scheme_id) if scheme_id is not None and 0 < scheme_id <= 2**31 - 1 else None
+    if scheme_id is not None and scheme is None:
         raise NotFound()
+    if scheme is not None and scheme.region_id is not None:
+        periods.readable_scheme(db.session, current_actor(), scheme_id=scheme.id)
     return scheme_id
 
 

@@ -32,7 +32,7 @@ from app.points import decisions
 from app.points.models import KIND_RULE, Entry, Period
 from app.rankings.models import DISMISSED, OPEN, UPHELD, Objection, Publication
 from app.rankings.services import household_standings
-from app.regions.services import region_ids_below, village_ids_below
+from app.regions.services import village_ids_below
 from app.schemes.models import Scheme
 from app.schemes.services import can_see_scheme, scheme_in_scope
 from app.scope import Actor, household_in_scope, in_villages, require_role, village_in_scope
@@ -108,7 +108,9 @@ def named_scheme(session: Session, actor: Actor, village_id, scheme_id, *, field
 
 def readable_scheme(session: Session, actor: Actor, village_id=None, scheme_id=None) -> Scheme:
     """The scheme whose published standings the actor may read: its officials', and every
-    user's of its village (or of a village below its region), residents included."""
+    user's of its village (or of a village below its region), residents included. An
+    official of a region below a region's scheme (a township's, of its county's scheme)
+    is not its official: 404, as for anything outside its region."""
     user = actor.user
     if (village_id is None) == (scheme_id is None):
         raise NotFound()
@@ -121,12 +123,6 @@ def readable_scheme(session: Session, actor: Actor, village_id=None, scheme_id=N
         raise NotFound()
     if can_see_scheme(session, user, scheme):
         return scheme
-    if (
-        scheme.region_id is not None
-        and user.region_id is not None
-        and user.region_id in region_ids_below(session, scheme.region_id)
-    ):
-        return scheme  # an official of a region below (a township reads its county's)
     if user.village_id is not None and (
         user.village_id == scheme.village_id
         or (scheme.region_id is not None and user.village_id in village_ids_below(session, scheme.region_id))
