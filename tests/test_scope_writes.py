@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 from flask import request
 from openpyxl import load_workbook
+from sqlalchemy import select
 from werkzeug.datastructures import ImmutableMultiDict
 
 from app.auth.services import create_user
@@ -769,3 +770,79 @@ def test_a_regions_admin_makes_no_admin_above_its_region(app, session, scene, ap
     assert fingerprint(session) == before
     r = me.post("/users", json=body | {"region_id": scene["tj"]["region_id"]})
     assert r.status_code == 201 and r.get_json()["region_id"] == scene["tj"]["region_id"], r.get_json()
+
+
+# --- The county pages' writes on a region's own (village-kind, monthly) scheme ---
+
+COUNTY_PAGE_OUTSIDERS = ("other_region_reviewer", "reviewer", "recorder", "resident")
+
+
+@pytest.fixture
+def county_scheme(scene, session, world):
+    """The county's monthly village scheme (one account per village below it: Tuanjie's),
+    a rule of it, and a reviewer of Xingfu's township (another region)."""
+    from app.points import rules as rulebook
+    from app.scope import Actor
+    from tests.county.conftest import village_accounts, village_scheme
+
+    admin = Actor(world.admin)
+    scheme = village_scheme(session, admin, session.get(Region, scene["county_id"]), notice_days=0)
+    rule = rulebook.create_rule(
+        session, admin, None, {"code": "ZERO-1", "name": "零事故", "category": "六零目标", "points": 10},
+        scheme_id=scheme.id,
+    )  # fmt: skip
+    values = {"username": "other_region_reviewer", "password": factories.PASSWORD, "roles": ["reviewer"]}
+    world.users["other_region_reviewer"] = create_user(session, None, values | {"region_id": scene["xf"]["region_id"]})
+    session.commit()
+    account = village_accounts(session, scheme)[world.a.code]
+    return {"scheme": scheme, "rule_id": rule.id, "account_id": account.id, "township_id": scene["tj"]["region_id"]}
+
+
+def county_page_steps(cs: dict, month: str):
+    """The county pages' writes, in the order of a month: (name, url, form, precondition)."""
+    base = f"/county/schemes/{cs['scheme'].id}"
+    fund = {"title": "积分换项目", "top_n": "3", "fund_yuan": "1000.00", "allocation": "equal"}
+    tap = {"tap": f"{cs['account_id']}-{cs['rule_id']}", "township_id": str(cs["township_id"]), "month": month}
+    return [
+        ("tap", f"{base}/score", tap, ()),
+        ("close", f"{base}/periods/{month}/close", {}, ()),
+        ("finalize", f"{base}/periods/{month}/finalize", {}, ("close",)),
+        ("grant", f"{base}/periods/{month}/awards", fund, ("close", "finalize")),
+    ]
+
+
+def test_the_county_pages_write_a_regions_scheme_for_its_officials_only(app, session, world, county_scheme, auth):
+    """Scoring a cell, 公示 and 定稿 of a month and the fund's award, on the county's own
+    village scheme: another region's official, Tuanjie's officials and its resident are
+    refused (403/404) and write nothing, each step's precondition met by the deployment's
+    admin (on a month of its own); the county's official writes each in turn."""
+    from app.county import periods as scheme_cycle
+    from app.county.services import month_choices
+    from app.rankings.models import Award
+    from app.scope import Actor
+
+    today = local_today("Asia/Shanghai")
+    scheme_id, months = county_scheme["scheme"].id, month_choices(today)
+    admin = Actor(world.admin)
+    for role, month in zip(COUNTY_PAGE_OUTSIDERS, months[1:], strict=False):
+        auth.login(role if role == "other_region_reviewer" else username(role))
+        for name, url, form, needs in county_page_steps(county_scheme, month):
+            for need in needs:  # what the step needs, done by the deployment's admin
+                status = cycle.get_period(session, admin, None, month, scheme_id=scheme_id).status
+                if (need, status) in (("close", "open"), ("finalize", "notice")):
+                    action = scheme_cycle.close_period if need == "close" else scheme_cycle.finalize_period
+                    action(session, admin, county_scheme["scheme"], month, now=utcnow(), today=today)
+            session.commit()
+            before = fingerprint(session)
+            r = auth.client.post(url, data=form)
+            assert r.status_code in (403, 404), (role, name, r.status_code)
+            assert fingerprint(session) == before, (role, name)
+        auth.logout()
+    auth.login(username("region_admin"))  # the county's: every step of this month writes
+    for name, url, form, _needs in county_page_steps(county_scheme, months[0]):
+        before = fingerprint(session)
+        r = auth.client.post(url, data=form)
+        assert r.status_code == 302 and "/login" not in r.headers["Location"], (name, r.status_code)
+        assert fingerprint(session) != before, name
+    awards = session.scalars(select(Award).where(Award.scheme_id == scheme_id, Award.period == months[0])).all()
+    assert [(a.household_id, a.amount_yuan) for a in awards] == [(county_scheme["account_id"], 1000)]

@@ -61,6 +61,11 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
 
 
 def domain_error_response(exc: DomainError):
+    # Here, not at the top: importing the submodule would bind ``app.api.fields`` over
+    # marshmallow's ``fields`` in this module.
+    from app.api.fields import named_as_sent
+
+    exc.details = named_as_sent(exc.details)  # a bad account_id is named account_id
     return error_response(exc.status, exc.code, exc.render_message(), exc.details)
 
 

@@ -6,7 +6,7 @@ loads ``1`` (``1 == True``); the contract answers 422 to both.
 
 from collections.abc import Mapping
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from marshmallow import ValidationError, fields, post_load, validates_schema
 
 from app.clock import to_local_iso
@@ -64,7 +64,31 @@ def account_for_household(household: str, account: str, *, required: bool):
     def as_household(self, data, **kwargs):
         given = data.pop(account, None)
         if given is not None:
+            if data.get(household) is None:
+                sent_as(household, account)
             data[household] = given
         return data
 
     return check, as_household
+
+
+ALIASES = "moral_bank.field_aliases"  # request.environ: field → the name the request gave it
+
+
+def sent_as(field: str, alias: str) -> None:
+    """The request gave ``field`` under the name ``alias``: an error the services raise
+    about ``field`` is answered under ``alias`` (``named_as_sent``)."""
+    if has_request_context():  # the request's, not ``g`` (which an app context outlives)
+        request.environ.setdefault(ALIASES, {})[field] = alias
+
+
+def named_as_sent(details: dict) -> dict:
+    """An error's details with each field named as the request named it: a bad
+    ``account_id`` is reported under ``account_id``, not the ``household_id`` it was
+    loaded as (both ``{"field": name}`` of a bad reference and ``{name: [messages]}``)."""
+    aliases = request.environ.get(ALIASES) if has_request_context() else None
+    if not aliases:
+        return details
+    return {
+        aliases.get(k, k): (aliases.get(v, v) if k == "field" and isinstance(v, str) else v) for k, v in details.items()
+    }

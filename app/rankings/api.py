@@ -3,7 +3,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, pre_dump, validate
 
 from app.api import api_blueprint_login, list_of, paginated, prebuilt, validate_period_arg
-from app.api.fields import LocalTimestamp, StrictBoolean
+from app.api.fields import LocalTimestamp, StrictBoolean, account_for_household
 from app.api.idempotency import mutation
 from app.clock import local_today, utcnow
 from app.errors import NotFound, ValidationFailed
@@ -53,11 +53,16 @@ class LeaderboardOut(Schema):
 
 
 def _scheme_arg(args) -> int | None:
-    """``scheme_id=`` of a standings or awards query: a scheme that exists (standings are
-    public, as for ``village_id=``), else 404."""
+    """``scheme_id=`` of a standings or awards query: a scheme that exists (a village's
+    standings are public, as for ``village_id=``), else 404. A region's scheme is read
+    as its published periods are (``periods.readable_scheme``): its officials and the
+    users of the villages below it; an official of a region below it gets 404."""
     scheme_id = args.get("scheme_id")
-    if scheme_id is not None and (not 0 < scheme_id <= 2**31 - 1 or db.session.get(Scheme, scheme_id) is None):
+    scheme = db.session.get(Scheme, scheme_id) if scheme_id is not None and 0 < scheme_id <= 2**31 - 1 else None
+    if scheme_id is not None and scheme is None:
         raise NotFound()
+    if scheme is not None and scheme.region_id is not None:
+        periods.readable_scheme(db.session, current_actor(), scheme_id=scheme.id)
     return scheme_id
 
 
@@ -204,7 +209,11 @@ class ObjectionIn(Schema):
     period = fields.String(allow_none=True)
     village_id = fields.Integer(strict=True, allow_none=True)
     scheme_id = fields.Integer(strict=True, allow_none=True)
+    household_id = fields.Integer(strict=True, allow_none=True, metadata={"description": "the account objected for"})
+    account_id = fields.Integer(strict=True, allow_none=True, metadata={"description": "in place of household_id"})
     reason = fields.String(required=True)
+
+    _check_account, _as_household = account_for_household("household_id", "account_id", required=False)
 
 
 class DecisionIn(Schema):

@@ -32,10 +32,10 @@ from app.points import decisions
 from app.points.models import KIND_RULE, Entry, Period
 from app.rankings.models import DISMISSED, OPEN, UPHELD, Objection, Publication
 from app.rankings.services import household_standings
-from app.regions.services import region_ids_below, village_ids_below
+from app.regions.services import village_ids_below
 from app.schemes.models import Scheme
 from app.schemes.services import can_see_scheme, scheme_in_scope
-from app.scope import Actor, in_villages, require_role, village_in_scope
+from app.scope import Actor, household_in_scope, in_villages, require_role, village_in_scope
 from app.villages.models import Village
 
 NOTICE, FINAL = "notice", "final"
@@ -108,7 +108,9 @@ def named_scheme(session: Session, actor: Actor, village_id, scheme_id, *, field
 
 def readable_scheme(session: Session, actor: Actor, village_id=None, scheme_id=None) -> Scheme:
     """The scheme whose published standings the actor may read: its officials', and every
-    user's of its village (or of a village below its region), residents included."""
+    user's of its village (or of a village below its region), residents included. An
+    official of a region below a region's scheme (a township's, of its county's scheme)
+    is not its official: 404, as for anything outside its region."""
     user = actor.user
     if (village_id is None) == (scheme_id is None):
         raise NotFound()
@@ -121,12 +123,6 @@ def readable_scheme(session: Session, actor: Actor, village_id=None, scheme_id=N
         raise NotFound()
     if can_see_scheme(session, user, scheme):
         return scheme
-    if (
-        scheme.region_id is not None
-        and user.region_id is not None
-        and user.region_id in region_ids_below(session, scheme.region_id)
-    ):
-        return scheme  # an official of a region below (a township reads its county's)
     if user.village_id is not None and (
         user.village_id == scheme.village_id
         or (scheme.region_id is not None and user.village_id in village_ids_below(session, scheme.region_id))
@@ -271,6 +267,43 @@ def contestable(entry: Entry) -> bool:
     return entry.kind == KIND_RULE
 
 
+def _objected_entry(session: Session, user, entry_id, household_id):
+    """The scheme, account, periods and period of an objection to an entry: its own
+    household's (or a linked person's), or for a reviewer any in scope; ``household_id``,
+    where given, must be the entry's account."""
+    entry = session.get(Entry, entry_id) if isinstance(entry_id, int) else None
+    account = entry.household if entry is not None else None
+    mine = user.household_id
+    own = account is not None and mine is not None and mine in (account.id, account.linked_household_id)
+    if entry is None or not (own or (user.has_role("reviewer") and user.can_see_household(account))):
+        raise BadReference(field="entry_id")
+    if not contestable(entry):
+        raise ValidationFailed({"entry_id": [str(NOT_CONTESTABLE)]})
+    if household_id is not None and household_id != entry.household_id:
+        raise ValidationFailed({"household_id": [str(_l("与所异议记录的账户不一致"))]})
+    scheme = account.scheme
+    periods = periods_of_day(entry.occurred_on, scheme.cadence)
+    period_text = periods[-1] if scheme.cadence == "month" else entry.period  # the month, else the quarter
+    return scheme, entry.household_id, periods, period_text
+
+
+def _objected_standings(session: Session, actor: Actor, period, village_id, scheme_id, account):
+    """The scheme and period of an objection to published standings: the scheme named,
+    else the account's, else the user's village's household scheme."""
+    if period is None:
+        raise ValidationFailed({"period": [str(_l("请指明对哪一期的排名有异议"))]})
+    if village_id is None and scheme_id is None:
+        village_id, scheme_id = (None, account.scheme_id) if account is not None else (actor.user.village_id, None)
+    field = "scheme_id" if scheme_id is not None else "village_id"
+    try:
+        scheme = readable_scheme(session, actor, village_id, scheme_id)
+    except NotFound as exc:
+        raise BadReference(field=field) from exc
+    if account is not None and account.scheme_id != scheme.id:
+        raise ValidationFailed({"household_id": [str(_l("该账户不属于所异议的积分方案"))]})
+    return scheme, scheme_period(scheme, period)
+
+
 def file_objection(
     session: Session,
     actor: Actor,
@@ -281,10 +314,14 @@ def file_objection(
     period=None,
     village_id=None,
     scheme_id=None,
+    household_id=None,
 ) -> Objection:
     """A resident objects to its own household's entry (or a linked person's) or to the
     standings of its village's scheme (``village_id``: its household scheme, or
-    ``scheme_id``); reviewers may file too. Only while the period is open or in notice."""
+    ``scheme_id``); reviewers may file too. Only while the period is open or in notice.
+    ``household_id`` (``account_id``) names the account it is for (its own household, a
+    linked person's account, or for a reviewer any in scope): an entry's own account,
+    and of the named scheme; without a scheme named, it names the account's."""
     user = actor.user
     if user is None or not (user.has_role("reviewer") or user.household_id):
         raise Forbidden()
@@ -293,37 +330,15 @@ def file_objection(
         raise ValidationFailed({"reason": [str(_l("请写明异议理由"))]})
     if len(reason) > 1000:
         raise ValidationFailed({"reason": [str(_l("理由请控制在 1000 字以内"))]})
+    account = None
+    if household_id is not None:
+        account = household_in_scope(session, actor, household_id, field="household_id")
     if entry_id is not None:
-        entry = session.get(Entry, entry_id) if isinstance(entry_id, int) else None
-        account = entry.household if entry is not None else None
-        own = (
-            account is not None
-            and user.household_id is not None
-            and user.household_id
-            in (
-                account.id,
-                account.linked_household_id,
-            )
-        )
-        if entry is None or not (own or (user.has_role("reviewer") and user.can_see_household(account))):
-            raise BadReference(field="entry_id")
-        if not contestable(entry):
-            raise ValidationFailed({"entry_id": [str(NOT_CONTESTABLE)]})
-        scheme, household_id = account.scheme, entry.household_id
-        periods = periods_of_day(entry.occurred_on, scheme.cadence)
-        period_text = periods[-1] if scheme.cadence == "month" else entry.period  # the month, else the quarter
+        scheme, household_id, periods, period_text = _objected_entry(session, user, entry_id, household_id)
     else:
-        if period is None:
-            raise ValidationFailed({"period": [str(_l("请指明对哪一期的排名有异议"))]})
-        if village_id is None and scheme_id is None:
-            village_id = user.village_id
-        field = "scheme_id" if scheme_id is not None else "village_id"
-        try:
-            scheme = readable_scheme(session, actor, village_id, scheme_id)
-        except NotFound as exc:
-            raise BadReference(field=field) from exc
-        period_text = scheme_period(scheme, period)
-        household_id, periods = user.household_id, (period_text,)
+        scheme, period_text = _objected_standings(session, actor, period, village_id, scheme_id, account)
+        household_id = account.id if account is not None else user.household_id
+        periods = (period_text,)
     _window_open(session, scheme.id, periods)
     village = scheme.village_id
     objection = Objection(

@@ -1,8 +1,11 @@
-"""The races of households (cap, overspend, oversell, one key) for person accounts, with
+"""The races of households (cap, overspend, oversell, one key) for person accounts, and
+overspend and oversell for village accounts (a shop of a township's village scheme), with
 the households' machinery: threads on the services, gunicorn for the counter."""
 
 from collections import Counter
+from dataclasses import dataclass
 
+import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -12,8 +15,11 @@ from app.points.models import Entry
 from app.points.proof import verify
 from app.redemption import shops as shop_services
 from app.redemption.models import Item, Redemption
+from app.regions.models import Region
 from app.scope import Actor
+from app.villages.services import create_village
 from tests.accounts.conftest import person
+from tests.county.conftest import village_accounts, village_scheme
 from tests.factories import NOW
 from tests.points.test_concurrency import THREADS, TODAY, as_actor, outcome, release, run_threads
 from tests.redemption.test_concurrency import proof, serve  # noqa: F401  (serve: a fixture)
@@ -53,12 +59,58 @@ def test_a_persons_cap_holds_under_concurrent_recording(app, world, session, vol
     assert verify(session) == []
 
 
-def test_one_person_ten_tills(world, session, serve, volunteers):  # noqa: F811
-    li = volunteers.li
-    give_points(session, world, li, 80)  # 90, no floor: four bags of rice at 20
-    shop_services.receive_stock(session, Actor(world.admin), volunteers.item.id, 47, reason="receipt", note="", now=NOW)
+@dataclass
+class Till:
+    """A shop of a scheme whose accounts are not households, with rice at 20 points (3
+    in stock), and ``accounts(n)``: n accounts of the scheme holding ``balance`` each."""
+
+    shop_id: int
+    rice_id: int
+    accounts: object
+
+
+@pytest.fixture(params=["person", "village"])
+def till(request, world, session, volunteers) -> Till:
+    """The 爱心超市 of 团结村's volunteers (a person's account opens with 10 points), or
+    a shop at 团结村 of 上木拉乡's village scheme (a village's account opens with none;
+    one account per village below the township, so a buyer more is a village more)."""
+    if request.param == "person":
+        boss = Actor(world.users["tj_village_admin"])
+
+        def people(n, balance):
+            made = [volunteers.li] + [
+                person(session, boss, volunteers.scheme, f"R-{i:03d}", f"志愿者{i}") for i in range(n - 1)
+            ]
+            for p in made:
+                give_points(session, world, p, balance - session.get(Household, p.id).balance)
+            return [p.id for p in made]
+
+        return Till(volunteers.shop.id, volunteers.item.id, people)
+    admin = Actor(world.admin)
+    region = session.get(Region, world.a.region_id)  # 上木拉乡
+    scheme = village_scheme(session, admin, region, name="上木拉乡积分换项目")
+    shop = shop_services.create_shop(session, admin, world.a.id, "乡爱心超市", scheme_id=scheme.id)
+    rice = shop_services.create_item(session, admin, shop.id, {"name": "大米", "price_points": 20, "stock": 3}, now=NOW)
     session.commit()
-    aid, shop_id, rice_id = li.id, volunteers.shop.id, volunteers.item.id
+
+    def villages(n, balance):
+        for i in range(n - len(village_accounts(session, scheme))):
+            create_village(session, admin, {"name": f"新村{i}", "code": f"NV{i:03d}", "region_id": region.id})
+        session.commit()
+        made = sorted(village_accounts(session, scheme).values(), key=lambda a: a.home_village_id != world.a.id)
+        for account in made[:n]:
+            give_points(session, world, account, balance - account.balance)
+        return [a.id for a in made[:n]]
+
+    return Till(shop.id, rice.id, villages)
+
+
+def test_one_account_ten_tills(world, session, serve, till):  # noqa: F811
+    """Overspend: ten sales at once of one account holding four bags' worth."""
+    (aid,) = till.accounts(1, 90)  # no floor: four bags of rice at 20
+    shop_services.receive_stock(session, Actor(world.admin), till.rice_id, 47, reason="receipt", note="", now=NOW)
+    session.commit()
+    shop_id, rice_id = till.shop_id, till.rice_id
 
     server = serve()
     token = server.login("tj_clerk")
@@ -79,19 +131,18 @@ def test_one_person_ten_tills(world, session, serve, volunteers):  # noqa: F811
     proof(session)
 
 
-def test_forty_volunteers_three_bags_of_rice(world, session, serve, volunteers):  # noqa: F811
-    boss = Actor(world.users["tj_village_admin"])
-    people = [person(session, boss, volunteers.scheme, f"R-{i:03d}", f"志愿者{i}") for i in range(40)]
-    for p in people:
-        give_points(session, world, p, 10)  # 20 each: one bag
-    shop_id, rice_id, ids = volunteers.shop.id, volunteers.item.id, [p.id for p in people]
+def test_many_accounts_three_bags_of_rice(world, session, serve, till):  # noqa: F811
+    """Oversell: one bag each for many accounts at once, three on the shelf."""
+    buyers_count = 12  # a village scheme's buyers are villages: fewer than 40 people
+    ids = till.accounts(buyers_count, 20)  # one bag each
+    shop_id, rice_id = till.shop_id, till.rice_id
 
     server = serve()
     token = server.login("tj_clerk")
     bodies = [{"shop_id": shop_id, "account_id": aid, "lines": [{"item_id": rice_id, "quantity": 1}]} for aid in ids]
     results = server.race(token, bodies)
 
-    assert Counter(status for status, _ in results) == {201: 3, 409: 37}, results
+    assert Counter(status for status, _ in results) == {201: 3, 409: buyers_count - 3}, results
     refused = [body["error"] for status, body in results if status == 409]
     assert {(e["code"], e["details"]["item_id"], e["details"]["stock"]) for e in refused} == {
         ("out_of_stock", rice_id, 0)
@@ -101,7 +152,7 @@ def test_forty_volunteers_three_bags_of_rice(world, session, serve, volunteers):
     assert session.get(Item, rice_id).stock == 0
     assert session.scalar(select(func.count(Redemption.id))) == 3
     balances = dict(session.execute(select(Household.id, Household.balance).where(Household.id.in_(ids))).all())
-    assert sorted(balances.values()) == [0] * 3 + [20] * 37
+    assert sorted(balances.values()) == [0] * 3 + [20] * (buyers_count - 3)
     assert {aid for aid, b in balances.items() if b == 0} == buyers
     proof(session)
 

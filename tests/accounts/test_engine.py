@@ -110,7 +110,7 @@ def test_a_batch_by_account_ids(volunteers, world, api, runner):
     err = assert_error(me.post("/entries/batch", json={**body, "household_ids": ids[:1]}), 422, "validation_error")
     assert set(err["details"]) == {"account_ids"}
     err = assert_error(me.post("/entries/batch", json={**body, "account_ids": []}), 422, "validation_error")
-    assert set(err["details"]) == {"household_ids"}
+    assert set(err["details"]) == {"account_ids"}  # named as sent
     assert (balance(api, volunteers.li), balance(api, volunteers.zhao)) == (40, 40)
     ledger_ok(runner)
 

@@ -120,8 +120,10 @@ def test_a_monthly_scheme_runs_its_cycle_per_month(monthly, county, world, sessi
         (hp, 1, "50000.01", "100000.01", "equal"),  # the fen left over: to the best-ranked
         (qf, 1, "50000.00", "100000.01", "equal"),
     ]
-    listed = as_("tj_resident").get("/awards", query_string={"scheme_id": scheme_id}).get_json()["items"]
+    listed = as_("dk_reviewer").get("/awards", query_string={"scheme_id": scheme_id}).get_json()["items"]
     assert sorted(a["amount_yuan"] for a in listed) == ["50000.00", "50000.01"]
+    # a region's scheme is read by its officials and its villages' users, as its pages are
+    assert_error(as_("tj_resident").get("/awards", query_string={"scheme_id": scheme_id}), 404, "not_found")
     assert as_("tj_resident").get("/awards", query_string={"village_id": world.a.id}).get_json()["items"] == []
     stored = session.scalars(select(Award.amount_yuan).where(Award.scheme_id == scheme_id)).all()
     assert sum(stored) == Decimal("100000.01")
@@ -159,7 +161,8 @@ def test_scheme_and_village_are_one_of_two_and_in_scope(monthly, county, world, 
     assert_error(as_("dk_reviewer").post(f"/periods/{MARCH}/close", json={"scheme_id": 99999}), 400, "not_found")
     assert_error(as_("dk_recorder").post(f"/periods/{MARCH}/close", json={"scheme_id": scheme_id}), 403, "forbidden")
     # reading: the county's officials, and anyone of a village below it; not 团结村's resident
-    assert as_("cg_reviewer").get(f"/periods/{MARCH}", query_string={"scheme_id": scheme_id}).status_code == 200
+    # (nor a township's official: test_a_township_official_gets_404_for_its_countys_scheme)
+    assert as_("dk_reviewer").get(f"/periods/{MARCH}", query_string={"scheme_id": scheme_id}).status_code == 200
     assert_error(as_("tj_resident").get(f"/periods/{MARCH}", query_string={"scheme_id": scheme_id}), 404, "not_found")
     assert_error(as_("dk_reviewer").get(f"/periods/{MARCH}"), 422, "validation_error")
     assert_error(
@@ -259,7 +262,8 @@ def test_the_award_list_and_its_workbook_show_the_amounts(monthly, as_, login):
     assert rows[0][7] == "奖金（元）"
     assert [(row[3], row[7], row[8]) for row in rows[1:]] == [("HP", 50000.01, "平均分配"), ("QF", 50000, "平均分配")]
     assert login("tj_resident").get("/awards", query_string={"scheme_id": monthly["scheme_id"]}).status_code == 404
-    assert login("cg_reviewer").get("/awards", query_string={"scheme_id": monthly["scheme_id"]}).status_code == 200
+    assert login("cg_reviewer").get("/awards", query_string={"scheme_id": monthly["scheme_id"]}).status_code == 404
+    assert login("dk_admin").get("/awards", query_string={"scheme_id": monthly["scheme_id"]}).status_code == 200
 
 
 def test_a_villages_awards_and_notice_show_a_funds_amounts(world, session, login):
@@ -311,16 +315,49 @@ def test_objections_list_by_scheme(monthly, as_):
     scheme_id = monthly["scheme_id"]
     assert record(as_, monthly, "HP", "2026-03-05").status_code == 201
     as_("dk_reviewer").post(f"/periods/{MARCH}/close", json={"scheme_id": scheme_id})
-    r = as_("cg_reviewer").post("/objections", json={"period": MARCH, "scheme_id": scheme_id, "reason": "请复核"})
+    r = as_("dk_reviewer").post("/objections", json={"period": MARCH, "scheme_id": scheme_id, "reason": "请复核"})
     assert r.status_code == 201, r.get_json()
     listed = as_("dk_reviewer").get("/objections", query_string={"scheme_id": scheme_id}).get_json()
     assert [o["id"] for o in listed["items"]] == [r.get_json()["id"]]
     assert as_("dk_reviewer").get("/objections").get_json()["items"] == []  # the villages' own: none
     assert_error(as_("tj_reviewer").get("/objections", query_string={"scheme_id": scheme_id}), 404, "not_found")
-    # the township official who filed it sees its own; the county's officials decide it
-    assert len(as_("cg_reviewer").get("/objections", query_string={"scheme_id": scheme_id}).get_json()["items"]) == 1
+    # a township's official is not the county scheme's: it neither files, lists nor decides
+    body = {"period": MARCH, "scheme_id": scheme_id, "reason": "请复核"}
+    assert_error(as_("cg_reviewer").post("/objections", json=body), 400, "not_found")
+    assert_error(as_("cg_reviewer").get("/objections", query_string={"scheme_id": scheme_id}), 404, "not_found")
     assert_error(
         as_("cg_reviewer").post(f"/objections/{r.get_json()['id']}/decide", json={"upheld": False, "note": "x"}),
         404,
         "not_found",
     )
+
+
+def test_a_township_official_gets_404_for_its_countys_scheme(monthly, county, as_):
+    """API.md: a region's official acts in every village below its region and in the
+    region's own schemes, 404 for anything else: a township's official (城关镇) is not an
+    official of its county's scheme, though its village (和平村) has an account there."""
+    scheme_id, hp = monthly["scheme_id"], monthly["accounts"]["HP"]
+    r = record(as_, monthly, "HP", "2026-03-05")
+    assert r.status_code == 201, r.get_json()
+    entry_id = r.get_json()["id"]
+    assert as_("dk_reviewer").post(f"/periods/{MARCH}/close", json={"scheme_id": scheme_id}).status_code == 200
+    reads = (
+        f"/schemes/{scheme_id}",
+        f"/leaderboards?period={MARCH}&scheme_id={scheme_id}",
+        f"/awards?scheme_id={scheme_id}",
+        f"/periods/{MARCH}?scheme_id={scheme_id}",
+        f"/accounts?scheme_id={scheme_id}",
+        f"/accounts/{hp}",
+        f"/households/{hp}/entries",
+        f"/entries/{entry_id}",
+        f"/rules?scheme_id={scheme_id}",
+    )
+    for path in reads:
+        r = as_("dk_reviewer").get(path)
+        assert r.status_code == 200, (path, r.get_json())
+        for who in ("cg_admin", "cg_reviewer", "cg_recorder"):
+            assert_error(as_(who).get(path), 404, "not_found")
+    # and it writes nothing there: no entry for 和平村's account, no close of a month
+    assert_error(record(as_, monthly, "HP", "2026-04-02", who="cg_recorder"), 400, "not_found")
+    r = as_("cg_reviewer").post("/periods/2026-04/close", json={"scheme_id": scheme_id})
+    assert_error(r, 400, "not_found")
