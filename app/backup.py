@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -184,24 +185,46 @@ def _open(path: Path) -> tarfile.TarFile:
     return tar
 
 
-def _member(tar: tarfile.TarFile, name: str, path: Path) -> tarfile.TarInfo:
+def _read_member(
+    tar: tarfile.TarFile,
+    name: str,
+    path: Path,
+    *,
+    into: Path | None = None,
+    sha256: str | None = None,
+    max_bytes: int | None = None,
+) -> bytes:
+    """Member ``name`` of backup ``path``, copied to the file ``into`` (else returned),
+    refused unless it is a readable file of at most ``max_bytes`` whose SHA-256 is
+    ``sha256`` (when given: the manifest's)."""
     try:
         info = tar.getmember(name)
     except KeyError:
         raise RestoreRefused(f"{path} is not a Moral Bank backup: {name} is missing") from None
     if not info.isfile():
         raise RestoreRefused(f"{path} is not a Moral Bank backup: {name} is not a file")
-    return info
+    if max_bytes is not None and info.size > max_bytes:
+        raise RestoreRefused(f"{path}: {name} is too large")
+    digest, kept = hashlib.sha256(), io.BytesIO()
+    try:
+        source = tar.extractfile(info)
+        with open(into, "wb") if into is not None else nullcontext(kept) as out:
+            while chunk := source.read(CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+    except (tarfile.TarError, OSError) as exc:
+        raise RestoreRefused(f"{path}: {name} cannot be read ({exc})") from exc
+    if sha256 is not None and digest.hexdigest() != sha256:
+        raise RestoreRefused(f"{path}: {name} is damaged (its checksum differs from the manifest's)")
+    return kept.getvalue()
 
 
 def read_manifest(tar: tarfile.TarFile, path: Path) -> dict:
     """The manifest, checked for what restoring relies on."""
+    data = _read_member(tar, MANIFEST, path, max_bytes=MANIFEST_MAX_BYTES)
     try:
-        info = _member(tar, MANIFEST, path)
-        if info.size > MANIFEST_MAX_BYTES:
-            raise RestoreRefused(f"{path}: the manifest is too large")
-        manifest = json.loads(tar.extractfile(info).read())
-    except (tarfile.TarError, OSError, ValueError) as exc:
+        manifest = json.loads(data)
+    except ValueError as exc:
         raise RestoreRefused(f"{path} is not a Moral Bank backup (unreadable manifest: {exc})") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise RestoreRefused(f"{path} is not a Moral Bank backup (no {FORMAT} manifest)")
@@ -220,22 +243,6 @@ def read_manifest(tar: tarfile.TarFile, path: Path) -> dict:
     ):
         raise RestoreRefused(f"{path}: the manifest is damaged")
     return manifest
-
-
-def _extract_checked(tar: tarfile.TarFile, name: str, sha256: str, dest: Path, path: Path) -> None:
-    """Copy member ``name`` to ``dest``, refusing it unless its SHA-256 is the manifest's."""
-    info = _member(tar, name, path)
-    digest = hashlib.sha256()
-    try:
-        source = tar.extractfile(info)
-        with open(dest, "wb") as out:
-            while chunk := source.read(CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-    except (tarfile.TarError, OSError) as exc:
-        raise RestoreRefused(f"{path}: {name} cannot be read ({exc})") from exc
-    if digest.hexdigest() != sha256:
-        raise RestoreRefused(f"{path}: {name} is damaged (its checksum differs from the manifest's)")
 
 
 def nonempty_tables(engine: Engine) -> list[str]:
@@ -266,11 +273,11 @@ def restore_backup(engine: Engine, evidence_dir: Path, path: Path) -> dict:
                 "restore into a new, empty database; nothing was changed"
             )
         dump = Path(work) / DUMPS[name]
-        _extract_checked(tar, DUMPS[name], manifest["database"]["sha256"], dump, path)
+        _read_member(tar, DUMPS[name], path, into=dump, sha256=manifest["database"]["sha256"])
         staged = Path(work) / "evidence"
         staged.mkdir()
         for photo, sha256 in manifest["photos"].items():
-            _extract_checked(tar, f"evidence/{photo}", sha256, staged / photo, path)
+            _read_member(tar, f"evidence/{photo}", path, into=staged / photo, sha256=sha256)
         _load_database(engine, name, dump, path)
         evidence_dir.mkdir(parents=True, exist_ok=True)
         for photo in manifest["photos"]:

@@ -11,7 +11,7 @@ from flask_login import current_user
 from app.clock import local_today
 from app.errors import BadReference, DomainError, NotFound, ValidationFailed
 from app.extensions import db
-from app.scope import Actor, acting_village_id, village_in_scope
+from app.scope import Actor, acting_village_id, require_role, village_in_scope
 
 WORKING_VILLAGE = "working_village_id"
 
@@ -85,6 +85,14 @@ def working_village(actor: Actor):
     """The working village, checked against the actor's scope; None while an admin has not chosen."""
     village_id = working_village_id(actor)
     return None if village_id is None else village_in_scope(db.session, actor, village_id)
+
+
+def official_village(actor: Actor, *roles: str):
+    """The village an official's page works in, for an actor holding one of ``roles``
+    (else 403): its own, or the one an admin (or a region's official) chose (404 outside
+    its scope); None while none is chosen."""
+    require_role(actor, *roles)
+    return working_village(actor)
 
 
 def page_arg() -> int:

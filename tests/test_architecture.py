@@ -53,3 +53,24 @@ def test_the_check_sees_an_upward_import(tmp_path):
 def test_no_file_in_app_is_over_500_lines():
     sizes = {str(p.relative_to(APP)): len(p.read_text(encoding="utf-8").splitlines()) for p in APP.rglob("*.py")}
     assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
+
+
+def called_names(function: ast.AST) -> set[str]:
+    return {
+        node.func.id for node in ast.walk(function) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+
+
+def test_pages_pick_their_village_through_official_village():
+    """ "A role, then the working village, checked in scope" is ``app.web.official_village``,
+    not spelled out again in a view."""
+    spelled_out = []
+    for path in sorted(APP.rglob("*.py")):
+        if path.name == "web.py" and path.parent == APP:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef):
+                names = called_names(node)
+                if {"require_role", "working_village"} <= names or {"working_village_id", "village_in_scope"} <= names:
+                    spelled_out.append(f"{path.relative_to(APP)}:{node.lineno} {node.name}")
+    assert spelled_out == []

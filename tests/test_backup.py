@@ -1,6 +1,7 @@
 """``flask backup`` and ``flask restore``: a round trip of the whole deployment on both
 engines, refusing a non-empty database, and refusing files that are not our backups."""
 
+import hashlib
 import io
 import json
 import os
@@ -240,13 +241,19 @@ def good_manifest(**changes) -> bytes:
         ("random", "not a Moral Bank backup"),
         ("foreign tar", "manifest.json is missing"),
         ("other format", "no moralbank-backup manifest"),
+        ("manifest not json", "unreadable manifest"),
+        ("manifest a folder", "manifest.json is not a file"),
+        ("manifest too large", "manifest.json is too large"),
         ("future version", "format version 2"),
         ("damaged dump", "is damaged"),
+        ("damaged photo", "evidence/a.jpg is damaged"),
         ("path in photos", "manifest is damaged"),
         ("truncated", "damaged or truncated"),
     ],
 )
-def test_restore_refuses_a_file_that_is_not_a_sound_backup(app, session, second_app, tmp_path, kind, expected):
+def test_restore_refuses_a_file_that_is_not_a_sound_backup(
+    app, session, second_app, tmp_path, monkeypatch, kind, expected
+):
     path = tmp_path / "file.tar"
     dump = "database.sqlite3" if db.engine.dialect.name == "sqlite" else "database.pgdump"
     if kind == "random":
@@ -255,10 +262,24 @@ def test_restore_refuses_a_file_that_is_not_a_sound_backup(app, session, second_
         tar_with(path, {"etc/passwd": b"root:x:0:0"})
     elif kind == "other format":
         tar_with(path, {"manifest.json": b'{"format": "something-else"}'})
+    elif kind == "manifest not json":
+        tar_with(path, {"manifest.json": b"{not json"})
+    elif kind == "manifest a folder":
+        with tarfile.open(path, "w") as tar:
+            folder = tarfile.TarInfo("manifest.json")
+            folder.type = tarfile.DIRTYPE
+            tar.addfile(folder)
+    elif kind == "manifest too large":
+        monkeypatch.setattr("app.backup.MANIFEST_MAX_BYTES", 10)
+        tar_with(path, {"manifest.json": good_manifest()})
     elif kind == "future version":
         tar_with(path, {"manifest.json": good_manifest(version=2)})
     elif kind == "damaged dump":
         tar_with(path, {"manifest.json": good_manifest(), dump: b"not the dump the manifest hashed"})
+    elif kind == "damaged photo":
+        database = {"name": dump, "sha256": hashlib.sha256(b"the dump").hexdigest()}
+        manifest = good_manifest(database=database, photos={"a.jpg": "0" * 64})
+        tar_with(path, {"manifest.json": manifest, dump: b"the dump", "evidence/a.jpg": b"not the photo"})
     elif kind == "path in photos":
         tar_with(path, {"manifest.json": good_manifest(photos={"../../wsgi.py": "0" * 64})})
     elif kind == "truncated":

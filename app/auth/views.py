@@ -19,7 +19,7 @@ from app.auth import services
 from app.auth.forms import ROLE_LABELS, ActiveForm, PasswordForm, UserForm
 from app.auth.throttle import login_limits
 from app.clock import utcnow
-from app.errors import InvalidCredentials
+from app.errors import Forbidden, InvalidCredentials, NotFound
 from app.extensions import db
 from app.households.models import Household
 from app.households.services import find_by_number
@@ -156,9 +156,14 @@ def new_user():
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 @login_required
 def set_user_active(user_id):
+    actor = current_actor()
+    require_role(actor, "village_admin")
     form = ActiveForm()
     if form.validate_on_submit():
-        done = mutate(lambda: services.set_active(db.session, current_actor(), user_id, form.active.data == "1"))
+        done = mutate(
+            lambda: services.set_active(db.session, actor, user_id, form.active.data == "1"),
+            reraise=(NotFound, Forbidden),
+        )
         if done.ok and done.value.active:
             flash(_("已启用 %(name)s", name=done.value.username))
         elif done.ok:

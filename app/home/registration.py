@@ -11,15 +11,14 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from app.clock import utcnow
-from app.errors import DomainError
+from app.errors import DomainError, NotFound
 from app.extensions import db
 from app.home.views import bp
 from app.households import register
 from app.households.forms import TOKEN_RE, ConfirmImportForm, HouseholdForm, ImportForm
 from app.households.views import pick_village
 from app.points import services as points
-from app.scope import require_role, village_in_scope
-from app.web import current_actor, mutate, show_error, today, working_village_id
+from app.web import current_actor, mutate, official_village, show_error, today
 
 UPLOAD_MAX_AGE = 24 * 3600
 
@@ -28,11 +27,9 @@ UPLOAD_MAX_AGE = 24 * 3600
 @login_required
 def new_household():
     actor = current_actor()
-    require_role(actor, "village_admin")
-    village_id = working_village_id(actor)
-    if village_id is None:
+    village = official_village(actor, "village_admin")
+    if village is None:
         return pick_village("home.new_household", _("登记新农户"))
-    village = village_in_scope(db.session, actor, village_id)
     form = HouseholdForm()
     status = 200
     if form.validate_on_submit():
@@ -93,11 +90,9 @@ def _upload_name(display: str, token: str) -> str:
 @login_required
 def import_households():
     actor = current_actor()
-    require_role(actor, "village_admin")
-    village_id = working_village_id(actor)
-    if village_id is None:
+    village = official_village(actor, "village_admin")
+    if village is None:
         return pick_village("home.import_households", _("导入农户名册"))
-    village = village_in_scope(db.session, actor, village_id)
     form = ImportForm()
     preview, confirm, status = None, None, 200
     if form.validate_on_submit():
@@ -129,9 +124,10 @@ def import_households():
 @login_required
 def confirm_import():
     actor = current_actor()
-    require_role(actor, "village_admin")
-    village = village_in_scope(db.session, actor, working_village_id(actor))
-    back = url_for(".import_households", village_id=working_village_id(actor) if actor.user.is_admin else None)
+    village = official_village(actor, "village_admin")
+    if village is None:  # an admin confirms in the village it previewed in
+        raise NotFound()
+    back = url_for(".import_households", village_id=village.id if actor.user.is_admin else None)
     form = ConfirmImportForm()
     token = form.token.data or ""
     path = _imports_dir() / token if TOKEN_RE.match(token) else None
@@ -166,4 +162,4 @@ def confirm_import():
     path.unlink(missing_ok=True)
     session.pop("household_import", None)
     flash(_("已导入 %(n)s 户，每户已按方案开户", n=len(created)))
-    return redirect(url_for("households.index", village_id=working_village_id(actor) if actor.user.is_admin else None))
+    return redirect(url_for("households.index", village_id=village.id if actor.user.is_admin else None))

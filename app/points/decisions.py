@@ -92,22 +92,7 @@ def reverse_entry(
         raise NotApproved()
     if entry.ranked or entry.veto:
         check_period_open(session, entry.scheme_id, entry.occurred_on, allow_notice=during_notice)
-    reversal = LedgerWriter(session, now).append(
-        household,
-        kind=KIND_REVERSAL,
-        rule=entry.rule,
-        title=entry.title,
-        category=entry.category,
-        quantity=entry.quantity,
-        points=-entry.points,
-        ranked=entry.ranked,
-        veto=entry.veto,
-        occurred_on=entry.occurred_on,
-        recorded_by_id=actor.id,
-        approved_by_id=actor.id,
-        note=reason[:500],
-        reverses=entry,
-    )
+    reversal = LedgerWriter(session, now).append_opposite(household, entry, by_id=actor.id, note=reason)
     session.flush()
     audit.record(
         session,

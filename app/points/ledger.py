@@ -166,6 +166,37 @@ class LedgerWriter:
         self.session.add(entry)  # the next flush writes it (_write_ledger)
         return entry
 
+    def append_opposite(
+        self,
+        household: Household,
+        entry: Entry,
+        *,
+        by_id: int | None,
+        note: str,
+        kind: str = KIND_REVERSAL,
+        title: str | None = None,
+        occurred_on: date | None = None,
+    ) -> Entry:
+        """An approved entry that takes ``entry``'s points back, written by ``by_id``:
+        a reversal (on the entry's own day, linked to it), or a ``kind`` of its own
+        such as a redemption's refund (a day and title of its own, unlinked)."""
+        return self.append(
+            household,
+            kind=kind,
+            rule=entry.rule,
+            title=entry.title if title is None else title,
+            category=entry.category,
+            quantity=entry.quantity,
+            points=-entry.points,
+            ranked=entry.ranked,
+            veto=entry.veto,
+            occurred_on=entry.occurred_on if occurred_on is None else occurred_on,
+            recorded_by_id=by_id,
+            approved_by_id=by_id,
+            note=note[:500],
+            reverses=entry if kind == KIND_REVERSAL else None,
+        )
+
     def _set(self, household: Household, **values) -> None:
         """Change a household's cached columns: in memory as if loaded, and queued for
         the flush (a row not yet inserted is left to the ORM)."""

@@ -14,7 +14,7 @@ from app.points import rules as rulebook
 from app.points.forms import ActionForm, BulkDecisionForm, ReasonForm
 from app.points.views import bp, choose_village
 from app.scope import require_role
-from app.web import current_actor, mutate, village_args, working_village
+from app.web import current_actor, mutate, official_village, village_args
 
 QUEUE_PER_PAGE = 20
 
@@ -88,8 +88,7 @@ def _entry_label(entry) -> str:
 @login_required
 def approvals():
     actor = current_actor()
-    require_role(actor, *services.REVIEWERS)
-    village = working_village(actor)
+    village = official_village(actor, *services.REVIEWERS)
     if village is None:
         return choose_village("points.approvals", _("审核"))
     return _queue(village)
@@ -118,9 +117,8 @@ def approve(entry_id: int):
 @login_required
 def reject(entry_id: int):
     actor = current_actor()
-    require_role(actor, *services.REVIEWERS)
+    village = official_village(actor, *services.REVIEWERS)
     form = ReasonForm()
-    village = working_village(actor)
     done = mutate(
         lambda: decisions.reject_entry(db.session, actor, entry_id, reason=form.reason.data or "", now=utcnow()),
         form if village is not None else None,
@@ -154,14 +152,13 @@ def approve_bulk():
 @login_required
 def reject_bulk():
     actor = current_actor()
-    require_role(actor, *services.REVIEWERS)
+    village = official_village(actor, *services.REVIEWERS)
     form = BulkDecisionForm()
     entry_ids = form.entry_ids.data or []
     if not entry_ids:
         flash(_("请先勾选要驳回的记录"), "error")
         return _back_to_queue(request.args.get("village_id", type=int))
     reason = form.reason.data or ""
-    village = working_village(actor)
     done = mutate(
         lambda: decisions.reject_entries(db.session, actor, entry_ids, reason=reason, now=utcnow()),
         form if village is not None else None,

@@ -52,7 +52,7 @@ from app.points.forms import (
 from app.points.photos import photo_response
 from app.schemes import services as schemes
 from app.scope import OFFICIAL_ROLES, household_in_scope, require_role, village_in_scope
-from app.web import current_actor, mutate, today, tz, village_args, working_village, working_village_id
+from app.web import current_actor, mutate, official_village, today, tz, village_args, working_village
 
 bp = Blueprint("points", __name__, template_folder="templates")
 
@@ -130,8 +130,7 @@ def _household_id(form, village) -> int:
 @login_required
 def record():
     actor = current_actor()
-    require_role(actor, *services.RECORDERS)
-    village = working_village(actor)
+    village = official_village(actor, *services.RECORDERS)
     if village is None:
         return choose_village("points.record", _("记分"))
     form = RecordForm()
@@ -185,12 +184,10 @@ def record():
 def lookup():
     """Up to 10 active households of the village whose number or name matches ``q``."""
     actor = current_actor()
-    require_role(actor, *services.RECORDERS)
-    village_id = working_village_id(actor)
+    village = official_village(actor, *services.RECORDERS)
     q = (request.args.get("q") or "").strip()[:50]
-    if not q or village_id is None:
+    if not q or village is None:
         return jsonify(items=[])
-    village = village_in_scope(db.session, actor, village_id)
     rows = db.session.scalars(households.lookup_households(village.id, q))
     return jsonify(
         items=[{"id": h.id, "number": h.number, "head_name": h.head_name, "balance": h.balance} for h in rows]
@@ -206,8 +203,7 @@ def _split_numbers(text: str) -> list[str]:
 @login_required
 def batch():
     actor = current_actor()
-    require_role(actor, *services.RECORDERS)
-    village = working_village(actor)
+    village = official_village(actor, *services.RECORDERS)
     if village is None:
         return choose_village("points.batch", _("批量记分"))
     form = BatchForm()
@@ -415,8 +411,7 @@ def rule_active(rule_id: int):
 @login_required
 def rules_standard():
     actor = current_actor()
-    require_role(actor, "village_admin")
-    village = working_village(actor)
+    village = official_village(actor, "village_admin")
     if village is None:
         return choose_village("points.rules", _("积分规则"))
     added = mutate(lambda: rulebook.load_standard_sheet(db.session, actor, village.id)).value or []

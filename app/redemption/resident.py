@@ -16,9 +16,9 @@ from app.redemption.forms import RevokeForm
 from app.redemption.models import Redemption, Shop
 from app.redemption.views import bp, card_svg
 from app.schemes.services import can_see_scheme
-from app.scope import household_in_scope, require_role, village_in_scope
+from app.scope import household_in_scope, require_role
 from app.villages.models import Village
-from app.web import current_actor, mutate, secret, village_choices, working_village_id
+from app.web import current_actor, mutate, official_village, secret, village_choices
 
 HISTORY_PER_PAGE = 20
 
@@ -98,9 +98,12 @@ def card(household_id):
 def revoke_card(household_id):
     """补办: a new card; the old one is refused at the counter from now on."""
     actor = current_actor()
+    require_role(actor, "village_admin")
     form = RevokeForm()
-    if form.validate_on_submit() and mutate(lambda: services.revoke_card(db.session, actor, household_id, secret())).ok:
-        flash(_("已补办新卡，旧卡从现在起作废。请打印新卡交给农户。"))
+    if form.validate_on_submit():
+        done = mutate(lambda: services.revoke_card(db.session, actor, household_id, secret()), reraise=(NotFound,))
+        if done.ok:
+            flash(_("已补办新卡，旧卡从现在起作废。请打印新卡交给农户。"))
     return redirect(url_for(".card", household_id=household_id))
 
 
@@ -109,11 +112,9 @@ def revoke_card(household_id):
 def cards():
     """Every card of a village on A4 sheets, ten to a page."""
     actor = current_actor()
-    require_role(actor, "village_admin")
-    village_id = working_village_id(actor)
-    if village_id is None:
+    village = official_village(actor, "village_admin")
+    if village is None:
         return render_template("redemption/cards.html", village=None, cards=[], villages=village_choices())
-    village = village_in_scope(db.session, actor, village_id)
     key = secret()
     households = db.session.scalars(services.card_households(village.id))
     cards = [(h, card_svg(services.card_token(key, h))) for h in households]

@@ -312,15 +312,14 @@ def cancel_redemption(
     session.refresh(r)
     if r.status == CANCELLED:
         raise AlreadyCancelled()
-    refund = LedgerWriter(session, now).append(
+    refund = LedgerWriter(session, now).append_opposite(
         household,
+        r.entry,
+        by_id=actor.id,
+        note=reason,
         kind="refund",
         title=str(r.shop.name),
-        points=r.total_points,
         occurred_on=local_today(tz, now),
-        recorded_by_id=actor.id,
-        approved_by_id=actor.id,
-        note=reason[:500],
     )
     session.flush()
     for line in sorted(r.lines, key=lambda ln: ln.item_id):

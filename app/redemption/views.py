@@ -271,6 +271,7 @@ def receipt(redemption_id):
 @login_required
 def cancel(redemption_id):
     actor = current_actor()
+    require_role(actor, "clerk", "reviewer")  # a clerk too late is told so; anyone else is refused
     form = CancelForm()
     back = _safe_next(url_for(".receipt", redemption_id=redemption_id))
     if not form.validate_on_submit():
@@ -279,7 +280,8 @@ def cancel(redemption_id):
     done = mutate(
         lambda: services.cancel_redemption(
             db.session, actor, redemption_id, reason=form.reason.data or "", now=utcnow(), tz=tz()
-        )
+        ),
+        reraise=(NotFound,),
     )
     if done.ok:
         r = done.value

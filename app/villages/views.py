@@ -11,7 +11,7 @@ from app.schemes import services as schemes
 from app.scope import require_role
 from app.villages import services
 from app.villages.forms import SchemeForm, VillageForm
-from app.web import current_actor, mutate, today, village_args, village_choices, working_village
+from app.web import current_actor, mutate, official_village, today, village_args, village_choices
 
 bp = Blueprint("villages", __name__, template_folder="templates")
 
@@ -20,8 +20,7 @@ bp = Blueprint("villages", __name__, template_folder="templates")
 @login_required
 def scheme():
     actor = current_actor()
-    require_role(actor, "village_admin")
-    village = working_village(actor)
+    village = official_village(actor, "village_admin")
     if village is None:
         return render_template("villages/scheme.html", village=None, form=None, villages=village_choices())
     form = SchemeForm(data=village.scheme())

@@ -278,6 +278,19 @@ def test_clerk_cannot_cancel_an_earlier_day(world, shop, session, auth, client):
     assert fresh(session, Redemption, redemption.id).status == "completed"
 
 
+def test_cancel_answers_403_without_the_role_and_404_outside_the_village(world, shop, session, auth, client):
+    auth.login("tj_clerk")
+    redeem_form(client, shop, "TJ-001", rice=1)
+    redemption = session.query(Redemption).one()
+    auth.logout()
+    for username, status in (("tj_recorder", 403), ("tj_resident", 403), ("xf_reviewer", 404)):
+        auth.login(username)
+        r = client.post(f"/shop/redemptions/{redemption.id}/cancel", data={"reason": "退货"})
+        assert r.status_code == status, username
+        auth.logout()
+    assert fresh(session, Redemption, redemption.id).status == "completed"
+
+
 def test_village_admin_creates_a_shop(world, auth, client, session):
     auth.login("tj_village_admin")
     r = client.post("/shop/shops", data={"name": ""})
@@ -434,6 +447,18 @@ def test_revoked_card_is_refused_at_the_counter(world, shop, session, auth, clie
     r = lookup(client, shop, old)
     assert r.status_code == 400 and r.get_json()["error"]["message"] == "这张积分卡已作废，请使用新卡"
     assert lookup(client, shop, token_of(fresh(session, Household, tj1.id))).status_code == 200
+
+
+def test_revoking_a_card_answers_403_without_the_role_and_404_outside_the_village(world, session, auth, client):
+    tj1 = world.households["tj1"]
+    version = tj1.qr_version
+    auth.login("tj_clerk")
+    r = client.post(f"/shop/cards/{tj1.id}/revoke")
+    assert r.status_code == 403 and "无权执行此操作" in text(r)
+    auth.logout()
+    auth.login("xf_village_admin")
+    assert client.post(f"/shop/cards/{tj1.id}/revoke").status_code == 404
+    assert fresh(session, Household, tj1.id).qr_version == version
 
 
 def test_admin_creates_a_shop_in_a_chosen_village_and_picks_it_at_the_counter(world, session, auth, client):
