@@ -159,12 +159,9 @@ class PeriodOut(Schema):
     standings = fields.List(fields.Nested(StandingOut))
 
 
-@blp.route("/periods/<period>/close", methods=["POST"])
-@mutation
-@blp.arguments(SchemeNameIn())
-@blp.response(200, PeriodOut)
-def close_period(data, period):
-    view = periods.close_period(
+def _cycle_step(step, data, period):
+    """Close or finalise ``period`` of the village or scheme named in ``data``."""
+    return step(
         db.session,
         current_actor(),
         data.get("village_id"),
@@ -173,7 +170,14 @@ def close_period(data, period):
         now=utcnow(),
         today=local_today(tz()),
     )
-    return view
+
+
+@blp.route("/periods/<period>/close", methods=["POST"])
+@mutation
+@blp.arguments(SchemeNameIn())
+@blp.response(200, PeriodOut)
+def close_period(data, period):
+    return _cycle_step(periods.close_period, data, period)
 
 
 @blp.route("/periods/<period>", methods=["GET"])
@@ -192,16 +196,7 @@ def get_period(args, period):
 @blp.arguments(SchemeNameIn())
 @blp.response(200, PeriodOut)
 def finalize_period(data, period):
-    view = periods.finalize_period(
-        db.session,
-        current_actor(),
-        data.get("village_id"),
-        period,
-        scheme_id=data.get("scheme_id"),
-        now=utcnow(),
-        today=local_today(tz()),
-    )
-    return view
+    return _cycle_step(periods.finalize_period, data, period)
 
 
 class ObjectionIn(Schema):

@@ -118,9 +118,14 @@ def household_standings(
         top = _top(session, tuple(k for k in _FILTERS if k in params), params, limit)
         if top is not None:
             return _ranked(top, limit)
-    # Full path: every household in scope, with 0 where it has no total yet.
+    return _ranked(session.execute(_every_account(period, village_id, township, region_id, scheme_id)).all(), limit)
+
+
+def _every_account(period: str, *scope):
+    """Every account in scope with its points of ``period`` (0 where it has no total
+    yet), best first: the full path of the standings and the export's stream."""
     points = func.coalesce(PeriodTotal.points, 0)
-    stmt = _scope(
+    return _scope(
         select(*_COLUMNS, points, PeriodTotal.veto_count)
         .select_from(Household)
         .outerjoin(Village, _VILLAGE_OF_ACCOUNT)
@@ -128,12 +133,8 @@ def household_standings(
             PeriodTotal,
             and_(PeriodTotal.household_id == Household.id, PeriodTotal.period == period),
         ),
-        village_id,
-        township,
-        region_id,
-        scheme_id,
+        *scope,
     ).order_by(points.desc(), *_ORDER)
-    return _ranked(session.execute(stmt).all(), limit)
 
 
 def _top_statement(*scope):
@@ -405,20 +406,7 @@ def iter_household_standings(
 ):
     """The full standings of ``household_standings`` as a stream, ``batch`` rows per fetch,
     so an export of 100,000 households holds one batch in memory, not the whole list."""
-    points = func.coalesce(PeriodTotal.points, 0)
-    stmt = _scope(
-        select(*_COLUMNS, points, PeriodTotal.veto_count)
-        .select_from(Household)
-        .outerjoin(Village, _VILLAGE_OF_ACCOUNT)
-        .outerjoin(
-            PeriodTotal,
-            and_(PeriodTotal.household_id == Household.id, PeriodTotal.period == period),
-        ),
-        village_id,
-        township,
-        region_id,
-        scheme_id,
-    ).order_by(points.desc(), *_ORDER)
+    stmt = _every_account(period, village_id, township, region_id, scheme_id)
     previous_points, rank = None, 0
     result = session.execute(stmt.execution_options(yield_per=batch))
     for position, (hid, number, head, vid, code, vname, pts, vetoes) in enumerate(result, start=1):
