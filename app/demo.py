@@ -386,25 +386,16 @@ def _county_scheme(session, system: Actor, regions: dict, rng, today, now) -> No
     for township in county.townships(session, system.user, scheme):
         for account in county.township_accounts(session, scheme, township):
             for month in months:
-                for rule in rules:
-                    if rng.random() < 0.85:
-                        county.tap(
-                            session,
-                            scorer,
-                            scheme,
-                            account_id=account.id,
-                            rule_id=rule.id,
-                            month=month,
-                            today=today,
-                            now=now,
-                        )
+                taps = [rule for rule in rules if rng.random() < 0.85]
                 if rng.random() < 0.15:
+                    taps.append(deduction)
+                for rule in taps:
                     county.tap(
                         session,
                         scorer,
                         scheme,
                         account_id=account.id,
-                        rule_id=deduction.id,
+                        rule_id=rule.id,
                         month=month,
                         today=today,
                         now=now,
