@@ -25,6 +25,7 @@ from app.home.views import bp
 from app.households import services as households
 from app.households.forms import TOKEN_RE, ConfirmImportForm
 from app.households.models import Household
+from app.rankings.account_rank import scheme_ranks
 from app.rankings.services import PeriodStanding, household_period_points, household_standing
 from app.redemption import services as shop
 from app.redemption.views import card_svg
@@ -267,12 +268,12 @@ def linked_people(household: Household) -> list[Household]:
 
 def account_standing(session, account: Household, periods) -> dict:
     """A household's points and village rank per period; a person's or a village's
-    points alone (ranked in its scheme on the scheme's standings, not among a village's
-    households)."""
+    points, rank in its scheme and the scheme's number of active accounts."""
     if account.is_household:
         return household_standing(session, account, periods)
     found = household_period_points(session, account.id, list(periods))
-    return {p: PeriodStanding(points, vetoes, None) for p, (points, vetoes) in found.items()}
+    ranks = scheme_ranks(session, account, {p: points for p, (points, _vetoes) in found.items()})
+    return {p: PeriodStanding(points, vetoes, *ranks[p]) for p, (points, vetoes) in found.items()}
 
 
 def sees_as_official(user, account: Household) -> bool:

@@ -196,3 +196,16 @@ def test_the_volunteers_household_sees_its_volunteer(world, auth, client, volunt
     auth.logout()
     auth.login("xf_resident")
     assert client.get(f"/households/{volunteers['v1'].id}").status_code == 404
+
+
+def test_the_persons_passbook_shows_its_rank_in_the_scheme(world, session, auth, client, volunteers):
+    auth.login("tj_village_admin")
+    first = client.get(f"/households/{volunteers['v1'].id}").text
+    assert "本方案第 1 名（共 2 人）" in first
+    second = client.get(f"/households/{volunteers['v2'].id}").text
+    assert "本方案第 2 名（共 2 人）" in second  # 0 points, below 李志愿's 15 this quarter
+    assert "本月" not in second  # a quarterly scheme: quarter and year only
+    volunteers["scheme"].cadence = "month"
+    session.commit()
+    monthly = client.get(f"/households/{volunteers['v2'].id}").text
+    assert "本月（" in monthly and monthly.count("（共 2 人）") == 3
