@@ -135,6 +135,7 @@ def household(household_id):
         pagination=pagination,
         show_all=show_all,
         can_reverse=official and actor.user.has_role(*points.REVIEWERS),
+        can_edit_person=official and household.kind == "person" and people.manages(actor, household.scheme),
         reversible_kinds=decisions.REVERSIBLE_KINDS,
         # only the household itself is offered objection links (one query less for officials)
         objections_closed=cycle.objections_closed_at(db.session, household.scheme_id)

@@ -205,7 +205,7 @@ def record_entry(
     if closed is not None:
         raise PeriodClosed(period=closed)
     if household.moved_out_on is not None:
-        raise HouseholdMovedOut()
+        raise HouseholdMovedOut.of(household)
     if rule.cap_period:
         used = _cap_used(session, [household.id], rule, occurred_on).get(household.id, 0)
         if used + quantity > rule.cap_count:
