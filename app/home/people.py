@@ -167,20 +167,20 @@ class LeaveForm(FlaskForm):
     confirm = BooleanField(_l("我确认此人已离开"))
 
 
-def _managed_person(actor, account_id) -> Household:
+def _managed_person(actor, person_id) -> Household:
     """A person account for its scheme's village admin: 404 outside the scheme's
     officials (a resident too), 403 for an official who does not manage it."""
-    person = accounts.person_in_scope(db.session, actor, account_id)
+    person = accounts.person_in_scope(db.session, actor, person_id)
     require_role(actor, "village_admin")
     require_scheme_manager(actor, person.scheme)
     return person
 
 
-@bp.route("/people/<int:account_id>/edit", methods=["GET", "POST"])
+@bp.route("/people/<int:person_id>/edit", methods=["GET", "POST"])
 @login_required
-def edit_person(account_id):
+def edit_person(person_id):
     actor = current_actor()
-    person = _managed_person(actor, account_id)
+    person = _managed_person(actor, person_id)
     scheme = person.scheme
     linked = person.linked_household
     saved = {
@@ -213,11 +213,11 @@ def edit_person(account_id):
     return render_template("home/person_form.html", form=form, scheme=scheme, person=person), status
 
 
-@bp.route("/people/<int:account_id>/leave", methods=["GET", "POST"])
+@bp.route("/people/<int:person_id>/leave", methods=["GET", "POST"])
 @login_required
-def person_leaves(account_id):
+def person_leaves(person_id):
     actor = current_actor()
-    person = _managed_person(actor, account_id)
+    person = _managed_person(actor, person_id)
     form = LeaveForm()
     status = 200
     if form.validate_on_submit():
