@@ -73,6 +73,12 @@ class CapReached(DomainError):
 
 class HouseholdMovedOut(DomainError):
     code, message = "household_moved_out", _l("该户已迁出，不能再记分")
+    person_left = _l("此人已离开，不能再记分和兑换")
+
+    @classmethod
+    def of(cls, account, message=None) -> "HouseholdMovedOut":
+        """The refusal for a moved-out account: a person who left is named so."""
+        return cls(cls.person_left if account.kind == "person" else message)
 
 
 class RuleInactive(DomainError):

@@ -36,7 +36,7 @@ from app.regions.models import Region
 from app.schemes.services import household_scheme
 from tests import factories
 from tests.conftest import TODAY
-from tests.volunteers import volunteer_scheme
+from tests.volunteers import person, volunteer_scheme
 
 PUBLIC, LOGIN = "public", "login"
 
@@ -198,6 +198,8 @@ ROUTES = {
     "home.people_template": LOGIN,
     "home.import_people": LOGIN,
     "home.confirm_people_import": LOGIN,
+    "home.edit_person": LOGIN,
+    "home.person_leaves": LOGIN,
     "county.index": LOGIN,
     "county.score": LOGIN,
     "county.tap": LOGIN,
@@ -215,6 +217,7 @@ ROLES = ("village_admin", "recorder", "reviewer", "clerk", "resident")
 OBJECTS = {
     "household_id",
     "account_id",  # an account's id is its household row's: the household's here
+    "person_id",  # a person account of the village's person scheme
     "entry_id",
     "item_id",
     "shop_id",
@@ -313,6 +316,7 @@ def cast(app, world, session):
             session, world.actor(f"{p}_recorder"), v.id, png(), Path(app.instance_path) / "evidence", 10**6
         )
         session.flush()
+        volunteers = volunteer_scheme(session, world, v, admin=f"{p}_village_admin")
         objects[p] = {
             "household_id": world.households[f"{p}1"].id,
             "account_id": world.households[f"{p}1"].id,
@@ -328,7 +332,8 @@ def cast(app, world, session):
             "award_id": award.id,
             "region_id": v.region_id,
             "scheme_id": household_scheme(session, v.id).id,
-            "person_scheme_id": volunteer_scheme(session, world, v, admin=f"{p}_village_admin").id,
+            "person_scheme_id": volunteers.id,
+            "person_id": person(session, world, volunteers, f"{p.upper()}-P1", "志愿者", admin=f"{p}_village_admin").id,
             "period": "2026Q4",
             "year": 2026,
             "filename": "app.css",
@@ -566,6 +571,8 @@ OWN_GETS = {
     "home.new_person": reads("village_admin", "admin"),
     "home.import_people": reads("village_admin", "admin"),
     "home.people_cards": reads("village_admin", "admin"),
+    "home.edit_person": reads("village_admin", "admin", resident=404),
+    "home.person_leaves": reads("village_admin", "admin", resident=404),
     # a region's village scheme's pages (积分换项目): for its officials who record or
     # review; a village's household scheme named there is sent to its own page
     **{

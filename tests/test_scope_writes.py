@@ -386,6 +386,8 @@ WRITES = {
     "villages.scheme":                   Write(VILLAGE_ADMINS, 302, R(body={"base_points": "100", "redeem_floor": "0", "yuan_per_point": "1.00", "approval_required": "y", "notice_days": "10"})),
     "villages.index":                    Write(("admin",), 302, R(body={"name": "新村", "code": "NEW2", "township": "某乡"})),
     "home.new_person":                   Write(VILLAGE_ADMINS, 302, R(body={"number": UNIQUE("P-6"), "name": "李四"})),
+    "home.edit_person":                  Write(VILLAGE_ADMINS, 302, R(person_id=TJ("person_id"), body={"number": UNIQUE("P-8"), "name": "改名"}), but={"resident": 404}),
+    "home.person_leaves":                Write(VILLAGE_ADMINS, 302, R(person_id=TJ("person_id"), body={"confirm": "y"}), but={"resident": 404}),
     "home.import_people":                Write(VILLAGE_ADMINS, 200, R(form={"file": lambda kit: (io.BytesIO(f"编号,姓名\n{kit.unique('P-5')},王五\n".encode()), "p.csv")}), writes=False),  # a preview
     "home.confirm_people_import":        Write(VILLAGE_ADMINS, 302, R(body={"token": PEOPLE_IMPORT, "filename": "p.csv"})),
     "schemes.new":                       Write(VILLAGE_ADMINS, 302, R(body=WIZARD)),

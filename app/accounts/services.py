@@ -143,6 +143,78 @@ def create_account(session: Session, actor: Actor, values: dict, *, today: date,
     return account
 
 
+def person_in_scope(session: Session, actor: Actor, account_id) -> Household:
+    """A person account of a scheme the actor is an official of, else NotFound (its
+    linked household's resident sees the passbook, never these pages)."""
+    account = session.get(Household, account_id) if isinstance(account_id, int) else None
+    if account is None or account.kind != "person" or not schemes.can_see_scheme(session, actor.user, account.scheme):
+        raise NotFound()
+    return account
+
+
+def update_account(session: Session, actor: Actor, account_id, values: dict) -> Household:
+    """Change a person's number, name, phone, village and linked household, checked as
+    ``create_account`` checks them (the number unique in the scheme but for itself)."""
+    account = person_in_scope(session, actor, account_id)
+    require_role(actor, "village_admin")
+    scheme = account.scheme
+    schemes.require_scheme_manager(actor, scheme)
+    cleaned, errors = _clean(values)
+    village = _home_village(session, actor, scheme, values.get("village_id"), errors)
+    linked = _linked_household(session, actor, scheme, values.get("household_id"), errors)
+    number = cleaned["number"]
+    if (
+        "number" not in errors
+        and number.upper() != account.number.upper()
+        and _number_taken(session, scheme.id, number)
+    ):
+        errors["number"] = [str(_l("本方案已有编号 %(n)s", n=number))]
+    if errors:
+        raise ValidationFailed(errors)
+    new = {
+        "number": number,
+        "head_name": cleaned["name"],
+        "phone": cleaned["phone"],
+        "home_village_id": village.id if village else (linked.village_id if linked else None),
+        "linked_household_id": linked.id if linked else None,
+    }
+    changes = audit.diff(account, new)
+    if changes:
+        summary = f"{scheme.name}: {account.number} {account.name}"[:300]
+        audit.record(
+            session,
+            actor,
+            "account.update",
+            village_id=scheme.village_id,
+            target=account,
+            summary=summary,
+            changes=changes,
+        )
+    session.flush()
+    return account
+
+
+def leave(session: Session, actor: Actor, account_id, on: date) -> Household:
+    """Record that a person left (``moved_out_on``), as a household moves out: the
+    passbook stays; the person leaves the rankings, the active list, the cards, and can
+    no longer be credited nor redeem (the points and redemption services refuse)."""
+    account = person_in_scope(session, actor, account_id)
+    require_role(actor, "village_admin")
+    schemes.require_scheme_manager(actor, account.scheme)
+    if account.moved_out_on is None:
+        account.moved_out_on = on
+        audit.record(
+            session,
+            actor,
+            "account.leave",
+            village_id=account.scheme.village_id,
+            target=account,
+            summary=f"{account.scheme.name}: {account.number} {account.name}"[:300],
+        )
+    session.flush()
+    return account
+
+
 def _visible_to_resident(user):
     mine = user.household_id
     if mine is None:

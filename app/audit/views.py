@@ -29,6 +29,8 @@ ACTION_LABELS = {
     "household.qr_revoke": _l("作废户卡二维码"),
     "account.create": _l("添加人员"),
     "account.import": _l("导入人员名单"),
+    "account.update": _l("修改人员资料"),
+    "account.leave": _l("人员离开"),
     "rule.create": _l("新建规则"),
     "rule.update": _l("修改规则"),
     "rule.load_standard": _l("载入标准规则"),

@@ -10,12 +10,13 @@ from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
-from wtforms import SelectField, StringField
+from wtforms import BooleanField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 
 from app.accounts import register as people_register
+from app.accounts import services as accounts
 from app.accounts.services import create_account, list_accounts, scheme_village_ids
 from app.clock import utcnow
 from app.errors import DomainError
@@ -25,6 +26,7 @@ from app.home.views import bp
 from app.households import services as households
 from app.households.forms import TOKEN_RE, ConfirmImportForm
 from app.households.models import Household
+from app.rankings.account_rank import scheme_ranks
 from app.rankings.services import PeriodStanding, household_period_points, household_standing
 from app.redemption import services as shop
 from app.redemption.views import card_svg
@@ -56,7 +58,7 @@ def _scheme(actor, scheme_id):
     return people_register.person_scheme(db.session, actor, scheme_id)
 
 
-def _manages(actor, scheme) -> bool:
+def manages(actor, scheme) -> bool:
     try:
         require_scheme_manager(actor, scheme)
     except DomainError:
@@ -83,12 +85,22 @@ def people(scheme_id):
     actor = current_actor()
     scheme = _scheme(actor, scheme_id)
     q = request.args.get("q", "").strip()[:50]
-    stmt = list_accounts(db.session, actor, scheme.id, q).options(
+    left = request.args.get("left") == "1"  # those who left, shown apart from the active
+    stmt = list_accounts(db.session, actor, scheme.id, q)
+    gone = Household.moved_out_on.is_not(None)
+    left_count = db.session.scalar(stmt.where(gone).with_only_columns(func.count(Household.id)).order_by(None))
+    stmt = stmt.where(gone if left else Household.moved_out_on.is_(None)).options(
         joinedload(Household.linked_household), joinedload(Household.home_village)
     )
     pagination = db.paginate(stmt, page=page_arg(), per_page=PER_PAGE, error_out=False)
     return render_template(
-        "home/people.html", scheme=scheme, pagination=pagination, q=q, can_manage=_manages(actor, scheme)
+        "home/people.html",
+        scheme=scheme,
+        pagination=pagination,
+        q=q,
+        left=left,
+        left_count=left_count,
+        can_manage=manages(actor, scheme),
     )
 
 
@@ -149,6 +161,74 @@ def new_person(scheme_id):
                 flash(_("已添加 %(number)s %(name)s", number=person.number, name=person.name))
                 return redirect(url_for(".people", scheme_id=scheme.id))
     return render_template("home/person_form.html", form=form, scheme=scheme), status
+
+
+class LeaveForm(FlaskForm):
+    confirm = BooleanField(_l("我确认此人已离开"))
+
+
+def _managed_person(actor, person_id) -> Household:
+    """A person account for its scheme's village admin: 404 outside the scheme's
+    officials (a resident too), 403 for an official who does not manage it."""
+    person = accounts.person_in_scope(db.session, actor, person_id)
+    require_role(actor, "village_admin")
+    require_scheme_manager(actor, person.scheme)
+    return person
+
+
+@bp.route("/people/<int:person_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_person(person_id):
+    actor = current_actor()
+    person = _managed_person(actor, person_id)
+    scheme = person.scheme
+    linked = person.linked_household
+    saved = {
+        "number": person.number,
+        "name": person.name,
+        "phone": person.phone or "",
+        "village_id": person.home_village_id or 0,
+        "household": linked.number if linked else "",
+    }
+    form = PersonForm() if request.method == "POST" else PersonForm(data=saved)  # a field left out is empty
+    if scheme.village_id is None:
+        form.village_id.choices = _village_choices(scheme)
+    else:
+        del form.village_id
+    status = 200
+    if form.validate_on_submit():
+        values = _person_values(form, scheme)
+        status = 422
+        if values is not None:
+            done = mutate(
+                lambda: accounts.update_account(db.session, actor, person.id, values),
+                form,
+                rename={"household_id": "household"},
+                fields={"household_id": "household", "village_id": "village_id"},
+            )
+            status = done.status
+            if done.ok:
+                flash(_("已保存 %(number)s %(name)s 的资料", number=person.number, name=person.name))
+                return redirect(url_for(".household", household_id=person.id))
+    return render_template("home/person_form.html", form=form, scheme=scheme, person=person), status
+
+
+@bp.route("/people/<int:person_id>/leave", methods=["GET", "POST"])
+@login_required
+def person_leaves(person_id):
+    actor = current_actor()
+    person = _managed_person(actor, person_id)
+    form = LeaveForm()
+    status = 200
+    if form.validate_on_submit():
+        if not form.confirm.data:
+            form.confirm.errors = [_("请勾选确认后再提交")]
+            status = 422
+        else:
+            if mutate(lambda: accounts.leave(db.session, actor, person.id, today())).ok:
+                flash(_("%(number)s %(name)s 已登记离开", number=person.number, name=person.name))
+            return redirect(url_for(".household", household_id=person.id))
+    return render_template("home/person_leave.html", form=form, person=person), status
 
 
 @bp.route("/schemes/<int:scheme_id>/people/cards")
@@ -267,12 +347,12 @@ def linked_people(household: Household) -> list[Household]:
 
 def account_standing(session, account: Household, periods) -> dict:
     """A household's points and village rank per period; a person's or a village's
-    points alone (ranked in its scheme on the scheme's standings, not among a village's
-    households)."""
+    points, rank in its scheme and the scheme's number of active accounts."""
     if account.is_household:
         return household_standing(session, account, periods)
     found = household_period_points(session, account.id, list(periods))
-    return {p: PeriodStanding(points, vetoes, None) for p, (points, vetoes) in found.items()}
+    ranks = scheme_ranks(session, account, {p: points for p, (points, _vetoes) in found.items()})
+    return {p: PeriodStanding(points, vetoes, *ranks[p]) for p, (points, vetoes) in found.items()}
 
 
 def sees_as_official(user, account: Household) -> bool:

@@ -8,7 +8,7 @@ from flask_login import login_required
 from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy.orm import joinedload
 
-from app.clock import quarter_of, year_of
+from app.clock import month_of, quarter_of, year_of
 from app.errors import NotFound
 from app.extensions import db
 from app.households.models import Household
@@ -103,10 +103,13 @@ def household(household_id):
     official = people.sees_as_official(actor.user, household)
     day = today()
     periods = {"quarter": quarter_of(day), "year": year_of(day)}
+    if household.scheme.cadence == "month":
+        periods = {"month": month_of(day)} | periods
     mine = people.account_standing(db.session, household, periods.values())
     standing = {
-        key: {"period": p, "points": mine[p].points, "eligible": mine[p].eligible, "rank": mine[p].rank}
+        key: {"period": p, "points": s.points, "eligible": s.eligible, "rank": s.rank, "accounts": s.accounts}
         for key, p in periods.items()
+        for s in (mine[p],)
     }
     stmt = points.household_entries(household.id).options(*points.PASSBOOK_ROW_LOADS)
     show_all = request.args.get("all") == "1"
@@ -132,6 +135,7 @@ def household(household_id):
         pagination=pagination,
         show_all=show_all,
         can_reverse=official and actor.user.has_role(*points.REVIEWERS),
+        can_edit_person=official and household.kind == "person" and people.manages(actor, household.scheme),
         reversible_kinds=decisions.REVERSIBLE_KINDS,
         # only the household itself is offered objection links (one query less for officials)
         objections_closed=cycle.objections_closed_at(db.session, household.scheme_id)

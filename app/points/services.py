@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import String, bindparam, cast, exists, func, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from app.auth.models import User
@@ -205,7 +205,7 @@ def record_entry(
     if closed is not None:
         raise PeriodClosed(period=closed)
     if household.moved_out_on is not None:
-        raise HouseholdMovedOut()
+        raise HouseholdMovedOut.of(household)
     if rule.cap_period:
         used = _cap_used(session, [household.id], rule, occurred_on).get(household.id, 0)
         if used + quantity > rule.cap_count:
@@ -402,13 +402,17 @@ class QueueFilter:
     until: date | None = None
 
 
+# An entry's month (``2026-03``) from its date's ISO text, on SQLite and PostgreSQL alike.
+_ENTRY_MONTH = func.substr(cast(Entry.occurred_on, String), 1, 7)
+
+
 def _published():
-    """An entry's quarter or year is on notice or final in its scheme: it can be approved
-    no more. (A closed month of a monthly scheme is refused at approval all the same.)"""
+    """An entry's quarter, year or (only a monthly scheme has month rows) month is on
+    notice or final in its scheme: it can be approved no more."""
     return exists().where(
         Period.scheme_id == Entry.scheme_id,
         Period.status.in_(("notice", "final")),
-        Period.period.in_([Entry.period, func.substr(Entry.period, 1, 4)]),
+        Period.period.in_([Entry.period, func.substr(Entry.period, 1, 4), _ENTRY_MONTH]),
     )
 
 

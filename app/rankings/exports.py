@@ -10,6 +10,7 @@ from app.errors import BadRequest
 from app.extensions import db
 from app.rankings import services
 from app.rankings.views import bp, standings_scope
+from app.schemes.services import account_headings
 from app.scope import OFFICIAL_ROLES, require_role
 from app.spreadsheet import XLSX, attachment, csv_chunks, xlsx_file
 from app.web import current_actor, today, village_choices
@@ -27,7 +28,8 @@ def _export():
         raise BadRequest() from exc
     picked = standings_scope(actor, village_choices())
     standings = services.iter_household_standings(db.session, period, **picked.filters())
-    headers = [_("名次"), _("村"), _("户号"), _("户主"), _("积分"), _("可参评")]
+    number, name = account_headings(picked.scheme.account_kind if picked.scheme is not None else "household")
+    headers = [_("名次"), _("村"), number, name, _("积分"), _("可参评")]
     rows = (
         [s.rank, s.village_name, s.number, s.head_name, s.points, _("是") if s.eligible else _("否")] for s in standings
     )

@@ -22,6 +22,7 @@ from app.rankings.views import (
     period_arg,
     standing_rows,
 )
+from app.schemes.services import account_headings
 from app.spreadsheet import XLSX, attachment, xlsx_bytes
 from app.web import current_actor, scheme_choices, today
 
@@ -159,8 +160,7 @@ def awards_xlsx():
         _("期间"),
         _("称号"),
         _("名次"),
-        _("编号"),
-        _("名称"),
+        *account_headings(board.scheme.account_kind),
         _("积分"),
         _("奖励积分"),
         _("奖金（元）"),

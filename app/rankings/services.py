@@ -215,6 +215,7 @@ class PeriodStanding:
     points: int
     vetoes: int
     rank: int | None  # None once the household moved out
+    accounts: int | None = None  # how many rank beside it (a person's or village's scheme)
 
     @property
     def eligible(self) -> bool:

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session, selectinload
 from app.points.proof import Problem
 from app.redemption.models import CANCELLED, COMPLETED, Item, Redemption, RedemptionLine, Shop, StockMovement
 from app.redemption.services import redemptions
+from app.schemes.models import Scheme
+from app.schemes.services import account_headings
 from app.scope import in_villages
 from app.spreadsheet import xlsx_bytes
 from app.villages.models import Village
@@ -110,22 +112,32 @@ def settlement_xlsx(
     return xlsx_bytes(
         (str(_l("月度汇总")), [_l("月份"), _l("超市"), _l("兑换笔数"), _l("积分"), _l("折合金额（元）")], summary),
         (str(_l("商品排行")), [_l("商品"), _l("数量"), _l("积分")], top),
-        (str(_l("兑换明细")), DETAIL_HEADERS, _detail_rows(session, village_id, tz, month)),
+        (str(_l("兑换明细")), detail_headers(session, village_id), _detail_rows(session, village_id, tz, month)),
     )
 
 
-DETAIL_HEADERS = [
-    _l("单号"),
-    _l("时间"),
-    _l("超市"),
-    _l("户号"),
-    _l("户主"),
-    _l("商品"),
-    _l("积分"),
-    _l("折合金额（元）"),
-    _l("状态"),
-    _l("店员"),
-]
+def detail_headers(session: Session, village_id: int | frozenset[int] | None) -> list:
+    """The detail sheet's headings: the account's number and name headed by the kind of
+    account its shops serve (户号/户主 for households, 编号/姓名 for a 爱心超市's
+    volunteers, …; 编号/名称 where the shops serve more than one kind)."""
+    kinds = session.scalars(
+        select(Scheme.account_kind)
+        .join(Shop, Shop.scheme_id == Scheme.id)
+        .where(in_villages(Shop.village_id, village_id))
+    ).all()
+    number, name = account_headings(*(kinds or ["household"]))
+    return [
+        _l("单号"),
+        _l("时间"),
+        _l("超市"),
+        number,
+        name,
+        _l("商品"),
+        _l("积分"),
+        _l("折合金额（元）"),
+        _l("状态"),
+        _l("店员"),
+    ]
 
 
 def _detail_rows(session: Session, village_id: int | frozenset[int] | None, tz: str, month: str | None):

@@ -134,7 +134,7 @@ def household_at_counter(session: Session, actor: Actor, shop: Shop, card: str, 
                 raise NotFound(_l("本村没有户号为 %(number)s 的农户"), number=card[:20])
             raise NotFound(_l("%(scheme)s没有编号为 %(number)s 的账户"), scheme=shop.scheme.name, number=card[:20])
     if household.moved_out_on is not None:
-        raise HouseholdMovedOut(_l("该户已迁出，不能兑换"))
+        raise HouseholdMovedOut.of(household, _l("该户已迁出，不能兑换"))
     return household
 
 
@@ -221,7 +221,7 @@ def redeem(
             raise BadReference(field="item_id", item_id=item_id)
     total = sum(items[i].price_points * q for i, q in wanted)
     if household.moved_out_on is not None:
-        raise HouseholdMovedOut()
+        raise HouseholdMovedOut.of(household)
     floor = household.scheme.redeem_floor
     if household.balance - total < floor:
         redeemable = max(0, household.balance - floor)

@@ -138,6 +138,22 @@ def require_scheme_manager(actor: Actor, scheme: Scheme) -> None:
     _require_manager(actor, scheme.village_id)
 
 
+ACCOUNT_HEADINGS = {
+    "household": (_l("户号"), _l("户主")),
+    "person": (_l("编号"), _l("姓名")),
+    "village": (_l("村编号"), _l("村名")),
+}
+MIXED_HEADINGS = (_l("编号"), _l("名称"))
+
+
+def account_headings(*kinds: str) -> tuple[str, str]:
+    """The headings of an account's number and name in an export of accounts of these
+    kinds (户号/户主, 编号/姓名, 村编号/村名); 编号/名称 when kinds are mixed."""
+    found = set(kinds)
+    number, name = ACCOUNT_HEADINGS[found.pop()] if len(found) == 1 else MIXED_HEADINGS
+    return str(number), str(name)
+
+
 def account_kind_error(kind, by_village: bool) -> str | None:
     """Why a new scheme may not have this account kind (None: it may)."""
     if kind not in ACCOUNT_KINDS:

@@ -44,3 +44,24 @@ def test_a_volunteers_household_sees_its_volunteers_on_a_phone(demo_site, browse
     width = page.evaluate("document.documentElement.scrollWidth")
     page.context.close()
     assert width <= WIDTH
+
+
+def test_editing_a_person_fits_a_phone(demo_site, browser):
+    from playwright.sync_api import expect
+
+    page = phone_page(browser)
+    login(page, demo_site.url, "tj_admin")
+    page.goto(demo_site.url + "/people")
+    page.locator("main table tbody tr").first.get_by_role("link", name="修改").click()
+    expect(page.locator("h1")).to_have_text("修改人员资料")
+    page.fill("#phone", "12345")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator("main")).to_contain_text("电话号码格式不对")
+    assert page.input_value("#phone") == "12345"
+    form_width = page.evaluate("document.documentElement.scrollWidth")
+    page.get_by_role("link", name="取消").click()
+    expect(page.locator(".grid")).to_contain_text("本方案第")
+    passbook_width = page.evaluate("document.documentElement.scrollWidth")
+    page.screenshot(path="/tmp/pages-person-passbook.png")
+    page.context.close()
+    assert form_width <= WIDTH and passbook_width <= WIDTH

@@ -125,3 +125,25 @@ def test_only_an_admin_finalises_while_the_notice_runs(county, auth, client):
     auth.login("dk_admin")  # the county's admin, as the deployment's may
     client.post(period_url(county, tail="/finalize"))
     assert "已定稿" in client.get(period_url(county)).get_data(as_text=True)
+
+
+def test_the_notice_shows_a_vetoed_village_as_the_period_page_does(county, world, auth, client, session):
+    from app.points import rules as rulebook
+    from app.scope import Actor
+
+    county.rules["否决"] = rulebook.create_rule(
+        session,
+        Actor(world.admin),
+        None,
+        {"code": "FJ-1", "name": "发生命案", "category": "扣分项", "points": -10, "veto": True},
+        scheme_id=county.scheme.id,
+    )
+    session.commit()
+    auth.login("dk_admin")
+    scored(client, county)
+    tap(client, county, "QF", "否决")
+    assert client.post(period_url(county, tail="/close")).status_code == 302
+    for page in (client.get(period_url(county)), client.get(period_url(county, tail="/notice"))):
+        table = re.search(r'<table class="responsive standings">.*?</table>', page.get_data(as_text=True), re.S)
+        assert re.search(r"清风村.*?一票否决", table.group(0), re.S), page.request.path
+        assert table.group(0).count("一票否决") == 1

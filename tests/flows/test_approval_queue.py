@@ -87,3 +87,23 @@ def test_the_reject_reason_is_checked_by_the_app_not_the_browser(world, session,
     assert reason and " required" not in reason.group(1)
     r = client.post(f"/approvals/{e.id}/reject", data={"reason": ""})
     assert r.status_code == 422 and "请填写驳回理由" in r.get_data(as_text=True)
+
+
+def test_a_monthly_schemes_published_months_entries_apart(world, session, login):
+    """In a monthly scheme a month on notice sets its entries apart though its quarter
+    and year are open."""
+    scheme = world.b.household_scheme
+    scheme.cadence = "month"
+    session.commit()
+    this_month = TODAY.replace(day=1)
+    last_month = this_month - timedelta(days=1)
+    old = pending(session, world, "xf1", day=last_month.replace(day=3))
+    new = pending(session, world, "xf2", day=this_month)
+    periods.close_period(
+        session, world.actor("admin"), world.b.id, last_month.strftime("%Y-%m"), now=utcnow(), today=TODAY
+    )
+    session.commit()
+    html = login("xf_reviewer").get("/approvals").get_data(as_text=True)
+    assert offered(html) == [new.id]
+    apart = html[html.index('id="published"') :]
+    assert f'id="published-{old.id}"' in apart and f"/approvals/{old.id}/approve" not in html

@@ -196,3 +196,108 @@ def test_the_volunteers_household_sees_its_volunteer(world, auth, client, volunt
     auth.logout()
     auth.login("xf_resident")
     assert client.get(f"/households/{volunteers['v1'].id}").status_code == 404
+
+
+def test_the_persons_passbook_shows_its_rank_in_the_scheme(world, session, auth, client, volunteers):
+    auth.login("tj_village_admin")
+    first = client.get(f"/households/{volunteers['v1'].id}").text
+    assert "本方案第 1 名（共 2 人）" in first
+    second = client.get(f"/households/{volunteers['v2'].id}").text
+    assert "本方案第 2 名（共 2 人）" in second  # 0 points, below 李志愿's 15 this quarter
+    assert "本月" not in second  # a quarterly scheme: quarter and year only
+    volunteers["scheme"].cadence = "month"
+    session.commit()
+    monthly = client.get(f"/households/{volunteers['v2'].id}").text
+    assert "本月（" in monthly and monthly.count("（共 2 人）") == 3
+
+
+def test_an_official_edits_a_person_from_the_passbook_and_the_list(world, session, auth, client, volunteers):
+    auth.login("tj_village_admin")
+    pid, sid = volunteers["v2"].id, volunteers["scheme"].id
+    assert f"/people/{pid}/edit" in client.get(f"/households/{pid}").text
+    assert f"/people/{pid}/edit" in client.get(f"/schemes/{sid}/people").text
+    form = client.get(f"/people/{pid}/edit").text
+    assert 'value="ZY-002"' in form and 'value="张热心"' in form
+    r = client.post(
+        f"/people/{pid}/edit",
+        data={"number": "ZY-020", "name": "张热情", "phone": "13800000020", "household": "tj-002"},
+    )
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/households/{pid}")
+    changed = accounts(session, volunteers["scheme"])["ZY-020"]
+    assert (changed.name, changed.phone, changed.linked_household_id) == (
+        "张热情",
+        "13800000020",
+        world.households["tj2"].id,
+    )
+    r = client.post(f"/people/{pid}/edit", data={"number": "ZY-020", "name": "张热情", "phone": ""})
+    assert r.status_code == 302 and accounts(session, volunteers["scheme"])["ZY-020"].linked_household_id is None
+
+
+def test_editing_a_person_shows_mistakes_beside_their_fields(world, session, auth, client, volunteers):
+    auth.login("tj_village_admin")
+    pid = volunteers["v2"].id
+    r = client.post(f"/people/{pid}/edit", data={"number": "zy-001", "name": "", "phone": "12345"})
+    assert r.status_code == 422
+    assert "本方案已有编号" in r.text and "请填写姓名" in r.text and "电话号码格式不对" in r.text
+    assert 'value="zy-001"' in r.text and 'value="12345"' in r.text
+    r = client.post(f"/people/{pid}/edit", data={"number": "ZY-002", "name": "赵六", "household": "TJ-999"})
+    assert r.status_code == 422 and "该村没有户号为 TJ-999 的农户" in r.text and 'value="赵六"' in r.text
+    assert accounts(session, volunteers["scheme"])["ZY-002"].name == "张热心"
+    r = client.post(f"/people/{pid}/edit", data={"number": "zy-002", "name": "张热心"})  # its own number
+    assert r.status_code == 302
+
+
+def test_only_the_schemes_officials_edit_a_person(world, auth, client, volunteers):
+    pid = volunteers["v1"].id
+    for login, status in (("xf_village_admin", 404), ("tj_resident", 404), ("tj_recorder", 403)):
+        auth.login(login)
+        for url in (f"/people/{pid}/edit", f"/people/{pid}/leave"):
+            assert client.get(url).status_code == status, (login, url)
+            assert client.post(url, data={"number": "X", "name": "x", "confirm": "y"}).status_code == status
+        assert f"/people/{pid}/edit" not in client.get(f"/households/{pid}").text
+        auth.logout()
+    auth.login("tj_village_admin")
+    assert client.get(f"/people/{world.households['tj1'].id}/edit").status_code == 404  # a household
+
+
+def test_a_person_who_left_is_apart_and_can_no_longer_be_credited_or_redeem(
+    world, session, auth, client, volunteers, app
+):
+    from app.errors import HouseholdMovedOut
+    from app.redemption import services as shop
+    from app.redemption.shops import create_shop
+    from app.scope import Actor
+
+    auth.login("tj_village_admin")
+    pid, sid = volunteers["v1"].id, volunteers["scheme"].id
+    r = client.post(f"/people/{pid}/leave", data={})
+    assert r.status_code == 422 and "请勾选确认后再提交" in r.text
+    assert client.post(f"/people/{pid}/leave", data={"confirm": "y"}).status_code == 302
+    assert accounts(session, volunteers["scheme"])["ZY-001"].moved_out_on is not None
+    passbook = client.get(f"/households/{pid}").text
+    assert "离开，不再参加排名" in passbook and "本方案第" not in passbook
+    assert "本方案第 1 名（共 1 人）" in client.get(f"/households/{volunteers['v2'].id}").text
+    active = client.get(f"/schemes/{sid}/people").text
+    assert "李志愿" not in active and "张热心" in active and "共 1 人" in active and "已离开 1 人" in active
+    gone = client.get(f"/schemes/{sid}/people?left=1").text
+    assert "李志愿" in gone and "张热心" not in gone
+    assert client.get(f"/schemes/{sid}/people/cards").text.count('class="idcard"') == 1
+    admin = world.actor("tj_village_admin")
+    rule = rulebook.create_rule(
+        session, admin, None, {"code": "V-2", "name": "助老", "category": "志愿服务", "points": 5}, scheme_id=sid
+    )
+    with pytest.raises(HouseholdMovedOut) as credited:
+        points.record_entry(
+            session,
+            world.actor("tj_recorder"),
+            household_id=pid,
+            rule_id=rule.id,
+            occurred_on=TODAY,
+            today=TODAY,
+            now=NOW,
+        )
+    love = create_shop(session, admin, world.a.id, "爱心超市", scheme_id=sid)
+    session.commit()
+    with pytest.raises(HouseholdMovedOut) as redeemed:
+        shop.household_at_counter(session, Actor(world.users["tj_village_admin"]), love, "ZY-001", "s")
+    assert "此人已离开" in credited.value.render_message() and "此人已离开" in redeemed.value.render_message()

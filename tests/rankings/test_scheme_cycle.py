@@ -259,7 +259,7 @@ def test_the_award_list_and_its_workbook_show_the_amounts(monthly, as_, login):
     r = client.get("/awards/export.xlsx", query_string={"scheme_id": monthly["scheme_id"], "period": MARCH})
     assert r.status_code == 200 and r.mimetype.endswith("spreadsheetml.sheet")
     rows = list(load_workbook(io.BytesIO(r.data)).active.iter_rows(values_only=True))
-    assert rows[0][7] == "奖金（元）"
+    assert rows[0][7] == "奖金（元）" and rows[0][3:5] == ("村编号", "村名")  # a village scheme's accounts
     assert [(row[3], row[7], row[8]) for row in rows[1:]] == [("HP", 50000.01, "平均分配"), ("QF", 50000, "平均分配")]
     assert login("tj_resident").get("/awards", query_string={"scheme_id": monthly["scheme_id"]}).status_code == 404
     assert login("cg_reviewer").get("/awards", query_string={"scheme_id": monthly["scheme_id"]}).status_code == 404
