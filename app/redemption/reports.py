@@ -29,9 +29,12 @@ class MonthRow:
     yuan: float
 
 
-def monthly_report(session: Session, village_id, *, scheme_id: int | None = None) -> list[MonthRow]:
+def monthly_report(
+    session: Session, village_id, *, scheme_id: int | None = None, shop_id: int | None = None
+) -> list[MonthRow]:
     """Completed redemptions per shop and (local) month, with points and yuan value: of
-    the shops of a village (a set of them, or all: ``in_villages``), or of a scheme.
+    the shops of a village (a set of them, or all: ``in_villages``), of a scheme or of
+    one shop.
 
     The database sums per day; days fold into months here, which every engine agrees on.
     """
@@ -51,6 +54,8 @@ def monthly_report(session: Session, village_id, *, scheme_id: int | None = None
     stmt = stmt.where(in_villages(Redemption.village_id, village_id))
     if scheme_id is not None:
         stmt = stmt.where(Shop.scheme_id == scheme_id)
+    if shop_id is not None:
+        stmt = stmt.where(Redemption.shop_id == shop_id)
     rows: dict[tuple[int, str], MonthRow] = {}
     for shop_id, name, day, count, pts, yuan in session.execute(stmt):
         month = f"{day:%Y-%m}"
@@ -83,7 +88,9 @@ def yuan_by_month(
     return yuan
 
 
-def top_items(session: Session, village_id: int | frozenset[int] | None, limit: int = 10):
+def top_items(
+    session: Session, village_id: int | frozenset[int] | None, limit: int = 10, *, shop_id: int | None = None
+):
     stmt = (
         select(RedemptionLine.name, func.sum(RedemptionLine.quantity), func.sum(RedemptionLine.points))
         .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
@@ -93,38 +100,50 @@ def top_items(session: Session, village_id: int | frozenset[int] | None, limit: 
         .limit(limit)
     )
     stmt = stmt.where(in_villages(Redemption.village_id, village_id))
+    if shop_id is not None:
+        stmt = stmt.where(Redemption.shop_id == shop_id)
     return session.execute(stmt).all()
 
 
 def settlement_xlsx(
-    session: Session, village_id: int | frozenset[int] | None, tz: str, month: str | None = None
+    session: Session,
+    village_id: int | frozenset[int] | None,
+    tz: str,
+    month: str | None = None,
+    shop_id: int | None = None,
 ) -> bytes:
-    """The shop report for settling with the village that funds the goods: monthly totals,
-    top items and every redemption (cancelled ones marked)."""
+    """The shop report for settling with whoever funds the goods (the village; for a
+    爱心超市, often another budget: hence one shop alone): monthly totals, top items
+    and every redemption (cancelled ones marked)."""
     summary = [
         [row.month, row.shop_name, row.redemptions, row.points, row.yuan]
-        for row in monthly_report(session, village_id)
+        for row in monthly_report(session, village_id, shop_id=shop_id)
         if month is None or row.month == month
     ]
     top = [
-        [name, int(quantity or 0), int(points or 0)] for name, quantity, points in top_items(session, village_id, 100)
+        [name, int(quantity or 0), int(points or 0)]
+        for name, quantity, points in top_items(session, village_id, 100, shop_id=shop_id)
     ]
     return xlsx_bytes(
         (str(_l("月度汇总")), [_l("月份"), _l("超市"), _l("兑换笔数"), _l("积分"), _l("折合金额（元）")], summary),
         (str(_l("商品排行")), [_l("商品"), _l("数量"), _l("积分")], top),
-        (str(_l("兑换明细")), detail_headers(session, village_id), _detail_rows(session, village_id, tz, month)),
+        (
+            str(_l("兑换明细")),
+            detail_headers(session, village_id, shop_id),
+            _detail_rows(session, village_id, tz, month, shop_id),
+        ),
     )
 
 
-def detail_headers(session: Session, village_id: int | frozenset[int] | None) -> list:
+def detail_headers(session: Session, village_id: int | frozenset[int] | None, shop_id: int | None = None) -> list:
     """The detail sheet's headings: the account's number and name headed by the kind of
     account its shops serve (户号/户主 for households, 编号/姓名 for a 爱心超市's
     volunteers, …; 编号/名称 where the shops serve more than one kind)."""
-    kinds = session.scalars(
-        select(Scheme.account_kind)
-        .join(Shop, Shop.scheme_id == Scheme.id)
-        .where(in_villages(Shop.village_id, village_id))
-    ).all()
+    stmt = select(Scheme.account_kind).join(Shop, Shop.scheme_id == Scheme.id)
+    stmt = stmt.where(in_villages(Shop.village_id, village_id))
+    if shop_id is not None:
+        stmt = stmt.where(Shop.id == shop_id)
+    kinds = session.scalars(stmt).all()
     number, name = account_headings(*(kinds or ["household"]))
     return [
         _l("单号"),
@@ -140,8 +159,10 @@ def detail_headers(session: Session, village_id: int | frozenset[int] | None) ->
     ]
 
 
-def _detail_rows(session: Session, village_id: int | frozenset[int] | None, tz: str, month: str | None):
-    stmt = redemptions(village_id=village_id).options(
+def _detail_rows(
+    session: Session, village_id: int | frozenset[int] | None, tz: str, month: str | None, shop_id: int | None
+):
+    stmt = redemptions(village_id=village_id, shop_id=shop_id).options(
         selectinload(Redemption.shop), selectinload(Redemption.household), selectinload(Redemption.clerk)
     )
     if month is not None:

@@ -2,6 +2,7 @@
 
 import re
 from datetime import date
+from typing import NamedTuple
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -218,42 +219,53 @@ def item_stock(item_id):
     return _render_item(actor, item, stock_form=form)
 
 
-def _report_scope(actor) -> tuple[int | None, int | frozenset[int] | None, str | None]:
-    """(the village worked in, the villages reported on, the month)."""
+class _ReportScope(NamedTuple):
+    village_id: int | None  # the village worked in
+    villages: int | frozenset[int] | None  # the villages reported on
+    month: str | None
+    shop: Shop | None  # one shop alone, or every shop of those villages
+
+
+def _report_scope(actor) -> _ReportScope:
     require_role(actor, *REPORT_ROLES)
     village_id = working_village_id(actor)
+    villages = listed_villages(actor, village_id)
     month = request.args.get("month", "")
-    return (
-        village_id,
-        listed_villages(actor, village_id),
-        month if re.fullmatch(r"20\d\d-(0[1-9]|1[0-2])", month) else None,
-    )
+    shop = None
+    if request.args.get("shop_id"):
+        shop = shop_services.shop_in_scope(db.session, actor, request.args.get("shop_id", type=int))
+        if village_id is not None and shop.village_id != village_id:
+            raise NotFound()
+    return _ReportScope(village_id, villages, month if re.fullmatch(r"20\d\d-(0[1-9]|1[0-2])", month) else None, shop)
 
 
 @bp.route("/shop/reports")
 @login_required
 def reports():
     actor = current_actor()
-    village_id, villages, month = _report_scope(actor)
-    rows = shop_reports.monthly_report(db.session, villages)
+    scope = _report_scope(actor)
+    shop_id = scope.shop.id if scope.shop else None
+    rows = shop_reports.monthly_report(db.session, scope.villages, shop_id=shop_id)
     months = sorted({r.month for r in rows}, reverse=True)
-    if month:
-        rows = [r for r in rows if r.month == month]
-    shops_by_id = {s.id: s for s in db.session.scalars(shop_services.list_shops(villages))}
+    if scope.month:
+        rows = [r for r in rows if r.month == scope.month]
+    shops = db.session.scalars(shop_services.list_shops(scope.villages)).all()
     return render_template(
         "redemption/reports.html",
         rows=rows,
         months=months,
-        month=month,
-        village_id=village_id,
+        month=scope.month,
+        village_id=scope.village_id,
         villages=village_choices() if actor.user.is_admin else [],
-        shops_by_id=shops_by_id,
+        shops=shops,
+        shop_id=shop_id,
+        shops_by_id={s.id: s for s in shops},
         totals={
             "redemptions": sum(r.redemptions for r in rows),
             "points": sum(r.points for r in rows),
             "yuan": round(sum(r.yuan for r in rows), 2),
         },
-        top=shop_reports.top_items(db.session, villages),
+        top=shop_reports.top_items(db.session, scope.villages, shop_id=shop_id),
     )
 
 
@@ -261,13 +273,15 @@ def reports():
 @login_required
 def reports_xlsx():
     actor = current_actor()
-    village_id, villages, month = _report_scope(actor)
-    village = db.session.get(Village, village_id) if village_id else None
-    data = shop_reports.settlement_xlsx(db.session, villages, tz(), month)
+    scope = _report_scope(actor)
+    village = db.session.get(Village, scope.village_id) if scope.village_id else None
+    shop = scope.shop
+    data = shop_reports.settlement_xlsx(db.session, scope.villages, tz(), scope.month, shop.id if shop else None)
     name = _(
         "兑换结算-%(village)s-%(month)s.xlsx",
-        village=village.name if village else _("全部村"),
-        month=month or _("全部"),
+        village=shop.name if shop else village.name if village else _("全部村"),
+        month=scope.month or _("全部"),
     )
-    ascii_name = f"settlement-{village.code if village else 'all'}-{month or 'all'}.xlsx"
+    where = f"shop{shop.id}" if shop else village.code if village else "all"
+    ascii_name = f"settlement-{where}-{scope.month or 'all'}.xlsx"
     return Response(data, mimetype=XLSX, headers=attachment(name, ascii_name))
