@@ -124,6 +124,13 @@ def test_query_filters_by_region_are_described(spec):
     assert "region_id" in query_of("/leaderboards") and "region_id" in query_of("/leaderboards/villages")
 
 
+def test_standings_by_scheme_are_described(spec):
+    """Standings accept ``scheme_id=``: the villages' standings too."""
+    for path in ("/leaderboards", "/leaderboards/villages"):
+        names = [p["name"] for p in spec["paths"]["/api/v1" + path]["get"]["parameters"] if p["in"] == "query"]
+        assert "scheme_id" in names, path
+
+
 def test_every_served_api_route_is_documented(app, spec):
     documented = {normalise(p) for p in spec["paths"]}
     served = set()

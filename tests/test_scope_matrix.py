@@ -473,6 +473,7 @@ PUBLIC_FILTERS = {
     ("/api/v1/awards", "scheme_id"),
     ("/api/v1/leaderboards", "region_id"),
     ("/api/v1/leaderboards/villages", "region_id"),
+    ("/api/v1/leaderboards/villages", "scheme_id"),  # a village's scheme: that village's row
     ("/api/v1/villages", "region_id"),
 }
 REQUIRED_QUERY = {"/api/v1/leaderboards": {"period": "2026Q3"}, "/api/v1/leaderboards/villages": {"period": "2026Q3"}}

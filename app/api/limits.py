@@ -139,8 +139,9 @@ EXTRA = {
 }
 REASON_SCHEMAS = {"ReasonIn", "CancelIn", "DecisionIn", "ObjectionIn"}
 PERIOD_PARAMETERS = {"period"}
-# operations whose period is a quarter or a year only (household figures have no months)
-QUARTER_ONLY = {("get", "/api/v1/leaderboards/villages")}
+# operations whose period is a quarter or a year only (household figures have no months);
+# the standings take a month with a monthly scheme's ``scheme_id``, which is cross-field
+QUARTER_ONLY: set[tuple[str, str]] = set()
 # operation → query parameter → its allowed values
 ENUM_PARAMETERS = {("get", "/api/v1/entries"): {"status": ["pending"]}}
 

@@ -66,6 +66,15 @@ def _scheme_arg(args) -> int | None:
     return scheme_id
 
 
+def _month_of_monthly_scheme(period: str, scheme_id: int | None) -> Scheme | None:
+    """The scheme named (None if none); a month only with a monthly scheme: only its
+    accounts have month totals."""
+    scheme = db.session.get(Scheme, scheme_id) if scheme_id is not None else None
+    if periods.is_month(period) and (scheme is None or scheme.cadence != "month"):
+        raise ValidationFailed({"period": [str(_l("只有按月考核的方案（scheme_id）有月度排名"))]})
+    return scheme
+
+
 def _region_arg(args) -> int | None:
     """``region_id=`` of a standings query: a region that exists (standings are public,
     as for ``village_id=``), else 404."""
@@ -84,10 +93,7 @@ def leaderboard(args):
     if args.get("village_id") is not None:
         existing_village(args["village_id"])
     scheme_id = _scheme_arg(args)
-    if periods.is_month(period):  # only a monthly scheme's accounts have month totals
-        scheme = db.session.get(Scheme, scheme_id) if scheme_id is not None else None
-        if scheme is None or scheme.cadence != "month":
-            raise ValidationFailed({"period": [str(_l("只有按月考核的方案（scheme_id）有月度排名"))]})
+    _month_of_monthly_scheme(period, scheme_id)
     rows = services.household_standings(
         db.session,
         period,
@@ -104,6 +110,12 @@ class VillageBoardQuery(Schema):
     period = fields.String(required=True)
     township = fields.String()
     region_id = fields.Integer()
+    scheme_id = fields.Integer(
+        metadata={
+            "description": "that scheme's accounts, each in its village (a village scheme: one per village); "
+            "households then counts the accounts"
+        }
+    )
 
 
 class VillageStandingOut(Schema):
@@ -127,11 +139,13 @@ class VillageBoardOut(Schema):
 @blp.arguments(VillageBoardQuery(), location="query")
 @blp.response(200, VillageBoardOut)
 def village_leaderboard(args):
-    """Villages ranked by points per household, with participation."""
+    """Villages ranked by points per household, with participation; with ``scheme_id``,
+    by that scheme's accounts."""
     period = validate_period_arg(args["period"])
-    if periods.is_month(period):
-        raise ValidationFailed({"period": [str(_l("只有按月考核的方案（scheme_id）有月度排名"))]})
-    rows = services.village_standings(db.session, period, township=args.get("township"), region_id=_region_arg(args))
+    scheme = _month_of_monthly_scheme(period, _scheme_arg(args))
+    rows = services.village_standings(
+        db.session, period, township=args.get("township"), region_id=_region_arg(args), scheme=scheme
+    )
     return prebuilt({"period": period, "items": [r.to_dict() for r in rows]})
 
 

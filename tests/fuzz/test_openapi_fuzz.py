@@ -48,6 +48,7 @@ CROSS_FIELD = {
     ("POST", "/api/v1/accounts"): {"scheme_id", "number", "village_id", "household_id"},
     # a month only in a monthly scheme; one of village_id or scheme_id; a fund with its split
     ("GET", "/api/v1/leaderboards"): {"period"},
+    ("GET", "/api/v1/leaderboards/villages"): {"period"},
     ("GET", "/api/v1/periods/{period}"): {"period", "village_id"},
     ("POST", "/api/v1/periods/{period}/close"): {"period"},
     ("POST", "/api/v1/periods/{period}/finalize"): {"period"},
