@@ -324,7 +324,9 @@ def yearly_reset_villages():
 
 def list_schemes(session: Session, actor: Actor, *, village_id=None, region_id=None):
     """Schemes in the actor's scope: of a village, of a region (its own and those of the
-    villages below), or all it may see."""
+    villages below; one of the two), or all it may see."""
+    if village_id is not None and region_id is not None:
+        raise ValidationFailed({"region_id": [str(_l("须指定所属村或所属区域（二选一）"))]})
     stmt = select(Scheme).order_by(Scheme.region_id.is_(None), Scheme.village_id, Scheme.id)
     if village_id is not None:
         village = village_in_scope(session, actor, village_id)

@@ -54,6 +54,7 @@ CROSS_FIELD = {
     ("GET", "/api/v1/objections"): {"scheme_id"},
     ("GET", "/api/v1/awards"): {"scheme_id"},
     ("GET", "/api/v1/rules"): {"scheme_id"},
+    ("GET", "/api/v1/schemes"): {"region_id"},  # a village or a region, not both
     ("POST", "/api/v1/periods/{period}/close"): {"period"},
     ("POST", "/api/v1/periods/{period}/finalize"): {"period"},
     ("POST", "/api/v1/objections"): {"period", "scheme_id"},
