@@ -57,7 +57,8 @@ CROSS_FIELD = {
     ("GET", "/api/v1/schemes"): {"region_id"},  # a village or a region, not both
     ("POST", "/api/v1/periods/{period}/close"): {"period"},
     ("POST", "/api/v1/periods/{period}/finalize"): {"period"},
-    ("POST", "/api/v1/objections"): {"period", "scheme_id"},
+    # household_id and account_id, where both are given, name the same account
+    ("POST", "/api/v1/objections"): {"period", "scheme_id", "account_id"},
     ("POST", "/api/v1/awards"): {"period", "fund_yuan", "allocation"},
 }
 
