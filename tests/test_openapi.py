@@ -124,6 +124,13 @@ def test_query_filters_by_region_are_described(spec):
     assert "region_id" in query_of("/leaderboards") and "region_id" in query_of("/leaderboards/villages")
 
 
+def test_standings_by_scheme_are_described(spec):
+    """Standings accept ``scheme_id=``: the villages' standings too."""
+    for path in ("/leaderboards", "/leaderboards/villages"):
+        names = [p["name"] for p in spec["paths"]["/api/v1" + path]["get"]["parameters"] if p["in"] == "query"]
+        assert "scheme_id" in names, path
+
+
 def test_every_served_api_route_is_documented(app, spec):
     documented = {normalise(p) for p in spec["paths"]}
     served = set()
@@ -229,3 +236,32 @@ def test_text_the_document_allows_is_not_all_space_and_has_no_nul(spec, schema, 
     server_takes = bool(text.strip()) and "\x00" not in text
     assert (re.search(limits["pattern"], text) is not None and len(text) >= limits["minLength"]) == server_takes
     assert jsonschema_rs.validator_for({"type": "string", **limits}).is_valid(text) == server_takes
+
+
+def test_an_objection_names_an_entry_or_a_period(spec):
+    """The contract: ``{"entry_id"?, "period"?, "village_id"?, "reason"}``; an objection to
+    an entry needs no period (its period is the entry's), so only one of the two is needed."""
+    objection = spec["components"]["schemas"]["ObjectionIn"]
+    assert objection["required"] == ["reason"]
+    assert [branch["required"] for branch in objection["anyOf"]] == [["entry_id"], ["period"]]
+
+
+def test_amounts_of_yuan_are_documented_as_the_strings_answered(spec):
+    """``"75.00"``: two decimals in a string, as ``fields.Decimal(as_string=True)`` dumps."""
+    award = spec["components"]["schemas"]["AwardOut"]["properties"]
+    for name in ("fund_yuan", "amount_yuan"):
+        assert award[name]["type"] == "string" and award[name]["nullable"] is True, award[name]
+        for text, ok in (("75.00", True), ("100000.01", True), ("0.00", True), ("75", False), ("7.5", False)):
+            assert bool(re.fullmatch(award[name]["pattern"], text)) is ok, (name, text)
+
+
+def test_the_card_endpoints_of_accounts_name_an_account_id(spec):
+    """``/accounts/{id}/qr…``: the same parameter name as every other /accounts path."""
+    paths = [p for p in spec["paths"] if p.startswith("/api/v1/accounts/{")]
+    assert {p for p in paths if "/qr" in p} == {
+        f"/api/v1/accounts/{{account_id}}/{tail}" for tail in ("qr", "qr.png", "qr.svg", "qr/revoke")
+    }
+    for path in paths:
+        assert path.startswith("/api/v1/accounts/{account_id}"), path
+        names = [p["name"] for p in spec["paths"][path].get("parameters", []) if p["in"] == "path"]
+        assert names == ["account_id"], (path, names)

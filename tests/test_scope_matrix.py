@@ -469,8 +469,8 @@ def test_the_query_filters_are_all_in_the_matrix(client):
 
 
 # Public to every logged-in user by design (the standings and honours of the notice
-# board, and the directory of villages): another village's or region's filter shows that
-# village or region, not one's own.
+# board): another village's or region's filter shows that village or region, not one's
+# own. (The directory of villages is open to all, but by a region in one's scope only.)
 PUBLIC_FILTERS = {
     ("/api/v1/leaderboards", "village_id"),
     ("/api/v1/awards", "village_id"),
@@ -478,7 +478,7 @@ PUBLIC_FILTERS = {
     ("/api/v1/awards", "scheme_id"),
     ("/api/v1/leaderboards", "region_id"),
     ("/api/v1/leaderboards/villages", "region_id"),
-    ("/api/v1/villages", "region_id"),
+    ("/api/v1/leaderboards/villages", "scheme_id"),  # a village's scheme: that village's row
 }
 REQUIRED_QUERY = {"/api/v1/leaderboards": {"period": "2026Q3"}, "/api/v1/leaderboards/villages": {"period": "2026Q3"}}
 

@@ -2,6 +2,8 @@
 here; any account, households included, is shown here; the QR card endpoints are the
 households' own views, served under ``/accounts`` too."""
 
+import functools
+
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
@@ -81,8 +83,19 @@ def get_account(account_id):
     return services.account_view(db.session, account, today=local_today(tz()))
 
 
+def _by_account(view):
+    """A households' card view under ``/accounts/{account_id}``: the same view (its
+    documentation too), its path parameter named as on the other ``/accounts`` paths."""
+
+    @functools.wraps(view)
+    def by_account(account_id):
+        return view(household_id=account_id)
+
+    return by_account
+
+
 # A card is a card, whatever the account's kind: the households' views, not a copy.
-blp.route("/accounts/<int:household_id>/qr", methods=["GET"])(cards.card)
-blp.route("/accounts/<int:household_id>/qr.png", methods=["GET"])(cards.card_png)
-blp.route("/accounts/<int:household_id>/qr.svg", methods=["GET"])(cards.card_svg)
-blp.route("/accounts/<int:household_id>/qr/revoke", methods=["POST"])(cards.revoke)
+blp.route("/accounts/<int:account_id>/qr", methods=["GET"])(_by_account(cards.card))
+blp.route("/accounts/<int:account_id>/qr.png", methods=["GET"])(_by_account(cards.card_png))
+blp.route("/accounts/<int:account_id>/qr.svg", methods=["GET"])(_by_account(cards.card_svg))
+blp.route("/accounts/<int:account_id>/qr/revoke", methods=["POST"])(_by_account(cards.revoke))

@@ -25,6 +25,8 @@ SCHEME_NAMED = {
         {"required": ["scheme_id"], "not": {"required": ["village_id"]}},
     ]
 }
+# An amount of yuan as the API answers it (``fields.Decimal(places=2, as_string=True)``).
+YUAN = {"type": "string", "pattern": "^[0-9]+\\.[0-9]{2}$", "example": "75.00"}
 # What ``str.strip()`` strips, in every regex dialect: ``\s`` is narrower in ECMA 262 and
 # Rust than in Python (no U+001C–U+001F in either, no U+0085 in ECMA 262).
 _SPACE = "\\s\\u001c-\\u001f\\u0085"
@@ -72,6 +74,8 @@ PROPERTIES = {
     },
     "RedemptionIn": {"lines": {"minItems": 1}, "qr_token": {"minLength": 1, "pattern": VISIBLE}},
     "ObjectionIn": {"period": {**PERIOD_OR_MONTH, "nullable": False}},
+    # Two decimals as a string ("75.00"): exact, as a JSON number could not promise.
+    "AwardOut": {"fund_yuan": YUAN, "amount_yuan": YUAN},
     "EntryIn": {"quantity": {"minimum": 1, "maximum": 100}},
     "AwardIn": {
         "period": PERIOD_OR_MONTH,
@@ -82,7 +86,6 @@ PROPERTIES = {
 # component schema → names that must be given although the schema loads without them
 REQUIRED = {
     "EvidenceForm": ["file"],  # a multipart file part, which the form schema does not load
-    "ObjectionIn": ["period"],
     "SchemeIn": [
         "name",
         "account_kind",
@@ -107,6 +110,13 @@ EXTRA = {
     # household_id or account_id (the same id): one of them, or both alike
     "EntryIn": {"anyOf": [{"required": ["household_id"]}, {"required": ["account_id"]}]},
     "BatchIn": {"anyOf": [{"required": ["household_ids"]}, {"required": ["account_ids"]}]},
+    # an entry (its period is the entry's), or a period's published standings
+    "ObjectionIn": {
+        "anyOf": [
+            {"required": ["entry_id"], "properties": {"entry_id": {"type": "integer"}}},
+            {"required": ["period"]},
+        ]
+    },
     "VillageIn": {  # region_id, else the township's name
         "anyOf": [
             {"required": ["region_id"], "properties": {"region_id": {"type": "integer"}}},
@@ -139,8 +149,9 @@ EXTRA = {
 }
 REASON_SCHEMAS = {"ReasonIn", "CancelIn", "DecisionIn", "ObjectionIn"}
 PERIOD_PARAMETERS = {"period"}
-# operations whose period is a quarter or a year only (household figures have no months)
-QUARTER_ONLY = {("get", "/api/v1/leaderboards/villages")}
+# operations whose period is a quarter or a year only (household figures have no months);
+# the standings take a month with a monthly scheme's ``scheme_id``, which is cross-field
+QUARTER_ONLY: set[tuple[str, str]] = set()
 # operation → query parameter → its allowed values
 ENUM_PARAMETERS = {("get", "/api/v1/entries"): {"status": ["pending"]}}
 

@@ -43,7 +43,9 @@ def evidence_folder() -> Path:
 
 class RuleQuery(Schema):
     village_id = fields.Integer()
-    scheme_id = fields.Integer()
+    scheme_id = fields.Integer(
+        metadata={"description": "in place of village_id (both given: the same scheme, else 422)"}
+    )
     active = fields.Boolean()
 
 
@@ -67,6 +69,9 @@ def create_rule(data):
 def list_rules(args):
     me = current_actor()
     active_only = args.get("active") is True
+    args["village_id"], args["scheme_id"] = schemes.village_or_scheme(
+        db.session, args.get("village_id"), args.get("scheme_id")
+    )
     if args.get("scheme_id") is not None:
         scheme = schemes.scheme_in_scope(db.session, me, args["scheme_id"])
         return paginated(db.session, rulebook.list_rules(None, active_only=active_only, scheme_id=scheme.id), RULE_OUT)

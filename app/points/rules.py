@@ -92,6 +92,7 @@ def create_rule(
     """A rule of a scheme: ``scheme_id``'s, or the household scheme of ``village_id``;
     with ``generate_code`` (the page), a code left empty is made up."""
     require_role(actor, "village_admin")
+    village_id, scheme_id = schemes.village_or_scheme(session, village_id, scheme_id)
     if scheme_id is not None:
         scheme = schemes.scheme_in_scope(session, actor, scheme_id, field="scheme_id")
         if scheme.village_id is None and "admin" not in actor.user.roles:

@@ -20,8 +20,6 @@ class RuleIn(Schema):
         """The rule's scheme: ``scheme_id``, or ``village_id``'s household scheme."""
         if data.get("village_id") is None and data.get("scheme_id") is None:
             raise ValidationError("必填（或填 scheme_id）", "village_id")
-        if data.get("village_id") is not None and data.get("scheme_id") is not None:
-            raise ValidationError("village_id 和 scheme_id 只能填一项", "scheme_id")
 
 
 class RulePatch(Schema):

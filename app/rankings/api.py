@@ -11,7 +11,7 @@ from app.extensions import db
 from app.rankings import awards, periods, services
 from app.regions.models import Region
 from app.schemes.models import Scheme
-from app.schemes.services import can_see_scheme
+from app.schemes.services import can_see_scheme, village_or_scheme
 from app.scope import acting_village_id, existing_village
 from app.web import current_actor, tz
 
@@ -24,7 +24,9 @@ class LeaderboardQuery(Schema):
     village_id = fields.Integer()
     township = fields.String()
     region_id = fields.Integer()
-    scheme_id = fields.Integer(metadata={"description": "that scheme's accounts"})
+    scheme_id = fields.Integer(
+        metadata={"description": "that scheme's accounts; with village_id, its household scheme only (else 422)"}
+    )
     limit = fields.Integer(validate=validate.Range(min=1, max=100_000))
 
 
@@ -66,6 +68,15 @@ def _scheme_arg(args) -> int | None:
     return scheme_id
 
 
+def _month_of_monthly_scheme(period: str, scheme_id: int | None) -> Scheme | None:
+    """The scheme named (None if none); a month only with a monthly scheme: only its
+    accounts have month totals."""
+    scheme = db.session.get(Scheme, scheme_id) if scheme_id is not None else None
+    if periods.is_month(period) and (scheme is None or scheme.cadence != "month"):
+        raise ValidationFailed({"period": [str(_l("只有按月考核的方案（scheme_id）有月度排名"))]})
+    return scheme
+
+
 def _region_arg(args) -> int | None:
     """``region_id=`` of a standings query: a region that exists (standings are public,
     as for ``village_id=``), else 404."""
@@ -81,13 +92,11 @@ def _region_arg(args) -> int | None:
 def leaderboard(args):
     """Household standings: public to every logged-in user, residents included."""
     period = validate_period_arg(args["period"])
+    args["village_id"], args["scheme_id"] = village_or_scheme(db.session, args.get("village_id"), args.get("scheme_id"))
     if args.get("village_id") is not None:
         existing_village(args["village_id"])
     scheme_id = _scheme_arg(args)
-    if periods.is_month(period):  # only a monthly scheme's accounts have month totals
-        scheme = db.session.get(Scheme, scheme_id) if scheme_id is not None else None
-        if scheme is None or scheme.cadence != "month":
-            raise ValidationFailed({"period": [str(_l("只有按月考核的方案（scheme_id）有月度排名"))]})
+    _month_of_monthly_scheme(period, scheme_id)
     rows = services.household_standings(
         db.session,
         period,
@@ -104,6 +113,12 @@ class VillageBoardQuery(Schema):
     period = fields.String(required=True)
     township = fields.String()
     region_id = fields.Integer()
+    scheme_id = fields.Integer(
+        metadata={
+            "description": "that scheme's accounts, each in its village (a village scheme: one per village); "
+            "households then counts the accounts"
+        }
+    )
 
 
 class VillageStandingOut(Schema):
@@ -127,11 +142,13 @@ class VillageBoardOut(Schema):
 @blp.arguments(VillageBoardQuery(), location="query")
 @blp.response(200, VillageBoardOut)
 def village_leaderboard(args):
-    """Villages ranked by points per household, with participation."""
+    """Villages ranked by points per household, with participation; with ``scheme_id``,
+    by that scheme's accounts."""
     period = validate_period_arg(args["period"])
-    if periods.is_month(period):
-        raise ValidationFailed({"period": [str(_l("只有按月考核的方案（scheme_id）有月度排名"))]})
-    rows = services.village_standings(db.session, period, township=args.get("township"), region_id=_region_arg(args))
+    scheme = _month_of_monthly_scheme(period, _scheme_arg(args))
+    rows = services.village_standings(
+        db.session, period, township=args.get("township"), region_id=_region_arg(args), scheme=scheme
+    )
     return prebuilt({"period": period, "items": [r.to_dict() for r in rows]})
 
 
@@ -142,9 +159,13 @@ class SchemeNameIn(Schema):
     scheme_id = fields.Integer(strict=True)
 
 
+# ``scheme_id`` in place of ``village_id``: ``village_or_scheme``.
+IN_PLACE = "in place of village_id (both given: the same scheme, else 422)"
+
+
 class SchemeNameQuery(Schema):
     village_id = fields.Integer()
-    scheme_id = fields.Integer()
+    scheme_id = fields.Integer(metadata={"description": IN_PLACE})
 
 
 class PeriodOut(Schema):
@@ -203,7 +224,7 @@ class ObjectionIn(Schema):
     entry_id = fields.Integer(strict=True, allow_none=True)
     period = fields.String(allow_none=True)
     village_id = fields.Integer(strict=True, allow_none=True)
-    scheme_id = fields.Integer(strict=True, allow_none=True)
+    scheme_id = fields.Integer(strict=True, allow_none=True, metadata={"description": IN_PLACE})
     household_id = fields.Integer(strict=True, allow_none=True, metadata={"description": "the account objected for"})
     account_id = fields.Integer(strict=True, allow_none=True, metadata={"description": "in place of household_id"})
     reason = fields.String(required=True)
@@ -236,7 +257,7 @@ class ObjectionOut(Schema):
 
 class ObjectionQuery(Schema):
     village_id = fields.Integer()
-    scheme_id = fields.Integer(metadata={"description": "in place of village_id: that scheme's objections"})
+    scheme_id = fields.Integer(metadata={"description": f"that scheme's objections, {IN_PLACE}"})
     status = fields.String(validate=validate.OneOf(["open", "upheld", "dismissed"]))
 
 
@@ -257,6 +278,7 @@ def file_objection(data):
 @blp.response(200, list_of(ObjectionOut))
 def list_objections(args):
     me = current_actor()
+    args["village_id"], args["scheme_id"] = village_or_scheme(db.session, args.get("village_id"), args.get("scheme_id"))
     if args.get("scheme_id") is not None:  # its officials: every objection; others: their own
         scheme = periods.readable_scheme(db.session, me, scheme_id=args["scheme_id"])
         official = me.user.has_role("reviewer", "village_admin") and can_see_scheme(db.session, me.user, scheme)
@@ -325,7 +347,7 @@ class AwardOut(Schema):
 class AwardQuery(Schema):
     period = fields.String()
     village_id = fields.Integer()
-    scheme_id = fields.Integer()
+    scheme_id = fields.Integer(metadata={"description": IN_PLACE})
 
 
 AWARD_OUT = AwardOut()
@@ -346,10 +368,8 @@ def grant_awards(data):
 def list_awards(args):
     """Awards are public to logged-in users (residents included)."""
     period = validate_period_arg(args.get("period"), required=False)
+    args["village_id"], args["scheme_id"] = village_or_scheme(db.session, args.get("village_id"), args.get("scheme_id"))
     scheme_id = _scheme_arg(args)
     if args.get("village_id") is not None:
-        village_scheme = existing_village(args["village_id"]).household_scheme.id
-        if scheme_id is not None and scheme_id != village_scheme:
-            raise NotFound()
-        scheme_id = village_scheme
+        scheme_id = existing_village(args["village_id"]).household_scheme.id
     return paginated(db.session, awards.list_awards(scheme_id, period), AWARD_OUT)

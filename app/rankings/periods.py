@@ -34,7 +34,7 @@ from app.rankings.models import DISMISSED, OPEN, UPHELD, Objection, Publication
 from app.rankings.services import household_standings
 from app.regions.services import village_ids_below
 from app.schemes.models import Scheme
-from app.schemes.services import can_see_scheme, scheme_in_scope
+from app.schemes.services import PICK_ONE, can_see_scheme, scheme_in_scope, village_or_scheme
 from app.scope import Actor, household_in_scope, in_villages, require_role, village_in_scope
 from app.villages.models import Village
 
@@ -97,10 +97,10 @@ def scheme_period(scheme: Scheme, period) -> str:
 
 def named_scheme(session: Session, actor: Actor, village_id, scheme_id, *, field: bool = True) -> Scheme:
     """The scheme a call names, in the actor's scope: ``scheme_id``, or the household
-    scheme of ``village_id`` (one of the two)."""
-    if (village_id is None) == (scheme_id is None):
-        message = str(_l("须指定村（village_id）或积分方案（scheme_id），二选一"))
-        raise ValidationFailed({"scheme_id" if scheme_id is not None else "village_id": [message]})
+    scheme of ``village_id`` (one of the two, or both naming it: ``village_or_scheme``)."""
+    village_id, scheme_id = village_or_scheme(session, village_id, scheme_id)
+    if village_id is None and scheme_id is None:
+        raise ValidationFailed({"village_id": [str(PICK_ONE)]})
     if scheme_id is not None:
         return scheme_in_scope(session, actor, scheme_id, field="scheme_id" if field else None)
     return village_in_scope(session, actor, village_id, field="village_id" if field else None).household_scheme
@@ -112,7 +112,8 @@ def readable_scheme(session: Session, actor: Actor, village_id=None, scheme_id=N
     official of a region below a region's scheme (a township's, of its county's scheme)
     is not its official: 404, as for anything outside its region."""
     user = actor.user
-    if (village_id is None) == (scheme_id is None):
+    village_id, scheme_id = village_or_scheme(session, village_id, scheme_id)
+    if village_id is None and scheme_id is None:
         raise NotFound()
     if scheme_id is not None:
         scheme = session.get(Scheme, scheme_id) if isinstance(scheme_id, int) else None
@@ -325,6 +326,7 @@ def file_objection(
     user = actor.user
     if user is None or not (user.has_role("reviewer") or user.household_id):
         raise Forbidden()
+    village_id, scheme_id = village_or_scheme(session, village_id, scheme_id)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed({"reason": [str(_l("请写明异议理由"))]})

@@ -350,14 +350,28 @@ class VillageStanding:
 
 
 def village_standings(
-    session: Session, period: str, *, township: str | None = None, region_id: int | None = None
+    session: Session, period: str, *, township: str | None = None, region_id: int | None = None, scheme=None
 ) -> list[VillageStanding]:
     """Villages ranked by points per active household (洞口县's 积分换项目);
     participation is the share of households with a positive entry in the period.
 
     Every village takes part, one without active households too (0 households, 0 points,
     0 per household, participation 0): it ties with the villages at 0 per household.
-    Ties share a rank and are ordered by village code."""
+    Ties share a rank and are ordered by village code.
+
+    ``scheme`` (a Scheme): its accounts in place of the households, each in its village
+    (``home_village_id``): a household scheme's village and its households, a person
+    scheme's people by their village, a village scheme's one account per village. The
+    villages taking part are the scheme's (its village, or every village below its
+    region); "households" then counts its accounts."""
+    if scheme is None:
+        member = and_(Household.village_id == Village.id, Household.moved_out_on.is_(None))
+    else:
+        member = and_(
+            Household.home_village_id == Village.id,
+            Household.scheme_id == scheme.id,
+            Household.moved_out_on.is_(None),
+        )
     stmt = (
         select(
             Village.id,
@@ -369,10 +383,14 @@ def village_standings(
             func.count(PeriodTotal.id).filter(PeriodTotal.positive_count > 0),
         )
         .select_from(Village)
-        .outerjoin(Household, and_(Household.village_id == Village.id, Household.moved_out_on.is_(None)))
+        .outerjoin(Household, member)
         .outerjoin(PeriodTotal, and_(PeriodTotal.household_id == Household.id, PeriodTotal.period == period))
         .group_by(Village.id, Village.code, Village.name, Village.township)
     )
+    if scheme is not None and scheme.village_id is not None:
+        stmt = stmt.where(Village.id == scheme.village_id)
+    elif scheme is not None:
+        stmt = stmt.where(Village.id.in_(villages_below(scheme.region_id)))
     if township:
         stmt = stmt.where(Village.township == township)
     if region_id is not None:

@@ -47,7 +47,7 @@ class SchemeOut(SchemeFields):
 
 class SchemeQuery(Schema):
     village_id = fields.Integer()
-    region_id = fields.Integer()
+    region_id = fields.Integer(metadata={"description": "in place of village_id (not both: 422)"})
 
 
 SCHEME_OUT = SchemeOut()

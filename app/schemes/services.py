@@ -116,6 +116,25 @@ def scheme_in_scope(session: Session, actor: Actor, scheme_id, *, field: str | N
     return scheme
 
 
+PICK_ONE = _l("须指定村（village_id）或积分方案（scheme_id），二选一")
+
+
+def village_or_scheme(session: Session, village_id, scheme_id) -> tuple:
+    """``(village_id, scheme_id)`` of a call that takes ``scheme_id`` in place of
+    ``village_id`` (which names the village's household scheme): both given, they must
+    name the same scheme, which ``scheme_id`` then names alone; else 422 on
+    ``scheme_id``. One answer for every such endpoint."""
+    if village_id is None or scheme_id is None:
+        return village_id, scheme_id
+    ids = (village_id, scheme_id)
+    same = all(isinstance(i, int) and not isinstance(i, bool) for i in ids) and scheme_id == session.scalar(
+        select(Scheme.id).where(Scheme.village_id == village_id, Scheme.account_kind == "household")
+    )
+    if not same:
+        raise ValidationFailed({"scheme_id": [str(PICK_ONE)]})
+    return None, scheme_id
+
+
 def household_scheme(session: Session, village_id: int) -> Scheme:
     return session.scalars(
         select(Scheme).where(Scheme.village_id == village_id, Scheme.account_kind == "household")
@@ -321,7 +340,9 @@ def yearly_reset_villages():
 
 def list_schemes(session: Session, actor: Actor, *, village_id=None, region_id=None):
     """Schemes in the actor's scope: of a village, of a region (its own and those of the
-    villages below), or all it may see."""
+    villages below; one of the two), or all it may see."""
+    if village_id is not None and region_id is not None:
+        raise ValidationFailed({"region_id": [str(_l("须指定所属村或所属区域（二选一）"))]})
     stmt = select(Scheme).order_by(Scheme.region_id.is_(None), Scheme.village_id, Scheme.id)
     if village_id is not None:
         village = village_in_scope(session, actor, village_id)

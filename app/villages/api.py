@@ -5,9 +5,8 @@ from app.api import api_blueprint_login, list_of, paginated
 from app.api.fields import StrictBoolean, StrictFloat
 from app.api.idempotency import mutation
 from app.clock import local_today, utcnow
-from app.errors import NotFound
 from app.extensions import db
-from app.regions.models import Region
+from app.regions.services import region_in_scope
 from app.schemes import services as schemes
 from app.villages import services
 from app.villages.models import Village
@@ -47,7 +46,7 @@ class SchemeSchema(Schema):
 
 class VillageQuery(Schema):
     township = fields.String()
-    region_id = fields.Integer()
+    region_id = fields.Integer(metadata={"description": "the villages below a region in the caller's scope"})
 
 
 VILLAGE_OUT = VillageOut()
@@ -66,9 +65,11 @@ def create_village(data):
 @blp.arguments(VillageQuery(), location="query")
 @blp.response(200, list_of(VillageOut))
 def list_villages(args):
+    """Every village (a directory open to all), or a region's: a region in the caller's
+    scope (``region_in_scope``), else 404, as the contract's filters are."""
     region_id = args.get("region_id")
-    if region_id is not None and db.session.get(Region, region_id) is None:
-        raise NotFound()
+    if region_id is not None:
+        region_in_scope(db.session, current_actor(), region_id)
     return paginated(db.session, services.list_villages(args.get("township"), region_id), VILLAGE_OUT)
 
 

@@ -46,12 +46,19 @@ CROSS_FIELD = {
     ("GET", "/api/v1/redemptions"): {"account_id"},
     # a scheme of persons, a number not yet taken, a village and household in its area
     ("POST", "/api/v1/accounts"): {"scheme_id", "number", "village_id", "household_id"},
-    # a month only in a monthly scheme; one of village_id or scheme_id; a fund with its split
-    ("GET", "/api/v1/leaderboards"): {"period"},
-    ("GET", "/api/v1/periods/{period}"): {"period", "village_id"},
+    # a month only in a monthly scheme; one of village_id or scheme_id (both: the same
+    # scheme, else 422 on scheme_id); a fund with its split
+    ("GET", "/api/v1/leaderboards"): {"period", "scheme_id"},
+    ("GET", "/api/v1/leaderboards/villages"): {"period"},
+    ("GET", "/api/v1/periods/{period}"): {"period", "village_id", "scheme_id"},
+    ("GET", "/api/v1/objections"): {"scheme_id"},
+    ("GET", "/api/v1/awards"): {"scheme_id"},
+    ("GET", "/api/v1/rules"): {"scheme_id"},
+    ("GET", "/api/v1/schemes"): {"region_id"},  # a village or a region, not both
     ("POST", "/api/v1/periods/{period}/close"): {"period"},
     ("POST", "/api/v1/periods/{period}/finalize"): {"period"},
-    ("POST", "/api/v1/objections"): {"period"},
+    # household_id and account_id, where both are given, name the same account
+    ("POST", "/api/v1/objections"): {"period", "scheme_id", "account_id"},
     ("POST", "/api/v1/awards"): {"period", "fund_yuan", "allocation"},
 }
 

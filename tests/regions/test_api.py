@@ -151,9 +151,27 @@ def test_a_village_by_township_name_hangs_under_one_top_level_township(world, se
 
 
 def test_villages_by_region(county, api):
-    r = api.as_("tj_resident").get(f"/villages?region_id={county.county.id}")
-    assert {v["code"] for v in r.get_json()["items"]} == {"HP", "QF"}
+    for who in ("admin", "dk_reviewer"):
+        r = api.as_(who).get(f"/villages?region_id={county.county.id}")
+        assert {v["code"] for v in r.get_json()["items"]} == {"HP", "QF"}
+    r = api.as_("cg_recorder").get(f"/villages?region_id={county.cg.id}")
+    assert [v["code"] for v in r.get_json()["items"]] == ["HP"]
     assert_error(api.as_("admin").get("/villages?region_id=9999"), 404, "not_found")
+
+
+def test_villages_by_a_region_outside_the_scope_are_404(county, world, api):
+    """The contract: a filter naming a region outside the caller's scope is 404 (a region
+    above or beside one's own; a village's users have no region in their scope)."""
+    for who, region_id in (
+        ("cg_recorder", county.county.id),
+        ("cg_reviewer", county.gs.id),
+        ("tj_resident", county.county.id),
+        ("tj_village_admin", county.cg.id),
+        ("tj_village_admin", world.a.region_id),  # its own township
+    ):
+        assert_error(api.as_(who).get("/villages", query_string={"region_id": region_id}), 404, "not_found")
+    # without the filter, the directory of every village as before
+    assert api.as_("tj_resident").get("/villages").get_json()["total"] == 4
 
 
 def test_a_village_needs_a_township_region(county, api):

@@ -136,6 +136,16 @@ def test_list_schemes_includes_every_village_household_scheme(county, world, api
     assert api.as_("admin").get(f"/schemes?village_id={world.b.id}").get_json()["total"] == 1
 
 
+def test_list_schemes_takes_a_village_or_a_region_not_both(county, world, api):
+    """``village_id=|region_id=``: one or the other, never one silently dropped."""
+    admin = api.as_("admin")
+    for village in (world.a, county.hp):  # a village outside the region, or below it
+        query = {"village_id": village.id, "region_id": county.county.id}
+        err = assert_error(admin.get("/schemes", query_string=query), 422, "validation_error")
+        assert list(err["details"]) == ["region_id"]
+    assert admin.get("/schemes", query_string={"village_id": county.hp.id}).get_json()["total"] == 1
+
+
 def test_a_scheme_outside_the_scope_is_404(world, session, api):
     xf = household_scheme(session, world.b)
     assert_error(api.as_("tj_village_admin").get(f"/schemes/{xf.id}"), 404, "not_found")
