@@ -600,6 +600,7 @@ PAGE_FILTERS = {
     "points.batch_result": {"rule_id": 404},
     "rankings.new_objection": {"village_id": 404, "entry_id": 404},
     "redemption.counter#shop": {"shop_id": 404},
+    **dict.fromkeys(["redemption.reports#shop", "redemption.reports_xlsx#shop"], {"shop_id": 404}),
 }
 # What a page needs besides, to read its filters at all.
 PAGE_QUERY = {"points.batch_result": {"at": "2026-11-20T10:00:00"}}

@@ -153,6 +153,7 @@ def test_the_scheme_wizard_fits_a_phone_and_the_back_button_keeps_what_was_typed
     page.click("button[name=go][value='3']")
     page.fill("#categories", "助老\n环境整治\n志愿服务")
     page.click("button[name=go][value='4']")
+    page.wait_for_load_state()  # a click returns once the next page commits, maybe before it parses
     widths.append(page.evaluate("document.documentElement.scrollWidth"))
     page.go_back()  # the browser's own back button: the categories as typed
     kept = page.input_value("#categories")
@@ -163,6 +164,7 @@ def test_the_scheme_wizard_fits_a_phone_and_the_back_button_keeps_what_was_typed
     page.fill("#yuan_per_point", "2")
     page.click("button[name=go][value='5']")
     summary = page.inner_text("dl.summary")
+    page.wait_for_load_state()  # a click returns once the next page commits, maybe before it parses
     widths.append(page.evaluate("document.documentElement.scrollWidth"))
     page.click(".wizard-create button")
     page.wait_for_load_state("networkidle")
