@@ -140,10 +140,7 @@ def new_person(scheme_id):
     scheme = _scheme(actor, scheme_id)
     require_scheme_manager(actor, scheme)
     form = PersonForm()
-    if scheme.village_id is None:
-        form.village_id.choices = _village_choices(scheme)
-    else:
-        del form.village_id
+    _fit_village_field(form, scheme)
     status = 200
     if form.validate_on_submit():
         values = _person_values(form, scheme)
@@ -191,10 +188,7 @@ def edit_person(person_id):
         "household": linked.number if linked else "",
     }
     form = PersonForm() if request.method == "POST" else PersonForm(data=saved)  # a field left out is empty
-    if scheme.village_id is None:
-        form.village_id.choices = _village_choices(scheme)
-    else:
-        del form.village_id
+    _fit_village_field(form, scheme)
     status = 200
     if form.validate_on_submit():
         values = _person_values(form, scheme)
@@ -211,6 +205,14 @@ def edit_person(person_id):
                 flash(_("已保存 %(number)s %(name)s 的资料", number=person.number, name=person.name))
                 return redirect(url_for(".household", household_id=person.id))
     return render_template("home/person_form.html", form=form, scheme=scheme, person=person), status
+
+
+def _fit_village_field(form, scheme) -> None:
+    """A region's scheme asks for the person's village (one below it); a village's knows it."""
+    if scheme.village_id is None:
+        form.village_id.choices = _village_choices(scheme)
+    else:
+        del form.village_id
 
 
 @bp.route("/people/<int:person_id>/leave", methods=["GET", "POST"])
