@@ -357,8 +357,9 @@ def _one_round_trip(entry: bool, household: bool, totals: int):
 
 def _write_in_one_round_trip(conn: Connection, entries: list, households: list, totals: list) -> list[int] | None:
     """Write what one entry (or one decision) queued in one statement, where the engine
-    allows it (PostgreSQL) and it is that small; else None."""
-    if conn.dialect.name != "postgresql" or len(entries) > 1 or len(households) > 1 or len(totals) > 2:
+    allows it (PostgreSQL) and it is that small (a monthly scheme's entry moves three
+    totals: month, quarter, year); else None."""
+    if conn.dialect.name != "postgresql" or len(entries) > 1 or len(households) > 1 or len(totals) > 3:
         return None
     params = {}
     if entries:

@@ -201,3 +201,38 @@ def test_entries_of_one_flush_go_out_in_one_statement_each_with_its_own_id(world
         row = stored[entry.id]
         assert (row.household_id, row.seq, row.points, row.note) == (entry.household_id, entry.seq, i + 1, TEXTS[i])
     assert verify(session) == []
+
+
+def test_a_monthly_schemes_entry_and_its_three_totals_are_one_statement_on_postgresql(
+    county, world, session, cache_writes
+):
+    """A monthly scheme keeps a month total beside the quarter and the year: still one
+    statement on PostgreSQL."""
+    from app.points import rules as rulebook
+    from app.schemes import services as schemes
+    from app.scope import Actor
+
+    admin = Actor(world.admin)
+    values = {"name": "积分换项目", "region_id": county.county.id, "account_kind": "village", "cadence": "month"}
+    settings = {"base_points": 0, "redeem_floor": 0, "yuan_per_point": 1.0, "approval_required": False}
+    scheme = schemes.create_scheme(session, admin, values | settings | {"notice_days": 7, "annual_reset": False})
+    rule = rulebook.create_rule(
+        session,
+        admin,
+        None,
+        {"code": "LL-1", "name": "零事故", "category": "遵纪守法", "points": 10},
+        scheme_id=scheme.id,
+    )
+    account = session.scalars(
+        select(Household).where(Household.scheme_id == scheme.id, Household.home_village_id == county.hp.id)
+    ).one()
+    session.commit()
+    cache_writes.clear()
+    services.record_entry(
+        session, admin, household_id=account.id, rule_id=rule.id, occurred_on=TODAY, today=TODAY, now=NOW
+    )
+    assert cache_writes == (["WITH"] if _postgres(session) else ["UPDATE", "INSERT"])
+    session.commit()
+    rows = session.execute(select(PeriodTotal.period, PeriodTotal.points).where(PeriodTotal.household_id == account.id))
+    assert {period: points for period, points in rows} == {"2026-11": 10, "2026Q4": 10, "2026": 10}
+    assert verify(session) == []
