@@ -85,7 +85,8 @@ def can_see_region(session: Session, user, region_id: int) -> bool:
         return True
     if user.region_id is None:
         return False
-    return region_id in region_ids_below(session, user.region_id)
+    # Its own region needs no query: a county recorder scoring the county's scheme.
+    return region_id == user.region_id or region_id in region_ids_below(session, user.region_id)
 
 
 def region_in_scope(session: Session, actor: Actor, region_id, *, field: str | None = None) -> Region:
