@@ -27,7 +27,7 @@ from app.points import year as ledger_year
 from app.points.models import Entry, Period, PeriodTotal
 from app.points.proof import verify
 from app.rankings import awards as prizes
-from app.rankings import periods
+from app.rankings import objections, periods
 from app.rankings.models import Objection
 from app.rankings.services import household_standings
 from app.redemption import reports as shop_reports
@@ -260,7 +260,9 @@ class Ledger(RuleBasedStateMachine):
         p = self._village_of(entry)
         who = f"{p}_resident" if by_resident else f"{p}_reviewer"
         objection = self.attempt(
-            lambda: periods.file_objection(self.session, self.actor(who), reason="不公", now=self.now, entry_id=entry)
+            lambda: objections.file_objection(
+                self.session, self.actor(who), reason="不公", now=self.now, entry_id=entry
+            )
         )
         return objection.id if objection else multiple()
 
@@ -270,7 +272,7 @@ class Ledger(RuleBasedStateMachine):
         p = "tj" if v == self.world.a.id else "xf"
         self.session.rollback()
         self.attempt(
-            lambda: periods.decide_objection(
+            lambda: objections.decide_objection(
                 self.session, self.actor(f"{p}_reviewer"), objection, upheld=upheld, note="已核实", now=self.now
             )
         )

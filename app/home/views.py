@@ -17,8 +17,7 @@ from app.points import services as points
 from app.points import views as points_views
 from app.points.models import CATEGORIES
 from app.points.views import choose_village
-from app.rankings import charts, statistics
-from app.rankings import periods as cycle
+from app.rankings import charts, objections, statistics
 from app.rankings import views as rankings_views
 from app.rankings.services import household_standings, village_standings
 from app.rankings.views import quarter_numeral
@@ -138,10 +137,10 @@ def household(household_id):
         can_edit_person=official and household.kind == "person" and people.manages(actor, household.scheme),
         reversible_kinds=decisions.REVERSIBLE_KINDS,
         # only the household itself is offered objection links (one query less for officials)
-        objections_closed=cycle.objections_closed_at(db.session, household.scheme_id)
+        objections_closed=objections.objections_closed_at(db.session, household.scheme_id)
         if actor.user.household_id == household.id
         else {},
-        objection_closed_at=cycle.entry_objection_closed_at,
+        objection_closed_at=objections.entry_objection_closed_at,
         local_date=rankings_views.local_date,
         printed_on=day,
         linked=people.linked_people(household),

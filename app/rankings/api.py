@@ -8,7 +8,7 @@ from app.api.idempotency import mutation
 from app.clock import local_today, utcnow
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db
-from app.rankings import awards, periods, services
+from app.rankings import awards, objections, periods, services
 from app.regions.models import Region
 from app.schemes.models import Scheme
 from app.schemes.services import can_see_scheme, village_or_scheme
@@ -269,7 +269,7 @@ OBJECTION_OUT = ObjectionOut()
 @blp.arguments(ObjectionIn())
 @blp.response(201, ObjectionOut)
 def file_objection(data):
-    o = periods.file_objection(db.session, current_actor(), now=utcnow(), **data)
+    o = objections.file_objection(db.session, current_actor(), now=utcnow(), **data)
     return o
 
 
@@ -283,12 +283,12 @@ def list_objections(args):
         scheme = periods.readable_scheme(db.session, me, scheme_id=args["scheme_id"])
         official = me.user.has_role("reviewer", "village_admin") and can_see_scheme(db.session, me.user, scheme)
         mine = {} if official else {"filed_by_id": me.user.id, "household_id": me.user.household_id or -1}
-        stmt = periods.list_objections(None, status=args.get("status"), scheme_id=scheme.id, **mine)
+        stmt = objections.list_objections(None, status=args.get("status"), scheme_id=scheme.id, **mine)
     elif me.user.has_role("reviewer", "village_admin"):
-        stmt = periods.list_objections(acting_village_id(me, args.get("village_id")), status=args.get("status"))
+        stmt = objections.list_objections(acting_village_id(me, args.get("village_id")), status=args.get("status"))
     else:
         acting_village_id(me, args.get("village_id"), residents=True)
-        stmt = periods.list_objections(
+        stmt = objections.list_objections(
             None, status=args.get("status"), filed_by_id=me.user.id, household_id=me.user.household_id or -1
         )
     return paginated(db.session, stmt, OBJECTION_OUT)
@@ -297,7 +297,7 @@ def list_objections(args):
 @blp.route("/objections/<int:objection_id>", methods=["GET"])
 @blp.response(200, ObjectionOut)
 def get_objection(objection_id):
-    return periods.objection_in_scope(db.session, current_actor(), objection_id)
+    return objections.objection_in_scope(db.session, current_actor(), objection_id)
 
 
 @blp.route("/objections/<int:objection_id>/decide", methods=["POST"])
@@ -305,7 +305,7 @@ def get_objection(objection_id):
 @blp.arguments(DecisionIn())
 @blp.response(200, ObjectionOut)
 def decide_objection(data, objection_id):
-    o = periods.decide_objection(
+    o = objections.decide_objection(
         db.session, current_actor(), objection_id, upheld=data["upheld"], note=data["note"], now=utcnow()
     )
     return o

@@ -11,8 +11,8 @@ from app.errors import Forbidden, NotFound
 from app.extensions import db
 from app.points.models import APPROVED, PENDING
 from app.rankings import awards as prizes
+from app.rankings import objections, statistics
 from app.rankings import periods as cycle
-from app.rankings import statistics
 from app.rankings.boards import Board, pick_board, working_board
 from app.rankings.forms import OTHER_TITLE, AwardForm, ConfirmForm
 from app.rankings.models import OPEN, Award
@@ -27,7 +27,7 @@ def _render_periods(actor, board: Board, forms: dict | None = None, status: int 
     names = cycle.scheme_periods(scheme, day)
     pending = statistics.entries_by_period(db.session, scheme.id, (PENDING,))
     recorded = statistics.entries_by_period(db.session, scheme.id, (PENDING, APPROVED))
-    open_objections = db.session.scalars(cycle.list_objections(None, scheme_id=scheme.id, status=OPEN)).all()
+    open_objections = db.session.scalars(objections.list_objections(None, scheme_id=scheme.id, status=OPEN)).all()
     awards_by_period: dict[str, list] = {}
     for award in db.session.scalars(prizes.list_awards(scheme.id).where(Award.period.in_(names))):
         awards_by_period.setdefault(award.period, []).append(award)

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.points import services as points
 from app.points import year as ledger_year
 from app.points.models import APPROVED, KIND_RULE, Entry
-from app.rankings import periods as cycle
+from app.rankings import objections as objection_service
 from app.rankings.forms import DecisionForm, ObjectionForm
 from app.rankings.models import OPEN, Objection
 from app.rankings.views import (
@@ -61,11 +61,11 @@ def passbook(household_id, year):
     may_object = user.household_id == household.id or (
         user.has_role("reviewer") and user.can_see_village(household.village_id)
     )
-    closed = cycle.objections_closed_at(db.session, household.scheme_id) if may_object else {}
+    closed = objection_service.objections_closed_at(db.session, household.scheme_id) if may_object else {}
     objectable, closed_at = set(), {}
     for e in entries:
         if may_object and e.kind == KIND_RULE and e.status == APPROVED and e.reversed_by is None:
-            when = cycle.entry_objection_closed_at(closed, e)
+            when = objection_service.entry_objection_closed_at(closed, e)
             if when is None:
                 objectable.add(e.id)
             else:
@@ -112,7 +112,7 @@ def new_objection():
         village_in_scope(db.session, actor, village_id)  # another village's standings: 404
     # The standings can be contested only while on notice: only those periods are offered.
     village = db.session.get(Village, village_id) if entry is None and village_id else None
-    names = cycle.periods_in_notice(db.session, village.household_scheme.id) if village is not None else []
+    names = objection_service.periods_in_notice(db.session, village.household_scheme.id) if village is not None else []
     form.period.choices = [SelectChoice(p, period_label(p)) for p in names]
     if request.method == "GET":
         form.entry_id.data = str(entry.id) if entry else ""
@@ -121,7 +121,7 @@ def new_objection():
         form.period.data = asked if asked in names else (names[0] if names else None)
     # Only a rule entry can be contested: any other entry is shown with the reason beside
     # it and without the form (a POST naming one anyway gets the service's refusal).
-    contestable = cycle.contestable(entry) if entry is not None else bool(names)
+    contestable = objection_service.contestable(entry) if entry is not None else bool(names)
     status = 200
     if entry is None and form.is_submitted() and form.period.data not in names:
         form.validate()
@@ -134,7 +134,10 @@ def new_objection():
     elif form.validate_on_submit():
         target = {"entry_id": entry.id} if entry else {"period": form.period.data, "village_id": village_id}
         done = mutate(
-            lambda: cycle.file_objection(db.session, actor, reason=form.reason.data, now=utcnow(), **target), form
+            lambda: objection_service.file_objection(
+                db.session, actor, reason=form.reason.data, now=utcnow(), **target
+            ),
+            form,
         )
         status = done.status
         if done.ok:
@@ -143,7 +146,7 @@ def new_objection():
     elif form.is_submitted():
         status = 422
     if entry is not None and not contestable and not form.entry_id.errors:
-        form.entry_id.errors = [str(cycle.NOT_CONTESTABLE)]
+        form.entry_id.errors = [str(objection_service.NOT_CONTESTABLE)]
     village = db.session.get(Village, entry.village_id if entry else village_id) if (entry or village_id) else None
     return (
         render_template(
@@ -158,7 +161,7 @@ def new_objection():
 def my_objections():
     actor = current_actor()
     user = actor.user
-    stmt = cycle.list_objections(None, filed_by_id=user.id, household_id=user.household_id or -1)
+    stmt = objection_service.list_objections(None, filed_by_id=user.id, household_id=user.household_id or -1)
     pagination = db.paginate(stmt, page=max(1, request.args.get("page", 1, type=int)), per_page=OBJECTIONS_PER_PAGE)
     return render_template(
         "rankings/objections_mine.html",
@@ -170,9 +173,9 @@ def my_objections():
 def _render_queue(actor, forms: dict | None = None, status: int = 200):
     village_id = working_village_id(actor)
     villages = listed_villages(actor, village_id)
-    open_rows = list(reversed(db.session.scalars(cycle.list_objections(villages, status=OPEN)).all()))
+    open_rows = list(reversed(db.session.scalars(objection_service.list_objections(villages, status=OPEN)).all()))
     decided = db.paginate(
-        cycle.list_objections(villages).where(Objection.status != OPEN),
+        objection_service.list_objections(villages).where(Objection.status != OPEN),
         page=max(1, request.args.get("page", 1, type=int)),
         per_page=OBJECTIONS_PER_PAGE,
         error_out=False,
@@ -210,13 +213,13 @@ def decide_objection(objection_id):
     require_role(actor, "reviewer")
     form = DecisionForm(prefix=f"o{objection_id}")
     if not form.validate_on_submit():
-        objection = cycle.objection_in_scope(db.session, actor, objection_id)
+        objection = objection_service.objection_in_scope(db.session, actor, objection_id)
         if not actor.user.can_see_village(objection.village_id):
             raise NotFound()
         return _render_queue(actor, {objection_id: form}, 422)
     upheld = form.upheld.data == "yes"
     done = mutate(
-        lambda: cycle.decide_objection(
+        lambda: objection_service.decide_objection(
             db.session, actor, objection_id, upheld=upheld, note=form.note.data, now=utcnow()
         ),
         reraise=(NotFound, Forbidden),

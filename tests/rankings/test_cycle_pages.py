@@ -14,7 +14,7 @@ from app.clock import local_today, parse_period, quarter_of, utcnow
 from app.households.models import Household
 from app.points import decisions
 from app.points.models import Entry, Period
-from app.rankings import periods
+from app.rankings import objections, periods
 from app.rankings.models import Award, Objection, Publication
 from app.rankings.views import period_label, period_title
 from tests import factories
@@ -114,7 +114,7 @@ def test_finalising_during_the_notice_window_says_when_it_ends(world, session, q
 
 def test_finalising_with_an_open_objection_is_refused(world, session, quarter, login):
     close(session, world)
-    periods.file_objection(session, world.actor("tj_resident"), reason="记错了", now=utcnow(), period=LAST_Q)
+    objections.file_objection(session, world.actor("tj_resident"), reason="记错了", now=utcnow(), period=LAST_Q)
     session.commit()
     client = login("admin")
     response = client.post(f"/periods/{LAST_Q}/finalize?village_id={world.a.id}", follow_redirects=True)
@@ -452,7 +452,7 @@ def test_no_objection_once_the_period_is_final(world, session, quarter, login):
 def test_objections_about_other_households_and_queues_of_other_villages(world, session, quarter, login):
     other = quarter["tj2_school"]
     assert login("tj_resident").get(f"/objections/new?entry_id={other.id}").status_code == 404
-    objection = periods.file_objection(
+    objection = objections.file_objection(
         session, world.actor("tj_resident"), reason="不对", now=utcnow(), entry_id=quarter["tj1_labour"].id
     )
     session.commit()

@@ -20,7 +20,7 @@ from app.points import year as ledger_year
 from app.points.models import Entry
 from app.points.proof import verify
 from app.rankings import awards as prizes
-from app.rankings import periods
+from app.rankings import objections, periods
 from app.rankings.models import Award, Objection, Publication
 from app.rankings.services import household_period_points, household_standings
 from app.scope import Actor
@@ -78,11 +78,11 @@ def finalize(session, world, period, who="admin", village=None, today=TODAY, now
 
 
 def object_to(session, world, who="tj_resident", reason="记错了", **target):
-    return periods.file_objection(session, world.actor(who), reason=reason, now=NOW, **target)
+    return objections.file_objection(session, world.actor(who), reason=reason, now=NOW, **target)
 
 
 def decide(session, world, objection, upheld, who="tj_reviewer", note="已核实"):
-    return periods.decide_objection(session, world.actor(who), objection.id, upheld=upheld, note=note, now=LATER)
+    return objections.decide_objection(session, world.actor(who), objection.id, upheld=upheld, note=note, now=LATER)
 
 
 def count(session, model, *where):
@@ -267,12 +267,12 @@ def test_a_final_period_changes_no_more(world, session, q3):
                 now=NOW,
                 during_notice=during_notice,
             )
-    with pytest.raises(periods.ObjectionWindowClosed) as exc:
+    with pytest.raises(objections.ObjectionWindowClosed) as exc:
         object_to(session, world, entry_id=q3["tj1_labour"].id)
     assert exc.value.code == "objection_window_closed"
-    with pytest.raises(periods.ObjectionWindowClosed):
+    with pytest.raises(objections.ObjectionWindowClosed):
         object_to(session, world, period="2026Q3")
-    with pytest.raises(periods.ObjectionWindowClosed):
+    with pytest.raises(objections.ObjectionWindowClosed):
         object_to(session, world, who="tj_reviewer", entry_id=q3["tj2_school"].id)
     assert count(session, Objection) == 0
     assert household_period_points(session, world.households["tj1"].id, ["2026Q3"]) == {"2026Q3": (8, 0)}
@@ -538,7 +538,7 @@ def test_two_reviewers_deciding_at_once_make_one_decision(world, session, q3, ap
             s = db.session
             try:
                 actor = Actor(s.get(User, user_ids[username]))
-                periods.decide_objection(s, actor, oid, upheld=upheld, note=username, now=LATER)
+                objections.decide_objection(s, actor, oid, upheld=upheld, note=username, now=LATER)
                 if hold:
                     first_done.set()
                     assert release.wait(10)  # keep the transaction open meanwhile
