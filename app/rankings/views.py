@@ -25,6 +25,7 @@ from app.extensions import db
 from app.rankings import periods as cycle
 from app.rankings.models import DISMISSED, OPEN, UPHELD
 from app.rankings.services import household_standings
+from app.regions.models import Region
 from app.villages.models import Village
 from app.web import (
     current_actor,
@@ -126,6 +127,8 @@ def scope_arg(villages) -> tuple[str, int | None, str | None]:
         raise NotFound()  # a village not offered (another region's, or none): never quietly one's own
     if kind == "township" and value in {v.township for v in villages}:
         return scope, None, value
+    if kind == "township":
+        raise NotFound()  # likewise a township not offered
     if kind == "all":
         return "all", None, None
     if current_user.village_id in by_id:
@@ -158,7 +161,7 @@ class StandingsScope:
         """The query arguments that name this scope again (links, pager, export)."""
         if self.scheme is not None:
             return {"scheme_id": self.scheme.id}
-        if self.region is not None:
+        if self.region is not None and self.scope != "all":
             return {"region_id": self.region.id}
         return {"scope": self.scope}
 
@@ -173,6 +176,11 @@ def standings_scope(actor, villages) -> StandingsScope:
     if region is not None:
         return StandingsScope("", region.name, region=region)
     scope, village_id, township = scope_arg(villages)
+    user = actor.user
+    if scope == "all" and user.region_id is not None and not user.is_admin:
+        # A region official's 全部村 are the villages below its region, as its picker lists them.
+        region = db.session.get(Region, user.region_id)
+        return StandingsScope("all", region.name, region=region)
     if village_id is not None:
         label = next(v.name for v in villages if v.id == village_id)
     else:

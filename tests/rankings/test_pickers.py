@@ -53,6 +53,22 @@ def test_a_region_out_of_scope_is_not_found(scored, world, session, auth, client
     assert client.get(f"/standings?region_id={scored.cg.id}").status_code == 404
 
 
+def test_a_township_officials_every_village_is_its_townships(scored, world, auth, client):
+    """全部村 (the default without a village of one's own) ranks the villages below the
+    official's region, as its picker lists them, never the deployment's; another
+    township by name is 404, as another village is."""
+    auth.login("cg_reviewer")
+    for query in ({}, {"scope": "all"}):
+        page = text(client.get("/standings", query_string={"period": PERIOD, **query}))
+        table = page.split("<table")[1]
+        assert "户主hp1" in table and "户主qf2" not in table and "户主tj1" not in table
+        assert "城关镇 · " in page
+    csv = text(client.get("/standings/export.csv", query_string={"period": PERIOD, "scope": "all"}))
+    assert "户主hp1" in csv and "户主qf2" not in csv and "户主tj1" not in csv
+    assert client.get("/standings", query_string={"township": "上木拉乡"}).status_code == 404
+    assert client.get("/standings", query_string={"scope": "township:上木拉乡"}).status_code == 404
+
+
 def test_a_villages_household_scheme_ranks_its_households(scored, session, auth, client):
     scheme = household_scheme(session, scored.qf)
     auth.login("dk_reviewer")
