@@ -192,6 +192,7 @@ def test_evidence_required_without_photo_is_refused(world, session, login):
     )
     assert r.status_code == 409
     assert "该规则要求上传佐证照片" in text(r)
+    assert "该规则必须上传佐证照片。" not in text(r)  # the page's own hint would say it twice
     assert entry_count(session) == before
 
 
