@@ -50,9 +50,14 @@ def person_scheme(session: Session, actor: Actor, scheme_id) -> Scheme:
 
 def _village(session: Session, scheme: Scheme, text: str) -> tuple[Village | None, str | None]:
     """The village a row names (its code or name) among the scheme's; a village's own
-    scheme needs none."""
+    scheme needs none, and takes only its own."""
     if scheme.village_id is not None:
-        return session.get(Village, scheme.village_id), None
+        own = session.get(Village, scheme.village_id)
+        if text and text != own.name and text.upper() != own.code.upper():
+            return None, str(
+                _l("本方案属于%(own)s，村一栏请留空或填%(own)s（填的是 %(v)s）", own=own.name, v=text[:20])
+            )
+        return own, None
     if not text:
         return None, None
     found = session.scalars(

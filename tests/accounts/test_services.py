@@ -172,3 +172,15 @@ def test_a_monthly_schemes_account_view_has_its_month(world, session):
         "year": 0,
         "month": 0,
     }
+
+
+def test_a_village_schemes_list_takes_only_its_own_village(volunteers, world, session):
+    """A village's own scheme needs no 村 column; a line naming another village is an
+    error of that line, never quietly enrolled in the scheme's village."""
+    from app.accounts.register import parse_people
+
+    data = "编号,姓名,村\nZY-050,陈五,幸福村\nZY-051,陈六,团结村\nZY-052,陈七,tj\nZY-053,陈八,\n".encode()
+    preview = parse_people(session, volunteers.scheme, "people.csv", data)
+    assert [line for line, _ in preview.errors] == [2]
+    assert "幸福村" in preview.errors[0][1] and "团结村" in preview.errors[0][1]
+    assert not preview.ok
