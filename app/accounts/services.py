@@ -89,7 +89,18 @@ def _home_village(session: Session, actor: Actor, scheme: Scheme, village_id, er
     return village
 
 
-def _linked_household(session: Session, actor: Actor, scheme: Scheme, household_id, errors: dict) -> Household | None:
+def _linked_household(session: Session, actor: Actor, scheme: Scheme, values: dict, errors: dict) -> Household | None:
+    """``household_id``, or (a page's form) ``household_number`` in the person's village."""
+    household_id = values.get("household_id")
+    number = (values.get("household_number") or "").strip()
+    if household_id is None and number and "village_id" not in errors:
+        village_id = values.get("village_id")
+        found = households.find_by_number(session, village_id, number) if village_id else None
+        if found is None:
+            missing = _l("该村没有户号为 %(n)s 的农户", n=number[:20]) if village_id else _l("请先选择所在村")
+            errors["household_id"] = [str(missing)]
+            return None
+        household_id = found.id
     if household_id is None or "household_id" in errors:
         return None
     household = household_in_scope(session, actor, household_id, field="household_id")
@@ -110,7 +121,7 @@ def create_account(session: Session, actor: Actor, values: dict, *, today: date,
         raise ValidationFailed({"scheme_id": [str(_l("只有以个人为账户的方案可以添加个人账户"))]})
     cleaned, errors = _clean(values)
     village = _home_village(session, actor, scheme, values.get("village_id"), errors)
-    linked = _linked_household(session, actor, scheme, values.get("household_id"), errors)
+    linked = _linked_household(session, actor, scheme, values, errors)
     if "number" not in errors and _number_taken(session, scheme.id, cleaned["number"]):
         errors["number"] = [str(_l("本方案已有编号 %(n)s", n=cleaned["number"]))]
     if errors:
@@ -161,7 +172,7 @@ def update_account(session: Session, actor: Actor, account_id, values: dict) -> 
     schemes.require_scheme_manager(actor, scheme)
     cleaned, errors = _clean(values)
     village = _home_village(session, actor, scheme, values.get("village_id"), errors)
-    linked = _linked_household(session, actor, scheme, values.get("household_id"), errors)
+    linked = _linked_household(session, actor, scheme, values, errors)
     number = cleaned["number"]
     if (
         "number" not in errors

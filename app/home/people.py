@@ -23,7 +23,6 @@ from app.errors import DomainError
 from app.extensions import db
 from app.home.registration import _imports_dir, _keep_upload, _upload_name
 from app.home.views import bp
-from app.households import services as households
 from app.households.forms import TOKEN_RE, ConfirmImportForm
 from app.households.models import Household
 from app.rankings.account_rank import scheme_ranks
@@ -110,27 +109,27 @@ def _village_choices(scheme) -> list[SelectChoice]:
     return [SelectChoice(0, _("（不填）"))] + [SelectChoice(v.id, v.name) for v in villages]
 
 
-def _person_values(form: PersonForm, scheme) -> dict | None:
-    """The account's fields from the form; None (the message beside 户号) when the typed
-    household number names no household of the person's village."""
-    village_id = scheme.village_id or form.village_id.data or None
-    values = {
+def _person_values(form: PersonForm, scheme) -> dict:
+    """The account's fields from the form; the household by its number in the person's
+    village (the service says beside 户号 when none has it, with every other mistake)."""
+    return {
         "scheme_id": scheme.id,
         "number": form.number.data or "",
         "name": form.name.data or "",
         "phone": form.phone.data or "",
-        "village_id": village_id,
+        "village_id": scheme.village_id or form.village_id.data or None,
+        "household_number": form.household.data or "",
     }
-    number = (form.household.data or "").strip()
-    if not number:
-        return values
-    found = households.find_by_number(db.session, village_id, number) if village_id else None
-    if found is None:
-        form.household.errors = [
-            _("请先选择所在村") if not village_id else _("该村没有户号为 %(n)s 的农户", n=number[:20])
-        ]
-        return None
-    return values | {"household_id": found.id}
+
+
+def _save_person(form: PersonForm, scheme, save):
+    """``save(values)`` under the page plumbing, its refusals beside the form's fields."""
+    return mutate(
+        lambda: save(_person_values(form, scheme)),
+        form,
+        rename={"household_id": "household"},
+        fields={"household_id": "household", "village_id": "village_id"},
+    )
 
 
 @bp.route("/schemes/<int:scheme_id>/people/new", methods=["GET", "POST"])
@@ -143,20 +142,14 @@ def new_person(scheme_id):
     _fit_village_field(form, scheme)
     status = 200
     if form.validate_on_submit():
-        values = _person_values(form, scheme)
-        status = 422
-        if values is not None:
-            done = mutate(
-                lambda: create_account(db.session, actor, values, today=today(), now=utcnow()),
-                form,
-                rename={"household_id": "household"},
-                fields={"household_id": "household", "village_id": "village_id"},
-            )
-            status = done.status
-            if done.ok:
-                person = done.value
-                flash(_("已添加 %(number)s %(name)s", number=person.number, name=person.name))
-                return redirect(url_for(".people", scheme_id=scheme.id))
+        done = _save_person(
+            form, scheme, lambda values: create_account(db.session, actor, values, today=today(), now=utcnow())
+        )
+        status = done.status
+        if done.ok:
+            person = done.value
+            flash(_("已添加 %(number)s %(name)s", number=person.number, name=person.name))
+            return redirect(url_for(".people", scheme_id=scheme.id))
     return render_template("home/person_form.html", form=form, scheme=scheme), status
 
 
@@ -191,19 +184,11 @@ def edit_person(person_id):
     _fit_village_field(form, scheme)
     status = 200
     if form.validate_on_submit():
-        values = _person_values(form, scheme)
-        status = 422
-        if values is not None:
-            done = mutate(
-                lambda: accounts.update_account(db.session, actor, person.id, values),
-                form,
-                rename={"household_id": "household"},
-                fields={"household_id": "household", "village_id": "village_id"},
-            )
-            status = done.status
-            if done.ok:
-                flash(_("已保存 %(number)s %(name)s 的资料", number=person.number, name=person.name))
-                return redirect(url_for(".household", household_id=person.id))
+        done = _save_person(form, scheme, lambda values: accounts.update_account(db.session, actor, person.id, values))
+        status = done.status
+        if done.ok:
+            flash(_("已保存 %(number)s %(name)s 的资料", number=person.number, name=person.name))
+            return redirect(url_for(".household", household_id=person.id))
     return render_template("home/person_form.html", form=form, scheme=scheme, person=person), status
 
 

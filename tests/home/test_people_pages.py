@@ -102,6 +102,19 @@ def test_mistakes_show_beside_their_fields_and_keep_the_input(world, session, au
     assert set(accounts(session, volunteers["scheme"])) == {"ZY-001", "ZY-002"}
 
 
+def test_every_mistake_shows_at_once_an_unknown_household_too(world, session, auth, client, volunteers):
+    auth.login("tj_village_admin")
+    sid = volunteers["scheme"].id
+    data = {"number": "ZY-001", "name": "赵六", "phone": "12345", "household": "TJ-999"}
+    r = client.post(f"/schemes/{sid}/people/new", data=data)
+    assert r.status_code == 422
+    assert "本方案已有编号" in r.text and "电话号码格式不对" in r.text and "该村没有户号为 TJ-999 的农户" in r.text
+    r = client.post(f"/people/{volunteers['v1'].id}/edit", data=data | {"number": "ZY-002"})
+    assert r.status_code == 422
+    assert "本方案已有编号" in r.text and "电话号码格式不对" in r.text and "该村没有户号为 TJ-999 的农户" in r.text
+    assert set(accounts(session, volunteers["scheme"])) == {"ZY-001", "ZY-002"}
+
+
 def test_only_the_village_admin_adds_people(world, auth, client, volunteers):
     auth.login("tj_recorder")
     sid = volunteers["scheme"].id
