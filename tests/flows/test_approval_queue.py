@@ -66,6 +66,10 @@ def test_filters_by_household_recorder_rule_and_date(world, session, login):
     assert ids(f"until={(TODAY - timedelta(days=1)).isoformat()}") == {c.id}
     assert ids(f"since={TODAY.isoformat()}&household=xf-002") == {b.id}
     assert ids("since=not-a-date") == {a.id, b.id, c.id}
+    page = client.get("/approvals").get_data(as_text=True)
+    # each date field says what it bounds, on the screen and not only to a screen reader
+    assert re.search(r'<label class="date-filter">从 <input type="date" name="since"', page)
+    assert re.search(r'<label class="date-filter">到 <input type="date" name="until"', page)
 
 
 def test_ticks_survive_a_refused_bulk_rejection(world, session, login):
