@@ -38,6 +38,19 @@ def cells(data: bytes) -> dict:
     return {c.value: c.data_type for ws in book for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
 
 
+def test_a_sheet_opens_readable_its_money_to_the_fen():
+    """The header bold and frozen, each column as wide as its heading (a Chinese
+    character counts two), and yuan (Decimal) shown with two decimals."""
+    from decimal import Decimal
+
+    data = xlsx_bytes(("s", ["村", "项目资金（元）", "分配方式"], [["和平村", Decimal("60000.00"), "平均分配"]]))
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert sheet.freeze_panes == "A2" and sheet["A1"].font.b and sheet["B1"].value == "项目资金（元）"
+    assert sheet.column_dimensions["A"].width == 10  # the narrowest
+    assert sheet.column_dimensions["B"].width == 2 * 7 + 4
+    assert (sheet["B2"].value, sheet["B2"].number_format) == (60000, "0.00")
+
+
 def test_the_households_export_writes_typed_formulas_as_text(world, session):
     head, address = TYPED[0], "+1"
     factories.household(session, world.admin, world.a, "TJ-050", head, address=address, members=[{"name": "@x"}])

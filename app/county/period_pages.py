@@ -205,9 +205,9 @@ def awards_xlsx(scheme_id: int, period: str):
     )
 
 
-def _money(value) -> float:
-    """Yuan to the fen, as a number the spreadsheet can add up."""
+def _money(value) -> Decimal:
+    """Yuan to the fen, as a number the spreadsheet can add up (shown as 0.00)."""
     try:
-        return float(Decimal(value or 0).quantize(Decimal("0.01")))
+        return Decimal(value or 0).quantize(Decimal("0.01"))
     except (InvalidOperation, TypeError):
-        return 0.0
+        return Decimal("0.00")
