@@ -5,7 +5,6 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
-from sqlalchemy.orm import joinedload
 
 from app.errors import NotFound
 from app.extensions import db
@@ -13,7 +12,7 @@ from app.households.models import Household
 from app.redemption import services
 from app.redemption import shops as shop_services
 from app.redemption.forms import RevokeForm
-from app.redemption.models import Redemption, Shop
+from app.redemption.models import Shop
 from app.redemption.views import bp, card_svg
 from app.schemes.services import can_see_scheme
 from app.scope import household_in_scope, require_role
@@ -70,7 +69,7 @@ def catalogue():
 def my_redemptions():
     household = _own_household(current_actor())
     pagination = db.paginate(
-        services.redemptions(household_id=household.id).options(joinedload(Redemption.shop)),
+        services.household_redemptions(household.id),
         page=max(1, request.args.get("page", 1, type=int)),
         per_page=HISTORY_PER_PAGE,
         error_out=False,

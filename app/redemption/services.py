@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from app.audit import services as audit
@@ -358,3 +358,15 @@ def redemptions(
     if day is not None:
         stmt = stmt.where(Redemption.business_day == day)
     return stmt
+
+
+def household_redemptions(household_id: int):
+    """A household's own redemptions and those of the person accounts linked to it
+    (its volunteers' at the 爱心超市), newest first."""
+    linked = select(Household.id).where(Household.linked_household_id == household_id)
+    return (
+        select(Redemption)
+        .options(selectinload(Redemption.lines), selectinload(Redemption.shop), selectinload(Redemption.household))
+        .where(or_(Redemption.household_id == household_id, Redemption.household_id.in_(linked)))
+        .order_by(Redemption.id.desc())
+    )
