@@ -51,10 +51,13 @@ def catalogue():
     village = db.session.get(Village, village_id) if village_id else None
     if village_id and village is None:
         raise NotFound()  # a village named that does not exist
+    # "够换" is judged per shop, against the resident's accounts of that shop's scheme.
+    accounts = list(db.session.scalars(services.household_accounts(household.id))) if household else []
     shop_items = []
     if village is not None:
         for shop in db.session.scalars(shop_services.list_shops(village.id).where(Shop.active.is_(True))):
-            shop_items.append((shop, list(db.session.scalars(shop_services.list_items(shop.id, active_only=True)))))
+            items = list(db.session.scalars(shop_services.list_items(shop.id, active_only=True)))
+            shop_items.append((shop, items, [a for a in accounts if a.scheme_id == shop.scheme_id]))
     return render_template(
         "redemption/catalogue.html",
         village=village,

@@ -370,3 +370,16 @@ def household_redemptions(household_id: int):
         .where(or_(Redemption.household_id == household_id, Redemption.household_id.in_(linked)))
         .order_by(Redemption.id.desc())
     )
+
+
+def household_accounts(household_id: int):
+    """The accounts a household's resident spends from: its own and those of the person
+    accounts linked to it, still active (a shop serves only those of its own scheme)."""
+    return (
+        select(Household)
+        .where(
+            or_(Household.id == household_id, Household.linked_household_id == household_id),
+            Household.moved_out_on.is_(None),
+        )
+        .order_by(Household.id)
+    )

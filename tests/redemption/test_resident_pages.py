@@ -1,6 +1,7 @@
 """A household's shop pages seen by its resident: its redemptions (its linked person
 accounts' too) and the catalogue judged per shop's scheme."""
 
+from tests.factories import user
 from tests.redemption.test_scheme_shops import sell
 from tests.redemption.test_services import give_points
 
@@ -24,3 +25,30 @@ def test_my_redemptions_leaves_out_other_households_people(world, session, love,
     session.commit()
     auth.login("xf_resident")
     assert "还没有兑换过" in client.get("/shop/my-redemptions").text
+
+
+def _sections(page) -> dict[str, str]:
+    """The catalogue's shops by name: each section's HTML."""
+    parts = page.text.split("<h2>")[1:]
+    return {part.split("</h2>")[0]: part for part in parts}
+
+
+def test_the_catalogue_judges_each_shop_by_the_account_of_its_scheme(world, session, love, client, auth):
+    """团结村's resident (household tj1, nearly no points) is linked to volunteer V001 (100
+    志愿积分): the 爱心超市's towel is within reach, the household shop's rice is not."""
+    auth.login("tj_resident")
+    shops = _sections(client.get("/shop/catalogue"))
+    assert world.households["tj1"].redeemable < 30
+    assert "您的积分够换" in shops["爱心超市"] and "V001 李志愿" in shops["爱心超市"]
+    assert "您的积分够换" not in shops["团结村积分超市"]
+
+
+def test_a_household_without_an_account_of_the_scheme_gets_a_note_not_a_marker(world, session, love, client, auth):
+    give_points(session, world, world.households["tj2"], 100)
+    user(session, "tj2_resident", "resident", world.a, world.households["tj2"])
+    session.commit()
+    auth.login("tj2_resident")
+    shops = _sections(client.get("/shop/catalogue"))
+    assert "您的积分够换" in shops["团结村积分超市"]
+    assert "您的积分够换" not in shops["爱心超市"]
+    assert "您家没有“志愿积分”的账户" in shops["爱心超市"]
