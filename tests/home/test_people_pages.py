@@ -301,3 +301,15 @@ def test_a_person_who_left_is_apart_and_can_no_longer_be_credited_or_redeem(
     with pytest.raises(HouseholdMovedOut) as redeemed:
         shop.household_at_counter(session, Actor(world.users["tj_village_admin"]), love, "ZY-001", "s")
     assert "此人已离开" in credited.value.render_message() and "此人已离开" in redeemed.value.render_message()
+
+
+def test_the_persons_yearly_passbook_is_labelled_as_a_person(world, auth, client, volunteers):
+    auth.login("tj_resident")
+    year = TODAY.year
+    page = client.get(f"/passbook/{volunteers['v1'].id}/{year}")
+    assert page.status_code == 200
+    assert f"<h1>李志愿 · {year} 年存折</h1>" in page.text
+    assert "志愿积分 · 编号 ZY-001" in page.text and "志愿积分 · 积分存折（年度对账单）" in page.text
+    assert "（）" not in page.text and "户号" not in page.text and "李志愿 家" not in page.text
+    household = client.get(f"/passbook/{world.households['tj1'].id}/{year}").text
+    assert f"户主tj1 家 · {year} 年存折" in household and "户号 TJ-001" in household
