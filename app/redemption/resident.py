@@ -90,6 +90,7 @@ def card(household_id):
         "redemption/card.html",
         household=household,
         qr_svg=card_svg(services.card_token(secret(), household)),
+        shop_names=[] if household.is_household else shop_services.scheme_shop_names(db.session, household.scheme_id),
         can_revoke=actor.user.has_role("village_admin") and can_see_scheme(db.session, actor.user, household.scheme),
         revoke_form=RevokeForm(formdata=None),
     )

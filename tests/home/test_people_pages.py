@@ -13,6 +13,7 @@ from app.households.models import Household
 from app.points import rules as rulebook
 from app.points import services as points
 from app.redemption import qr
+from app.redemption.shops import create_shop
 from tests.conftest import TODAY
 from tests.factories import NOW
 from tests.households.test_pages import upload, xlsx
@@ -313,3 +314,16 @@ def test_the_persons_yearly_passbook_is_labelled_as_a_person(world, auth, client
     assert "（）" not in page.text and "户号" not in page.text and "李志愿 家" not in page.text
     household = client.get(f"/passbook/{world.households['tj1'].id}/{year}").text
     assert f"户主tj1 家 · {year} 年存折" in household and "户号 TJ-001" in household
+
+
+def test_a_persons_card_names_the_schemes_shop(world, session, auth, client, volunteers):
+    auth.login("tj_village_admin")
+    url = f"/schemes/{volunteers['scheme'].id}/people/cards"
+    unshopped = client.get(url).text
+    assert "凭卡到收“志愿积分”的超市兑换" in unshopped and "凭卡到积分超市兑换" not in unshopped
+    create_shop(session, world.actor("tj_village_admin"), world.a.id, "爱心超市", scheme_id=volunteers["scheme"].id)
+    session.commit()
+    sheet = client.get(url).text
+    assert sheet.count("凭卡到爱心超市兑换") == 2 and "凭卡到积分超市兑换" not in sheet
+    assert "凭卡到爱心超市兑换" in client.get(f"/shop/cards/{volunteers['v1'].id}").text
+    assert "凭卡到积分超市兑换" in client.get(f"/shop/cards/{world.households['tj1'].id}").text
