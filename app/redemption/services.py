@@ -121,7 +121,8 @@ def household_at_counter(session: Session, actor: Actor, shop: Shop, card: str, 
     """The account of a scanned card token or a typed number, of the shop's scheme."""
     card = (card or "").strip()
     if not card:
-        raise ValidationFailed({"card": [str(_l("请扫积分卡或输入户号"))]})
+        typed = _l("请扫积分卡或输入户号") if shop.scheme.account_kind == "household" else _l("请扫积分卡或输入编号")
+        raise ValidationFailed({"card": [str(typed)]})
     if card.startswith(qr.PREFIX + "."):
         household = account_at_shop(session, shop, token=card, secret=secret)
     else:
