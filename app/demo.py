@@ -35,6 +35,21 @@ VILLAGES = (
 )
 # Officials of the county and of a township: (username, role, region code).
 REGION_STAFF = (("lt_admin", "admin", "LT"), ("sml_reviewer", "reviewer", "SML"))
+# The names pages show for the staff (a resident's is the head of its household): a
+# passbook's 记录人 or a receipt's 店员 is a person, not a login.
+STAFF_NAMES = {
+    "lt_admin": "周立新",
+    "sml_reviewer": "何春花",
+    "lt_recorder": "罗长青",
+    "tj_admin": "杨德明",
+    "tj_recorder": "李建华",
+    "tj_reviewer": "陈卫东",
+    "tj_clerk": "刘秀兰",
+    "xf_admin": "赵国华",
+    "xf_recorder": "吴海燕",
+    "xf_reviewer": "孙明亮",
+    "xf_reviewer2": "马玉兰",
+}
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
 GIVEN = [
     "建国",
@@ -135,7 +150,7 @@ def load_demo(session: Session, *, seed: int = 2026) -> bool:
                 "password": DEMO_PASSWORD,
                 "roles": [role],
                 "region_id": regions[code].id,
-                "display_name": username,
+                "display_name": STAFF_NAMES[username],
             },
         )
     for spec in VILLAGES:
@@ -171,6 +186,7 @@ def load_demo(session: Session, *, seed: int = 2026) -> bool:
             if not username.startswith(prefix + "_") or username in volunteer_logins:
                 continue
             extra = {"household_id": households[0].id} if role == "resident" else {}
+            name = households[0].head_name if role == "resident" else STAFF_NAMES[username]
             staff[username] = create_user(
                 session,
                 None,
@@ -179,7 +195,7 @@ def load_demo(session: Session, *, seed: int = 2026) -> bool:
                     "password": DEMO_PASSWORD,
                     "roles": [role],
                     "village_id": village.id,
-                    "display_name": username,
+                    "display_name": name,
                     **extra,
                 },
             )
@@ -379,7 +395,13 @@ def _county_scheme(session, system: Actor, regions: dict, rng, today, now) -> No
         user = create_user(
             session,
             None,
-            {"username": username, "password": DEMO_PASSWORD, "roles": [role], "region_id": regions["LT"].id},
+            {
+                "username": username,
+                "password": DEMO_PASSWORD,
+                "roles": [role],
+                "region_id": regions["LT"].id,
+                "display_name": STAFF_NAMES[username],
+            },
         )
     scorer = Actor(user)
     months = county.month_choices(today, 3)[1:][::-1]  # the two months before this one

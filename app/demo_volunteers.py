@@ -47,6 +47,7 @@ ITEMS = (  # (name, unit, points, stock): at 2 yuan a point
     ("电饭煲", "台", 60, 3),
 )
 SHOP_NAME = "爱心超市"
+CLERK_NAME = "黄小芳"
 # (username, roles, what they do): the logins this part adds to the demo's.
 USERS = (
     ("tj_volunteer", "resident", "团结村志愿者之家（TJ-002 户，看本户志愿者的积分卡和存折）"),
@@ -89,9 +90,11 @@ def load_volunteers(session: Session, system: Actor, village, households, passwo
         shop_services.create_item(
             session, system, shop.id, {"name": name, "unit": unit, "price_points": price, "stock": stock}, now=now
         )
-    for (username, role, _), extra in zip(
-        USERS, ({"household_id": households[1].id}, {"shop_id": shop.id}), strict=True
-    ):
+    logins = (  # the household's login goes by its head's name, the clerk by hers
+        {"household_id": households[1].id, "display_name": households[1].head_name},
+        {"shop_id": shop.id, "display_name": CLERK_NAME},
+    )
+    for (username, role, _), extra in zip(USERS, logins, strict=True):
         create_user(
             session,
             None,
@@ -100,7 +103,6 @@ def load_volunteers(session: Session, system: Actor, village, households, passwo
                 "password": password,
                 "roles": [role],
                 "village_id": village.id,
-                "display_name": username,
                 **extra,
             },
         )

@@ -34,3 +34,13 @@ def test_the_demo_runs_a_volunteer_scheme_with_its_love_shop(session, capsys):
     print_logins()
     out = capsys.readouterr().out
     assert "tj_volunteer" in out and "tj_love_clerk" in out
+
+
+def test_the_demos_logins_go_by_peoples_names(session):
+    """A passbook's 记录人 and a receipt's 店员 show the user's display name: never a login."""
+    load_demo(session)
+    session.commit()
+    users = session.scalars(select(User)).all()
+    assert users and all(u.display_name and u.display_name != u.username for u in users)
+    home = session.scalar(select(User).where(User.username == "tj_volunteer"))
+    assert home.display_name == session.get(Household, home.household_id).head_name

@@ -28,6 +28,7 @@ from app.households.models import Household
 from app.rankings.account_rank import scheme_ranks
 from app.rankings.services import PeriodStanding, household_period_points, household_standing
 from app.redemption import services as shop
+from app.redemption import shops as shop_services
 from app.redemption.views import card_svg
 from app.schemes.models import Scheme
 from app.schemes.services import can_see_scheme, list_schemes, require_scheme_manager
@@ -233,7 +234,10 @@ def people_cards(scheme_id):
         .order_by(Household.number, Household.id)
     )
     cards = [(a, card_svg(shop.card_token(key, a))) for a in accounts]
-    return render_template("redemption/cards.html", village=None, scheme=scheme, cards=cards, villages=[])
+    shop_names = shop_services.scheme_shop_names(db.session, scheme.id)
+    return render_template(
+        "redemption/cards.html", village=None, scheme=scheme, cards=cards, villages=[], shop_names=shop_names
+    )
 
 
 @bp.route("/schemes/<int:scheme_id>/people/template.xlsx")

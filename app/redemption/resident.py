@@ -5,7 +5,6 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
-from sqlalchemy.orm import joinedload
 
 from app.errors import NotFound
 from app.extensions import db
@@ -13,7 +12,7 @@ from app.households.models import Household
 from app.redemption import services
 from app.redemption import shops as shop_services
 from app.redemption.forms import RevokeForm
-from app.redemption.models import Redemption, Shop
+from app.redemption.models import Shop
 from app.redemption.views import bp, card_svg
 from app.schemes.services import can_see_scheme
 from app.scope import household_in_scope, require_role
@@ -52,10 +51,13 @@ def catalogue():
     village = db.session.get(Village, village_id) if village_id else None
     if village_id and village is None:
         raise NotFound()  # a village named that does not exist
+    # "够换" is judged per shop, against the resident's accounts of that shop's scheme.
+    accounts = list(db.session.scalars(services.household_accounts(household.id))) if household else []
     shop_items = []
     if village is not None:
         for shop in db.session.scalars(shop_services.list_shops(village.id).where(Shop.active.is_(True))):
-            shop_items.append((shop, list(db.session.scalars(shop_services.list_items(shop.id, active_only=True)))))
+            items = list(db.session.scalars(shop_services.list_items(shop.id, active_only=True)))
+            shop_items.append((shop, items, [a for a in accounts if a.scheme_id == shop.scheme_id]))
     return render_template(
         "redemption/catalogue.html",
         village=village,
@@ -70,7 +72,7 @@ def catalogue():
 def my_redemptions():
     household = _own_household(current_actor())
     pagination = db.paginate(
-        services.redemptions(household_id=household.id).options(joinedload(Redemption.shop)),
+        services.household_redemptions(household.id),
         page=max(1, request.args.get("page", 1, type=int)),
         per_page=HISTORY_PER_PAGE,
         error_out=False,
@@ -88,6 +90,7 @@ def card(household_id):
         "redemption/card.html",
         household=household,
         qr_svg=card_svg(services.card_token(secret(), household)),
+        shop_names=[] if household.is_household else shop_services.scheme_shop_names(db.session, household.scheme_id),
         can_revoke=actor.user.has_role("village_admin") and can_see_scheme(db.session, actor.user, household.scheme),
         revoke_form=RevokeForm(formdata=None),
     )

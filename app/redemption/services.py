@@ -9,8 +9,8 @@ from collections import Counter
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.audit import services as audit
 from app.clock import local_today
@@ -121,7 +121,8 @@ def household_at_counter(session: Session, actor: Actor, shop: Shop, card: str, 
     """The account of a scanned card token or a typed number, of the shop's scheme."""
     card = (card or "").strip()
     if not card:
-        raise ValidationFailed({"card": [str(_l("请扫积分卡或输入户号"))]})
+        typed = _l("请扫积分卡或输入户号") if shop.scheme.account_kind == "household" else _l("请扫积分卡或输入编号")
+        raise ValidationFailed({"card": [str(typed)]})
     if card.startswith(qr.PREFIX + "."):
         household = account_at_shop(session, shop, token=card, secret=secret)
     else:
@@ -130,12 +131,44 @@ def household_at_counter(session: Session, actor: Actor, shop: Shop, card: str, 
             loose = households.find_by_loose_number(session, None, card, scheme_id=shop.scheme_id)
             household = loose[0] if len(loose) == 1 else None
         if household is None:
+            _refuse_account_elsewhere(session, shop, card)
             if shop.scheme.account_kind == "household":
                 raise NotFound(_l("本村没有户号为 %(number)s 的农户"), number=card[:20])
             raise NotFound(_l("%(scheme)s没有编号为 %(number)s 的账户"), scheme=shop.scheme.name, number=card[:20])
     if household.moved_out_on is not None:
         raise HouseholdMovedOut.of(household, _l("该户已迁出，不能兑换"))
     return household
+
+
+def _refuse_account_elsewhere(session: Session, shop: Shop, number: str) -> None:
+    """A number of an account of another scheme, of the shop's village (or linked to one of
+    its households): say where that account is served. Others are not told of."""
+    number = number.strip()[:20]
+    home = aliased(Household)
+    account = session.scalar(
+        select(Household)
+        .outerjoin(home, Household.linked_household_id == home.id)
+        .where(
+            Household.scheme_id != shop.scheme_id,
+            func.upper(Household.number) == number.upper(),
+            or_(Household.home_village_id == shop.village_id, home.village_id == shop.village_id),
+        )
+        .order_by(Household.id)
+        .limit(1)
+    )
+    if account is None:
+        return
+    shops = shop_services.scheme_shop_names(session, account.scheme_id)
+    if shops:
+        raise NotFound(
+            _l("%(number)s 是“%(scheme)s”的账户，请到%(shops)s兑换"),
+            number=account.number,
+            scheme=account.scheme.name,
+            shops="、".join(shops),
+        )
+    raise NotFound(
+        _l("%(number)s 是“%(scheme)s”的账户，不能在本店兑换"), number=account.number, scheme=account.scheme.name
+    )
 
 
 def counter_lookup(
@@ -358,3 +391,28 @@ def redemptions(
     if day is not None:
         stmt = stmt.where(Redemption.business_day == day)
     return stmt
+
+
+def household_redemptions(household_id: int):
+    """A household's own redemptions and those of the person accounts linked to it
+    (its volunteers' at the 爱心超市), newest first."""
+    linked = select(Household.id).where(Household.linked_household_id == household_id)
+    return (
+        select(Redemption)
+        .options(selectinload(Redemption.lines), selectinload(Redemption.shop), selectinload(Redemption.household))
+        .where(or_(Redemption.household_id == household_id, Redemption.household_id.in_(linked)))
+        .order_by(Redemption.id.desc())
+    )
+
+
+def household_accounts(household_id: int):
+    """The accounts a household's resident spends from: its own and those of the person
+    accounts linked to it, still active (a shop serves only those of its own scheme)."""
+    return (
+        select(Household)
+        .where(
+            or_(Household.id == household_id, Household.linked_household_id == household_id),
+            Household.moved_out_on.is_(None),
+        )
+        .order_by(Household.id)
+    )

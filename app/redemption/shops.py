@@ -80,6 +80,12 @@ def list_shops(village_id: int | None):
     return select(Shop).where(in_villages(Shop.village_id, village_id)).order_by(Shop.village_id, Shop.id)
 
 
+def scheme_shop_names(session: Session, scheme_id: int) -> list[str]:
+    """The names of the open shops that take the scheme's cards, for its cards' footer."""
+    stmt = select(Shop.name).where(Shop.scheme_id == scheme_id, Shop.active.is_(True)).order_by(Shop.id)
+    return list(session.scalars(stmt))
+
+
 def _check_item_values(values: dict, *, partial: bool) -> dict:
     errors: dict[str, list[str]] = {}
     out = {}

@@ -130,6 +130,9 @@ def _render_counter(
     shops, shop, *, household=None, card="", lookup_form=None, typed=None, error=None, candidates=None, status=200
 ):
     items = list(db.session.scalars(shop_services.list_items(shop.id, active_only=True))) if shop else []
+    lookup_form = lookup_form or LookupForm(formdata=None, shop_id=shop.id if shop else "")
+    if shop and shop.scheme.account_kind != "household":  # a person's 编号, not a household's 户号
+        lookup_form.card.label.text = _("编号或卡上的编码")
     page = render_template(
         "redemption/counter.html",
         shops=shops,
@@ -139,7 +142,7 @@ def _render_counter(
         household_json=_household_json(household, card) if household else None,
         candidates=[_candidate_json(h) for h in candidates or []],
         card=card,
-        lookup_form=lookup_form or LookupForm(formdata=None, shop_id=shop.id if shop else ""),
+        lookup_form=lookup_form,
         cart_form=CartForm(formdata=None, shop_id=shop.id if shop else "", card=card, key=secrets.token_hex(16)),
         typed=typed or {},
         error=error,

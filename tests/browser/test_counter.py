@@ -124,9 +124,11 @@ def test_counter_scans_the_card_from_the_camera_and_redeems_once(camera_page, co
     expect(page.locator("#cart-remain")).to_have_text("10")
     rice.locator(".plus").click()  # 100 points: more than the household may spend
     expect(page.locator("#cart-short")).to_have_text("可兑换积分不足，还差 40 分")
+    expect(page.locator("#cart-remain-line")).to_be_hidden()  # not "剩 0 分" beside "还差 40 分"
     expect(page.locator("#cart-next")).to_be_disabled()
     rice.locator(".minus").click()
     expect(page.locator("#cart-short")).to_be_hidden()
+    expect(page.locator("#cart-remain-line")).to_be_visible()
 
     page.click("#cart-next")
     expect(page.locator("#step-confirm")).to_be_visible()

@@ -13,6 +13,7 @@ from app.households.models import Household
 from app.points import rules as rulebook
 from app.points import services as points
 from app.redemption import qr
+from app.redemption.shops import create_shop
 from tests.conftest import TODAY
 from tests.factories import NOW
 from tests.households.test_pages import upload, xlsx
@@ -314,3 +315,28 @@ def test_a_person_who_left_is_apart_and_can_no_longer_be_credited_or_redeem(
     with pytest.raises(HouseholdMovedOut) as redeemed:
         shop.household_at_counter(session, Actor(world.users["tj_village_admin"]), love, "ZY-001", "s")
     assert "此人已离开" in credited.value.render_message() and "此人已离开" in redeemed.value.render_message()
+
+
+def test_the_persons_yearly_passbook_is_labelled_as_a_person(world, auth, client, volunteers):
+    auth.login("tj_resident")
+    year = TODAY.year
+    page = client.get(f"/passbook/{volunteers['v1'].id}/{year}")
+    assert page.status_code == 200
+    assert f"<h1>李志愿 · {year} 年存折</h1>" in page.text
+    assert "志愿积分 · 编号 ZY-001" in page.text and "志愿积分 · 积分存折（年度对账单）" in page.text
+    assert "（）" not in page.text and "户号" not in page.text and "李志愿 家" not in page.text
+    household = client.get(f"/passbook/{world.households['tj1'].id}/{year}").text
+    assert f"户主tj1 家 · {year} 年存折" in household and "户号 TJ-001" in household
+
+
+def test_a_persons_card_names_the_schemes_shop(world, session, auth, client, volunteers):
+    auth.login("tj_village_admin")
+    url = f"/schemes/{volunteers['scheme'].id}/people/cards"
+    unshopped = client.get(url).text
+    assert "凭卡到收“志愿积分”的超市兑换" in unshopped and "凭卡到积分超市兑换" not in unshopped
+    create_shop(session, world.actor("tj_village_admin"), world.a.id, "爱心超市", scheme_id=volunteers["scheme"].id)
+    session.commit()
+    sheet = client.get(url).text
+    assert sheet.count("凭卡到爱心超市兑换") == 2 and "凭卡到积分超市兑换" not in sheet
+    assert "凭卡到爱心超市兑换" in client.get(f"/shop/cards/{volunteers['v1'].id}").text
+    assert "凭卡到积分超市兑换" in client.get(f"/shop/cards/{world.households['tj1'].id}").text

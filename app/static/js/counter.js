@@ -226,6 +226,7 @@
     var remain = redeemable - total;
     $("cart-total").textContent = total;
     $("cart-remain").textContent = Math.max(0, remain);
+    $("cart-remain-line").hidden = remain < 0;  // over the limit: only what is missing
     var problem = "";
     if (remain < 0) problem = fill(text.short, { short: -remain });
     lines.forEach(function (l) {
