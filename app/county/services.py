@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from app.clock import month_of, parse_period
+from app.clock import month_of, parse_period, quarter_of, year_of
 from app.errors import BadReference, NotFound, ValidationFailed
 from app.households.models import Household
 from app.points import services as points
@@ -174,10 +174,29 @@ def month_grid(session: Session, scheme: Scheme, account_ids: list[int], month: 
     return grid
 
 
-def month_status(session: Session, scheme: Scheme, month: str) -> str:
-    """``open``, ``notice`` or ``final`` for the scheme's month."""
-    status = session.scalar(select(Period.status).where(Period.scheme_id == scheme.id, Period.period == month))
-    return status or "open"
+@dataclass
+class MonthLock:
+    """Whether a month still takes taps: ``status`` ``open``, or ``notice``/``final`` of
+    the closed ``period`` that holds it (the month itself, its quarter or its year)."""
+
+    status: str = "open"
+    period: str | None = None
+
+
+def month_lock(session: Session, scheme: Scheme, month: str) -> MonthLock:
+    """The month's own state, else its quarter's, else its year's: closing any of them
+    refuses every entry dated in the month (``points.check_period_open``)."""
+    start = parse_period(month)[0]
+    names = [month, quarter_of(start), year_of(start)]
+    rows = dict(
+        session.execute(
+            select(Period.period, Period.status).where(Period.scheme_id == scheme.id, Period.period.in_(names))
+        ).all()
+    )
+    for name in names:
+        if name in rows:
+            return MonthLock(rows[name], name)
+    return MonthLock()
 
 
 def tap(

@@ -11,7 +11,7 @@ from app.clock import utcnow
 from app.county import services
 from app.errors import BadReference, DomainError, NotFound
 from app.extensions import db
-from app.rankings.views import local_date
+from app.rankings.views import local_date, period_label
 from app.regions.models import Region
 from app.scope import require_role
 from app.web import current_actor, error_text, today
@@ -34,7 +34,7 @@ def official():
 
 @bp.context_processor
 def _helpers():
-    return {"status_names": STATUS_NAMES, "local_date": local_date}
+    return {"status_names": STATUS_NAMES, "local_date": local_date, "period_label": period_label}
 
 
 @bp.route("/")
@@ -81,7 +81,7 @@ def _render(actor, scheme, township, month, *, errors=None, status=200):
             townships=services.townships(db.session, actor.user, scheme),
             month=month,
             months=services.month_choices(today()),
-            month_status=services.month_status(db.session, scheme, month),
+            lock=services.month_lock(db.session, scheme, month),
             accounts=accounts,
             rules=rules,
             grid=grid,

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from openpyxl import load_workbook
 
-from tests.county.test_scoring_page import MONTH, tap
+from app.clock import quarter_of
+from tests.county.test_scoring_page import MONTH, TODAY, tap
 
 
 def period_url(county, period=MONTH, tail=""):
@@ -147,3 +148,42 @@ def test_the_notice_shows_a_vetoed_village_as_the_period_page_does(county, world
         table = re.search(r'<table class="responsive standings">.*?</table>', page.get_data(as_text=True), re.S)
         assert re.search(r"清风村.*?一票否决", table.group(0), re.S), page.request.path
         assert table.group(0).count("一票否决") == 1
+
+
+def test_a_month_whose_year_or_quarter_is_closed_is_locked_on_the_score_page(county, auth, client):
+    auth.login("dk_admin")
+    year, quarter = str(TODAY.year), quarter_of(TODAY)
+    assert client.post(period_url(county, quarter, "/close")).status_code == 302
+    page = client.get(f"/county/schemes/{county.scheme.id}/score?month={MONTH}").get_data(as_text=True)
+    assert 'name="tap"' not in page and "未公示" not in page
+    assert f"{TODAY.year} 年第 {quarter[-1]} 季度已公示，不能再记分" in page
+    january = f"{year}-01"  # in the year, outside this quarter (unless this is the first)
+    if quarter_of(TODAY).endswith("1"):
+        return
+    assert 'name="tap"' in client.get(f"/county/schemes/{county.scheme.id}/score?month={january}").get_data(
+        as_text=True
+    )
+    client.post(period_url(county, year, "/close"))
+    page = client.get(f"/county/schemes/{county.scheme.id}/score?month={january}").get_data(as_text=True)
+    assert 'name="tap"' not in page and f"{year} 年度已公示，不能再记分" in page
+
+
+def test_closing_a_period_before_it_ends_warns_in_the_confirmation(county, auth, client):
+    auth.login("dk_admin")
+    page = client.get(period_url(county, str(TODAY.year))).get_data(as_text=True)
+    form = re.search(r'<form[^>]*/close"[^>]*>', page, re.S).group(0)
+    warning = f"本期到 {TODAY.year}-12-31 才结束；现在公示后，本期剩余日期的记分都将被拒绝"
+    assert warning in form
+    last_year = client.get(period_url(county, str(TODAY.year - 1))).get_data(as_text=True)
+    assert "才结束" not in last_year
+
+
+def test_finalising_early_says_the_notice_window_still_runs(county, auth, client):
+    auth.login("dk_admin")
+    client.post(period_url(county, tail="/close"))
+    page = client.get(period_url(county)).get_data(as_text=True)
+    ends = re.search(r"公示期至 (\d{4}-\d\d-\d\d)", page).group(1)
+    form = re.search(r'<form[^>]*/finalize"[^>]*>', page, re.S).group(0)
+    assert f"公示期至 {ends} 未满，提前定稿后不再受理异议" in form
+    client.post(period_url(county, tail="/finalize"))
+    assert "未满" not in client.get(period_url(county)).get_data(as_text=True)
