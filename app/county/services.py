@@ -146,6 +146,7 @@ class Cell:
     points: int = 0
     count: int = 0
     pending: bool = False
+    entry_id: int | None = None  # the cell's latest entry: what a correction reverses
 
 
 @dataclass
@@ -161,15 +162,18 @@ def month_grid(session: Session, scheme: Scheme, account_ids: list[int], month: 
     if not account_ids:
         return grid
     rows = session.execute(
-        select(Entry.household_id, Entry.rule_id, Entry.status, func.sum(Entry.points), func.count())
+        select(
+            Entry.household_id, Entry.rule_id, Entry.status, func.sum(Entry.points), func.count(), func.max(Entry.id)
+        )
         .where(Entry.scheme_id == scheme.id, Entry.household_id.in_(account_ids), *_live_in_month(month))
         .group_by(Entry.household_id, Entry.rule_id, Entry.status)
     )
-    for account_id, rule_id, status, total, count in rows:
+    for account_id, rule_id, status, total, count, last_id in rows:
         cell = grid.cells.setdefault((account_id, rule_id), Cell())
         cell.points += int(total or 0)
         cell.count += int(count)
         cell.pending = cell.pending or status == PENDING
+        cell.entry_id = max(cell.entry_id or 0, last_id)
         grid.totals[account_id] = grid.totals.get(account_id, 0) + int(total or 0)
     return grid
 
@@ -199,6 +203,17 @@ def month_lock(session: Session, scheme: Scheme, month: str) -> MonthLock:
     return MonthLock()
 
 
+def tap_target(session: Session, actor: Actor, scheme: Scheme, account_id, rule_id, *, lock: bool = False):
+    """The scheme's account (in the actor's scope) and rule a tap names; BadReference else."""
+    account = household_in_scope(session, actor, account_id, field="account_id", lock=lock)
+    if account.scheme_id != scheme.id:
+        raise BadReference(field="account_id")
+    rule = session.get(Rule, rule_id) if isinstance(rule_id, int) else None
+    if rule is None or rule.scheme_id != scheme.id:
+        raise BadReference(field="rule_id")
+    return account, rule
+
+
 def tap(
     session: Session, actor: Actor, scheme: Scheme, *, account_id, rule_id, month, today: date, now: datetime
 ) -> tuple[Entry, bool]:
@@ -206,12 +221,7 @@ def tap(
     locked first, so a double tap (or two officials at once) finds the first tap's entry
     and records nothing. Returns the entry and whether it is new."""
     month = check_month(month, today)
-    account = household_in_scope(session, actor, account_id, field="account_id", lock=True)
-    if account.scheme_id != scheme.id:
-        raise BadReference(field="account_id")
-    rule = session.get(Rule, rule_id) if isinstance(rule_id, int) else None
-    if rule is None or rule.scheme_id != scheme.id:
-        raise BadReference(field="rule_id")
+    account, rule = tap_target(session, actor, scheme, account_id, rule_id, lock=True)
     existing = session.scalar(
         select(Entry)
         .where(Entry.household_id == account.id, Entry.rule_id == rule.id, *_live_in_month(month))

@@ -87,6 +87,7 @@ def _render(actor, scheme, township, month, *, errors=None, status=200):
             grid=grid,
             errors=errors or {},
             can_record=actor.user.has_role("recorder"),
+            can_correct=actor.user.has_role("reviewer"),
             form=TapForm(),
         ),
         status,
@@ -120,6 +121,24 @@ def tap(scheme_id: int):
         flash(_("页面已过期，请刷新后重试"), "error")
         return redirect(back)
     account_id, rule_id = _tap_target(request.form.get("tap", ""))
+    if not request.form.get("confirmed"):
+        try:
+            account, rule = services.tap_target(db.session, actor, scheme, account_id, rule_id)
+        except DomainError as exc:
+            flash(error_text(exc), "error")
+            return redirect(back)
+        if rule.points < 0:  # a deduction is asked again before it is recorded
+            back_to_cell = f"{back}#c-{account.id}-{rule.id}"
+            return render_template(
+                "county/confirm_tap.html",
+                scheme=scheme,
+                township=township,
+                month=month,
+                account=account,
+                rule=rule,
+                back=back_to_cell,
+                form=TapForm(),
+            )
     try:
         entry, new = services.tap(
             db.session, actor, scheme, account_id=account_id, rule_id=rule_id, month=month, today=today(), now=utcnow()
@@ -138,7 +157,7 @@ def tap(scheme_id: int):
         flash(_("已记：%(v)s · %(r)s %(p)s 分", v=name, r=entry.title, p=entry.points))
     else:
         flash(_("%(v)s 本月已记过“%(r)s”，未重复记分", v=name, r=entry.title))
-    return redirect(f"{back}#account-{entry.household_id}")
+    return redirect(f"{back}#c-{entry.household_id}-{entry.rule_id}")
 
 
 from app.county import period_pages  # noqa: E402,F401  (its routes are on this blueprint)

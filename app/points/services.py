@@ -304,6 +304,15 @@ def _entry_in_scope(session: Session, actor: Actor, entry_id) -> Entry:
     return entry
 
 
+def sees_as_official(session: Session, user, entry: Entry) -> bool:
+    """Whether the user sees the entry as one of its officials (not as the resident of its
+    household): of its village, or of its scheme for an account of no village (a region's
+    village accounts)."""
+    if entry.village_id is not None:
+        return user.can_see_village(entry.village_id)
+    return schemes.can_see_scheme(session, user, entry.household.scheme)
+
+
 def get_entry(session: Session, actor: Actor, entry_id) -> Entry:
     return _entry_in_scope(session, actor, entry_id)
 
