@@ -187,7 +187,7 @@ def awards_xlsx(scheme_id: int, period: str):
     period = _period(period)
     awards = scheme_cycle.awards_of(db.session, scheme, period)
     townships = scheme_cycle.township_names(db.session, [a.household.home_village_id for a in awards])
-    headers = [_("称号"), _("名次"), _("村"), _("乡镇"), _("积分"), _("分配方式"), _("金额（元）")]
+    headers = [_("项目名称"), _("名次"), _("村"), _("乡镇"), _("积分"), _("分配方式"), _("金额（元）")]
     rows = [
         [
             a.title,

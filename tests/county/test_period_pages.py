@@ -81,12 +81,18 @@ def test_finalise_then_grant_the_fund(county, auth, client):
     assert amounts == sorted(amounts, reverse=True)  # 60 : 20 : 10
     assert '<td class="num" data-total>1000.01</td>' in page
 
+    assert "称号" not in page and page.count("项目名称") >= 2  # the form's word in the table too
     book = load_workbook(io.BytesIO(client.get(period_url(county, tail="/awards.xlsx")).data))
     rows = list(book.active.values)
-    assert rows[0][2] == "村" and rows[0][-1] == "金额（元）"
+    assert rows[0][0] == "项目名称" and rows[0][2] == "村" and rows[0][-1] == "金额（元）"
     assert [r[2] for r in rows[1:4]] == ["和平村", "清风村", "新华村"]
     assert sum(Decimal(str(r[-1])) for r in rows[1:4]) == Decimal("1000.01")
     assert rows[-1][0] == "合计" and Decimal(str(rows[-1][-1])) == Decimal("1000.01")
+    # the rankings' award pages name a village scheme's award the same way
+    board = client.get(f"/awards?scheme_id={county.scheme.id}").get_data(as_text=True)
+    assert "<th>项目名称</th>" in board and "<th>称号</th>" not in board
+    export = load_workbook(io.BytesIO(client.get(f"/awards/export.xlsx?scheme_id={county.scheme.id}").data))
+    assert list(export.active.values)[0][1] == "项目名称"
 
 
 def test_the_fund_form_reports_its_mistakes(county, auth, client):
@@ -95,7 +101,12 @@ def test_the_fund_form_reports_its_mistakes(county, auth, client):
     client.post(period_url(county, tail="/close"))
     client.post(period_url(county, tail="/finalize"))
     r = grant(client, county, fund="")
-    assert r.status_code == 422 and "请填写资金总额（元）" in r.get_data(as_text=True)
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422 and "请填写资金总额（元）" in page
+    # a banner on the first screen, linking to the field, and the field's own error
+    banner = page.index("data-error-summary")
+    assert banner < page.index('id="awards"') and 'href="#fund_yuan"' in page
+    assert '<small class="error-text">请填写资金总额（元）</small>' in page
     r = grant(client, county, allocation="lottery")
     assert r.status_code == 422
 
