@@ -44,14 +44,27 @@ def village_scheme(session: Session, actor: Actor, scheme_id) -> Scheme:
     return scheme
 
 
+def _village_schemes(session: Session, user):
+    """The select of the village schemes in the user's scope (None: none can be)."""
+    stmt = select(Scheme).where(Scheme.account_kind == "village", Scheme.region_id.is_not(None))
+    if user.is_admin:
+        return stmt
+    if user.region_id is None:
+        return None
+    return stmt.where(Scheme.region_id.in_(sorted(region_ids_below(session, user.region_id))))
+
+
 def village_schemes(session: Session, user) -> list[Scheme]:
-    """The village schemes a region's official (or the administrator) may open."""
-    stmt = select(Scheme).where(Scheme.account_kind == "village", Scheme.region_id.is_not(None)).order_by(Scheme.id)
-    if not user.is_admin:
-        if user.region_id is None:
-            return []
-        stmt = stmt.where(Scheme.region_id.in_(sorted(region_ids_below(session, user.region_id))))
-    return list(session.scalars(stmt))
+    """The village schemes a region's official (or the administrator) may open: its
+    region's and those below it, not a region's above it."""
+    stmt = _village_schemes(session, user)
+    return [] if stmt is None else list(session.scalars(stmt.order_by(Scheme.id)))
+
+
+def runs_village_scheme(session: Session, user) -> bool:
+    """Whether the user has a village scheme to open (its menu item and landing page)."""
+    stmt = _village_schemes(session, user)
+    return stmt is not None and session.scalar(select(stmt.with_only_columns(Scheme.id).limit(1).exists())) is True
 
 
 def townships(session: Session, user, scheme: Scheme) -> list[Region]:

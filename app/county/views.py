@@ -48,7 +48,8 @@ def index():
     if not schemes and not actor.user.is_admin and actor.user.region_id is None:
         abort(404)
     regions = {r.id: r for r in db.session.query(Region).filter(Region.id.in_([s.region_id for s in schemes]))}
-    return render_template("county/index.html", schemes=schemes, regions=regions)
+    mine = db.session.get(Region, actor.user.region_id) if actor.user.region_id is not None else None
+    return render_template("county/index.html", schemes=schemes, regions=regions, mine=mine)
 
 
 def village_scheme(actor, scheme_id: int):
