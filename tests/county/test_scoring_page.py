@@ -58,6 +58,8 @@ def test_a_tap_records_once_and_the_cell_shows_it(county, auth, client, session)
     assert page.count('name="tap"') == 2 * 7 - 1  # the recorded cell shows +10, not a button
     row = re.search(rf'id="account-{county.accounts["HP"].id}".*?</tr>', page, re.S).group(0)
     assert "+10" in row and '<td class="num total">10</td>' in row
+    passbook = f"/households/{county.accounts['HP'].id}"
+    assert f'href="{passbook}"' in row and client.get(passbook).status_code == 200  # a recorder reads the entry
     session.expire_all()
     assert county.accounts["HP"].balance == 10  # through the ordinary ledger
 
