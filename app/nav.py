@@ -2,7 +2,8 @@
 
 It holds some 25 links and labels; built on each request it cost about a tenth of a
 passbook page. What it shows depends only on the key below (roles, whether the user
-has a village, a region or a household, which household, the language and the URL prefix), so
+has a village, a region or a household, which household, whether it has a village
+scheme to score, the language and the URL prefix), so
 the rendered HTML is kept per key in this process.
 """
 
@@ -11,13 +12,17 @@ from flask_babel import get_locale
 from flask_login import current_user
 from markupsafe import Markup
 
+from app.web import scores_villages
+
 _MAX = 1024
 _rendered: dict[tuple, Markup] = {}
 
 
 def menu() -> Markup:
     user = current_user
+    scores = scores_villages(user)  # data, not roles: asked on each request
     key = (
+        scores,
         user.roles_text,
         user.village_id is not None,
         user.region_id is not None,
@@ -29,7 +34,7 @@ def menu() -> Markup:
     if html is None:
         if len(_rendered) >= _MAX:
             _rendered.clear()
-        html = _rendered[key] = Markup(render_template("_nav.html"))
+        html = _rendered[key] = Markup(render_template("_nav.html", scores_villages=scores))
     return html
 
 

@@ -27,6 +27,8 @@ def landing_url(user) -> str:
     if user.is_admin or user.has_role("village_admin"):
         return url_for("home.dashboard")
     if user.has_role("recorder"):
+        if user.region_id is not None and scores_villages(user):
+            return url_for("county.index")  # a region's recorder scores its villages (村级考评)
         return url_for("points.record")
     if user.has_role("reviewer"):
         return url_for("points.approvals")
@@ -35,6 +37,16 @@ def landing_url(user) -> str:
     if user.household_id:
         return url_for("home.household", household_id=user.household_id)
     return url_for("home.dashboard")
+
+
+def scores_villages(user) -> bool:
+    """Whether 村级考评 is the user's page: a region's official (or the administrator)
+    with a village scheme in its scope."""
+    if not (user.is_admin or user.region_id is not None) or not user.has_role("reviewer", "recorder"):
+        return False
+    from app.county.services import runs_village_scheme
+
+    return runs_village_scheme(db.session, user)
 
 
 def tz() -> str:

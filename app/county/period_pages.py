@@ -13,7 +13,7 @@ from wtforms import DecimalField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
-from app.clock import normalize_period, utcnow
+from app.clock import normalize_period, parse_period, utcnow
 from app.county import periods as scheme_cycle
 from app.county import services
 from app.county.views import bp, official, village_scheme
@@ -61,7 +61,12 @@ def _context(actor, scheme, period):
     view = scheme_cycle.scheme_period(db.session, scheme, period)
     rows = scheme_cycle.period_standings(db.session, scheme, period, view)
     awards = scheme_cycle.awards_of(db.session, scheme, period)
+    day = today()
     return {
+        "ends_on": parse_period(period)[1],
+        "ended": parse_period(period)[1] < day,
+        "notice_running": view.notice_ends_on is not None and day <= view.notice_ends_on,
+        "finalises_early": "admin" in actor.user.roles,
         "scheme": scheme,
         "region": db.session.get(Region, scheme.region_id),
         "period": period,
@@ -182,7 +187,7 @@ def awards_xlsx(scheme_id: int, period: str):
     period = _period(period)
     awards = scheme_cycle.awards_of(db.session, scheme, period)
     townships = scheme_cycle.township_names(db.session, [a.household.home_village_id for a in awards])
-    headers = [_("称号"), _("名次"), _("村"), _("乡镇"), _("积分"), _("分配方式"), _("金额（元）")]
+    headers = [_("项目名称"), _("名次"), _("村"), _("乡镇"), _("积分"), _("分配方式"), _("金额（元）")]
     rows = [
         [
             a.title,

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from app.clock import month_of, parse_period
+from app.clock import month_of, parse_period, quarter_of, year_of
 from app.errors import BadReference, NotFound, ValidationFailed
 from app.households.models import Household
 from app.points import services as points
@@ -44,14 +44,27 @@ def village_scheme(session: Session, actor: Actor, scheme_id) -> Scheme:
     return scheme
 
 
+def _village_schemes(session: Session, user):
+    """The select of the village schemes in the user's scope (None: none can be)."""
+    stmt = select(Scheme).where(Scheme.account_kind == "village", Scheme.region_id.is_not(None))
+    if user.is_admin:
+        return stmt
+    if user.region_id is None:
+        return None
+    return stmt.where(Scheme.region_id.in_(sorted(region_ids_below(session, user.region_id))))
+
+
 def village_schemes(session: Session, user) -> list[Scheme]:
-    """The village schemes a region's official (or the administrator) may open."""
-    stmt = select(Scheme).where(Scheme.account_kind == "village", Scheme.region_id.is_not(None)).order_by(Scheme.id)
-    if not user.is_admin:
-        if user.region_id is None:
-            return []
-        stmt = stmt.where(Scheme.region_id.in_(sorted(region_ids_below(session, user.region_id))))
-    return list(session.scalars(stmt))
+    """The village schemes a region's official (or the administrator) may open: its
+    region's and those below it, not a region's above it."""
+    stmt = _village_schemes(session, user)
+    return [] if stmt is None else list(session.scalars(stmt.order_by(Scheme.id)))
+
+
+def runs_village_scheme(session: Session, user) -> bool:
+    """Whether the user has a village scheme to open (its menu item and landing page)."""
+    stmt = _village_schemes(session, user)
+    return stmt is not None and session.scalar(select(stmt.with_only_columns(Scheme.id).limit(1).exists())) is True
 
 
 def townships(session: Session, user, scheme: Scheme) -> list[Region]:
@@ -146,6 +159,7 @@ class Cell:
     points: int = 0
     count: int = 0
     pending: bool = False
+    entry_id: int | None = None  # the cell's latest entry: what a correction reverses
 
 
 @dataclass
@@ -161,23 +175,56 @@ def month_grid(session: Session, scheme: Scheme, account_ids: list[int], month: 
     if not account_ids:
         return grid
     rows = session.execute(
-        select(Entry.household_id, Entry.rule_id, Entry.status, func.sum(Entry.points), func.count())
+        select(
+            Entry.household_id, Entry.rule_id, Entry.status, func.sum(Entry.points), func.count(), func.max(Entry.id)
+        )
         .where(Entry.scheme_id == scheme.id, Entry.household_id.in_(account_ids), *_live_in_month(month))
         .group_by(Entry.household_id, Entry.rule_id, Entry.status)
     )
-    for account_id, rule_id, status, total, count in rows:
+    for account_id, rule_id, status, total, count, last_id in rows:
         cell = grid.cells.setdefault((account_id, rule_id), Cell())
         cell.points += int(total or 0)
         cell.count += int(count)
         cell.pending = cell.pending or status == PENDING
+        cell.entry_id = max(cell.entry_id or 0, last_id)
         grid.totals[account_id] = grid.totals.get(account_id, 0) + int(total or 0)
     return grid
 
 
-def month_status(session: Session, scheme: Scheme, month: str) -> str:
-    """``open``, ``notice`` or ``final`` for the scheme's month."""
-    status = session.scalar(select(Period.status).where(Period.scheme_id == scheme.id, Period.period == month))
-    return status or "open"
+@dataclass
+class MonthLock:
+    """Whether a month still takes taps: ``status`` ``open``, or ``notice``/``final`` of
+    the closed ``period`` that holds it (the month itself, its quarter or its year)."""
+
+    status: str = "open"
+    period: str | None = None
+
+
+def month_lock(session: Session, scheme: Scheme, month: str) -> MonthLock:
+    """The month's own state, else its quarter's, else its year's: closing any of them
+    refuses every entry dated in the month (``points.check_period_open``)."""
+    start = parse_period(month)[0]
+    names = [month, quarter_of(start), year_of(start)]
+    rows = dict(
+        session.execute(
+            select(Period.period, Period.status).where(Period.scheme_id == scheme.id, Period.period.in_(names))
+        ).all()
+    )
+    for name in names:
+        if name in rows:
+            return MonthLock(rows[name], name)
+    return MonthLock()
+
+
+def tap_target(session: Session, actor: Actor, scheme: Scheme, account_id, rule_id, *, lock: bool = False):
+    """The scheme's account (in the actor's scope) and rule a tap names; BadReference else."""
+    account = household_in_scope(session, actor, account_id, field="account_id", lock=lock)
+    if account.scheme_id != scheme.id:
+        raise BadReference(field="account_id")
+    rule = session.get(Rule, rule_id) if isinstance(rule_id, int) else None
+    if rule is None or rule.scheme_id != scheme.id:
+        raise BadReference(field="rule_id")
+    return account, rule
 
 
 def tap(
@@ -187,12 +234,7 @@ def tap(
     locked first, so a double tap (or two officials at once) finds the first tap's entry
     and records nothing. Returns the entry and whether it is new."""
     month = check_month(month, today)
-    account = household_in_scope(session, actor, account_id, field="account_id", lock=True)
-    if account.scheme_id != scheme.id:
-        raise BadReference(field="account_id")
-    rule = session.get(Rule, rule_id) if isinstance(rule_id, int) else None
-    if rule is None or rule.scheme_id != scheme.id:
-        raise BadReference(field="rule_id")
+    account, rule = tap_target(session, actor, scheme, account_id, rule_id, lock=True)
     existing = session.scalar(
         select(Entry)
         .where(Entry.household_id == account.id, Entry.rule_id == rule.id, *_live_in_month(month))

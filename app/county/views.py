@@ -11,7 +11,7 @@ from app.clock import utcnow
 from app.county import services
 from app.errors import BadReference, DomainError, NotFound
 from app.extensions import db
-from app.rankings.views import local_date
+from app.rankings.views import local_date, period_label
 from app.regions.models import Region
 from app.scope import require_role
 from app.web import current_actor, error_text, today
@@ -34,7 +34,7 @@ def official():
 
 @bp.context_processor
 def _helpers():
-    return {"status_names": STATUS_NAMES, "local_date": local_date}
+    return {"status_names": STATUS_NAMES, "local_date": local_date, "period_label": period_label}
 
 
 @bp.route("/")
@@ -48,7 +48,8 @@ def index():
     if not schemes and not actor.user.is_admin and actor.user.region_id is None:
         abort(404)
     regions = {r.id: r for r in db.session.query(Region).filter(Region.id.in_([s.region_id for s in schemes]))}
-    return render_template("county/index.html", schemes=schemes, regions=regions)
+    mine = db.session.get(Region, actor.user.region_id) if actor.user.region_id is not None else None
+    return render_template("county/index.html", schemes=schemes, regions=regions, mine=mine)
 
 
 def village_scheme(actor, scheme_id: int):
@@ -81,12 +82,13 @@ def _render(actor, scheme, township, month, *, errors=None, status=200):
             townships=services.townships(db.session, actor.user, scheme),
             month=month,
             months=services.month_choices(today()),
-            month_status=services.month_status(db.session, scheme, month),
+            lock=services.month_lock(db.session, scheme, month),
             accounts=accounts,
             rules=rules,
             grid=grid,
             errors=errors or {},
             can_record=actor.user.has_role("recorder"),
+            can_correct=actor.user.has_role("reviewer"),
             form=TapForm(),
         ),
         status,
@@ -120,6 +122,24 @@ def tap(scheme_id: int):
         flash(_("页面已过期，请刷新后重试"), "error")
         return redirect(back)
     account_id, rule_id = _tap_target(request.form.get("tap", ""))
+    if not request.form.get("confirmed"):
+        try:
+            account, rule = services.tap_target(db.session, actor, scheme, account_id, rule_id)
+        except DomainError as exc:
+            flash(error_text(exc), "error")
+            return redirect(back)
+        if rule.points < 0:  # a deduction is asked again before it is recorded
+            back_to_cell = f"{back}#c-{account.id}-{rule.id}"
+            return render_template(
+                "county/confirm_tap.html",
+                scheme=scheme,
+                township=township,
+                month=month,
+                account=account,
+                rule=rule,
+                back=back_to_cell,
+                form=TapForm(),
+            )
     try:
         entry, new = services.tap(
             db.session, actor, scheme, account_id=account_id, rule_id=rule_id, month=month, today=today(), now=utcnow()
@@ -138,7 +158,7 @@ def tap(scheme_id: int):
         flash(_("已记：%(v)s · %(r)s %(p)s 分", v=name, r=entry.title, p=entry.points))
     else:
         flash(_("%(v)s 本月已记过“%(r)s”，未重复记分", v=name, r=entry.title))
-    return redirect(f"{back}#account-{entry.household_id}")
+    return redirect(f"{back}#c-{entry.household_id}-{entry.rule_id}")
 
 
 from app.county import period_pages  # noqa: E402,F401  (its routes are on this blueprint)

@@ -59,7 +59,9 @@ def region(region_id: int):
     except ValidationFailed:
         period = quarter_of(day)
     villages = village_standings(db.session, period, region_id=region.id)
-    pending = pending_by_village(db.session, village_ids_below(db.session, region.id))
+    village_ids = village_ids_below(db.session, region.id)
+    pending = pending_by_village(db.session, village_ids, published=False)  # what the queue can approve
+    frozen = pending_by_village(db.session, village_ids, published=True)  # its folded box: reject only
     households = sum(v.households for v in villages)
     points = sum(v.points for v in villages)
     participants = sum(v.participants for v in villages)
@@ -84,6 +86,8 @@ def region(region_id: int):
         top_households=household_standings(db.session, period, region_id=region.id, limit=TOP),
         pending=pending,
         pending_total=sum(pending.values()),
+        frozen=frozen,
+        frozen_total=sum(frozen.values()),
         households=households,
         points_per_household=round(points / households, 2) if households else 0.0,
         participation=round(participants / households, 4) if households else 0.0,

@@ -65,8 +65,11 @@ def dashboard():
         )
         return choose_village("home.dashboard", _("首页"), overview=overview, period=period)
     todays = db.session.scalars(points.entries_recorded_on(village.id, day, tz()).limit(50)).all()
-    pending_count = points.count_pending(db.session, village.id)
-    pending = db.session.scalars(points.approval_queue(village.id).limit(5)).all() if pending_count else []
+    pending_count = points.count_pending(db.session, village.id, published=False)  # as the queue counts
+    frozen_count = points.count_pending(db.session, village.id, published=True)  # its folded box
+    pending = (
+        db.session.scalars(points.approval_queue(village.id, published=False).limit(5)).all() if pending_count else []
+    )
     top = household_standings(db.session, period, village_id=village.id, limit=10)
     return render_template(
         "home/dashboard.html",
@@ -75,6 +78,7 @@ def dashboard():
         period=period,
         todays=todays,
         pending_count=pending_count,
+        frozen_count=frozen_count,
         pending=pending,
         top=top,
         vargs=village_args(village.id),

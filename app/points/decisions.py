@@ -73,6 +73,15 @@ def reject_entry(session: Session, actor: Actor, entry_id, *, reason: str, now: 
     return entry
 
 
+def sees_as_official(session: Session, user, entry: Entry) -> bool:
+    """Whether the user sees the entry as one of its officials (not as the resident of its
+    household): of its village, or of its scheme for an account of no village (a region's
+    village accounts)."""
+    if entry.village_id is not None:
+        return user.can_see_village(entry.village_id)
+    return can_see_scheme(session, user, entry.household.scheme)
+
+
 def reverse_entry(
     session: Session, actor: Actor, entry_id, *, reason: str, now: datetime, during_notice: bool = False
 ) -> Entry:

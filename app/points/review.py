@@ -191,7 +191,7 @@ def reverse(entry_id: int):
     actor = current_actor()
     require_role(actor, *services.REVIEWERS)
     entry = services.get_entry(db.session, actor, entry_id)
-    if not actor.user.can_see_village(entry.village_id):
+    if not decisions.sees_as_official(db.session, actor.user, entry):
         abort(404)
     form = ReasonForm()
     status = 200

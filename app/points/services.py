@@ -426,8 +426,8 @@ def approval_queue(village_id: int | None, filters: QueueFilter | None = None, *
         .order_by(None)
         .order_by(Entry.created_at.desc(), Entry.id.desc())
     )
-    if published is not None and village_id is not None:
-        stmt = stmt.where(_published() if published else ~_published())
+    if village_id is not None:
+        stmt = stmt.where(*_published_or_not(published))
     f = filters or QueueFilter()
     if f.household.strip():
         q = f.household.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -450,18 +450,27 @@ def approval_queue(village_id: int | None, filters: QueueFilter | None = None, *
     return stmt
 
 
-def pending_by_village(session: Session, village_ids) -> dict[int, int]:
-    """``{village_id: pending entries}`` for the given villages (a region's overview)."""
+def _published_or_not(published: bool | None) -> tuple:
+    """The condition of ``approval_queue``'s ``published``: none for None."""
+    return () if published is None else (_published() if published else ~_published(),)
+
+
+def pending_by_village(session: Session, village_ids, *, published: bool | None = None) -> dict[int, int]:
+    """``{village_id: pending entries}`` for the given villages (a region's overview);
+    ``published`` as in ``approval_queue``: False counts those that can be approved."""
     rows = session.execute(
         select(Entry.village_id, func.count(Entry.id))
-        .where(Entry.status == PENDING, Entry.village_id.in_(sorted(village_ids)))
+        .where(Entry.status == PENDING, Entry.village_id.in_(sorted(village_ids)), *_published_or_not(published))
         .group_by(Entry.village_id)
     )
     return {vid: int(n) for vid, n in rows}
 
 
-def count_pending(session: Session, village_id: int | None) -> int:
-    stmt = select(func.count(Entry.id)).where(Entry.status == PENDING, in_villages(Entry.village_id, village_id))
+def count_pending(session: Session, village_id: int | None, *, published: bool | None = None) -> int:
+    """Pending entries of the village(s); ``published`` as in ``approval_queue``."""
+    stmt = select(func.count(Entry.id)).where(
+        Entry.status == PENDING, in_villages(Entry.village_id, village_id), *_published_or_not(published)
+    )
     return int(session.scalar(stmt) or 0)
 
 

@@ -40,6 +40,7 @@ def _render_periods(actor, board: Board, forms: dict | None = None, status: int 
                 "period": name,
                 "view": view,
                 "ended": parse_period(name)[1] < day,
+                "ends_on": parse_period(name)[1],
                 "pending": pending.get(name, 0),
                 "recorded": recorded.get(name, 0),
                 "objections": sum(

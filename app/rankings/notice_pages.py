@@ -158,7 +158,7 @@ def awards_xlsx():
     mask = mask_names()
     headers = [
         _("期间"),
-        _("称号"),
+        _("项目名称") if board.scheme.account_kind == "village" else _("称号"),
         _("名次"),
         *account_headings(board.scheme.account_kind),
         _("积分"),

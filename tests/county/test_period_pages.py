@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from openpyxl import load_workbook
 
-from tests.county.test_scoring_page import MONTH, tap
+from app.clock import quarter_of
+from tests.county.test_scoring_page import MONTH, TODAY, tap
 
 
 def period_url(county, period=MONTH, tail=""):
@@ -80,12 +81,18 @@ def test_finalise_then_grant_the_fund(county, auth, client):
     assert amounts == sorted(amounts, reverse=True)  # 60 : 20 : 10
     assert '<td class="num" data-total>1000.01</td>' in page
 
+    assert "称号" not in page and page.count("项目名称") >= 2  # the form's word in the table too
     book = load_workbook(io.BytesIO(client.get(period_url(county, tail="/awards.xlsx")).data))
     rows = list(book.active.values)
-    assert rows[0][2] == "村" and rows[0][-1] == "金额（元）"
+    assert rows[0][0] == "项目名称" and rows[0][2] == "村" and rows[0][-1] == "金额（元）"
     assert [r[2] for r in rows[1:4]] == ["和平村", "清风村", "新华村"]
     assert sum(Decimal(str(r[-1])) for r in rows[1:4]) == Decimal("1000.01")
     assert rows[-1][0] == "合计" and Decimal(str(rows[-1][-1])) == Decimal("1000.01")
+    # the rankings' award pages name a village scheme's award the same way
+    board = client.get(f"/awards?scheme_id={county.scheme.id}").get_data(as_text=True)
+    assert "<th>项目名称</th>" in board and "<th>称号</th>" not in board
+    export = load_workbook(io.BytesIO(client.get(f"/awards/export.xlsx?scheme_id={county.scheme.id}").data))
+    assert list(export.active.values)[0][1] == "项目名称"
 
 
 def test_the_fund_form_reports_its_mistakes(county, auth, client):
@@ -94,7 +101,12 @@ def test_the_fund_form_reports_its_mistakes(county, auth, client):
     client.post(period_url(county, tail="/close"))
     client.post(period_url(county, tail="/finalize"))
     r = grant(client, county, fund="")
-    assert r.status_code == 422 and "请填写资金总额（元）" in r.get_data(as_text=True)
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422 and "请填写资金总额（元）" in page
+    # a banner on the first screen, linking to the field, and the field's own error
+    banner = page.index("data-error-summary")
+    assert banner < page.index('id="awards"') and 'href="#fund_yuan"' in page
+    assert '<small class="error-text">请填写资金总额（元）</small>' in page
     r = grant(client, county, allocation="lottery")
     assert r.status_code == 422
 
@@ -147,3 +159,42 @@ def test_the_notice_shows_a_vetoed_village_as_the_period_page_does(county, world
         table = re.search(r'<table class="responsive standings">.*?</table>', page.get_data(as_text=True), re.S)
         assert re.search(r"清风村.*?一票否决", table.group(0), re.S), page.request.path
         assert table.group(0).count("一票否决") == 1
+
+
+def test_a_month_whose_year_or_quarter_is_closed_is_locked_on_the_score_page(county, auth, client):
+    auth.login("dk_admin")
+    year, quarter = str(TODAY.year), quarter_of(TODAY)
+    assert client.post(period_url(county, quarter, "/close")).status_code == 302
+    page = client.get(f"/county/schemes/{county.scheme.id}/score?month={MONTH}").get_data(as_text=True)
+    assert 'name="tap"' not in page and "未公示" not in page
+    assert f"{TODAY.year} 年第 {quarter[-1]} 季度已公示，不能再记分" in page
+    january = f"{year}-01"  # in the year, outside this quarter (unless this is the first)
+    if quarter_of(TODAY).endswith("1"):
+        return
+    assert 'name="tap"' in client.get(f"/county/schemes/{county.scheme.id}/score?month={january}").get_data(
+        as_text=True
+    )
+    client.post(period_url(county, year, "/close"))
+    page = client.get(f"/county/schemes/{county.scheme.id}/score?month={january}").get_data(as_text=True)
+    assert 'name="tap"' not in page and f"{year} 年度已公示，不能再记分" in page
+
+
+def test_closing_a_period_before_it_ends_warns_in_the_confirmation(county, auth, client):
+    auth.login("dk_admin")
+    page = client.get(period_url(county, str(TODAY.year))).get_data(as_text=True)
+    form = re.search(r'<form[^>]*/close"[^>]*>', page, re.S).group(0)
+    warning = f"本期到 {TODAY.year}-12-31 才结束；现在公示后，本期剩余日期的记分都将被拒绝"
+    assert warning in form
+    last_year = client.get(period_url(county, str(TODAY.year - 1))).get_data(as_text=True)
+    assert "才结束" not in last_year
+
+
+def test_finalising_early_says_the_notice_window_still_runs(county, auth, client):
+    auth.login("dk_admin")
+    client.post(period_url(county, tail="/close"))
+    page = client.get(period_url(county)).get_data(as_text=True)
+    ends = re.search(r"公示期至 (\d{4}-\d\d-\d\d)", page).group(1)
+    form = re.search(r'<form[^>]*/finalize"[^>]*>', page, re.S).group(0)
+    assert f"公示期至 {ends} 未满，提前定稿后不再受理异议" in form
+    client.post(period_url(county, tail="/finalize"))
+    assert "未满" not in client.get(period_url(county)).get_data(as_text=True)

@@ -1,6 +1,8 @@
 """Who opens the county's scoring page: the county's officials; a township's only for
 the villages of its township; a village's official never."""
 
+import re
+
 from app.scope import Actor
 from tests import factories
 from tests.county.conftest import village_accounts, village_scheme
@@ -72,3 +74,26 @@ def test_another_kind_of_scheme_is_sent_to_its_own_page(county, world, auth, cli
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/schemes/{household_scheme.id}")
     data = {"township_id": county.cg.id, "month": "2026-11", "tap": "1-1"}
     assert client.post(f"/county/schemes/{household_scheme.id}/score", data=data).status_code == 302
+
+
+def test_a_region_recorder_with_a_village_scheme_lands_on_its_scoring(county, client):
+    for username, landing in (("dk_recorder", "/county/"), ("cg_recorder", "/record"), ("tj_recorder", "/record")):
+        r = client.post("/login", data={"username": username, "password": factories.PASSWORD})
+        assert r.status_code == 302 and r.headers["Location"] == landing, username
+        client.post("/logout")
+    r = client.post("/login", data={"username": "dk_reviewer", "password": factories.PASSWORD})
+    assert r.headers["Location"] == "/approvals"  # a reviewer's landing is unchanged
+
+
+def test_the_menu_offers_village_scoring_only_with_a_scheme_in_scope(county, auth, client):
+    def menu():
+        html = client.get("/standings").get_data(as_text=True)
+        return re.search(r'<nav class="menu">(.*?)</nav>', html, re.S).group(1)
+
+    auth.login("dk_reviewer")
+    assert "村级考评" in menu()
+    auth.logout()
+    auth.login("cg_reviewer")  # the county's scheme exists, but is not its township's
+    assert "村级考评" not in menu()
+    page = client.get("/county/").get_data(as_text=True)
+    assert "城关镇没有运行以村为账户的积分方案" in page and "还没有以村为账户的积分方案" not in page

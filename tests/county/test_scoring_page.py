@@ -17,13 +17,12 @@ def url(county, **args):
     return f"/county/schemes/{county.scheme.id}/score" + (f"?{query}" if query else "")
 
 
-def tap(client, county, village, rule, *, month=MONTH, township=None):
+def tap(client, county, village, rule, *, month=MONTH, township=None, confirmed=True):
+    """A tap; a deduction's as confirmed on its confirmation page unless ``confirmed=False``."""
     account = county.accounts[village]
     town = township or (county.gs if village == "QF" else county.cg)
-    return client.post(
-        url(county),
-        data={"township_id": town.id, "month": month, "tap": f"{account.id}-{county.rules[rule].id}"},
-    )
+    data = {"township_id": town.id, "month": month, "tap": f"{account.id}-{county.rules[rule].id}"}
+    return client.post(url(county), data=data | ({"confirmed": "1"} if confirmed else {}))
 
 
 def entries(session, county, village, rule=None):
@@ -48,16 +47,19 @@ def test_every_village_of_a_township_with_a_column_per_indicator(county, auth, c
 def test_a_tap_records_once_and_the_cell_shows_it(county, auth, client, session):
     auth.login("dk_recorder")
     r = tap(client, county, "HP", "零事故")
-    assert r.status_code == 302 and f"#account-{county.accounts['HP'].id}" in r.headers["Location"]
+    cell = f"c-{county.accounts['HP'].id}-{county.rules['零事故'].id}"
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"#{cell}")
     assert entries(session, county, "HP", "零事故") == 1
     again = tap(client, county, "HP", "零事故")  # the double tap
     assert again.status_code == 302
     assert entries(session, county, "HP", "零事故") == 1
     page = client.get(again.headers["Location"]).get_data(as_text=True)
-    assert "未重复记分" in page
+    assert "未重复记分" in page and f'id="{cell}"' in page
     assert page.count('name="tap"') == 2 * 7 - 1  # the recorded cell shows +10, not a button
     row = re.search(rf'id="account-{county.accounts["HP"].id}".*?</tr>', page, re.S).group(0)
     assert "+10" in row and '<td class="num total">10</td>' in row
+    passbook = f"/households/{county.accounts['HP'].id}"
+    assert f'href="{passbook}"' in row and client.get(passbook).status_code == 200  # a recorder reads the entry
     session.expire_all()
     assert county.accounts["HP"].balance == 10  # through the ordinary ledger
 
@@ -91,7 +93,7 @@ def test_a_refused_tap_is_shown_beside_its_cell(county, auth, client, session):
     r = tap(client, county, "HP", "零事故")
     assert r.status_code == 409
     page = r.get_data(as_text=True)
-    cells = re.findall(r'<td class="cell has-error">(.*?)</td>', page, re.S)
+    cells = re.findall(r'<td class="cell has-error"[^>]*>(.*?)</td>', page, re.S)
     assert len(cells) == 1 and 'aria-label="和平村 · 零事故"' in cells[0]
     assert "该户已迁出，不能再记分" in cells[0]
     assert entries(session, county, "HP") == 0
@@ -116,3 +118,35 @@ def test_an_account_of_another_township_is_refused_on_the_page_of_this_one(count
     tap(client, county, "QF", "零事故", township=county.cg)
     tap(client, county, "QF", "零事故")
     assert entries(session, county, "QF") == 1
+
+
+def test_a_deduction_is_asked_again_before_it_is_recorded(county, auth, client, session):
+    auth.login("dk_recorder")
+    r = tap(client, county, "HP", "扣分", confirmed=False)
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "确认扣分" in page and "和平村" in page and "-20" in page
+    assert 'name="confirmed" value="1"' in page
+    cell = f"c-{county.accounts['HP'].id}-{county.rules['扣分'].id}"
+    assert f"#{cell}" in page  # cancelling goes back to the cell
+    assert entries(session, county, "HP") == 0
+    r = tap(client, county, "HP", "扣分")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"#{cell}")
+    assert entries(session, county, "HP") == 1
+    assert tap(client, county, "HP", "零事故", confirmed=False).status_code == 302  # a gain: at once
+    assert entries(session, county, "HP") == 2
+
+
+def test_a_recorded_cell_links_to_its_reversal(county, auth, client, session):
+    auth.login("dk_admin")
+    tap(client, county, "HP", "零事故")
+    entry = session.scalar(select(Entry).where(Entry.household_id == county.accounts["HP"].id))
+    page = client.get(url(county, township_id=county.cg.id)).get_data(as_text=True)
+    assert f'href="/entries/{entry.id}/reverse"' in page
+    auth.logout()
+    auth.login("dk_reviewer")
+    assert client.get(f"/entries/{entry.id}/reverse").status_code == 200
+    r = client.post(f"/entries/{entry.id}/reverse", data={"reason": "点错了村"})
+    assert r.status_code == 302
+    page = client.get(url(county, township_id=county.cg.id)).get_data(as_text=True)
+    row = re.search(rf'id="account-{county.accounts["HP"].id}".*?</tr>', page, re.S).group(0)
+    assert "/reverse" not in row and '<td class="num total">0</td>' in row  # corrected

@@ -111,3 +111,32 @@ def test_a_monthly_schemes_published_months_entries_apart(world, session, login)
     assert offered(html) == [new.id]
     apart = html[html.index('id="published"') :]
     assert f'id="published-{old.id}"' in apart and f"/approvals/{old.id}/approve" not in html
+
+
+def test_home_and_region_count_what_the_queue_can_approve(world, session, login):
+    from app.regions import services as regions
+    from app.scope import Actor
+    from tests.county.conftest import region_user
+
+    town = regions.create_region(session, Actor(world.admin), {"name": "上木拉乡", "code": "SML", "level": "township"})
+    world.b.region_id = town.id
+    region_user(session, "sml_reviewer", "reviewer", town)
+    session.commit()
+    pending(session, world, "xf1", day=parse_period(LAST_Q)[0] + timedelta(days=3))
+    pending(session, world, "xf2")
+    periods.close_period(session, world.actor("admin"), world.b.id, LAST_Q, now=utcnow(), today=TODAY)
+    session.commit()
+
+    client = login("xf_reviewer")
+    queue = client.get("/approvals").get_data(as_text=True)
+    assert "幸福村 · 1 条" in queue
+    home = client.get("/").get_data(as_text=True)
+    assert "<h2>待审核（1）</h2>" in home and "去审核（1）" in home
+    assert "另有 1 条所在期间已公示" in home
+    preview = home[home.index('id="pending"') : home.index('id="today"')]
+    assert world.households["xf2"].head_name in preview and world.households["xf1"].head_name not in preview
+
+    region = login("sml_reviewer").get(f"/regions/{town.id}").get_data(as_text=True)
+    assert re.search(r"<b>1</b><small>待审核</small>", region)
+    assert "另有 1 条所在期间已公示" in region
+    assert f'/approvals?village_id={world.b.id}">1</a>' in region

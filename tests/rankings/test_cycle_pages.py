@@ -461,3 +461,16 @@ def test_objections_about_other_households_and_queues_of_other_villages(world, s
     assert "不对" not in text(xf.get("/objections"))
     response = xf.post(f"/objections/{objection.id}/decide", data={f"o{objection.id}-upheld": "yes"})
     assert response.status_code == 404
+
+
+def test_publishing_a_running_period_or_finalising_early_warns_in_the_confirmation(world, session, quarter, login):
+    page = text(login("tj_reviewer").get("/periods"))
+    card = page.split(f'id="period-{THIS_Q}"')[1].split("</section>")[0]
+    end = parse_period(THIS_Q)[1].isoformat()
+    confirm = re.search(r"<form[^>]*data-confirm=\"([^\"]*)\"", card).group(1)
+    assert f"本期到 {end} 才结束；现在公示后，本期剩余日期的记分都将被拒绝" in confirm
+    view = close(session, world)
+    page = text(login("admin").get(f"/periods?village_id={world.a.id}"))
+    card = page.split(f'id="period-{LAST_Q}"')[1].split("</section>")[0]
+    form = re.search(r"<form[^>]*/finalize[^>]*>", card).group(0)
+    assert f"公示期至 {view.notice_ends_on.isoformat()} 未满，提前定稿后不再受理异议" in form
