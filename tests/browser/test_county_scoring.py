@@ -43,6 +43,10 @@ def test_a_county_official_scores_a_month_and_grants_the_fund(county, live_serve
     for rule in ("零事故", "零非访", "零发案", "发生重大问题"):
         cell(phone, "新华村", rule).click()
         phone.wait_for_load_state("networkidle")
+    assert phone.locator("h1").inner_text() == "确认扣分"  # a deduction asks first
+    phone.click("button:has-text('确认扣分')")
+    phone.wait_for_load_state("networkidle")
+    assert phone.url.endswith(f"#c-{county.accounts['XH'].id}-{county.rules['扣分'].id}")  # back at the cell
     totals = phone.locator("tbody td.total").all_inner_texts()
     assert totals == ["60", "10"]
     assert phone.evaluate("document.documentElement.scrollWidth") <= 360 + 1  # the table scrolls, not the page
@@ -52,7 +56,8 @@ def test_a_county_official_scores_a_month_and_grants_the_fund(county, live_serve
     assert "已公示" in phone.locator(".flash").first.inner_text()
     ranked = phone.locator("table.standings tbody tr").all_inner_texts()
     assert "和平村" in ranked[0] and "60" in ranked[0]
-    phone.click("text=定稿")
+    assert "公示期至" in phone.locator("#cycle p.warn").inner_text()  # an early 定稿 is said so
+    phone.click("#cycle button:has-text('定稿')")
     assert "已定稿" in phone.locator(".flash").first.inner_text()
 
     phone.fill("#top_n", "3")
