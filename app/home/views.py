@@ -26,6 +26,7 @@ from app.regions.services import village_ids_below
 from app.scope import OFFICIAL_ROLES, household_in_scope, require_role, village_in_scope
 from app.villages.models import Village
 from app.web import (
+    chooses_village,
     current_actor,
     page_arg,
     picked_region,
@@ -82,6 +83,7 @@ def dashboard():
         pending=pending,
         top=top,
         vargs=village_args(village.id),
+        chooses_village=chooses_village(actor.user),
     )
 
 

@@ -19,7 +19,12 @@ def test_a_county_official_sees_its_villages_and_drills_down(county, world, api,
     assert "城关镇" in page and "高沙镇" in page  # the townships below, to go down to
     assert "户主qf1" in page and "户主hp2" in page  # the best households of the county
     assert f"/?village_id={county.hp.id}" in page  # down to a village's page
-    assert client.get(f"/?village_id={county.hp.id}").status_code == 200
+    village = client.get(f"/?village_id={county.hp.id}").get_data(as_text=True)
+    assert f'href="/regions/{county.cg.id}">‹ 城关镇</a>' in village  # and back up to its township
+    assert 'href="/?village_id=">切换村</a>' in village
+    picker = client.get("/?village_id=")  # 切换村 forgets the village: every village to pick from
+    assert picker.status_code == 200 and "和平村" in picker.get_data(as_text=True)
+    assert "今日记分" not in picker.get_data(as_text=True)
     assert client.get(f"/?village_id={world.a.id}").status_code == 404
 
 
