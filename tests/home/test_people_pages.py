@@ -194,6 +194,8 @@ def test_the_persons_passbook_shows_its_entries_and_household(world, auth, clien
     page = client.get(f"/households/{volunteers['v1'].id}").text
     assert "防汛值守" in page and "志愿积分" in page and "TJ-001" in page and "+15" in page
     assert "家</h1>" not in page and "本村第" not in page
+    sid = volunteers["scheme"].id
+    assert f'href="/schemes/{sid}/people">‹ 志愿积分 人员名单</a>' in page  # back to the list
 
 
 def test_the_volunteers_household_sees_its_volunteer(world, auth, client, volunteers):
@@ -202,6 +204,7 @@ def test_the_volunteers_household_sees_its_volunteer(world, auth, client, volunt
     assert "本户的个人积分账户" in own and "李志愿" in own and "张热心" not in own
     passbook = client.get(f"/households/{volunteers['v1'].id}")
     assert passbook.status_code == 200 and "防汛值守" in passbook.text and "13800000001" not in passbook.text
+    assert "人员名单" not in passbook.text  # a resident has no list to go back to
     card = client.get(f"/shop/cards/{volunteers['v1'].id}")
     assert card.status_code == 200 and "补办新卡" not in card.text
     assert qr.PREFIX + "." not in card.text  # the token is drawn as a QR code, not printed
