@@ -75,6 +75,7 @@ def _context(actor, scheme, period):
         "rows": rows,
         "awards": awards,
         "award_total": sum((a.amount_yuan or Decimal(0) for a in awards), Decimal(0)),
+        "award_subtotals": fund_subtotals(awards),
         "allocations": ALLOCATIONS,
         "can_review": actor.user.has_role("reviewer"),
         "months": services.month_choices(today()),
@@ -200,6 +201,8 @@ def awards_xlsx(scheme_id: int, period: str):
         ]
         for a in awards
     ]
+    for title, subtotal in fund_subtotals(awards):
+        rows.append([_("%(t)s 小计", t=title), "", "", "", "", "", _money(subtotal)])
     total = sum((a.amount_yuan or Decimal(0) for a in awards), Decimal(0))
     rows.append([_("合计"), "", "", "", "", "", _money(total)])
     body = xlsx_bytes((period, headers, rows))
@@ -208,6 +211,15 @@ def awards_xlsx(scheme_id: int, period: str):
         mimetype=XLSX,
         headers=attachment(_("积分换项目-%(p)s.xlsx", p=period), f"village-awards-{period}.xlsx"),
     )
+
+
+def fund_subtotals(awards) -> list[tuple[str, Decimal]]:
+    """Each project's share of the period's funds, in the order the awards come, where
+    the period has more than one project (one alone is its 合计)."""
+    totals: dict[str, Decimal] = {}
+    for a in awards:
+        totals[a.title] = totals.get(a.title, Decimal(0)) + (a.amount_yuan or Decimal(0))
+    return list(totals.items()) if len(totals) > 1 else []
 
 
 def _money(value) -> Decimal:

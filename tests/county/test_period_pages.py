@@ -95,6 +95,29 @@ def test_finalise_then_grant_the_fund(county, auth, client):
     assert list(export.active.values)[0][1] == "项目名称"
 
 
+def test_two_projects_of_a_period_each_show_their_subtotal(county, auth, client):
+    """A second project's award is a second fund: the table and the XLSX give each
+    project its subtotal before the period's 合计, not one figure for both."""
+    auth.login("dk_admin")
+    scored(client, county)
+    client.post(period_url(county, tail="/close"))
+    client.post(period_url(county, tail="/finalize"))
+    assert grant(client, county, fund="1000.00").status_code == 302
+    data = {"title": "示范村奖励", "top_n": 1, "fund_yuan": "500.00", "allocation": "equal"}
+    assert client.post(period_url(county, tail="/awards"), data=data).status_code == 302
+    for page in (client.get(period_url(county)).text, client.get(period_url(county, tail="/notice")).text):
+        foot = page.split("<tfoot>")[1].split("</tfoot>")[0]
+        subtotals = re.findall(r"<td colspan=\"5\">(\S+) 小计</td><td class=\"num\">([\d.]+)</td>", foot)
+        assert dict(subtotals) == {"积分换项目": "1000.00", "示范村奖励": "500.00"} and len(subtotals) == 2
+        assert '<td class="num" data-total>1500.00</td>' in foot
+    rows = list(load_workbook(io.BytesIO(client.get(period_url(county, tail="/awards.xlsx")).data)).active.values)
+    assert {r[0]: Decimal(str(r[-1])) for r in rows[-3:-1]} == {
+        "积分换项目 小计": Decimal("1000.00"),
+        "示范村奖励 小计": Decimal("500.00"),
+    }
+    assert (rows[-1][0], Decimal(str(rows[-1][-1]))) == ("合计", Decimal("1500.00"))
+
+
 def test_the_fund_form_reports_its_mistakes(county, auth, client):
     auth.login("dk_admin")
     scored(client, county)
