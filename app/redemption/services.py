@@ -393,15 +393,20 @@ def redemptions(
     return stmt
 
 
+def _linked_accounts(household_id: int):
+    """The ids of the person accounts linked to a household (its volunteers)."""
+    return select(Household.id).where(Household.linked_household_id == household_id)
+
+
 def household_redemptions(household_id: int):
     """A household's own redemptions and those of the person accounts linked to it
     (its volunteers' at the 爱心超市), newest first."""
-    linked = select(Household.id).where(Household.linked_household_id == household_id)
     return (
-        select(Redemption)
-        .options(selectinload(Redemption.lines), selectinload(Redemption.shop), selectinload(Redemption.household))
-        .where(or_(Redemption.household_id == household_id, Redemption.household_id.in_(linked)))
-        .order_by(Redemption.id.desc())
+        redemptions()
+        .where(
+            or_(Redemption.household_id == household_id, Redemption.household_id.in_(_linked_accounts(household_id)))
+        )
+        .options(selectinload(Redemption.shop), selectinload(Redemption.household))
     )
 
 
@@ -411,7 +416,7 @@ def household_accounts(household_id: int):
     return (
         select(Household)
         .where(
-            or_(Household.id == household_id, Household.linked_household_id == household_id),
+            or_(Household.id == household_id, Household.id.in_(_linked_accounts(household_id))),
             Household.moved_out_on.is_(None),
         )
         .order_by(Household.id)
