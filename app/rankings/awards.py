@@ -25,24 +25,26 @@ MAX_FUND = Decimal("999999999999.99")  # Numeric(14, 2)
 def split_fund(fund: Decimal, points: list[int], allocation: str) -> list[Decimal]:
     """``fund`` shared among winners in rank order (best first), to the fen: ``equal``
     alike, or ``proportional`` to their points, where an account without positive points
-    gets 0. The amounts add up to ``fund`` exactly: what rounding down leaves over goes
-    to the best-ranked (in ``proportional``, the best-ranked with positive points)."""
+    gets 0. The amounts add up to ``fund`` exactly: the fen that rounding down leaves
+    over go one each to the best-ranked (with positive points, in ``proportional``), so
+    that winners with equal points never differ by more than one fen."""
     if allocation not in ALLOCATIONS:
         raise ValueError(allocation)
     if not points:
         return []
     fen = int((fund / FEN).to_integral_value())
-    if allocation == "equal":
-        shares = [fen // len(points)] * len(points)
-        first = 0
-    else:
-        weights = [max(p, 0) for p in points]
-        total = sum(weights)
-        if total == 0:
-            raise ValueError("no positive points to share in proportion to")
-        shares = [fen * w // total for w in weights]
-        first = next(i for i, w in enumerate(weights) if w > 0)
-    shares[first] += fen - sum(shares)
+    weights = [1] * len(points) if allocation == "equal" else [max(p, 0) for p in points]
+    total = sum(weights)
+    if total == 0:
+        raise ValueError("no positive points to share in proportion to")
+    shares = [fen * w // total for w in weights]
+    # Fewer fen are left than there are rows with a weight: each floor lost under one.
+    left = fen - sum(shares)
+    for i in (i for i, w in enumerate(weights) if w > 0):
+        if not left:
+            break
+        shares[i] += 1
+        left -= 1
     return [Decimal(s) * FEN for s in shares]
 
 

@@ -1,5 +1,6 @@
 """The fund's arithmetic (``split_fund``): to the fen, adding up exactly, the remainder
-to the best-ranked, nothing for an account without positive points in proportion."""
+one fen each to the best-ranked, nothing for an account without positive points in
+proportion."""
 
 from decimal import Decimal
 
@@ -24,9 +25,8 @@ def test_equal_shares_add_up_with_the_remainder_to_the_best_ranked(fund, pts):
     amounts = split_fund(fund, pts, "equal")
     assert len(amounts) == len(pts) and sum(amounts) == fund
     shares = [fen(a) for a in amounts]
-    base = fen(fund) // len(pts)
-    assert shares[1:] == [base] * (len(pts) - 1)
-    assert shares[0] == base + fen(fund) % len(pts)
+    base, left = divmod(fen(fund), len(pts))
+    assert shares == [base + 1] * left + [base] * (len(pts) - left)
 
 
 @given(fund=funds, pts=points.filter(lambda ps: any(p > 0 for p in ps)))
@@ -35,15 +35,26 @@ def test_proportional_shares_follow_the_points(fund, pts):
     assert len(amounts) == len(pts) and sum(amounts) == fund
     shares = [fen(a) for a in amounts]
     total = sum(p for p in pts if p > 0)
-    first = next(i for i, p in enumerate(pts) if p > 0)
+    left_over = fen(fund) - sum(fen(fund) * p // total for p in pts if p > 0)
+    positive = [i for i, p in enumerate(pts) if p > 0]
+    assert 0 <= left_over < len(positive)
+    extra = set(positive[:left_over])  # one fen each, best-ranked first
     for i, (share, p) in enumerate(zip(shares, pts, strict=True)):
         if p <= 0:
             assert share == 0  # no positive points: nothing
-        elif i != first:
-            assert share == fen(fund) * p // total  # its part, rounded down to the fen
-    left_over = fen(fund) - sum(fen(fund) * p // total for p in pts if p > 0)
-    assert 0 <= left_over < len(pts)
-    assert shares[first] == fen(fund) * pts[first] // total + left_over
+        else:
+            assert share == fen(fund) * p // total + (i in extra)  # its part, to the fen
+
+
+@given(fund=funds, pts=points, allocation=st.sampled_from(["equal", "proportional"]))
+def test_equal_points_differ_by_a_fen_at_most(fund, pts, allocation):
+    if allocation == "proportional" and not any(p > 0 for p in pts):
+        return
+    amounts = split_fund(fund, pts, allocation)
+    for i in range(len(pts)):
+        for j in range(len(pts)):
+            if pts[i] == pts[j] or allocation == "equal":
+                assert abs(amounts[i] - amounts[j]) <= Decimal("0.01")
 
 
 def test_worked_examples():
@@ -53,7 +64,7 @@ def test_worked_examples():
         Decimal("33.33"),
     ]
     assert split_fund(Decimal("100.00"), [30, 20, 0], "proportional") == [Decimal("60.00"), Decimal("40.00"), 0]
-    assert split_fund(Decimal("0.05"), [1, 1, 1], "proportional") == [Decimal("0.03"), Decimal("0.01"), Decimal("0.01")]
+    assert split_fund(Decimal("0.05"), [1, 1, 1], "proportional") == [Decimal("0.02"), Decimal("0.02"), Decimal("0.01")]
     assert split_fund(Decimal("10000000"), [0, 5, 5], "proportional") == [0, Decimal("5000000"), Decimal("5000000")]
     with pytest.raises(ValueError):
         split_fund(Decimal("10"), [0, -3], "proportional")
