@@ -74,10 +74,13 @@ def parse_fund(fund_yuan, allocation) -> tuple[Decimal | None, str | None]:
     return fund.quantize(FEN), allocation
 
 
-def _check(title: str, top_n, bonus_points) -> None:
+def _check(scheme, title: str, top_n, bonus_points) -> None:
     errors = {}
     if not title or len(title) > 50:
-        errors["title"] = [str(_l("请填写称号（50 字以内），如 %(t)s", t="、".join(AWARD_TITLES)))]
+        if scheme.account_kind == "village":  # a village scheme's award funds a project
+            errors["title"] = [str(_l("请填写项目名称（50 字以内），如 积分换项目"))]
+        else:
+            errors["title"] = [str(_l("请填写称号（50 字以内），如 %(t)s", t="、".join(AWARD_TITLES)))]
     if not isinstance(top_n, int) or isinstance(top_n, bool) or not 1 <= top_n <= 1000:
         errors["top_n"] = [str(_l("名额须为 1 到 1000 的整数"))]
     if not isinstance(bonus_points, int) or isinstance(bonus_points, bool) or not 0 <= bonus_points <= 10_000:
@@ -108,7 +111,7 @@ def grant_awards(
     scheme = named_scheme(session, actor, village_id, scheme_id)
     period = scheme_period(scheme, period)
     title = (title or "").strip()
-    _check(title, top_n, bonus_points)
+    _check(scheme, title, top_n, bonus_points)
     fund, allocation = parse_fund(fund_yuan, allocation)
     row = period_row(session, scheme.id, period)
     if row is None or row.status != FINAL:

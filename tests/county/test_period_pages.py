@@ -132,6 +132,10 @@ def test_the_fund_form_reports_its_mistakes(county, auth, client):
     assert '<small class="error-text">请填写资金总额（元）</small>' in page
     r = grant(client, county, allocation="lottery")
     assert r.status_code == 422
+    # a title too long is a project's name here, not a household's honour (称号)
+    r = client.post(period_url(county, tail="/awards"), data={"title": "项" * 51, "top_n": 3, "fund_yuan": "10"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422 and "请填写项目名称（50 字以内）" in page and "称号" not in page
 
 
 def test_a_village_official_or_a_township_official_gets_404(county, auth, client):
