@@ -99,7 +99,13 @@ def account_at_shop(
     if token is not None:
         parsed = qr.read_token(secret, token)
         account = session.get(Household, parsed[0], with_for_update=lock_of) if parsed else None
-        if account is None or account.scheme_id != shop.scheme_id:
+        if account is None:
+            raise InvalidQR()
+        if account.scheme_id != shop.scheme_id:
+            if account.home_village_id == shop.village_id:
+                # The village's own card of another scheme (a household's at its 爱心超市):
+                # say why. Another village's card stays unrecognised, as a forged one.
+                raise InvalidQR(_l("这张积分卡不属于本店的积分方案，请到发卡方案的兑换点使用"))
             raise InvalidQR()
         if parsed[1] != account.qr_version:
             raise QRRevoked()

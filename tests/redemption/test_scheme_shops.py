@@ -88,12 +88,19 @@ def test_the_household_shop_keeps_its_own_price(world, session, love):
 
 def test_another_schemes_card_is_invalid_qr_at_either_counter(world, session, love):
     household_card = services.card_token(SECRET, world.households["tj1"])
-    with pytest.raises(InvalidQR):
+    with pytest.raises(InvalidQR) as refused:
         sell(session, world, love["shop"], love["towel"], qr_token=household_card)
+    assert refused.value.render_message() == "这张积分卡不属于本店的积分方案，请到发卡方案的兑换点使用"
+    assert refused.value.details == {}
+    session.rollback()
+    with pytest.raises(InvalidQR) as refused:  # a token that is no card at all
+        sell(session, world, love["shop"], love["towel"], qr_token=household_card[:-2] + "xx")
+    assert refused.value.render_message() == "无法识别的积分卡"
     session.rollback()
     shop, rice, _, _ = love["household_shop"]
-    with pytest.raises(InvalidQR):
+    with pytest.raises(InvalidQR) as refused:
         sell(session, world, shop, rice, qr_token=services.card_token(SECRET, love["v1"]))
+    assert "不属于本店的积分方案" in refused.value.render_message()
     session.rollback()
     assert session.scalar(select(Redemption.id)) is None
 
@@ -187,7 +194,7 @@ def test_the_counter_page_prices_at_the_scheme_and_refuses_a_household_card(worl
     assert 'data-yuan-per-point="2.0"' in page.text
     card = services.card_token(SECRET, world.households["tj1"])
     refused = client.post("/shop/counter/lookup", data={"shop_id": love["shop"].id, "card": card})
-    assert refused.status_code == 400 and "无法识别的积分卡" in refused.text
+    assert refused.status_code == 400 and "这张积分卡不属于本店的积分方案" in refused.text
     found = client.post("/shop/counter/lookup", json={"shop_id": love["shop"].id, "card": "V001"})
     assert found.get_json()["head_name"] == "李志愿"
 
