@@ -4,7 +4,7 @@ import os
 from datetime import date
 from pathlib import Path
 
-from flask import Flask, current_app, has_request_context, request, session
+from flask import Flask, current_app, g, has_request_context, request, session
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -106,7 +106,11 @@ def register_extensions(app: Flask) -> None:
         if not header.startswith("Bearer "):
             return None
         config = current_app.config  # the extension is shared: never a captured app
-        return user_from_token(db.session, header[7:].strip(), config["SECRET_KEY"], config["API_TOKEN_MAX_AGE"])
+        user = user_from_token(db.session, header[7:].strip(), config["SECRET_KEY"], config["API_TOKEN_MAX_AGE"])
+        # Only then is the request's user not the session cookie's: the API's CSRF check
+        # (``api_blueprint_login``) is skipped for this, not for any Authorization header.
+        g.authenticated_by_bearer = user is not None
+        return user
 
     @app.context_processor
     def inject_locale():

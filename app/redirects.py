@@ -25,4 +25,8 @@ def same_site_path(target) -> str | None:
     parts = urlsplit(decoded)
     if parts.scheme or parts.netloc:
         return None
+    # A dot segment is resolved by the browser: ``/.//evil.example`` becomes the path
+    # ``//evil.example``, which any later redirect built from it would send off site.
+    if any(segment in (".", "..") for segment in parts.path.split("/")):
+        return None
     return target

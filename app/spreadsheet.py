@@ -1,9 +1,11 @@
 """One writer for every export, XLSX or CSV, with the formula guard: a cell typed as
-``=HYPERLINK(…)``, ``+1``, ``-1`` or ``@x`` (or led by a tab or CR) is written as text,
+``=HYPERLINK(…)``, ``+1``, ``-1`` or ``@x`` (or led by a tab, CR or LF, by blanks before
+one, or by a full-width ＝＋－＠) is written as text,
 because Excel, LibreOffice and openpyxl would evaluate it."""
 
 import csv
 import io
+import re
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -15,7 +17,10 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# What may stand before a lead and still be skipped by a reader: blanks (the ideographic
+# space too) and characters that show nothing.
+_BLANKS = re.compile(r"[\s\u200b-\u200d\u2060\ufeff]*")
 CSV_CHUNK_ROWS = 500
 
 # (sheet title, header row, data rows)
@@ -23,10 +28,19 @@ Sheet = tuple[str, list, Iterable[list]]
 
 
 def as_text(value):
-    """A string a spreadsheet would take for a formula, quoted so that it stays text."""
-    if isinstance(value, str) and value[:1] in FORMULA_LEADS:
+    """A string a spreadsheet would take for a formula, quoted so that it stays text: led
+    by a formula's first character, also after blanks or invisible characters, or by its
+    full-width form (＝＋－＠, which an East Asian Excel reads as its ASCII self)."""
+    if isinstance(value, str) and value and _leads_a_formula(value):
         return "'" + value
     return value
+
+
+def _leads_a_formula(text: str) -> bool:
+    if text[0] in FORMULA_LEADS:
+        return True
+    first = text[_BLANKS.match(text).end() :][:1]
+    return unicodedata.normalize("NFKC", first) in FORMULA_LEADS
 
 
 def _display_width(text: str) -> int:

@@ -1,5 +1,6 @@
 """Every spreadsheet export writes a cell typed as a formula (=…, +…, -…, @…, or led by a
-tab or CR) as text, never as a formula Excel would run."""
+tab, CR or LF, by blanks before one, or full-width ＝…) as text, never as a formula Excel
+would run."""
 
 import csv
 import io
@@ -15,7 +16,25 @@ from app.spreadsheet import as_text, csv_chunks, xlsx_bytes
 from tests import factories
 from tests.factories import NOW
 
-TYPED = ['=HYPERLINK("http://x.example","点我")', "+1", "-1", "@x", "\t=1", "\r=1"]
+TYPED = [
+    '=HYPERLINK("http://x.example","点我")',
+    "+1",
+    "-1",
+    "@x",
+    "\t=1",
+    "\r=1",
+    "\n=1",
+    # full-width (an East Asian Excel reads them as the ASCII ones), and leads after blanks
+    '＝HYPERLINK("http://x.example")',
+    "＋1+1",
+    "－1+1",
+    "＠SUM(1)",
+    "﹦1+1",
+    " =1+1",
+    "\u3000=1+1",
+    "\u200b=1+1",
+    "\ufeff=1+1",
+]
 
 
 @pytest.mark.parametrize("typed", TYPED)
@@ -29,7 +48,8 @@ def test_a_typed_formula_is_written_as_text_in_both_formats(typed):
 
 
 def test_ordinary_text_is_left_alone():
-    assert [as_text(v) for v in ("王建国", "3-12", "TJ-001", "", None, 7)] == ["王建国", "3-12", "TJ-001", "", None, 7]
+    ordinary = ("王建国", "3-12", "TJ-001", "", None, 7, -7, " 王", "\u3000张三", "Ａ1")
+    assert [as_text(v) for v in ordinary] == list(ordinary)
 
 
 def cells(data: bytes) -> dict:

@@ -6,7 +6,7 @@ given a class, webargs builds a new schema for every request.
 """
 
 import marshmallow
-from flask import jsonify, request
+from flask import g, jsonify, request
 from flask_login import current_user
 from flask_smorest import Api as _Api
 from flask_wtf.csrf import CSRFError
@@ -185,7 +185,8 @@ def api_blueprint_login(blp, *, exempt: tuple[str, ...] = ()) -> None:
     """Every endpoint of ``blp`` needs a logged-in user (bearer token or session).
 
     A browser's session cookie is sent automatically, so a writing request that
-    authenticates by cookie must also carry the CSRF token (``X-CSRFToken``).
+    authenticates by cookie must also carry the CSRF token (``X-CSRFToken``): every
+    writing request but one whose user came from its bearer token.
     """
 
     @blp.before_request
@@ -194,11 +195,31 @@ def api_blueprint_login(blp, *, exempt: tuple[str, ...] = ()) -> None:
             return refuse_unstorable_input()
         if not current_user.is_authenticated:
             return error_response(401, "unauthorized", "请先登录")
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not request.headers.get("Authorization"):
+        # Not skipped for any Authorization header: a browser sends one by itself (HTTP
+        # Basic in front of the site), with the cookie, on a form another site posts.
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not _bearer_token_names_the_user():
             from app.extensions import csrf
 
             csrf.protect()
         return refuse_unstorable_input()
+
+
+def _bearer_token_names_the_user() -> bool:
+    """Whether the request carries a good bearer token of its user (then it needs no CSRF
+    token: no other site can make a browser send one)."""
+    if g.get("authenticated_by_bearer"):  # the login loader found no session and took it
+        return True
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return False
+    from flask import current_app
+
+    from app.auth.services import user_from_token
+    from app.extensions import db
+
+    config = current_app.config
+    user = user_from_token(db.session, header[7:].strip(), config["SECRET_KEY"], config["API_TOKEN_MAX_AGE"])
+    return user is not None and user.id == current_user.id
 
 
 def refuse_unstorable_input():

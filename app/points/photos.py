@@ -36,7 +36,9 @@ def clean_photo(data: bytes, max_bytes: int) -> tuple[bytes, str]:
         raise _refuse(_l("照片不能超过 %(mb)s MB", mb=max_bytes // (1024 * 1024)))
     try:
         with Image.open(BytesIO(data)) as img:
-            fmt = img.format
+            # Pillow names a JPEG carrying more pictures (a phone's depth map or HDR gain
+            # map, in an MPF segment) MPO: its first picture is the photo.
+            fmt = "JPEG" if img.format == "MPO" else img.format
             if fmt not in ("JPEG", "PNG"):
                 raise _refuse(_l("只接受 JPEG 或 PNG 照片"))
             if img.width * img.height > MAX_PIXELS:

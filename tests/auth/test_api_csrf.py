@@ -49,3 +49,26 @@ def test_a_cookie_post_with_the_token_goes_through(world, browser):
     token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
     r = browser.post("/api/v1/entries", json=entry(world), headers={"X-CSRFToken": token})
     assert r.status_code == 201, r.get_json()
+
+
+@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Bearer forged", "Bearer ", "bearer x", "Digest x"])
+def test_an_authorization_header_that_is_no_bearer_token_needs_the_token_too(world, browser, session, header):
+    """A browser sends HTTP Basic credentials (a password in front of the site) by itself,
+    with the cookie, on a form another site posts: only a good bearer token, the
+    request's own login, spares the CSRF token."""
+    from app.households.models import Household
+
+    household = world.households["tj1"]
+    version = household.qr_version
+    r = browser.post(f"/api/v1/households/{household.id}/qr/revoke", headers={"Authorization": header})
+    assert r.status_code == 403, r.get_json()
+    assert "CSRF" in r.get_json()["error"]["message"]
+    session.expire_all()
+    assert session.get(Household, household.id).qr_version == version
+
+
+def test_a_good_bearer_token_needs_no_csrf_token_even_beside_a_cookie(world, app, browser, client):
+    r = client.post("/api/v1/auth/token", json={"username": "tj_recorder", "password": PASSWORD})
+    bearer = {"Authorization": "Bearer " + r.get_json()["token"]}
+    assert client.post("/api/v1/entries", json=entry(world), headers=bearer).status_code == 201
+    assert browser.post("/api/v1/entries", json=entry(world), headers=bearer).status_code == 201

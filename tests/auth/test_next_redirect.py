@@ -24,6 +24,12 @@ LEAVING = [
     "/\u3000/evil.example",
     "evil.example",
     "",
+    # dot segments: the browser resolves /.//evil.example to the path //evil.example
+    "/.//evil.example",
+    "/..//evil.example",
+    "/%2e//evil.example",
+    "/%2E%2E/%2Fevil.example",
+    "/a/../..//evil.example",
 ]
 
 
@@ -33,7 +39,15 @@ def test_a_next_that_could_leave_the_site_is_refused(target):
 
 
 @pytest.mark.parametrize(
-    "target", ["/", "/households?page=2", "/shop/shops/3?day=2026-11-20", "/households?q=%E7%8E%8B"]
+    "target",
+    [
+        "/",
+        "/households?page=2",
+        "/shop/shops/3?day=2026-11-20",
+        "/households?q=%E7%8E%8B",
+        "/households?q=..",
+        "/a.b/c..d",
+    ],
 )
 def test_a_path_of_the_site_is_kept(target):
     assert same_site_path(target) == target

@@ -111,3 +111,23 @@ def test_a_photo_of_too_many_pixels_is_refused(world, api, monkeypatch):
         content_type="multipart/form-data",
     )
     assert r.status_code == 422 and r.get_json()["error"]["details"]["evidence"] == ["照片尺寸过大"]
+
+
+def test_a_phone_jpeg_with_a_second_picture_is_kept_as_its_first_alone(world, app, api):
+    """Phones store a depth or HDR gain map as a second picture in the JPEG (MPF); Pillow
+    calls such a file MPO. It is a photo: kept as its first picture, without GPS."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    exif[ExifTags.Base.GPSInfo] = {ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (30.0, 15.0, 7.5)}
+    out = io.BytesIO()
+    gain_map = Image.new("RGB", (40, 20), "blue")
+    Image.new("RGB", (40, 20), "red").save(out, "MPO", save_all=True, append_images=[gain_map], exif=exif)
+    assert Image.open(io.BytesIO(out.getvalue())).format == "MPO"
+
+    ev = upload(api, world, out.getvalue(), "IMG_0001.jpg")
+    stored = (Path(app.instance_path) / "evidence" / ev["id"]).read_bytes()
+    photo = assert_served_safely(api.as_("tj_recorder").get(f"/evidence/{ev['id']}"), "image/jpeg")
+    assert photo.format == "JPEG" and photo.size == (20, 40)  # upright
+    assert not photo.getexif().get_ifd(ExifTags.IFD.GPSInfo) and "mp" not in photo.info
+    assert stored.count(b"\xff\xd8") == 1  # one picture: the gain map is not kept
+    assert photo.getpixel((10, 20))[0] > 200
