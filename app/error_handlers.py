@@ -96,7 +96,9 @@ def init_app(app: Flask) -> None:
         """The login limits' store (Redis, or the database) cannot be reached: the login is
         refused for now rather than let through uncounted."""
         _forget_the_transaction()
-        app.logger.warning("login limits' store unavailable on %s %s: %r", request.method, request.path, exc.storage_error)
+        app.logger.warning(
+            "login limits' store unavailable on %s %s: %r", request.method, request.path, exc.storage_error
+        )
         if isinstance(exc.storage_error, SQLAlchemyError):
             return unavailable_response()
         return unavailable_response(_("登录暂时无法使用，请稍后再试"))
