@@ -81,8 +81,10 @@ def register_extensions(app: Flask) -> None:
     end_reads_with_commit(app, db.session)
     migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
     csrf.init_app(app)
-    from app.auth import throttle  # noqa: F401  registers the database:// storage of the login limits
+    from app.auth import throttle  # registers the database:// storage of the login limits
 
+    # Registered before the limiter's own, so it runs after it (Flask runs them in reverse).
+    app.after_request(throttle.retry_after_only_when_refused)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     from app import i18n, nav

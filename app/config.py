@@ -21,6 +21,9 @@ class Config:
     # (``database://``, app/auth/throttle.py) unless Redis is named (``redis://host:6379``).
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "database://")
     RATELIMIT_HEADERS_ENABLED = True
+    # A store that cannot be reached raises limits' StorageError, answered 503 (never a
+    # login let through uncounted, never a 500): app/error_handlers.py.
+    RATELIMIT_STORAGE_OPTIONS = {"wrap_exceptions": True}
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per 5 minutes")  # per address and username
     LOGIN_IP_RATE_LIMIT = os.environ.get("LOGIN_IP_RATE_LIMIT", "30 per 5 minutes")  # per address
     # Reverse proxies in front of the app (nginx: 1). Their X-Forwarded-For and -Proto

@@ -6,7 +6,8 @@ from flask import Flask, current_app, render_template, request, session
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from limits.errors import StorageError
+from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -56,11 +57,11 @@ def _forget_the_transaction() -> None:
         db.session.rollback()
 
 
-def unavailable_response():
+def unavailable_response(message: str | None = None):
     """503: the API's error JSON, or a page that reaches neither for the database nor for
     the logged-in user (whose loading would need it): rendered straight from the Jinja
     environment, past the context processors (Flask-Login's loads the user)."""
-    message = _("数据库暂时无法连接，请稍后再试")
+    message = message or _("数据库暂时无法连接，请稍后再试")
     if _is_api():
         response = error_response(503, "service_unavailable", message)
     else:
@@ -89,6 +90,18 @@ def init_app(app: Flask) -> None:
         _forget_the_transaction()
         app.logger.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
         return unavailable_response()
+
+    @app.errorhandler(StorageError)
+    def limits_store_unavailable(exc: StorageError):
+        """The login limits' store (Redis, or the database) cannot be reached: the login is
+        refused for now rather than let through uncounted."""
+        _forget_the_transaction()
+        app.logger.warning(
+            "login limits' store unavailable on %s %s: %r", request.method, request.path, exc.storage_error
+        )
+        if isinstance(exc.storage_error, SQLAlchemyError):
+            return unavailable_response()
+        return unavailable_response(_("登录暂时无法使用，请稍后再试"))
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):

@@ -168,3 +168,43 @@ def test_after_a_restart_the_next_request_succeeds(pg_app):
         assert r.status_code == 200, r.get_json()
     with pg_app.app_context():
         assert db.session.execute(text("SELECT 1")).scalar() == 1
+
+
+# --- the login limits' store gone: Redis down is a 503 too, never a 500 --------------------
+
+
+@pytest.fixture
+def redis_down_app(tmp_path, monkeypatch):
+    """A working database, but the login limits counted in a Redis that does not answer.
+    The limiter is one object for the process: the session app gets its store back after."""
+    from app.extensions import limiter
+
+    monkeypatch.setattr(limiter, "_storage", limiter._storage)
+    monkeypatch.setattr(limiter, "_limiter", limiter._limiter)
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'ok.db'}",
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1",  # nothing listens there
+        }
+    )
+    app.instance_path = str(tmp_path)
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_redis_down_refuses_logins_with_503_not_500(redis_down_app):
+    client = redis_down_app.test_client()
+    r = client.post("/api/v1/auth/token", json={"username": "someone", "password": "secret-pass"})
+    assert r.status_code == 503, (r.status_code, r.get_data(as_text=True)[:300])
+    assert r.get_json()["error"]["code"] == "service_unavailable" and r.headers["Retry-After"]
+    r = client.post("/login", data={"username": "someone", "password": "secret-pass"})
+    assert r.status_code == 503 and r.headers["Retry-After"]
+    assert "暂时无法服务" in r.get_data(as_text=True)
+    assert client.get("/login").status_code == 200  # the page itself counts nothing

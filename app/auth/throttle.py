@@ -161,6 +161,19 @@ _per_address_and_name = limiter.shared_limit(
 )
 
 
+def retry_after_only_when_refused(response):
+    """The limiter stamps every answer of a login route with its window's reset: a 401, a
+    success, and a 503 whose own ``Retry-After`` (the database, seconds) it would stretch
+    to the window's minutes. Only a 429 waits for the window."""
+    if response.status_code == 503:
+        from app.error_handlers import RETRY_AFTER_SECONDS
+
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    elif response.status_code != 429:
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 def login_limits(view):
     """The two shared allowances of this module's docstring, on a login route (POST)."""
     return _per_address(_per_address_and_name(view))

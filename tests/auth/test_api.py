@@ -385,3 +385,31 @@ def test_created_user_is_audited(world, session, api):
     assert r.status_code == 201
     row = session.query(AuditLog).filter_by(action="user.create", target_id=r.get_json()["id"]).one()
     assert row.username == "tj_village_admin"
+
+
+def test_retry_after_is_the_limits_on_a_429_only(strict_app, monkeypatch):
+    """The limiter would stamp every answer of a login route with its window's reset
+    (a 401, a success, a 503): a client told to wait five minutes for a database that is
+    back in seconds. Retry-After belongs to a 429 (the window) and a 503 (ours)."""
+    from sqlalchemy.exc import OperationalError
+
+    client = strict_app.test_client()
+    r = client.post("/api/v1/auth/token", json={"username": "alice", "password": "wrong-password"})
+    assert r.status_code == 401 and "Retry-After" not in r.headers
+    assert r.headers["X-RateLimit-Remaining"]  # the allowance itself is still told
+
+    def gone(*args, **kwargs):
+        raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(services, "authenticate", gone)
+    r = client.post("/api/v1/auth/token", json={"username": "alice", "password": PASSWORD})
+    assert r.status_code == 503 and r.headers["Retry-After"] == "10"
+    r = client.post("/login", data={"username": "alice", "password": PASSWORD})
+    assert r.status_code == 503 and r.headers["Retry-After"] == "10"
+    monkeypatch.undo()
+    r = client.post("/login", data={"username": "alice", "password": PASSWORD})
+    assert r.status_code == 302 and "Retry-After" not in r.headers
+    for _ in range(3):
+        client.post("/api/v1/auth/token", json={"username": "alice", "password": "wrong-password"})
+    r = client.post("/api/v1/auth/token", json={"username": "alice", "password": "wrong-password"})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 10
