@@ -94,7 +94,9 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
-    login_manager.session_protection = "strong"
+    # "basic", not "strong": a phone's address changes between Wi-Fi and 4G, and a session
+    # bound to it would log the grid worker out mid-form. Sessions end with the password.
+    login_manager.session_protection = "basic"
 
     from app.auth.services import user_from_session, user_from_token
 

@@ -25,10 +25,9 @@ class Base(DeclarativeBase):
 
 
 class _LoginManager(LoginManager):
-    """Session protection guards a logged-in session. Flask-Login's "strong" mode also
-    wipes a session that holds no login at all (say only the chosen language), and then
-    refuses the request's bearer token as well: an API client keeping cookies would be
-    logged out after its first ``?lang=en``."""
+    """Session protection concerns a logged-in session only: one that holds no login at
+    all (say only the chosen language) is left as it is. (In Flask-Login's "strong" mode
+    it was wiped, and the request's bearer token refused with it.)"""
 
     def _session_protection_failed(self):
         if "_user_id" not in session:

@@ -75,3 +75,15 @@ def test_a_session_naming_no_current_version_is_no_login(world, app, forged):
     with browser.session_transaction() as s:
         s["_user_id"] = forged.format(id=world.users["admin"].id)
     assert browser.get("/api/v1/auth/me").status_code == 401
+
+
+def test_a_phone_that_changes_address_stays_logged_in(world, app):
+    """A phone moves between the village's Wi-Fi and 4G (a new address, even mid-form):
+    the session is not bound to the address, or the grid worker would be logged out."""
+    phone = app.test_client()
+    wifi, mobile = {"REMOTE_ADDR": "192.168.1.23"}, {"REMOTE_ADDR": "10.88.4.7"}
+    r = phone.post("/login", data={"username": "tj_recorder", "password": PASSWORD}, environ_overrides=wifi)
+    assert r.status_code == 302
+    assert phone.get("/api/v1/auth/me", environ_overrides=mobile).status_code == 200
+    r = phone.get("/record", environ_overrides=mobile)
+    assert r.status_code == 200, r.headers.get("Location")
