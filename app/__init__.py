@@ -65,6 +65,13 @@ def _finish_config(app: Flask) -> None:
     if uri.startswith("postgresql://"):
         uri = "postgresql+psycopg://" + uri[len("postgresql://") :]
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    if uri.startswith("postgresql+psycopg://"):
+        # A database host that stops answering (rather than refusing) would hold every
+        # request until gunicorn kills the worker: give up after a few seconds, 503.
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        timeout = app.config["DATABASE_CONNECT_TIMEOUT"]
+        options["connect_args"] = {"connect_timeout": timeout, **options.get("connect_args", {})}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not app.config.get("SECRET_KEY"):
         if app.debug or app.testing or os.environ.get("FLASK_DEBUG") == "1" or os.environ.get("MORALBANK_DEV"):
             app.config["SECRET_KEY"] = "dev-only-not-secret"

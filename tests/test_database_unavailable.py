@@ -2,6 +2,8 @@
 Chinese error page that does not reach for the database, and stale pooled connections
 are tested before use, so the first request after a restart succeeds."""
 
+import socket
+import threading
 import uuid
 from datetime import datetime
 from types import SimpleNamespace
@@ -99,6 +101,38 @@ def test_the_english_page_too(down_app):
     client.get("/login?lang=en")
     r = client.post("/login", data={"username": "someone", "password": "secret-pass"})
     assert r.status_code == 503 and 'lang="en"' in r.get_data(as_text=True)
+
+
+def test_a_database_host_that_never_answers_is_given_up_on(tmp_path):
+    """A host that takes the connection and then says nothing (a server hung, a network
+    dropping packets): the request ends with 503 after the connect timeout, instead of
+    holding the worker until gunicorn kills it."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel completes the handshake; nothing ever answers
+    port = silent.getsockname()[1]
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": f"postgresql://postgres@127.0.0.1:{port}/moralbank",
+            "DATABASE_CONNECT_TIMEOUT": 1,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+    answers = []
+    worker = threading.Thread(
+        target=lambda: answers.append(app.test_client().get("/api/v1/auth/me", headers=bearer(app))), daemon=True
+    )
+    try:
+        worker.start()
+        worker.join(60)  # not a speed limit: without a timeout it would wait for ever
+        assert answers, "the request still waits on a database that never answers"
+        assert_503_json(answers[0])
+    finally:
+        silent.close()
+        with app.app_context():
+            db.engine.dispose()
 
 
 def test_pooled_connections_are_tested_before_use(app):
