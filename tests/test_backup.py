@@ -45,7 +45,9 @@ def jpeg_bytes() -> bytes:
 
 def populate(app, session) -> dict:
     """Households, entries (approved, rejected, reversed), a sale, a closed period and a
-    photo: the state a restore must bring back."""
+    photo; a volunteer's account (a person scheme) with an entry, and a
+    village's account in a county's village scheme with an entry: the state a restore
+    must bring back, for every kind of account."""
     w = factories.World.build(session)
     now = utcnow()
     for key in ("tj1", "tj2", "tj3"):
@@ -83,6 +85,7 @@ def populate(app, session) -> dict:
         today=TODAY,
         secret="test-secret",
     )
+    other_kinds_of_account(session, w, now)
     session.commit()
     return {
         "world": w,
@@ -92,9 +95,43 @@ def populate(app, session) -> dict:
     }
 
 
+def other_kinds_of_account(session, w, now) -> None:
+    """A volunteer's entry, and a village's entry in its county's scheme. (No photo: a
+    person's or a village's account has no village, which a photo must share.)"""
+    from app.points import rules as rulebook
+    from app.regions import services as regions
+    from tests.county.conftest import village_accounts, village_scheme
+    from tests.volunteers import person, volunteer_scheme
+
+    volunteers = volunteer_scheme(session, w)
+    volunteer = person(session, w, volunteers, "V-1", "志愿者甲", linked=w.households["tj1"])
+    helping = rulebook.create_rule(
+        session, w.actor("tj_village_admin"), None,
+        {"code": "VOL-1", "name": "助老", "category": "勤劳致富", "points": 4}, scheme_id=volunteers.id,
+    )  # fmt: skip
+    points.record_entry(
+        session, w.actor("tj_recorder"), household_id=volunteer.id, rule_id=helping.id,
+        occurred_on=TODAY, today=TODAY, now=now,
+    )  # fmt: skip
+    county = regions.create_region(session, w.actor("admin"), {"name": "理塘县", "code": "LT", "level": "county"})
+    w.a.region_id = county.id
+    session.flush()
+    projects = village_scheme(session, w.actor("admin"), county)
+    target = rulebook.create_rule(
+        session, w.actor("admin"), None,
+        {"code": "LL-1", "name": "零事故", "category": "六零目标", "points": 10}, scheme_id=projects.id,
+    )  # fmt: skip
+    session.flush()
+    points.record_entry(
+        session, w.actor("admin"), household_id=village_accounts(session, projects)["TJ"].id,
+        rule_id=target.id, occurred_on=TODAY, today=TODAY, now=now,
+    )  # fmt: skip
+
+
 def snapshot(session) -> dict:
     return {
-        "balances": dict(session.execute(select(Household.number, Household.balance)).all()),
+        "balances": dict(session.execute(select(Household.kind + ":" + Household.number, Household.balance)).all()),
+        "kinds": sorted(session.scalars(select(Household.kind).distinct())),
         "entries": session.scalar(select(func.count()).select_from(Entry)),
         "hashes": session.scalars(select(Entry.hash).order_by(Entry.id)).all(),
         "redemptions": session.scalar(select(func.count()).select_from(Redemption)),
@@ -167,6 +204,7 @@ def test_round_trip_restores_ledger_photos_and_counts(app, session, second_app, 
         db.session.remove()
     restored = Path(second_app.instance_path) / "evidence" / before["photo"]
     assert restored.read_bytes() == before["photo_bytes"]
+    assert before["snapshot"]["kinds"] == ["household", "person", "village"]
     # The restored deployment's users log in and see the photo.
     with second_app.app_context():
         client = second_app.test_client()

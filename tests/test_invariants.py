@@ -21,7 +21,9 @@ from sqlalchemy import select
 from app.clock import quarter_of
 from app.errors import DomainError
 from app.extensions import db
+from app.households.models import Household
 from app.points import decisions
+from app.points import rules as rulebook
 from app.points import services as points
 from app.points import year as ledger_year
 from app.points.models import Entry, Period, PeriodTotal
@@ -44,6 +46,13 @@ LAST_DAY = date(2027, 3, 31)
 TZ = "Asia/Shanghai"
 SECRET = "test-secret"
 HOUSEHOLDS = [f"{v}{i}" for v in ("tj", "xf") for i in (1, 2, 3)]
+# The other kinds of account, on the same ledger: two volunteers of 团结村's person scheme
+# (志愿积分, its 爱心超市), and both villages' accounts in the county's monthly village scheme.
+PEOPLE = ["vol1", "vol2"]
+VILLAGE_ACCOUNTS = ["dk_tj", "dk_xf"]
+ACCOUNTS = HOUSEHOLDS + PEOPLE + VILLAGE_ACCOUNTS
+SCHEMES = ("tj", "xf", "vol", "dk")  # the scheme of an account key is its prefix
+OFFICIALS = {"tj": "tj", "xf": "xf", "vol": "tj", "dk": "dk"}  # whose recorder, reviewer and clerk
 RULES = ("labour", "school", "gamble")
 
 
@@ -53,7 +62,8 @@ def noon(day: date) -> datetime:
 
 
 class Ledger(RuleBasedStateMachine):
-    """One village that records at once (tj, annual reset) and one that approves (xf)."""
+    """One village that records at once (tj, annual reset) and one that approves (xf); a
+    person scheme of tj with a shop of its own, and a county's village scheme over both."""
 
     entries = Bundle("entries")
     sales = Bundle("sales")
@@ -81,9 +91,59 @@ class Ledger(RuleBasedStateMachine):
                 for name, price in (("肥皂", 3), ("大米", 25))
             ]
             self.items[f"{p}_shop"] = s.id
+        self._other_accounts()
         self.session.commit()
         self.today = START
-        self.final: dict[tuple[int, str], tuple] = {}
+        self.final: dict[tuple[str, int], tuple] = {}  # (scheme key, period) -> its standings
+
+    def _other_accounts(self):
+        """The person scheme (志愿积分) of tj and the county's village scheme (积分换项目),
+        each with the three rules the households have, as accounts of the same ledger."""
+        from app.regions import services as regions
+        from tests.county.conftest import region_user, village_accounts, village_scheme
+        from tests.volunteers import person, volunteer_scheme
+
+        w, s = self.world, self.session
+        volunteers = volunteer_scheme(s, w)
+        people = [person(s, w, volunteers, "V-1", "志愿者甲", linked=w.households["tj1"]), None]
+        people[1] = person(s, w, volunteers, "V-2", "志愿者乙")
+        county = regions.create_region(s, w.actor("admin"), {"name": "理塘县", "code": "LT", "level": "county"})
+        w.a.region_id = w.b.region_id = county.id
+        s.flush()
+        for role in ("admin", "recorder", "reviewer"):
+            w.users[f"dk_{role}"] = region_user(s, f"dk_{role}", role, county)
+        w.users["dk_reviewer2"] = region_user(s, "dk_reviewer2", "reviewer", county)
+        projects = village_scheme(s, w.actor("admin"), county)
+        s.flush()
+        by_code = village_accounts(s, projects)
+        self.schemes = {"tj": w.a.household_scheme.id, "xf": w.b.household_scheme.id}
+        self.schemes |= {"vol": volunteers.id, "dk": projects.id}
+        self.accounts = {k: h.id for k, h in w.households.items()}
+        self.accounts |= {"vol1": people[0].id, "vol2": people[1].id}
+        self.accounts |= {"dk_tj": by_code["TJ"].id, "dk_xf": by_code["XF"].id}
+        for key, scheme in (("vol", volunteers), ("dk", projects)):
+            admin = w.actor("tj_village_admin" if key == "vol" else "admin")
+            good, bad = ("六零目标", "扣分项") if key == "dk" else ("勤劳致富", "遵纪守法")
+            for name, worth, extra, category in (
+                ("labour", 5, {"cap_period": "day", "cap_count": 1}, good),
+                ("school", 3, {}, good),
+                ("gamble", -20, {"veto": True}, bad),
+            ):
+                w.rules[f"{key}_{name}"] = rulebook.create_rule(
+                    s,
+                    admin,
+                    None,
+                    {"code": f"{key}-{name}".upper(), "name": name, "category": category, "points": worth} | extra,
+                    scheme_id=scheme.id,
+                )
+        love = shop_services.create_shop(s, w.actor("tj_village_admin"), w.a.id, "爱心超市", scheme_id=volunteers.id)
+        self.items["vol"] = [
+            shop_services.create_item(
+                s, w.actor("tj_clerk"), love.id, {"name": name, "price_points": price, "stock": 5}, now=noon(START)
+            ).id
+            for name, price in (("毛巾", 2), ("油", 8))
+        ]
+        self.items["vol_shop"] = love.id
 
     def teardown(self):
         self.session.rollback()
@@ -111,15 +171,15 @@ class Ledger(RuleBasedStateMachine):
 
     # --- rules --------------------------------------------------------------------------
 
-    @rule(target=entries, key=st.sampled_from(HOUSEHOLDS), rule_name=st.sampled_from(RULES),
+    @rule(target=entries, key=st.sampled_from(ACCOUNTS), rule_name=st.sampled_from(RULES),
           quantity=st.integers(1, 3), days_back=st.integers(0, 120))  # fmt: skip
     def record(self, key, rule_name, quantity, days_back):
-        w, p = self.world, key[:2]
+        w, p = self.world, self._scheme_of_key(key)
         entry = self.attempt(
             lambda: points.record_entry(
                 self.session,
-                self.actor(f"{p}_recorder"),
-                household_id=w.households[key].id,
+                self.actor(f"{OFFICIALS[p]}_recorder"),
+                household_id=self.accounts[key],
                 rule_id=w.rules[f"{p}_{rule_name}"].id,
                 quantity=quantity,
                 occurred_on=self.today - timedelta(days=days_back),
@@ -129,16 +189,17 @@ class Ledger(RuleBasedStateMachine):
         )
         return entry.id if entry else multiple()
 
-    @rule(target=entries, village=st.sampled_from(("tj", "xf")), days_back=st.integers(0, 40),
+    @rule(target=entries, village=st.sampled_from(SCHEMES), days_back=st.integers(0, 40),
           picks=st.lists(st.sampled_from((1, 2, 3)), min_size=1, max_size=4))  # fmt: skip
     def record_batch(self, village, days_back, picks):
         w = self.world
+        keys = [k for k in ACCOUNTS if self._scheme_of_key(k) == village]
         result = self.attempt(
             lambda: points.record_batch(
                 self.session,
-                self.actor(f"{village}_recorder"),
+                self.actor(f"{OFFICIALS[village]}_recorder"),
                 rule_id=w.rules[f"{village}_school"].id,
-                household_ids=[w.households[f"{village}{i}"].id for i in picks],
+                household_ids=[self.accounts[keys[(i - 1) % len(keys)]] for i in picks],
                 occurred_on=self.today - timedelta(days=days_back),
                 today=self.today,
                 now=self.now,
@@ -148,13 +209,13 @@ class Ledger(RuleBasedStateMachine):
 
     @rule(entry=entries, second=st.booleans())
     def approve(self, entry, second):
-        p = self._village_of(entry)
+        p = OFFICIALS[self._scheme_of(entry)]
         reviewer = f"{p}_reviewer2" if second else f"{p}_reviewer"
         self.attempt(lambda: decisions.approve_entry(self.session, self.actor(reviewer), entry, now=self.now))
 
     @rule(entry=entries)
     def reject(self, entry):
-        p = self._village_of(entry)
+        p = OFFICIALS[self._scheme_of(entry)]
         if p:
             self.attempt(
                 lambda: decisions.reject_entry(
@@ -164,7 +225,7 @@ class Ledger(RuleBasedStateMachine):
 
     @rule(entry=entries)
     def reverse(self, entry):
-        p = self._village_of(entry)
+        p = OFFICIALS[self._scheme_of(entry)]
         if p:
             self.attempt(
                 lambda: decisions.reverse_entry(
@@ -172,17 +233,17 @@ class Ledger(RuleBasedStateMachine):
                 )
             )
 
-    @rule(target=sales, key=st.sampled_from(HOUSEHOLDS), lines=st.lists(
+    @rule(target=sales, key=st.sampled_from(HOUSEHOLDS + PEOPLE), lines=st.lists(
         st.tuples(st.integers(0, 1), st.integers(1, 3)), min_size=1, max_size=2, unique_by=lambda t: t[0]))  # fmt: skip
     def sell(self, key, lines):
-        p, w = key[:2], self.world
+        p = self._scheme_of_key(key)
         sale = self.attempt(
             lambda: shop.redeem(
                 self.session,
-                self.actor(f"{p}_clerk"),
+                self.actor(f"{OFFICIALS[p]}_clerk"),
                 shop_id=self.items[f"{p}_shop"],
                 lines=[{"item_id": self.items[p][i], "quantity": q} for i, q in lines],
-                household_id=w.households[key].id,
+                household_id=self.accounts[key],
                 now=self.now,
                 today=self.today,
                 secret=SECRET,
@@ -190,9 +251,8 @@ class Ledger(RuleBasedStateMachine):
         )
         if sale is None:
             return multiple()
-        household = w.households[key]
-        self.session.refresh(household)
-        floor = household.village.redeem_floor
+        household = self.session.get(Household, self.accounts[key])
+        floor = household.scheme.redeem_floor
         assert household.balance >= floor, f"a sale left {key} at {household.balance}, below the floor {floor}"
         self.session.rollback()
         return sale.id
@@ -205,13 +265,13 @@ class Ledger(RuleBasedStateMachine):
             lambda: shop.cancel_redemption(self.session, self.actor(who), sale, reason="退货", now=self.now, tz=TZ)
         )
 
-    @rule(village=st.sampled_from(("tj", "xf")), which=st.integers(0, 1), quantity=st.integers(1, 4),
+    @rule(village=st.sampled_from(("tj", "xf", "vol")), which=st.integers(0, 1), quantity=st.integers(1, 4),
           loss=st.booleans())  # fmt: skip
     def stock(self, village, which, quantity, loss):
         self.attempt(
             lambda: shop_services.receive_stock(
                 self.session,
-                self.actor(f"{village}_clerk"),
+                self.actor(f"{OFFICIALS[village]}_clerk"),
                 self.items[village][which],
                 quantity,
                 reason="loss" if loss else "receipt",
@@ -220,45 +280,49 @@ class Ledger(RuleBasedStateMachine):
         )
 
     # Mostly a past quarter: closing the current one or the year stops all recording in it.
-    @rule(village=st.sampled_from(("tj", "xf")), back=st.sampled_from((1, 1, 2, 3, 0)),
+    @rule(village=st.sampled_from(SCHEMES), back=st.sampled_from((1, 1, 2, 3, 0)),
           year=st.sampled_from((False, False, False, True)))  # fmt: skip
     def close(self, village, back, year):
-        day = self.today
+        day, monthly = self.today, village == "dk"
         for _ in range(back):
-            day = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1) - timedelta(days=1)
-        period = str(day.year) if year else quarter_of(day)
+            day = date(day.year, day.month if monthly else 3 * ((day.month - 1) // 3) + 1, 1) - timedelta(days=1)
+        period = str(day.year) if year else f"{day:%Y-%m}" if monthly else quarter_of(day)
+        village_id, scheme_id = self._where(village)
         self.attempt(
             lambda: periods.close_period(
                 self.session,
-                self.actor(f"{village}_reviewer"),
-                getattr(self.world, "a" if village == "tj" else "b").id,
+                self.actor(f"{OFFICIALS[village]}_reviewer"),
+                village_id,
                 period,
                 now=self.now,
                 today=self.today,
+                scheme_id=scheme_id,
             )
         )
 
-    @rule(village=st.sampled_from(("tj", "xf")), early=st.booleans())
+    @rule(village=st.sampled_from(SCHEMES), early=st.booleans())
     def finalize(self, village, early):
-        v = self.world.a if village == "tj" else self.world.b
-        rows = self.session.scalars(select(Period).where(Period.village_id == v.id, Period.status == "notice")).all()
+        village_id, scheme_id = self._where(village)
+        rows = self.session.scalars(
+            select(Period).where(Period.scheme_id == self.schemes[village], Period.status == "notice")
+        ).all()
         names = [r.period for r in rows]
         self.session.rollback()
         for period in names:
-            who = self.actor("admin") if early else self.actor(f"{village}_reviewer")
+            who = self.actor("admin") if early else self.actor(f"{OFFICIALS[village]}_reviewer")
             done = self.attempt(
                 lambda period=period, who=who: periods.finalize_period(
-                    self.session, who, v.id, period, now=self.now, today=self.today
+                    self.session, who, village_id, period, now=self.now, today=self.today, scheme_id=scheme_id
                 )
             )
             if done is not None:
-                self.final[(v.id, period)] = self._standings(v.id, period)
+                self.final[(village, period)] = self._standings(village, period)
                 self.session.rollback()
 
     @rule(target=objections, entry=entries, by_resident=st.booleans())
     def object_to(self, entry, by_resident):
-        p = self._village_of(entry)
-        who = f"{p}_resident" if by_resident else f"{p}_reviewer"
+        p = OFFICIALS[self._scheme_of(entry)]
+        who = f"{p}_resident" if by_resident and p != "dk" else f"{p}_reviewer"
         objection = self.attempt(
             lambda: objections.file_objection(
                 self.session, self.actor(who), reason="不公", now=self.now, entry_id=entry
@@ -268,8 +332,8 @@ class Ledger(RuleBasedStateMachine):
 
     @rule(objection=consumes(objections), upheld=st.booleans())
     def decide(self, objection, upheld):
-        v = self.session.get(Objection, objection).village_id
-        p = "tj" if v == self.world.a.id else "xf"
+        scheme_id = self.session.get(Objection, objection).scheme_id
+        p = OFFICIALS[next(k for k, v in self.schemes.items() if v == scheme_id)]
         self.session.rollback()
         self.attempt(
             lambda: objections.decide_objection(
@@ -277,17 +341,18 @@ class Ledger(RuleBasedStateMachine):
             )
         )
 
-    @rule(village=st.sampled_from(("tj", "xf")), title=st.sampled_from(("文明家庭", "美德户")),
+    @rule(village=st.sampled_from(SCHEMES), title=st.sampled_from(("文明家庭", "美德户")),
           top_n=st.integers(1, 3), bonus=st.integers(0, 10))  # fmt: skip
     def award(self, village, title, top_n, bonus):
-        v = self.world.a if village == "tj" else self.world.b
-        for _, period in [k for k in self.final if k[0] == v.id]:
+        village_id, scheme_id = self._where(village)
+        for _, period in [k for k in self.final if k[0] == village]:
             self.attempt(
                 lambda period=period: prizes.grant_awards(
                     self.session,
-                    self.actor(f"{village}_reviewer"),
+                    self.actor(f"{OFFICIALS[village]}_reviewer"),
                     period=period,
-                    village_id=v.id,
+                    village_id=village_id,
+                    scheme_id=scheme_id,
                     title=title,
                     top_n=top_n,
                     bonus_points=bonus,
@@ -308,24 +373,36 @@ class Ledger(RuleBasedStateMachine):
 
     # --- helpers ------------------------------------------------------------------------
 
-    def _village_of(self, entry_id):
-        entry = self.session.get(Entry, entry_id)
-        village = entry.village_id
+    @staticmethod
+    def _scheme_of_key(key):
+        return "vol" if key.startswith("vol") else "dk" if key.startswith("dk") else key[:2]
+
+    def _scheme_of(self, entry_id):
+        """The key of the scheme whose account the entry is on."""
+        scheme_id = self.session.get(Entry, entry_id).household.scheme_id
         self.session.rollback()
-        return "tj" if village == self.world.a.id else "xf"
+        return next(k for k, v in self.schemes.items() if v == scheme_id)
+
+    def _where(self, key):
+        """A village's household scheme by its village, the others by the scheme."""
+        if key in ("tj", "xf"):
+            return (self.world.a if key == "tj" else self.world.b).id, None
+        return None, self.schemes[key]
 
     def _sale_village(self, sale_id):
         village = self.session.get(Redemption, sale_id).village_id
         self.session.rollback()
         return village
 
-    def _standings(self, village_id, period):
+    def _standings(self, key, period):
+        village_id, scheme_id = self._where(key)
         totals = self.session.execute(
             select(PeriodTotal.household_id, PeriodTotal.points, PeriodTotal.veto_count, PeriodTotal.positive_count)
-            .where(PeriodTotal.village_id == village_id, PeriodTotal.period == period)
+            .where(PeriodTotal.scheme_id == self.schemes[key], PeriodTotal.period == period)
             .order_by(PeriodTotal.household_id)
         ).all()
-        return tuple(totals), tuple(household_standings(self.session, period, village_id=village_id))
+        board = household_standings(self.session, period, village_id=village_id, scheme_id=scheme_id)
+        return tuple(totals), tuple(board)
 
     # --- invariants ---------------------------------------------------------------------
 
@@ -335,8 +412,8 @@ class Ledger(RuleBasedStateMachine):
         assert not problems, "\n".join(map(str, problems))
         negative = self.session.execute(select(Item.id, Item.stock).where(Item.stock < 0)).all()
         assert not negative, f"negative stock: {negative}"
-        for (village_id, period), standings in self.final.items():
-            assert self._standings(village_id, period) == standings, f"final {period} of village {village_id} changed"
+        for (key, period), standings in self.final.items():
+            assert self._standings(key, period) == standings, f"final {period} of scheme {key} changed"
         self.session.rollback()
 
 

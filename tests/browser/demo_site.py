@@ -2,6 +2,7 @@
 walk the pages as each demo user at phone size. Its own app and SQLite file: the demo
 takes ~12 s to load, too long to repeat for every test."""
 
+import re
 import threading
 from collections import deque
 from urllib.parse import urljoin, urlsplit
@@ -61,15 +62,19 @@ def login(page, base: str, username: str) -> None:
     assert "/login" not in page.url, f"{username} could not log in"
 
 
+PERIOD = re.compile(r"\d+|\d{4}(-\d{2}|Q[1-4])")  # an id, or a period (2026, 2026-03, 2026Q3)
+
+
 def pattern(url: str) -> str:
     """A page's kind: its path with numbers as N, and its query's names. One page of each
     kind is visited (one household, not sixty)."""
     parts = urlsplit(url)
-    path = "/".join("N" if segment.isdigit() else segment for segment in parts.path.split("/"))
+    path = "/".join("N" if PERIOD.fullmatch(segment) else segment for segment in parts.path.split("/"))
     names = sorted({pair.split("=", 1)[0] for pair in parts.query.split("&") if pair})
     return path + "?" + "&".join(names)
 
 
+WALK_LIMIT = 200  # pages per user: the walk must end before it (the admin sees ~80 kinds)
 SKIP = ("/logout", "/export", ".xlsx", ".csv", "lang=", "/evidence/")
 
 
@@ -86,8 +91,9 @@ def links(page, base: str) -> list[str]:
     return found
 
 
-def crawl(page, base: str, start: list[str], *, depth: int = 2, limit: int = 60) -> list[str]:
-    """Pages reachable from ``start`` (the menu) within ``depth`` clicks, one of each kind."""
+def crawl(page, base: str, start: list[str], *, depth: int = 3, limit: int = WALK_LIMIT) -> list[str]:
+    """Pages reachable from ``start`` (the menu) within ``depth`` clicks, one of each kind
+    (a period counts as an id: one notice board, not one per month)."""
     queue, seen, visited = deque((path, 0) for path in start), set(), []
     while queue and len(visited) < limit:
         path, level = queue.popleft()

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from tests.browser.conftest import login
+from tests.browser.demo_site import watch
 from tests.county.conftest import county  # noqa: F401  (the fixture)
 from tests.factories import PASSWORD
 
@@ -28,6 +29,7 @@ def cell(page, village, rule):
 
 def test_a_county_official_scores_a_month_and_grants_the_fund(county, live_server, phone):  # noqa: F811
     phone.on("dialog", lambda dialog: dialog.accept())  # the confirm of 公示 and 定稿
+    problems = watch(phone)  # no CSP refusal, script error or failed request on the way
     login(phone, live_server, "dk_admin", PASSWORD)
     phone.goto(f"{live_server}/county/")
     assert phone.locator("h1").inner_text().startswith("积分换项目")
@@ -70,3 +72,7 @@ def test_a_county_official_scores_a_month_and_grants_the_fund(county, live_serve
     assert sum(amounts) == Decimal(FUND)
     assert Decimal(phone.locator("table.awards [data-total]").inner_text()) == Decimal(FUND)
     assert amounts[0] > amounts[1] > 0  # proportional to 60 and 10
+    phone.click("text=公示（打印）")
+    phone.wait_for_load_state("networkidle")
+    assert "考评结果公示" in phone.content()
+    assert problems == [], "\n".join(problems)

@@ -8,6 +8,7 @@ from app.households.models import Household
 from app.points.models import Entry
 from tests import factories
 from tests.browser.conftest import login
+from tests.browser.demo_site import watch
 
 
 def _balance(app, household_id: int) -> int:
@@ -123,6 +124,7 @@ def test_import_refuses_a_bad_file_then_takes_a_clean_one(app, world, live_serve
             ["TJ-103", "赵德明", "东组3号", "12345", ""],  # line 4: bad phone
         ],
     )
+    problems = watch(phone)  # the preview and its errors keep the CSP
     login(phone, live_server, "tj_village_admin", factories.PASSWORD)
     phone.goto(f"{live_server}/households/import")
     phone.set_input_files("input[type=file]", str(bad))
@@ -150,3 +152,20 @@ def test_import_refuses_a_bad_file_then_takes_a_clean_one(app, world, live_serve
         new = db.session.scalar(select(Household).where(Household.number == "TJ-101"))
         assert new.balance == 100 and new.members[0].name == "王强"
         assert db.session.scalar(select(func.count(Entry.id)).where(Entry.household_id == new.id)) == 1
+    problems = [p for p in problems if "422" not in p]  # the refused file's answer, as it should be
+    assert problems == [], "\n".join(problems)
+
+
+def test_a_batch_shows_its_result_on_a_phone(app, world, live_server, phone):
+    """The batch's result page (shown only after a submit) keeps the CSP too."""
+    problems = watch(phone)
+    login(phone, live_server, "tj_recorder", factories.PASSWORD)
+    phone.goto(f"{live_server}/batch")
+    phone.select_option("#rule_id", str(world.rules["tj_school"].id))
+    for key in ("tj1", "tj3"):
+        phone.check(f"input[name=household_ids][value='{world.households[key].id}']")
+    phone.get_by_role("button", name="提交批量记分").click()
+    phone.wait_for_load_state("networkidle")
+    assert "/batch/result" in phone.url
+    assert _balance(app, world.households["tj1"].id) == 103 == _balance(app, world.households["tj3"].id)
+    assert problems == [], "\n".join(problems)

@@ -225,3 +225,27 @@ def test_finalising_early_says_the_notice_window_still_runs(county, auth, client
     assert f"公示期至 {ends} 未满，提前定稿后不再受理异议" in form
     client.post(period_url(county, tail="/finalize"))
     assert "未满" not in client.get(period_url(county)).get_data(as_text=True)
+
+
+def test_every_link_of_the_cycle_pages_of_a_village_scheme_opens(county, auth, client):
+    """A region's awards have no village committee to sign a certificate: the periods
+    page offers none (it linked to certificates that answered 404)."""
+    auth.login("dk_admin")
+    scored(client, county)
+    client.post(period_url(county, tail="/close"))
+    client.post(period_url(county, tail="/finalize"))
+    assert grant(client, county).status_code == 302
+    s = county.scheme.id
+    for page in (
+        f"/periods?scheme_id={s}",
+        f"/awards?scheme_id={s}",
+        f"/notice/{MONTH}?scheme_id={s}",
+        period_url(county),
+    ):
+        html = client.get(page).get_data(as_text=True)
+        assert "积分换项目" in html
+        for href in set(re.findall(r'href="(/[^"#]*)"', html)):
+            href = href.replace("&amp;", "&")
+            if href.startswith(("/static/", "/logout")):
+                continue
+            assert client.get(href).status_code < 400, f"{page} links to {href}"
