@@ -6,10 +6,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.errors import NotFound
+from app.errors import BadReference, NotFound
 from app.points.models import Entry, Evidence
 from app.points.photos import clean_photo
-from app.points.services import RECORDERS, REVIEWERS
+from app.regions.services import village_ids_below
 from app.scope import Actor, require_role, village_in_scope
 
 
@@ -24,7 +24,7 @@ def store_evidence(
     field: str = "village_id",
 ) -> Evidence:
     """Keep a JPEG or PNG photo, re-encoded without its metadata (``photos.clean_photo``)."""
-    require_role(actor, *RECORDERS, *REVIEWERS, "village_admin")
+    require_role(actor, "recorder", "reviewer", "village_admin")
     village = village_in_scope(session, actor, village_id, field=field)
     data, content_type = clean_photo(data, max_bytes)
     ev = Evidence(
@@ -39,6 +39,24 @@ def store_evidence(
     session.add(ev)
     session.flush()
     return ev
+
+
+def usable_evidence(session: Session, actor: Actor, evidence_id, scheme, home_village_id: int | None) -> str:
+    """The photo an entry of ``scheme`` names: taken in the account's own village (a
+    household's, a person's home village, a village's own account), or for an event of
+    many accounts (``home_village_id`` None) in a village the scheme runs and the actor
+    sees. Any other is a bad reference, as one that does not exist."""
+    ev = session.get(Evidence, evidence_id) if isinstance(evidence_id, str) else None
+    if ev is not None and home_village_id is not None:
+        fits = ev.village_id == home_village_id
+    elif ev is not None and actor.user.can_see_village(ev.village_id):
+        runs = {scheme.village_id} if scheme.village_id is not None else village_ids_below(session, scheme.region_id)
+        fits = ev.village_id in runs
+    else:
+        fits = False
+    if not fits:
+        raise BadReference(field="evidence_id")
+    return ev.id
 
 
 def evidence_in_scope(session: Session, actor: Actor, evidence_id: str) -> Evidence:

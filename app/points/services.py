@@ -27,6 +27,7 @@ from app.errors import (
 from app.households import services as households
 from app.households.models import Household
 from app.points import rules as rulebook
+from app.points.evidence import usable_evidence
 from app.points.ledger import LedgerWriter, lock_households
 from app.points.models import (
     APPROVED,
@@ -35,7 +36,6 @@ from app.points.models import (
     KIND_RULE,
     PENDING,
     Entry,
-    Evidence,
     Period,
     Rule,
 )
@@ -88,22 +88,18 @@ def _cap_used(session: Session, household_ids: list[int], rule: Rule, occurred_o
 
 
 def _usable_rule(
-    session: Session, actor: Actor, rule_id, village_id: int, scheme_id: int, evidence_id
+    session: Session, actor: Actor, rule_id, home_village_id: int | None, scheme_id: int, evidence_id
 ) -> tuple[Rule, str | None]:
     rule = rulebook.get_rule(session, actor, rule_id, field="rule_id")
     if rule.scheme_id != scheme_id:  # a rule of the account's scheme
         raise BadReference(field="rule_id")
     if not rule.active:
         raise RuleInactive()
-    evidence = None
     if evidence_id:
-        ev = session.get(Evidence, evidence_id) if isinstance(evidence_id, str) else None
-        if ev is None or ev.village_id != village_id:
-            raise BadReference(field="evidence_id")
-        evidence = ev.id
-    elif rule.requires_evidence:
+        return rule, usable_evidence(session, actor, evidence_id, rule.scheme, home_village_id)
+    if rule.requires_evidence:
         raise EvidenceRequired()
-    return rule, evidence
+    return rule, None
 
 
 def _rule_entry(
@@ -200,7 +196,7 @@ def record_entry(
         raise BadReference(field="household_id")
     household, closed = found[0], found[2]
     rule, evidence = _usable_rule(
-        session, actor, rule_id, household.village_id, household.scheme_id, evidence_id
+        session, actor, rule_id, household.home_village_id, household.scheme_id, evidence_id
     )  # the rule: from the identity map
     if closed is not None:
         raise PeriodClosed(period=closed)
@@ -252,7 +248,7 @@ def record_batch(
     rule = rulebook.get_rule(session, actor, rule_id, field="rule_id")
     if not schemes.can_see_scheme(session, actor.user, rule.scheme):  # not a resident's to use
         raise BadReference(field="rule_id")
-    rule, evidence = _usable_rule(session, actor, rule_id, rule.village_id, rule.scheme_id, evidence_id)
+    rule, evidence = _usable_rule(session, actor, rule_id, None, rule.scheme_id, evidence_id)
     check_period_open(session, rule.scheme_id, occurred_on)
 
     households = lock_households(session, household_ids, with_scheme=False)

@@ -235,3 +235,51 @@ def test_a_resident_reads_the_redemptions_of_the_person_linked_to_it(volunteers,
     )
     assert set(err["details"]) == {"account_id"}
     assert_error(api.as_("xf_resident").get(f"/redemptions/{mine['id']}"), 404, "not_found")
+
+
+def upload_photo(api, username, village_id) -> str:
+    import io
+
+    from tests.test_scope_matrix import png
+
+    r = api.as_(username).post(
+        "/evidence",
+        data={"village_id": str(village_id), "file": (io.BytesIO(png()), "photo.png")},
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
+def test_a_rule_asking_for_a_photo_works_for_every_kind_of_account(volunteers, world, session, api, runner, county):
+    """A photo belongs to a village: to a volunteer's (its home village), to a village's
+    own account in a county's scheme, and to an event's village for a batch."""
+    from app.points import rules as rulebook
+    from tests.county.conftest import village_accounts, village_scheme
+
+    boss = Actor(world.users["tj_village_admin"])
+    values = {"code": "VOL-PIC", "name": "清扫", "category": "志愿服务", "points": 2, "requires_evidence": True}
+    sweep = rulebook.create_rule(session, boss, None, values, scheme_id=volunteers.scheme.id)
+    dk = Actor(county.users["dk_admin"])
+    projects = village_scheme(session, dk, county.county)
+    values = {"code": "ZERO-1", "name": "零事故", "category": "六零目标", "points": 10, "requires_evidence": True}
+    zero = rulebook.create_rule(session, dk, None, values, scheme_id=projects.id)
+    session.commit()
+    hp = village_accounts(session, projects)["HP"]
+    me = api.as_("tj_recorder")
+    assert_error(me.post("/entries", json=entry(volunteers.li, sweep)), 409, "evidence_required")
+    tj_photo = upload_photo(api, "tj_recorder", world.a.id)
+    r = me.post("/entries", json=entry(volunteers.li, sweep, evidence_id=tj_photo))
+    assert r.status_code == 201 and r.get_json()["evidence_id"] == tj_photo, r.get_json()
+    batch = {"rule_id": sweep.id, "account_ids": [volunteers.zhao.id], "occurred_on": TODAY.isoformat()}
+    r = me.post("/entries/batch", json={**batch, "evidence_id": tj_photo})
+    assert r.status_code == 201 and len(r.get_json()["created"]) == 1, r.get_json()
+    xf_photo = upload_photo(api, "xf_recorder", world.b.id)
+    assert_error(me.post("/entries", json=entry(volunteers.zhao, sweep, evidence_id=xf_photo)), 400, "not_found")
+    # A village's account in the county's scheme: a photo of that village, not another's.
+    county_recorder = api.as_("dk_recorder")
+    hp_photo = upload_photo(api, "dk_recorder", county.hp.id)
+    r = county_recorder.post("/entries", json=entry(hp, zero, evidence_id=hp_photo))
+    assert r.status_code == 201, r.get_json()
+    assert_error(county_recorder.post("/entries", json=entry(hp, zero, evidence_id=tj_photo)), 400, "not_found")
+    ledger_ok(runner)
