@@ -147,7 +147,8 @@ def new_objection():
         status = 422
     if entry is not None and not contestable and not form.entry_id.errors:
         form.entry_id.errors = [str(objection_service.NOT_CONTESTABLE)]
-    village = db.session.get(Village, entry.village_id if entry else village_id) if (entry or village_id) else None
+    village_key = entry.village_id if entry else village_id  # None for a person's or a village's account
+    village = db.session.get(Village, village_key) if village_key else None
     return (
         render_template(
             "rankings/objection_new.html", form=form, entry=entry, village=village, contestable=contestable

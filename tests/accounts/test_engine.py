@@ -191,6 +191,28 @@ def test_an_objection_about_a_persons_entry_names_the_account(volunteers, world,
     assert r.get_json()["account_id"] == r.get_json()["household_id"] == volunteers.zhao.id
 
 
+def test_the_objection_page_of_a_village_accounts_entry_looks_up_no_village(world, session, api, auth, client, county):
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    from app.points import rules as rulebook
+    from tests.county.conftest import village_accounts, village_scheme
+
+    dk = Actor(county.users["dk_admin"])
+    projects = village_scheme(session, dk, county.county)
+    values = {"code": "ZERO-1", "name": "零事故", "category": "六零目标", "points": 10}
+    zero = rulebook.create_rule(session, dk, None, values, scheme_id=projects.id)
+    session.commit()
+    hp = village_accounts(session, projects)["HP"]
+    e = api.as_("dk_recorder").post("/entries", json=entry(hp, zero)).get_json()
+    auth.login("dk_reviewer")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SAWarning)  # no lookup of a village by a NULL key
+        r = client.get(f"/objections/new?entry_id={e['id']}")
+    assert r.status_code == 200, r.status_code
+
+
 def test_a_county_schemes_worker_scored_by_the_countys_recorder(world, session, api, runner, county):
     from app.points import rules as rulebook
     from tests.accounts.conftest import person, person_scheme
