@@ -329,10 +329,6 @@ def reader_village(actor, village_id: int | None) -> Village | None:
     return village
 
 
-def pick_village(title: str):
-    return render_template("rankings/pick_village.html", title=title, villages=village_choices())
-
-
 def standing_rows(standings: list[dict], mask: bool) -> list[dict]:
     """Published rows with the name to show and whether the rank is shared (a tie)."""
     counts: dict[int, int] = {}
