@@ -1,4 +1,5 @@
-"""Command line of the contract: ``users create``, ``demo``, ``ledger verify``, ``backup``, ``restore``."""
+"""Command line of the contract: ``users create``, ``demo``, ``ledger verify``, ``backup``, ``restore``;
+and ``periods roll-year``, ``evidence scrub``."""
 
 import os
 import sys
@@ -13,6 +14,7 @@ from app.extensions import db
 users_cli = AppGroup("users", help="Manage users.")
 ledger_cli = AppGroup("ledger", help="Check the points ledger.")
 periods_cli = AppGroup("periods", help="The yearly and quarterly cycle.")
+evidence_cli = AppGroup("evidence", help="Evidence photos.")
 
 
 @users_cli.command("create")
@@ -125,12 +127,32 @@ def roll_year(year):
     click.echo(f"{year}: {count} household(s) expired" if count else f"{year}: nothing to expire")
 
 
+@evidence_cli.command("scrub")
+def scrub_evidence():
+    """Re-encode photos stored as uploaded by an older version (GPS and all); idempotent."""
+    from pathlib import Path
+
+    from flask import current_app
+
+    from app.points.evidence import scrub_stored
+
+    done = scrub_stored(db.session, Path(current_app.instance_path) / "evidence")
+    db.session.commit()
+    click.echo(f"{done.cleaned} photo(s) re-encoded, {done.already_clean} already clean")
+    for label, ids in (("missing file", done.missing), ("could not be re-encoded", done.unreadable)):
+        for evidence_id in ids:
+            click.echo(f"{label}: {evidence_id}", err=True)
+    if done.unreadable:
+        sys.exit(1)
+
+
 def init_app(app: Flask) -> None:
     from app.backup import backup_command, restore_command
 
     app.cli.add_command(users_cli)
     app.cli.add_command(ledger_cli)
     app.cli.add_command(periods_cli)
+    app.cli.add_command(evidence_cli)
     app.cli.add_command(demo)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)

@@ -1,14 +1,16 @@
 """Evidence photos of entries: kept re-encoded, shown in scope."""
 
+import os
 import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.errors import BadReference, NotFound
+from app.errors import BadReference, NotFound, ValidationFailed
 from app.points.models import Entry, Evidence
-from app.points.photos import clean_photo
+from app.points.photos import clean_photo, is_clean
 from app.regions.services import village_ids_below
 from app.scope import Actor, require_role, village_in_scope
 
@@ -70,3 +72,38 @@ def evidence_in_scope(session: Session, actor: Actor, evidence_id: str) -> Evide
     if own and session.scalar(select(Entry.id).where(Entry.evidence == ev.id, Entry.household_id == own)):
         return ev
     raise NotFound()
+
+
+@dataclass
+class Scrubbed:
+    cleaned: int = 0
+    already_clean: int = 0
+    missing: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+
+def scrub_stored(session: Session, folder: Path) -> Scrubbed:
+    """Re-encode the stored photos that were kept as uploaded (before uploads were
+    re-encoded: GPS and whatever followed the image), each file replaced atomically.
+    Photos already clean are left byte for byte: running it again changes nothing."""
+    done = Scrubbed()
+    for ev in session.scalars(select(Evidence).order_by(Evidence.id)):
+        path = folder / ev.id
+        if not path.is_file():
+            done.missing.append(ev.id)
+            continue
+        data = path.read_bytes()
+        if is_clean(data):
+            done.already_clean += 1
+            continue
+        try:
+            cleaned, content_type = clean_photo(data, max_bytes=len(data))
+        except ValidationFailed:
+            done.unreadable.append(ev.id)
+            continue
+        spare = path.with_name(ev.id + ".scrub")
+        spare.write_bytes(cleaned)
+        os.replace(spare, path)
+        ev.size, ev.content_type = len(cleaned), content_type
+        done.cleaned += 1
+    return done

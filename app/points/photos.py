@@ -65,6 +65,24 @@ def clean_photo(data: bytes, max_bytes: int) -> tuple[bytes, str]:
     return out.getvalue(), "image/png"
 
 
+# What a photo written by clean_photo shows Pillow: pixels' density and colour, nothing
+# about where or by whom.
+_CLEAN_INFO = {"jfif", "jfif_version", "jfif_unit", "jfif_density", "dpi", "icc_profile", "transparency"}
+_ENDS = {"JPEG": b"\xff\xd9", "PNG": b"IEND\xaeB`\x82"}
+
+
+def is_clean(data: bytes) -> bool:
+    """Whether a stored photo is already as ``clean_photo`` writes one: a JPEG or PNG with
+    no metadata and nothing after its image. Re-encoding such a JPEG would only lose
+    quality."""
+    try:
+        with Image.open(BytesIO(data)) as img:
+            fmt, info = img.format, set(img.info)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
+        return False
+    return fmt in _ENDS and data.endswith(_ENDS[fmt]) and info <= _CLEAN_INFO
+
+
 def photo_response(folder: Path, evidence_id: str, content_type: str):
     """The stored photo, for the page and the API alike: a missing file is a 404; never
     sniffed as another type; kept in the viewer's own cache only (it is a household's)."""

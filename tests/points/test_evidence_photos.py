@@ -131,3 +131,32 @@ def test_a_phone_jpeg_with_a_second_picture_is_kept_as_its_first_alone(world, ap
     assert not photo.getexif().get_ifd(ExifTags.IFD.GPSInfo) and "mp" not in photo.info
     assert stored.count(b"\xff\xd8") == 1  # one picture: the gain map is not kept
     assert photo.getpixel((10, 20))[0] > 200
+
+
+def test_photos_kept_as_uploaded_by_an_older_version_are_scrubbed_once(world, app, api, session, runner):
+    """``flask evidence scrub``: a photo stored before uploads were re-encoded (GPS, the
+    HTML after it) is re-encoded in place; a clean one is left byte for byte; a second
+    run changes nothing."""
+    from app.points.models import Evidence
+
+    folder = Path(app.instance_path) / "evidence"
+    clean = upload(api, world, phone_jpeg(), "yard.jpg")
+    clean_bytes = (folder / clean["id"]).read_bytes()
+    old = {"jpeg": phone_jpeg(), "png": tagged_png()}
+    for name, data in old.items():  # as the older version kept them
+        (folder / f"old{name}").write_bytes(data)
+        session.add(Evidence(id=f"old{name}", village_id=world.a.id, content_type=f"image/{name}", size=len(data)))
+    session.commit()
+    result = runner.invoke(args=["evidence", "scrub"])
+    assert result.exit_code == 0 and "2 photo(s) re-encoded, 1 already clean" in result.output, result.output
+    for name in old:
+        data = (folder / f"old{name}").read_bytes()
+        assert b"<script" not in data and b"PhoneCo" not in data and b"yard" not in data
+        with Image.open(io.BytesIO(data)) as img:
+            assert not img.getexif() and "Comment" not in img.info and "comment" not in img.info
+        assert session.get(Evidence, f"old{name}").size == len(data)
+    with Image.open(folder / "oldjpeg") as img:
+        assert img.size == (20, 40)  # turned upright
+    assert (folder / clean["id"]).read_bytes() == clean_bytes
+    again = runner.invoke(args=["evidence", "scrub"])
+    assert again.exit_code == 0 and "0 photo(s) re-encoded, 3 already clean" in again.output, again.output
