@@ -90,9 +90,8 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     from app.auth import throttle  # registers the database:// storage of the login limits
 
-    # Registered before the limiter's own, so it runs after it (Flask runs them in reverse).
-    app.after_request(throttle.retry_after_only_when_refused)
     limiter.init_app(app)
+    throttle.check_storage(app)
     babel.init_app(app, locale_selector=select_locale)
     from app import i18n, nav
 

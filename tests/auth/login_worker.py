@@ -1,11 +1,13 @@
 """One "gunicorn worker" for the shared-throttling tests: the app in a process of its own
-(its own limiter, its own memory), serving on a free port, which it prints.
+(its own limiter, its own memory), serving on a free port, which it prints, with a
+thread per request (as gunicorn's ``--threads``), so requests race as they do in production.
 
 ``python -m tests.auth.login_worker CONFIG_JSON [--init]``; ``--init`` first creates the
 tables and the users ``alice`` and ``bob``.
 """
 
 import json
+import logging
 import sys
 
 from werkzeug.serving import make_server
@@ -29,7 +31,8 @@ def main() -> None:
             for name in ("alice", "bob"):
                 services.create_user(db.session, None, {"username": name, "password": PASSWORD, "roles": ["admin"]})
             db.session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=False)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     print(server.port, flush=True)
     server.serve_forever()
 

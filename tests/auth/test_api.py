@@ -259,6 +259,44 @@ def test_successful_logins_are_not_counted(strict_app):
         assert token_for(client, "bob").status_code == 200
 
 
+def test_only_a_failed_login_keeps_its_count(strict_app):
+    """Every attempt is counted before its password is checked; one that checked none (a
+    body that is not JSON, no password, a blank form) or that succeeded gives it back."""
+    client = strict_app.test_client()
+    for _ in range(3):
+        assert client.post("/api/v1/auth/token", data="{", content_type="application/json").status_code == 400
+        assert client.post("/api/v1/auth/token", json={"username": "alice"}).status_code == 422
+        assert client.post("/login", data={"username": "alice", "password": ""}).status_code == 200
+        assert token_for(client, "alice").status_code == 200
+    for _ in range(3):
+        assert_error(token_for(client, "alice", "wrong-password"), 401, "invalid_credentials")
+    assert_error(token_for(client, "alice", "wrong-password"), 429, "rate_limited")
+
+
+def test_a_page_login_with_a_stale_csrf_token_is_not_counted(strict_app):
+    """Refused (400) before the limits are reached for: no password was checked."""
+    client = strict_app.test_client()
+    strict_app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        for _ in range(5):
+            assert client.post("/login", data={"username": "alice", "password": "wrong-password"}).status_code == 400
+    finally:
+        strict_app.config["WTF_CSRF_ENABLED"] = False
+    for _ in range(3):
+        assert_error(token_for(client, "alice", "wrong-password"), 401, "invalid_credentials")
+    assert_error(token_for(client, "alice", "wrong-password"), 429, "rate_limited")
+
+
+def test_an_inactive_account_s_login_is_a_failure_that_counts(strict_app):
+    with strict_app.app_context():
+        db.session.execute(db.update(User).where(User.username == "bob").values(active=False))
+        db.session.commit()
+    client = strict_app.test_client()
+    for _ in range(3):
+        assert_error(token_for(client, "bob"), 401, "invalid_credentials")
+    assert_error(token_for(client, "bob"), 429, "rate_limited")
+
+
 def test_default_login_limit_is_ten_per_five_minutes(world, app, client):
     assert app.config["LOGIN_RATE_LIMIT"] == "10 per 5 minutes"
     for _ in range(10):
