@@ -21,7 +21,6 @@ class Config:
     # Login throttling counts where every gunicorn worker sees it: the app's own database
     # (``database://``, app/auth/throttle.py) unless Redis is named (``redis://host:6379``).
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "database://")
-    RATELIMIT_HEADERS_ENABLED = True
     # A store that cannot be reached raises limits' StorageError, answered 503 (never a
     # login let through uncounted, never a 500): app/error_handlers.py.
     RATELIMIT_STORAGE_OPTIONS = {"wrap_exceptions": True}
