@@ -156,7 +156,7 @@ def test_a_household_card_is_refused_at_the_love_shop(camera, love_shop, session
     balance = session.get(Household, love_shop["household_id"]).balance
     with camera(love_shop["household_card"], "household") as (page, script_errors):
         page.click("#scan-start")
-        expect(page.locator("#scan-status")).to_have_text("无法识别的积分卡")
+        expect(page.locator("#scan-status")).to_have_text("这张积分卡不属于本店的积分方案，请到发卡方案的兑换点使用")
         expect(page.locator("#step-cart")).to_be_hidden()
         assert script_errors == []
 
