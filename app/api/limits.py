@@ -36,6 +36,8 @@ VISIBLE = f"^[^\\u0000]*[^{_SPACE}\\u0000][^\\u0000]*$"
 REASON = {"minLength": 1, "pattern": VISIBLE, "maxLength": 500}
 NAME = {"minLength": 1, "maxLength": 100, "pattern": VISIBLE}  # 1–100 characters, not all space
 CODE = {"pattern": "^[A-Za-z0-9_\\-]{1,30}$"}
+PHONE = {"pattern": "^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$"}  # households.services.PHONE_RE
+NUMBER = {"pattern": "^[0-9A-Za-z\\-]{1,20}$"}  # households.services.NUMBER_RE
 _CONTROL = "\\u0000-\\u001f\\u007f-\\u009f"  # C0, DEL and C1: a NUL, a tab, a newline
 CATEGORY_PATTERN = f"^[^\\s{_CONTROL}]([^{_CONTROL}]*[^\\s{_CONTROL}])?$"
 # schemes.services.validate_settings / validate_categories
@@ -54,6 +56,29 @@ SETTINGS = {
     },
 }
 
+HOUSEHOLD = {
+    "number": NUMBER,
+    "head_name": {**NAME, "maxLength": 50},
+    "address": {"maxLength": 200},
+    "phone": PHONE,
+    "members": {"maxItems": 30},
+}
+RULE = {
+    "code": {"pattern": "^[A-Za-z0-9\\-]{1,30}$"},
+    "name": NAME,
+    "category": {"minLength": 1, "maxLength": 20, "pattern": CATEGORY_PATTERN},
+    "points": {"minimum": -1000, "maximum": 1000, "not": {"enum": [0]}},
+    "cap_period": {"enum": [None, "day", "week", "month", "quarter", "year"]},
+    "cap_count": {"minimum": 1, "maximum": 10_000},
+}
+ITEM = {
+    "name": NAME,
+    "unit": {"maxLength": 20},
+    "price_points": {"minimum": 1, "maximum": 100_000},
+    "stock": {"minimum": 0, "maximum": 1_000_000},
+    "low_stock": {"minimum": 0, "maximum": 1_000_000},
+}
+
 # component schema → property → what to add to its description
 PROPERTIES = {
     "UserIn": {
@@ -70,15 +95,32 @@ PROPERTIES = {
     "AccountIn": {  # accounts.services._clean (households' number and phone checks)
         "number": {"pattern": "^[0-9A-Za-z\\-]{1,20}$"},
         "name": {**NAME, "maxLength": 50},
-        "phone": {"pattern": "^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$"},
+        "phone": PHONE,
     },
-    "RedemptionIn": {"lines": {"minItems": 1}, "qr_token": {"minLength": 1, "pattern": VISIBLE}},
+    "RedemptionIn": {"lines": {"minItems": 1, "maxItems": 50}, "qr_token": {"minLength": 1, "pattern": VISIBLE}},
+    "ShopIn": {"name": NAME},  # redemption.shops.create_shop
+    "DecisionIn": {"note": {"minLength": 1, "pattern": VISIBLE}},  # rankings.objections.decide_objection
+    "LineIn": {"quantity": {"minimum": 1, "maximum": 100}},  # redemption.services.MAX_LINE_QUANTITY
+    # households.services: _check_number, _check_head_name, _check_address, _check_phone
+    "HouseholdIn": HOUSEHOLD,
+    "HouseholdPatch": HOUSEHOLD,
+    "Member": {"name": {**NAME, "maxLength": 50}, "relation": {"maxLength": 20}},
+    # points.rules.validate_rule_fields (whether the category is one of the scheme's is the data's)
+    "RuleIn": RULE,
+    "RulePatch": RULE,
+    # redemption.shops: _check_item_values, receive_stock
+    "ItemIn": ITEM,
+    "ItemPatch": ITEM,
+    "ReceiptIn": {"quantity": {"minimum": 1, "maximum": 1_000_000}},
     "ObjectionIn": {"period": {**PERIOD_OR_MONTH, "nullable": False}},
     # Two decimals as a string ("75.00"): exact, as a JSON number could not promise.
     "AwardOut": {"fund_yuan": YUAN, "amount_yuan": YUAN},
     "EntryIn": {"quantity": {"minimum": 1, "maximum": 100}},
-    "AwardIn": {
+    "AwardIn": {  # rankings.awards._check
         "period": PERIOD_OR_MONTH,
+        "title": {**NAME, "maxLength": 50},
+        "top_n": {"minimum": 1, "maximum": 1000},
+        "bonus_points": {"minimum": 0, "maximum": 10_000},
         "fund_yuan": {"type": "number", "minimum": 0.01, "maximum": 999999999999.99, "multipleOf": 0.01},
         "allocation": {"type": "string", "enum": ["equal", "proportional"]},
     },

@@ -50,7 +50,9 @@ class PeriodPoints(Schema):
 
 class HouseholdOut(Schema):
     id = fields.Integer()
-    village_id = fields.Integer()
+    # null for an account of no village (a person's, a village's in a region's scheme),
+    # which these routes serve too (API.md: the same id as the account)
+    village_id = fields.Integer(allow_none=True)
     number = fields.String()
     head_name = fields.String()
     address = fields.String(allow_none=True)
