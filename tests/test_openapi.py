@@ -307,7 +307,8 @@ def test_the_services_field_checks_are_declared(spec, schema, prop, limits):
 
 def test_a_household_route_serving_a_persons_account_answers_as_documented(app, world, session, api, spec):
     """``/households/{id}`` serves any account under its id (a person's too: its card, its
-    passbook), whose ``village_id`` may be null: the document says so."""
+    passbook), whose ``village_id`` may be null: the document says so. The list of
+    ``/households`` is of households only."""
     import jsonschema_rs
 
     from tests.volunteers import person, volunteer_scheme
@@ -320,9 +321,7 @@ def test_a_household_route_serving_a_persons_account_answers_as_documented(app, 
     validator = jsonschema_rs.validator_for(_as_json_schema(schema))
     assert validator.is_valid(body), list(validator.iter_errors(body))[:3]
     listed = api.as_("admin").get("/households").get_json()["items"]
-    assert any(h["village_id"] is None for h in listed)
-    schema["$ref"] = "#/components/schemas/HouseholdList"
-    assert jsonschema_rs.validator_for(_as_json_schema(schema)).is_valid({"items": listed, "total": len(listed)})
+    assert li.id not in {h["id"] for h in listed}  # the list is of households only
 
 
 def _as_json_schema(node):

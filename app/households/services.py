@@ -193,7 +193,8 @@ def move_out(session: Session, actor: Actor, household_id: int, on: date) -> Hou
 
 def search(village_id: int | None, q: str = "", *, include_moved_out: bool = True):
     stmt = select(Household).order_by(Household.village_id, Household.number)
-    stmt = stmt.where(in_villages(Household.village_id, village_id))
+    # Households only: a person's or a village's account has no village_id.
+    stmt = stmt.where(in_villages(Household.village_id, village_id), Household.village_id.is_not(None))
     if (q or "").strip():
         stmt = stmt.where(matching(q))
     if not include_moved_out:

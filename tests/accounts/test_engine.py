@@ -305,3 +305,10 @@ def test_a_rule_asking_for_a_photo_works_for_every_kind_of_account(volunteers, w
     assert r.status_code == 201, r.get_json()
     assert_error(county_recorder.post("/entries", json=entry(hp, zero, evidence_id=tj_photo)), 400, "not_found")
     ledger_ok(runner)
+
+
+def test_the_admins_list_of_households_holds_households_only(volunteers, world, api):
+    """Every account shares the households' table; the list of households is theirs."""
+    items = api.as_("admin").get("/households?per_page=500").get_json()["items"]
+    assert {i["id"] for i in items} == {h.id for h in world.households.values()}
+    assert volunteers.li.id not in {i["id"] for i in items}
