@@ -1,6 +1,6 @@
 """Processes killed with SIGKILL in the middle of writing, on PostgreSQL: a gunicorn
 worker recording a batch of 1,000 entries, a process importing a register of 300 households, the
-workers serving a stream of sales. Each is all or nothing, the server carries on, and
+workers serving a stream of sales (households' and volunteers'). Each is all or nothing, the server carries on, and
 ``ledger verify`` holds afterwards.
 
 "In the middle" is observed, not guessed: the kill comes once the server shows the
@@ -33,6 +33,7 @@ from tests.conftest import TODAY
 from tests.redemption import test_concurrency as live
 from tests.redemption.test_concurrency import GUNICORN, ROOT, SECRET, call
 from tests.redemption.test_services import give_points
+from tests.volunteers import person, volunteer_scheme
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 pytestmark = [
@@ -254,24 +255,36 @@ def test_process_killed_in_a_household_import(world, session, watcher, tmp_path)
 
 
 def test_workers_killed_in_a_stream_of_sales(world, session, serve, watcher):
+    """Households at the 积分超市 and volunteers (a person scheme's accounts) at the
+    爱心超市, on the one engine, while the workers are killed."""
     admin = world.actor("tj_village_admin")
-    buyers = enrol(session, world, 4, "S")
-    for hid in buyers:
+    volunteers = volunteer_scheme(session, world)
+    people = [person(session, world, volunteers, f"V-{i}", f"志愿者{i}").id for i in (1, 2)]
+    stores = {
+        "households": shops.create_shop(session, admin, world.a.id, "团结村积分超市"),
+        "volunteers": shops.create_shop(session, admin, world.a.id, "团结村爱心超市", scheme_id=volunteers.id),
+    }
+    soap = {
+        name: shops.create_item(
+            session, admin, store.id, {"name": "肥皂", "price_points": 3, "stock": 100000}, now=factories.NOW
+        ).id
+        for name, store in stores.items()
+    }
+    buyers = {"households": enrol(session, world, 2, "S"), "volunteers": people}
+    at = {hid: (stores[name].id, soap[name]) for name, ids in buyers.items() for hid in ids}
+    for hid in at:
         give_points(session, world, session.get(Household, hid), 1000)
-    store = shops.create_shop(session, admin, world.a.id, "团结村积分超市")
-    soap = shops.create_item(
-        session, admin, store.id, {"name": "肥皂", "price_points": 3, "stock": 100000}, now=factories.NOW
-    )
+    before = dict(session.execute(select(Household.id, Household.balance).where(Household.id.in_(at))).all())
     session.commit()
-    shop_id, soap_id = store.id, soap.id
     server = serve()
     master = gunicorn_master(server)
     token = server.login("tj_clerk")
     answered, stop = [], threading.Event()
 
     def sell(buyer):
+        shop_id, item_id = at[buyer]
         while not stop.is_set():
-            body = {"shop_id": shop_id, "household_id": buyer, "lines": [{"item_id": soap_id, "quantity": 1}]}
+            body = {"shop_id": shop_id, "account_id": buyer, "lines": [{"item_id": item_id, "quantity": 1}]}
             try:
                 status, reply = call(server.port, "POST", "/redemptions", body, token)
             except (OSError, http.client.HTTPException):
@@ -279,37 +292,48 @@ def test_workers_killed_in_a_stream_of_sales(world, session, serve, watcher):
             if status == 201:
                 answered.append(reply["id"])
 
-    clerks = [threading.Thread(target=sell, args=(b,)) for b in buyers]
+    clerks = [threading.Thread(target=sell, args=(b,)) for b in at]
     for t in clerks:
         t.start()
     try:
-        for _round in range(3):
-            start = len(answered)
-            deadline = time.monotonic() + 60
-            while len(answered) < start + 20:
-                assert time.monotonic() < deadline, "sales stopped coming"
-                time.sleep(0.01)
-            wait_for_writer(watcher)
-            kill_workers(master)
+        kill_while_answering(answered, master, watcher)
     finally:
         stop.set()
         for t in clerks:
             t.join(120)
     wait_until_no_writer(watcher)
+    assert_sales_whole(session, answered, at, soap, before)
 
+
+def kill_while_answering(answered: list, master: int, watcher) -> None:
+    """Three times: once 20 more sales have been answered, kill the workers mid-write."""
+    for _round in range(3):
+        start = len(answered)
+        deadline = time.monotonic() + 60
+        while len(answered) < start + 20:
+            assert time.monotonic() < deadline, "sales stopped coming"
+            time.sleep(0.01)
+        wait_for_writer(watcher)
+        kill_workers(master)
+
+
+def assert_sales_whole(session, answered, at: dict, soap: dict, before: dict) -> None:
     session.expire_all()
     sales = session.scalars(select(Redemption)).all()
     assert set(answered) <= {r.id for r in sales}  # every sale answered 201 is there
+    assert {r.household_id for r in sales} == set(at)  # both kinds of account bought
     for r in sales:  # and every sale there is whole: its entry, its line, its stock movement
+        item_id = at[r.household_id][1]
         assert r.entry is not None and r.entry.points == -r.total_points == -3
         moved = session.scalars(select(StockMovement.delta).where(StockMovement.redemption_id == r.id)).all()
-        assert [(ln.item_id, ln.quantity) for ln in r.lines] == [(soap_id, 1)] and moved == [-1]
-    stock = session.get(Item, soap_id).stock
-    assert stock == 100000 - len(sales)
-    spent = {hid: 0 for hid in buyers}
+        assert [(ln.item_id, ln.quantity) for ln in r.lines] == [(item_id, 1)] and moved == [-1]
+    for item_id in soap.values():
+        sold = sum(1 for r in sales if at[r.household_id][1] == item_id)
+        assert session.get(Item, item_id).stock == 100000 - sold
+    spent = dict.fromkeys(at, 0)
     for r in sales:
         spent[r.household_id] += r.total_points
-    balances = dict(session.execute(select(Household.id, Household.balance).where(Household.id.in_(buyers))).all())
-    assert balances == {hid: 100 + 1000 - spent[hid] for hid in buyers}
+    balances = dict(session.execute(select(Household.id, Household.balance).where(Household.id.in_(at))).all())
+    assert balances == {hid: before[hid] - spent[hid] for hid in at}
     session.rollback()
     proof(session)
