@@ -4,7 +4,7 @@ import os
 from datetime import date
 from pathlib import Path
 
-from flask import Flask, current_app, g, has_request_context, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -104,7 +104,7 @@ def register_extensions(app: Flask) -> None:
     # bound to it would log the grid worker out mid-form. Sessions end with the password.
     login_manager.session_protection = "basic"
 
-    from app.auth.services import user_from_session, user_from_token
+    from app.auth.services import user_from_session
 
     @login_manager.user_loader
     def load_user(session_id: str):
@@ -112,11 +112,9 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.request_loader
     def load_user_from_bearer(req):
-        header = req.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
-            return None
-        config = current_app.config  # the extension is shared: never a captured app
-        user = user_from_token(db.session, header[7:].strip(), config["SECRET_KEY"], config["API_TOKEN_MAX_AGE"])
+        from app.api import bearer_user
+
+        user = bearer_user()
         # Only then is the request's user not the session cookie's: the API's CSRF check
         # (``api_blueprint_login``) is skipped for this, not for any Authorization header.
         g.authenticated_by_bearer = user is not None

@@ -209,17 +209,22 @@ def _bearer_token_names_the_user() -> bool:
     token: no other site can make a browser send one)."""
     if g.get("authenticated_by_bearer"):  # the login loader found no session and took it
         return True
+    user = bearer_user()
+    return user is not None and user.id == current_user.id
+
+
+def bearer_user():
+    """The user the request's ``Authorization: Bearer`` token names, if it is good."""
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
-        return False
+        return None
     from flask import current_app
 
     from app.auth.services import user_from_token
     from app.extensions import db
 
-    config = current_app.config
-    user = user_from_token(db.session, header[7:].strip(), config["SECRET_KEY"], config["API_TOKEN_MAX_AGE"])
-    return user is not None and user.id == current_user.id
+    config = current_app.config  # the extension is shared: never a captured app
+    return user_from_token(db.session, header[7:].strip(), config["SECRET_KEY"], config["API_TOKEN_MAX_AGE"])
 
 
 def refuse_unstorable_input():
