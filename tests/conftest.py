@@ -2,6 +2,7 @@
 ``TEST_DATABASE_URL``), a client, an API helper and data factories."""
 
 import os
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -15,6 +16,29 @@ from tests import factories
 auth_models.PASSWORD_METHOD = "pbkdf2:sha256:1000"  # fast hashes in tests
 
 TODAY = date(2026, 11, 20)
+
+
+@contextmanager
+def scratch_app(tmp_path, name: str, **config):
+    """An app of its own on a new SQLite file, for settings the session's app cannot take
+    (CSRF on, a store that does not answer, …); its tables made, its engine disposed after."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / name}",
+            **config,
+        }
+    )
+    app.instance_path = str(tmp_path)
+    with app.app_context():
+        db.create_all()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def database_url(tmp_path) -> str:

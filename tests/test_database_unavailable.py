@@ -15,6 +15,7 @@ from sqlalchemy import text
 from app import create_app
 from app.auth import services
 from app.extensions import db
+from tests.conftest import scratch_app
 
 CLOSED_PORT = "postgresql://postgres@127.0.0.1:1/moralbank?connect_timeout=2"
 
@@ -215,22 +216,10 @@ def redis_down_app(tmp_path, monkeypatch):
 
     monkeypatch.setattr(limiter, "_storage", limiter._storage)
     monkeypatch.setattr(limiter, "_limiter", limiter._limiter)
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'ok.db'}",
-            "WTF_CSRF_ENABLED": False,
-            "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1",  # nothing listens there
-        }
-    )
-    app.instance_path = str(tmp_path)
-    with app.app_context():
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with scratch_app(
+        tmp_path, "ok.db", WTF_CSRF_ENABLED=False, RATELIMIT_STORAGE_URI="redis://127.0.0.1:1"
+    ) as app:  # nothing listens there
+        yield app
 
 
 def test_redis_down_refuses_logins_with_503_not_500(redis_down_app):

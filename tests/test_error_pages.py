@@ -2,8 +2,7 @@
 
 import pytest
 
-from app import create_app
-from app.extensions import db
+from tests.conftest import scratch_app
 
 
 def test_an_unknown_page_is_not_found_in_chinese(client):
@@ -33,20 +32,8 @@ def test_an_upload_over_the_limit_names_the_limit(app, client):
 
 @pytest.fixture
 def csrf_app(tmp_path):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'csrf.db'}",
-            "RATELIMIT_STORAGE_URI": "memory://",
-        }
-    )
-    with app.app_context():
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    with scratch_app(tmp_path, "csrf.db", RATELIMIT_STORAGE_URI="memory://") as app:
+        yield app
 
 
 def test_a_form_without_its_csrf_token_has_expired(csrf_app):
