@@ -8,7 +8,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+_pinned_day: date | None = None
+
+
+def pin_day(day: date | None) -> None:
+    """Hold the working day (``local_today`` without ``now``) at ``day``; None lets it go.
+
+    The test suite pins it when it starts: its expectations are computed once, and a run
+    that crosses local midnight would otherwise see the app move on to the next day."""
+    global _pinned_day
+    _pinned_day = day
+
+
 def local_today(tz_name: str, now: datetime | None = None) -> date:
+    """The calendar day in ``tz_name`` at ``now`` (by default: the working day, now)."""
+    if now is None and _pinned_day is not None:
+        return _pinned_day
     now = now or utcnow()
     return now.replace(tzinfo=UTC).astimezone(ZoneInfo(tz_name)).date()
 

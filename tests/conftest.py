@@ -8,12 +8,15 @@ from datetime import date
 import pytest
 from flask import g
 
-from app import create_app
+from app import clock, create_app
 from app.auth import models as auth_models
 from app.extensions import db, limiter
 from tests import factories
 
 auth_models.PASSWORD_METHOD = "pbkdf2:sha256:1000"  # fast hashes in tests
+# One working day for the whole run: expectations computed at import must still hold
+# when the suite runs across midnight in Shanghai (CI once failed that way).
+clock.pin_day(clock.local_today("Asia/Shanghai"))
 
 TODAY = date(2026, 11, 20)
 

@@ -59,7 +59,7 @@ SCHEME_OUT = SchemeOut()
 @blp.response(201, SchemeOut)
 def create_scheme(data):
     now = utcnow()
-    return services.create_scheme(db.session, current_actor(), data, today=local_today(tz(), now), now=now)
+    return services.create_scheme(db.session, current_actor(), data, today=local_today(tz()), now=now)
 
 
 @blp.route("/schemes", methods=["GET"])

@@ -58,7 +58,7 @@ VILLAGE_OUT = VillageOut()
 @blp.response(201, VillageOut)
 def create_village(data):
     now = utcnow()
-    return services.create_village(db.session, current_actor(), data, today=local_today(tz(), now), now=now)
+    return services.create_village(db.session, current_actor(), data, today=local_today(tz()), now=now)
 
 
 @blp.route("/villages", methods=["GET"])

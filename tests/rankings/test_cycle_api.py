@@ -88,6 +88,24 @@ def closed(world, session, q3, as_):
     return q3
 
 
+def test_a_run_across_midnight_keeps_the_working_day(world, session, q3, as_, monkeypatch):
+    """The suite pins the working day (tests/conftest.py): when the real clock has passed
+    midnight in Shanghai since the expectations were computed, the app still answers on
+    the pinned day. Unpinned, this close would end its notice a day later."""
+    from datetime import datetime
+
+    from app import clock
+
+    tomorrow = datetime.combine(REAL_TODAY + timedelta(days=1), datetime.min.time()).replace(tzinfo=None)
+    monkeypatch.setattr(clock, "utcnow", lambda: tomorrow + timedelta(hours=1) - timedelta(hours=8))
+    assert local_today("Asia/Shanghai", clock.utcnow()) == REAL_TODAY + timedelta(days=1)
+    world.a.notice_days = 3
+    session.commit()
+    r = close(as_, world, "2026Q3")
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["notice_ends_on"] == (REAL_TODAY + timedelta(days=3)).isoformat()
+
+
 def test_close_answers_with_the_published_standings(world, session, q3, as_):
     world.a.notice_days = 3
     session.commit()

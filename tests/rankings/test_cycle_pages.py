@@ -252,7 +252,8 @@ def test_awards_form_names_the_winners_and_prints_certificates(world, session, q
     assert "荣誉证书" in words
     assert f"户主tj1 家庭（户号 TJ-001）在 {period_title(LAST_Q)}道德积分评比中荣获「季度道德之星」称号" in words
     assert "团结村村民委员会" in words
-    assert f"{TODAY.year} 年 {TODAY.month} 月 {TODAY.day} 日" in words
+    signed = local_today("Asia/Shanghai", award.granted_at)  # the day it was granted, there
+    assert f"{signed.year} 年 {signed.month} 月 {signed.day} 日" in words
     assert "size: A4 landscape" in linked_css(resident, cert)
 
     every = text(client.get(f"/awards/certificates?period={LAST_Q}&village_id={world.a.id}"))
