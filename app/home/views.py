@@ -8,7 +8,7 @@ from flask_login import login_required
 from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy.orm import joinedload
 
-from app.clock import month_of, quarter_of, year_of
+from app.clock import local_today, month_of, quarter_of, utcnow, year_of
 from app.errors import NotFound
 from app.extensions import db
 from app.households.models import Household
@@ -65,7 +65,9 @@ def dashboard():
             db.session, period, region_id=None if actor.user.is_admin else actor.user.region_id
         )
         return choose_village("home.dashboard", _("首页"), overview=overview, period=period)
-    todays = db.session.scalars(points.entries_recorded_on(village.id, day, tz()).limit(50)).all()
+    # by the clock, as the entries' timestamps are (the working day may be pinned in tests)
+    now_day = local_today(tz(), utcnow())
+    todays = db.session.scalars(points.entries_recorded_on(village.id, now_day, tz()).limit(50)).all()
     pending_count = points.count_pending(db.session, village.id, published=False)  # as the queue counts
     frozen_count = points.count_pending(db.session, village.id, published=True)  # its folded box
     pending = (

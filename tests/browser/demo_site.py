@@ -37,6 +37,49 @@ class DemoSite:
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.server.server_port}"
 
+    def recorded_today(self, username: str) -> None:
+        """Make sure ``username``'s village has an entry recorded today by the clock. The
+        demo's own were recorded when it loaded, which may have been before midnight."""
+        from sqlalchemy import select
+
+        from app.auth.models import User
+        from app.clock import local_today, utcnow
+        from app.errors import DomainError
+        from app.households.models import Household
+        from app.points import services as points
+        from app.points.models import Rule
+        from app.scope import Actor
+
+        tz = self.app.config["TIMEZONE"]
+        with self.app.app_context():
+            user = db.session.scalar(select(User).where(User.username == username))
+            now = utcnow()
+            day = local_today(tz, now)
+            if db.session.scalars(points.entries_recorded_on(user.village_id, day, tz).limit(1)).first():
+                return
+            households = db.session.scalars(select(Household).where(Household.village_id == user.village_id)).all()
+            rules = db.session.scalars(
+                select(Rule).where(Rule.scheme_id == households[0].scheme_id, Rule.points > 0, Rule.active)
+            ).all()
+            for household in households:  # the first one no cap or photo stands in the way of
+                for rule in rules:
+                    try:
+                        points.record_entry(
+                            db.session,
+                            Actor(user),
+                            household_id=household.id,
+                            rule_id=rule.id,
+                            occurred_on=day,
+                            today=day,
+                            now=now,
+                        )
+                    except DomainError:
+                        db.session.rollback()
+                        continue
+                    db.session.commit()
+                    return
+            raise AssertionError(f"{username} could record nothing today")
+
     def close(self):
         self.server.shutdown()
         self.thread.join(timeout=10)

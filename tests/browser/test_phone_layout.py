@@ -51,6 +51,7 @@ def test_each_role_lands_on_its_work_within_four_screens(demo_site, browser, use
 
 @pytest.mark.parametrize("username", ["tj_recorder", "xf_recorder"])
 def test_the_recorders_dashboard_shows_pending_and_todays_entries_first(demo_site, browser, username):
+    demo_site.recorded_today(username)
     page = phone_page(browser)
     login(page, demo_site.url, username)
     page.goto(f"{demo_site.url}/")

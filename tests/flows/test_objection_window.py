@@ -36,10 +36,10 @@ def finalize(session, world):
 
 def test_a_final_periods_entries_say_when_objections_closed(world, session, labour, login):
     close(session, world)
-    finalize(session, world)
+    view = finalize(session, world)
     tj1 = world.households["tj1"]
     client = login("tj_resident")
-    closed_on = TODAY.isoformat()  # finalised today (local date)
+    closed_on = local_today("Asia/Shanghai", view.row.finalized_at).isoformat()  # the local day it was finalised
     for page in (f"/passbook/{tj1.id}/{DAY.year}", f"/households/{tj1.id}"):
         html = client.get(page).get_data(as_text=True)
         assert f"/objections/new?entry_id={labour.id}" not in html, page

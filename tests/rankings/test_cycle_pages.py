@@ -137,7 +137,8 @@ def test_notice_board_shows_the_published_standings_without_personal_data(world,
     client = login("tj_resident")
     page = text(client.get(f"/notice/{LAST_Q}?village_id={world.a.id}"))
     assert "团结村" in page and period_title(LAST_Q) in page
-    assert f"公示期：{TODAY.isoformat()} 至 {view.notice_ends_on.isoformat()}" in page
+    published = local_today("Asia/Shanghai", view.row.closed_at)  # the local day it was closed
+    assert f"公示期：{published.isoformat()} 至 {view.notice_ends_on.isoformat()}" in page
     assert "第 1 次公示" in page and "异议成立后更新" not in page
     rows = re.findall(r'class="rank">(\d+)</td>.*?data-label="户主">([^<]+)<', page, re.S)
     assert rows == [("1", "户主tj1"), ("2", "户主tj2"), ("3", "户主tj3")]
