@@ -12,7 +12,7 @@ from sqlalchemy import Integer, and_, bindparam, exists, func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from app.households.models import Household
-from app.points.models import APPROVED, KIND_RULE, PENDING, Entry, PeriodTotal
+from app.points.models import APPROVED, KIND_RULE, Entry, PeriodTotal
 from app.regions.services import villages_below
 from app.villages.models import Village
 
@@ -462,28 +462,3 @@ def deductions_in_period(session: Session, village_id: int, period: str) -> list
         {"household_id": hid, "number": number, "head_name": head, "entries": int(n), "points": int(pts)}
         for hid, number, head, n, pts in rows
     ]
-
-
-def pending_by_period(session: Session, village_id: int) -> dict[str, int]:
-    """Entries still waiting for approval in the village, per quarter (``2026Q3``) and per
-    year (``2026``): what a reviewer should clear before publishing a period."""
-    return _entries_by_period(session, village_id, (PENDING,))
-
-
-def recorded_by_period(session: Session, village_id: int) -> dict[str, int]:
-    """Entries approved or pending, per quarter and per year: a period without any is
-    published only after the reviewer has been told so."""
-    return _entries_by_period(session, village_id, (PENDING, APPROVED))
-
-
-def _entries_by_period(session: Session, village_id: int, statuses: tuple) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    rows = session.execute(
-        select(Entry.period, func.count(Entry.id))
-        .where(Entry.village_id == village_id, Entry.status.in_(statuses))
-        .group_by(Entry.period)
-    )
-    for quarter, n in rows:
-        counts[quarter] = counts.get(quarter, 0) + n
-        counts[quarter[:4]] = counts.get(quarter[:4], 0) + n
-    return counts

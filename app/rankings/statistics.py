@@ -6,7 +6,7 @@ from datetime import date
 from sqlalchemy import extract, func, select
 from sqlalchemy.orm import Session
 
-from app.points.models import APPROVED, CATEGORIES, Entry
+from app.points.models import APPROVED, CATEGORIES, KIND_RULE, Entry
 from app.rankings.services import village_standings
 from app.villages.models import Village
 
@@ -82,12 +82,14 @@ def participation_by_quarter(
 
 
 def entries_by_period(session: Session, scheme_id: int, statuses: tuple) -> dict[str, int]:
-    """The scheme's entries in ``statuses`` per period they count in: quarter, month and
-    year. What a reviewer clears (pending) or checks (any recorded) before publishing."""
+    """The scheme's rule entries in ``statuses`` per period they count in: quarter, month
+    and year. What a reviewer clears (pending) or checks (any recorded) before publishing.
+    Opening balances are left out: they do not rank, so a period of enrolments alone
+    would publish an empty ranking."""
     year, month = extract("year", Entry.occurred_on), extract("month", Entry.occurred_on)
     rows = session.execute(
         select(Entry.period, year, month, func.count(Entry.id))
-        .where(Entry.scheme_id == scheme_id, Entry.status.in_(statuses))
+        .where(Entry.scheme_id == scheme_id, Entry.kind == KIND_RULE, Entry.status.in_(statuses))
         .group_by(Entry.period, year, month)
     )
     counts: dict[str, int] = {}

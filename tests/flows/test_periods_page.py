@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 
 from app.clock import local_today, parse_period, quarter_of, utcnow
+from app.points import services as points
 from app.rankings import periods
 from tests import factories
 
@@ -24,6 +25,16 @@ def test_an_empty_period_warns_and_its_confirmation_says_so(world, session, logi
     empty = card(html, LAST_Q)
     assert "本期还没有任何记分" in empty
     assert re.search(r'data-confirm="[^"]*没有任何记分[^"]*确定公示？"', empty)
+
+
+def test_a_period_of_enrolments_alone_still_warns(world, session, login):
+    """Opening balances do not rank: a period holding only them publishes an empty ranking."""
+    points.enroll_household(
+        session, world.actor("admin"), world.a.id, {"number": "TJ-NEW", "head_name": "新户"}, today=DAY, now=utcnow()
+    )
+    session.commit()
+    empty = card(login("tj_reviewer").get("/periods").get_data(as_text=True), LAST_Q)
+    assert "本期还没有任何记分" in empty
 
 
 def test_a_period_with_entries_asks_the_usual_question(world, session, login):
