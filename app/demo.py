@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app import demo_volunteers as volunteers
 from app.auth.models import User
 from app.auth.services import create_user
-from app.clock import local_today, utcnow
+from app.clock import local_today, parse_period, quarter_of, utcnow
 from app.errors import DomainError
 from app.points import decisions
 from app.points import rules as rulebook
@@ -225,11 +225,17 @@ def _record_quarter(session, rng, village, households, staff, prefix, today, now
     reviewer = Actor(staff[f"{prefix}_reviewer"])
     codes = [c for c, _ in COMMON]
     weights = [w for _, w in COMMON]
+    this_quarter = parse_period(quarter_of(today))[0]
     for household in households:
         diligence = rng.random()
         for _ in range(int(4 + diligence * 14)):
             rule = rules[rng.choices(codes, weights)[0]]
             day = today - timedelta(days=rng.randint(0, 88))
+            approve = rng.random() < 0.85
+            if not approve and rule.scheme.approval_required and day < this_quarter:
+                # what waits for approval is this quarter's: last quarter's is published
+                # below, and the queue would be empty in a quarter's first weeks
+                day = this_quarter + timedelta(days=rng.randint(0, (today - this_quarter).days))
             try:
                 entry = points.record_entry(
                     session,
@@ -245,7 +251,7 @@ def _record_quarter(session, rng, village, households, staff, prefix, today, now
                 )
             except DomainError:
                 continue  # a cap was reached: the real sheet would refuse it too
-            if entry.status == "pending" and rng.random() < 0.85:
+            if entry.status == "pending" and approve:
                 decisions.approve_entry(session, reviewer, entry.id, now=now)
 
 
@@ -302,7 +308,6 @@ def _open_shop(session, rng, village, households, staff, prefix, today, now) -> 
 
 def _run_last_quarter(session, system: Actor, today, now) -> None:
     """Publish last quarter in both villages; 团结村 finalised with its 道德之星 named."""
-    from app.clock import parse_period, quarter_of
     from app.rankings import awards, periods
 
     last = quarter_of(parse_period(quarter_of(today))[0] - timedelta(days=1))

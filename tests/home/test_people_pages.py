@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from app.clock import local_today
 from app.households.models import Household
 from app.points import rules as rulebook
 from app.points import services as points
@@ -38,8 +39,8 @@ def volunteers(world, session):
         world.actor("tj_recorder"),
         household_id=v1.id,
         rule_id=rule.id,
-        occurred_on=TODAY,
-        today=TODAY,
+        occurred_on=local_today("Asia/Shanghai"),  # this quarter, month and year, as the pages show
+        today=local_today("Asia/Shanghai"),
         now=NOW,
     )
     session.commit()

@@ -289,9 +289,12 @@ def test_awards_before_the_period_is_final_are_refused(world, session, quarter, 
     assert f"award-{LAST_Q}-top_n" not in page  # the form appears once the period is final
 
 
-def test_passbook_running_balance_ends_at_the_households_balance(world, session, quarter, login):
+def test_passbook_running_balance_ends_at_the_households_balance(world, session, login):
     tj1 = world.households["tj1"]
-    decisions.reverse_entry(session, world.actor("tj_reviewer"), quarter["tj1_school"].id, reason="重复", now=utcnow())
+    # dated today, as the reversal is: in one year's passbook whatever the date
+    score(session, world, "tj1", "labour", day=TODAY)
+    school = score(session, world, "tj1", "school", day=TODAY)
+    decisions.reverse_entry(session, world.actor("tj_reviewer"), school.id, reason="重复", now=utcnow())
     session.commit()
     resident = login("tj_resident")
     page = text(resident.get(f"/passbook/{tj1.id}/{TODAY.year}"))

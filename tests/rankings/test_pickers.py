@@ -147,7 +147,7 @@ def test_statistics_by_region_and_by_scheme(volunteers, scored, world, session, 
     page = text(client.get("/stats", query_string={"region_id": scored.gs.id}))
     assert "高沙镇" in page and "清风村" in page and "和平村" not in page.split("参与率")[-1]
     assert f"region_id={scored.gs.id}" in page.split("导出排名")[1]
-    page = text(client.get("/stats", query_string={"scheme_id": volunteers.id}))
+    page = text(client.get("/stats", query_string={"scheme_id": volunteers.id, "year": TODAY.year}))  # the data's year
     assert "城关镇志愿者" in page and "助老" in page and "各村各季度参与率" not in page
     assert f'<option value="{volunteers.id}" selected>城关镇志愿者</option>' in page
     auth.logout()
